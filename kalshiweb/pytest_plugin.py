@@ -1,0 +1,17 @@
+"""Loaded with `-p kalshiweb.pytest_plugin` before Django settings are read.
+
+When REDIS_URL is unset it starts a private redis-server so the suite needs no system Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from kalshiweb.devredis import ensure_redis_url
+
+if not os.environ.get("REDIS_URL"):
+    ensure_redis_url(Path(tempfile.mkdtemp(prefix="kalshiweb-redis-")))
+    print(f"kalshiweb: REDIS_URL unset, started embedded redis-server at {os.environ['REDIS_URL']}")
+os.environ.setdefault("KALSHIWEB_VAR_DIR", tempfile.mkdtemp(prefix="kalshiweb-var-"))

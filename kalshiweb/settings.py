@@ -1,0 +1,173 @@
+"""Settings for kalshiweb. Every knob is an environment variable (see .env.example)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from kalshiweb.env import ConfigError, envbool, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(envstr("KALSHIWEB_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = envstr("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    # Embedded default: a random key generated once into var/ (never a fixed default).
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = envbool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "markets",
+    "portfolio",
+    "trading",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "kalshiweb.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kalshiweb.context_processors.environment",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "kalshiweb.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file (not :memory:) so that browser tests can run daphne in a subprocess on the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("KALSHIWEB_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+
+def _redis_url() -> str:
+    url = envstr("REDIS_URL")
+    if url:
+        return url
+    # `make run` starts a private redis-server and records its URL here.
+    recorded = VAR_DIR / "redis.url"
+    if recorded.exists():
+        return recorded.read_text().strip()
+    return "redis://127.0.0.1:6379/0"
+
+
+REDIS_URL = _redis_url()
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": envint("CHANNELS_REDIS_MAX_CONNECTIONS", 1000)}]},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300)}
+CELERY_TIMEZONE = "UTC"
+
+# Kalshi connection. With no credentials the built-in simulator is used.
+KALSHI_ENV = envstr("KALSHI_ENV", "simulator")
+if KALSHI_ENV not in {"simulator", "demo", "production"}:
+    raise ConfigError(f"KALSHI_ENV must be simulator, demo or production, got {KALSHI_ENV!r}")
+KALSHI_SIM_HOST = envstr("KALSHI_SIM_HOST", "127.0.0.1")
+KALSHI_SIM_PORT = envint("KALSHI_SIM_PORT", 8765)
+_DEFAULT_URLS = {
+    "simulator": (
+        f"http://{KALSHI_SIM_HOST}:{KALSHI_SIM_PORT}/trade-api/v2",
+        f"ws://{KALSHI_SIM_HOST}:{KALSHI_SIM_PORT}/trade-api/ws/v2",
+    ),
+    "demo": (
+        "https://external-api.demo.kalshi.co/trade-api/v2",
+        "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+    ),
+    "production": (
+        "https://external-api.kalshi.com/trade-api/v2",
+        "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
+    ),
+}
+KALSHI_API_BASE = envstr("KALSHI_API_BASE", _DEFAULT_URLS[KALSHI_ENV][0])
+KALSHI_WS_URL = envstr("KALSHI_WS_URL", _DEFAULT_URLS[KALSHI_ENV][1])
+KALSHI_API_KEY_ID = envstr("KALSHI_API_KEY_ID")
+KALSHI_PRIVATE_KEY_PATH = envstr("KALSHI_PRIVATE_KEY_PATH")
+if KALSHI_ENV == "simulator" and not KALSHI_API_KEY_ID:
+    # The simulator's key pair is generated into var/ on first run (kalshiweb.bootstrap).
+    KALSHI_API_KEY_ID = (VAR_DIR / "sim_key_id").read_text().strip() if (VAR_DIR / "sim_key_id").exists() else ""
+    KALSHI_PRIVATE_KEY_PATH = KALSHI_PRIVATE_KEY_PATH or str(VAR_DIR / "sim_private_key.pem")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("KALSHIWEB_LOG_LEVEL", "INFO")},
+}
