@@ -11,7 +11,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-websocket_urlpatterns: list = []
+from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
+
+websocket_urlpatterns = [*market_ws]
 
 application = ProtocolTypeRouter(
     {

@@ -1,0 +1,162 @@
+"""The browser's market-data socket: one per page, any number of markets, HTML fragments out.
+
+Browsers connect with the htmx ws extension to `/ws/markets/?tickers=A,B&view=row|detail`. The
+consumer registers with the process Hub, sends the current state, then relays updates. Updates go
+into a latest-wins buffer per market; a sender task flushes it at most MAX_UPDATES_PER_SECOND times
+a second, so a browser gets at most that many updates per market per second, always the newest, and
+a slow browser only ever holds one pending update per market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+import redis.asyncio as aioredis
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils.html import escape
+
+from markets.hub import get_hub
+
+log = logging.getLogger(__name__)
+
+TICKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+VIEWS = {"row", "detail"}
+MAX_MARKETS = getattr(settings, "KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
+
+
+def error_fragment(message: str) -> str:
+    return f'<div id="ws-error" hx-swap-oob="true" class="ws-error" role="status">{escape(message)}</div>'
+
+
+class MarketStreamConsumer(AsyncWebsocketConsumer):
+    max_updates_per_second: float = float(getattr(settings, "KALSHIWEB_MAX_UPDATES_PER_SECOND", 10))
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        self.view = (query.get("view") or ["row"])[0]
+        if self.view not in VIEWS:
+            self.view = "row"
+        self.tickers: set[str] = set()
+        self.pending: dict[str, str] = {}
+        self.wakeup = asyncio.Event()
+        self.sender: asyncio.Task[None] | None = None
+        requested = [t for t in ",".join(query.get("tickers", [])).split(",") if t]
+        good, problems = self._admit(requested)
+        # Register interest before accepting and before the snapshot: no update falls in between.
+        if good:
+            self.tickers.update(good)
+            await get_hub().watch(self, good)
+        await self.accept()
+        self.sender = asyncio.create_task(self._send_loop())
+        for problem in problems:
+            await self.send(text_data=error_fragment(problem))
+        await self._send_snapshot(good)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "sender", None) is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sender
+        if getattr(self, "tickers", None):
+            await get_hub().unwatch(self, list(self.tickers))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Commands from the page: {"action": "watch"|"unwatch", "tickers": [...]}. Bad input → error frame."""
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            await self.send(text_data=error_fragment("Ignored a malformed message (not JSON)."))
+            return
+        if not isinstance(message, dict):
+            await self.send(text_data=error_fragment("Ignored a malformed message (expected an object)."))
+            return
+        action = message.get("action")
+        tickers = message.get("tickers")
+        if isinstance(tickers, str):
+            tickers = [t for t in tickers.split(",") if t]
+        if action not in {"watch", "unwatch"} or not isinstance(tickers, list):
+            await self.send(text_data=error_fragment("Unknown command: send action watch/unwatch with tickers."))
+            return
+        if action == "watch":
+            await self.watch([str(t) for t in tickers])
+        else:
+            drop = [t for t in map(str, tickers) if t in self.tickers]
+            self.tickers.difference_update(drop)
+            for t in drop:
+                self.pending.pop(t, None)
+            await get_hub().unwatch(self, drop)
+
+    def _admit(self, tickers: list[str]) -> tuple[list[str], list[str]]:
+        """Split requested tickers into the ones to watch and the error messages for the rest."""
+        problems = []
+        bad = [t for t in tickers if not TICKER_RE.match(t)]
+        good = [t for t in dict.fromkeys(tickers) if TICKER_RE.match(t) and t not in self.tickers]
+        if bad:
+            problems.append(f"Ignored {len(bad)} invalid ticker(s).")
+        room = max(MAX_MARKETS - len(self.tickers), 0)
+        if len(good) > room:
+            problems.append(f"A page may watch at most {MAX_MARKETS} markets; ignored {len(good) - room}.")
+            good = good[:room]
+        return good, problems
+
+    async def watch(self, tickers: list[str]) -> None:
+        good, problems = self._admit(tickers)
+        for problem in problems:
+            await self.send(text_data=error_fragment(problem))
+        if not good:
+            return
+        # Subscribe before reading the snapshot, so no update can fall between the two.
+        self.tickers.update(good)
+        await get_hub().watch(self, good)
+        await self._send_snapshot(good)
+
+    async def _send_snapshot(self, tickers: list[str]) -> None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        try:
+            raw = await client.mget([f"kw:frag:{t}" for t in tickers])
+        except aioredis.RedisError as exc:
+            log.warning("no snapshot for browser: %s", exc)
+            return
+        finally:
+            await client.aclose()
+        for ticker, payload in zip(tickers, raw, strict=True):
+            if payload is None:
+                continue
+            with contextlib.suppress(ValueError):
+                update = json.loads(payload)
+                if isinstance(update, dict) and ticker not in self.pending:
+                    self.offer(ticker, update)
+
+    def offer(self, ticker: str, update: dict[str, Any]) -> None:
+        """Called by the Hub for every update; keeps only the newest per market."""
+        html = update.get(self.view)
+        if not isinstance(html, str):
+            return
+        self.pending[ticker] = html
+        self.wakeup.set()
+
+    async def _send_loop(self) -> None:
+        interval = 1.0 / self.max_updates_per_second
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            if not self.pending:
+                continue
+            batch, self.pending = self.pending, {}
+            try:
+                await self.send(text_data="".join(batch.values()))
+            except Exception:  # the socket is gone; disconnect() cleans up
+                log.debug("send to browser failed", exc_info=True)
+                return
+            await asyncio.sleep(interval)

@@ -1,0 +1,176 @@
+"""One Redis subscription per server process, fanned out to that process's browser sockets.
+
+The feed publishes each market update once (already rendered) on `kw:md:<ticker>`. Every server
+process runs one Hub per event loop: it subscribes to the tickers its own browsers watch, parses each
+update once and hands it to the local consumers, which keep a latest-wins buffer per market (see
+consumers.py) — no channel-layer message per browser, no growing queue for a slow browser.
+
+Interest is registered for the feed in `kw:watch:<process id>` (a Redis set of tickers) refreshed
+every HEARTBEAT seconds with a TTL, so a crashed server cannot leak upstream subscriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import uuid
+import weakref
+from collections import defaultdict
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "kw:md:"
+WATCH_PREFIX = "kw:watch:"
+HEARTBEAT_SECONDS = 10
+WATCH_TTL_SECONDS = 30
+
+
+class Listener(Protocol):
+    def offer(self, ticker: str, update: dict[str, Any]) -> None: ...
+
+
+def market_channel(ticker: str) -> str:
+    return f"{CHANNEL_PREFIX}{ticker}"
+
+
+class Hub:
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.listeners: dict[str, set[Listener]] = defaultdict(set)
+        self._redis: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        self.messages_received = 0
+
+    @property
+    def watch_key(self) -> str:
+        return f"{WATCH_PREFIX}{self.process_id}"
+
+    async def _ensure_started(self) -> None:
+        if self._redis is not None:
+            return
+        self._redis = aioredis.Redis.from_url(self.redis_url)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="hub-read"),
+            asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.delete(self.watch_key)
+                await self._pubsub.aclose()
+                await self._redis.aclose()
+        self._redis = None
+        self._pubsub = None
+
+    async def watch(self, listener: Listener, tickers: list[str]) -> None:
+        async with self._lock:
+            await self._ensure_started()
+            new = [t for t in tickers if not self.listeners.get(t)]
+            for ticker in tickers:
+                self.listeners[ticker].add(listener)
+            if new:
+                await self._pubsub.subscribe(*(market_channel(t) for t in new))
+                await self._publish_interest()
+
+    async def unwatch(self, listener: Listener, tickers: list[str]) -> None:
+        async with self._lock:
+            gone = []
+            for ticker in tickers:
+                group = self.listeners.get(ticker)
+                if group is None:
+                    continue
+                group.discard(listener)
+                if not group:
+                    del self.listeners[ticker]
+                    gone.append(ticker)
+            if gone and self._pubsub is not None:
+                await self._pubsub.unsubscribe(*(market_channel(t) for t in gone))
+                await self._publish_interest()
+
+    async def _publish_interest(self) -> None:
+        assert self._redis is not None
+        tickers = list(self.listeners)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self.watch_key)
+                if tickers:
+                    pipe.sadd(self.watch_key, *tickers)
+                    pipe.expire(self.watch_key, WATCH_TTL_SECONDS)
+                await pipe.execute()
+        except aioredis.RedisError as exc:
+            log.warning("could not register market interest: %s", exc)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            async with self._lock:
+                await self._publish_interest()
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("hub lost its Redis subscription (%s); resubscribing", exc)
+                await asyncio.sleep(1)
+                with contextlib.suppress(Exception):
+                    channels = [market_channel(t) for t in self.listeners]
+                    if channels:
+                        await self._pubsub.subscribe(*channels)
+                continue
+            if message is None:
+                continue
+            self.dispatch(message.get("channel"), message.get("data"))
+
+    def dispatch(self, channel: bytes | str | None, data: bytes | str | None) -> None:
+        if channel is None or data is None:
+            return
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        ticker = name.removeprefix(CHANNEL_PREFIX)
+        try:
+            update = json.loads(data)
+        except ValueError:
+            log.warning("dropping malformed market update on %s", name)
+            return
+        if not isinstance(update, dict):
+            return
+        self.messages_received += 1
+        for listener in list(self.listeners.get(ticker, ())):
+            listener.offer(ticker, update)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def current_hub() -> Hub | None:
+    return _hubs.get(asyncio.get_running_loop())
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per server process under daphne)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub(settings.REDIS_URL)
+    return hub

@@ -1,0 +1,76 @@
+"""Live market state that the feed keeps in Redis, read by page views for the first paint.
+
+Keys (all JSON strings):
+  kw:quote:<ticker>   latest quote {yes_bid, yes_ask, no_bid, no_ask, last_price, volume, open_interest,
+                      yes_bid_size, yes_ask_size, ts}
+  kw:book:<ticker>    latest book {yes: [[price, size], ...], no: [[price, size], ...], stale: bool, ts}
+  kw:trades:<ticker>  recent trades, newest first [{price, count, side, ts}, ...]
+  kw:feed:health      the feed's health {connected, last_message_age, reconnects, gaps, ts}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import redis
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+QUOTE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask", "last_price", "yes_bid_size", "yes_ask_size")
+COUNT_FIELDS = ("volume", "open_interest")
+
+
+@lru_cache(maxsize=1)
+def client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _get_json(key: str) -> Any:
+    try:
+        raw = client().get(key)
+    except redis.RedisError as exc:
+        log.warning("redis unavailable reading %s: %s", key, exc)
+        return None
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        log.warning("ignoring malformed JSON in %s", key)
+        return None
+
+
+def get_quote(ticker: str) -> dict[str, Any] | None:
+    return _get_json(f"kw:quote:{ticker}")
+
+
+def get_book(ticker: str) -> dict[str, Any] | None:
+    return _get_json(f"kw:book:{ticker}")
+
+
+def get_trades(ticker: str) -> list[dict[str, Any]]:
+    return _get_json(f"kw:trades:{ticker}") or []
+
+
+def feed_health() -> dict[str, Any] | None:
+    return _get_json("kw:feed:health")
+
+
+def overlay_quote(market: Any, quote: dict[str, Any] | None) -> Any:
+    """Copy a live quote onto a Market instance (in memory only) so pages render current prices."""
+    if not quote:
+        market.quote_ts = None
+        return market
+    for name in (*QUOTE_FIELDS, *COUNT_FIELDS):
+        value = quote.get(name)
+        if value is not None and value != "":
+            setattr(market, name, Decimal(str(value)))
+    if market.yes_bid is not None and market.yes_ask is not None:
+        market.spread = market.yes_ask - market.yes_bid
+    market.quote_ts = quote.get("ts")
+    return market

@@ -1,0 +1,146 @@
+"""Series, events and markets as synced from Kalshi, plus each trader's watchlist."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+PRICE = {"max_digits": 8, "decimal_places": 4}
+COUNT = {"max_digits": 16, "decimal_places": 2}
+
+
+class Series(models.Model):
+    ticker = models.CharField(max_length=64, primary_key=True)
+    title = models.CharField(max_length=300, blank=True)
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    frequency = models.CharField(max_length=50, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "series"
+        ordering = ["ticker"]
+
+    def __str__(self) -> str:
+        return self.ticker
+
+
+class Event(models.Model):
+    event_ticker = models.CharField(max_length=100, primary_key=True)
+    series = models.ForeignKey(Series, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    title = models.CharField(max_length=300, blank=True)
+    sub_title = models.CharField(max_length=300, blank=True)
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    mutually_exclusive = models.BooleanField(default=False)
+    strike_date = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["event_ticker"]
+
+    def __str__(self) -> str:
+        return self.event_ticker
+
+
+class MarketQuerySet(models.QuerySet["Market"]):
+    def open(self) -> MarketQuerySet:
+        return self.filter(status__in=Market.OPEN_STATUSES)
+
+    def closing_within(self, delta: timedelta) -> MarketQuerySet:
+        now = timezone.now()
+        return self.filter(close_time__gt=now, close_time__lte=now + delta)
+
+    def search(self, text: str) -> MarketQuerySet:
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(models.Q(ticker__icontains=text) | models.Q(title__icontains=text))
+
+
+class Market(models.Model):
+    OPEN_STATUSES = ("active",)
+    # Kalshi's REST status filter vocabulary → the market statuses it covers (protocol §6.2).
+    STATUS_FILTERS = {
+        "open": ("active",),
+        "paused": ("inactive",),
+        "unopened": ("initialized",),
+        "closed": ("closed", "determined", "disputed", "amended"),
+        "settled": ("finalized",),
+    }
+
+    ticker = models.CharField(max_length=120, primary_key=True)
+    event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="markets")
+    series = models.ForeignKey(Series, on_delete=models.SET_NULL, null=True, blank=True, related_name="markets")
+    title = models.CharField(max_length=400, blank=True)
+    yes_sub_title = models.CharField(max_length=300, blank=True)
+    no_sub_title = models.CharField(max_length=300, blank=True)
+    market_type = models.CharField(max_length=20, default="binary")
+    status = models.CharField(max_length=20, db_index=True)
+    result = models.CharField(max_length=10, blank=True)
+    open_time = models.DateTimeField(null=True, blank=True)
+    close_time = models.DateTimeField(null=True, blank=True, db_index=True)
+    expected_expiration_time = models.DateTimeField(null=True, blank=True)
+    rules_primary = models.TextField(blank=True)
+    rules_secondary = models.TextField(blank=True)
+    price_level_structure = models.CharField(max_length=60, blank=True)
+    # [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}] — dollar strings as Kalshi sends them.
+    price_ranges = models.JSONField(default=list, blank=True)
+
+    yes_bid = models.DecimalField(**PRICE, null=True, blank=True)
+    yes_ask = models.DecimalField(**PRICE, null=True, blank=True)
+    no_bid = models.DecimalField(**PRICE, null=True, blank=True)
+    no_ask = models.DecimalField(**PRICE, null=True, blank=True)
+    yes_bid_size = models.DecimalField(**COUNT, default=Decimal("0"))
+    yes_ask_size = models.DecimalField(**COUNT, default=Decimal("0"))
+    last_price = models.DecimalField(**PRICE, null=True, blank=True)
+    previous_price = models.DecimalField(**PRICE, null=True, blank=True)
+    spread = models.DecimalField(**PRICE, null=True, blank=True, db_index=True)
+    volume = models.DecimalField(**COUNT, default=Decimal("0"), db_index=True)
+    volume_24h = models.DecimalField(**COUNT, default=Decimal("0"), db_index=True)
+    open_interest = models.DecimalField(**COUNT, default=Decimal("0"))
+    quote_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MarketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ticker"]
+
+    def __str__(self) -> str:
+        return self.ticker
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.yes_sub_title or self.ticker
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def change_24h(self) -> Decimal | None:
+        if self.last_price is None or self.previous_price is None:
+            return None
+        return self.last_price - self.previous_price
+
+    @property
+    def category(self) -> str:
+        if self.event is not None and self.event.category:
+            return self.event.category
+        return self.series.category if self.series is not None else ""
+
+
+class Watch(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches")
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="watches")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "market"], name="unique_watch_per_user")]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ★ {self.market_id}"

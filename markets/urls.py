@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from markets import views
+
+app_name = "markets"
+urlpatterns = [
+    path("", views.market_list, name="list"),
+    path("watchlist/", views.watchlist, name="watchlist"),
+    path("feed-status/", views.feed_status, name="feed_status"),
+    path("<str:ticker>/", views.market_detail, name="detail"),
+    path("<str:ticker>/row/", views.market_row, name="row"),
+    path("<str:ticker>/watch/", views.toggle_watch, name="toggle_watch"),
+]

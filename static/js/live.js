@@ -1,0 +1,49 @@
+// Connection state for the live/polling switch. Polling elements carry
+// hx-trigger="every Ns [document.body.dataset.live !== 'true']", so they poll only while the socket is down.
+(function () {
+  function setState(state, title) {
+    document.body.dataset.live = state === "live" ? "true" : "false";
+    var badge = document.getElementById("conn-badge");
+    if (!badge) return;
+    badge.className = "conn-badge conn-" + state;
+    badge.textContent = state === "live" ? "Live" : state === "polling" ? "Polling" : "Offline";
+    badge.title = title;
+  }
+  function toast(text) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var el = document.createElement("div");
+    el.className = "toast";
+    el.textContent = text;
+    box.appendChild(el);
+    setTimeout(function () { el.remove(); }, 5000);
+  }
+  var wasLive = false;
+  document.addEventListener("htmx:wsOpen", function () {
+    setState("live", "Live over WebSocket");
+    if (wasLive === false && document.body.dataset.everLive === "true") toast("Live again");
+    wasLive = true;
+    document.body.dataset.everLive = "true";
+  });
+  document.addEventListener("htmx:wsClose", function () {
+    setState("polling", "WebSocket closed: polling every few seconds");
+    if (wasLive) toast("Connection lost: polling");
+    wasLive = false;
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.getElementById("live-socket")) setState("polling", "Connecting…");
+  });
+  // Show the age of every live widget's data ("updated 12 s ago", "stale").
+  setInterval(function () {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("[data-ts]").forEach(function (el) {
+      var ts = parseFloat(el.dataset.ts || "0");
+      var staleAfter = parseFloat(el.dataset.staleAfter || "30");
+      var out = el.querySelector(".freshness");
+      if (!ts || !out) return;
+      var age = Math.max(0, Math.round(now - ts));
+      el.classList.toggle("stale", age > staleAfter);
+      out.textContent = age > staleAfter ? "stale · " + age + " s old" : age > 3 ? "updated " + age + " s ago" : "";
+    });
+  }, 1000);
+})();

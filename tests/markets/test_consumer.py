@@ -1,0 +1,129 @@
+"""The browser socket over a real Redis: fan-out, conflation, interest registration, bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+import redis.asyncio as aioredis
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from markets.consumers import MarketStreamConsumer
+from markets.hub import current_hub, market_channel
+
+pytestmark = pytest.mark.asyncio
+
+TRADER = SimpleNamespace(is_authenticated=True, pk=1)
+
+
+@pytest.fixture
+async def redis_client():
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    hub = current_hub()
+    if hub is not None:
+        await hub.close()
+    await client.aclose()
+
+
+async def connect(path: str, user=TRADER) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(MarketStreamConsumer.as_asgi(), path)
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def publish_until_received(client, ticker: str, payload: dict, communicator, timeout: float = 3.0) -> str:
+    """Publish (repeatedly, since the hub subscribes asynchronously) until the browser gets a frame."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await client.publish(market_channel(ticker), json.dumps(payload))
+        # receive_nothing() waits without cancelling the app (receive_from's timeout would).
+        if not await communicator.receive_nothing(timeout=0.2):
+            return await communicator.receive_from()
+    raise AssertionError("no frame reached the browser")
+
+
+async def test_it_closes_the_socket_of_an_anonymous_visitor():
+    communicator = WebsocketCommunicator(MarketStreamConsumer.as_asgi(), "/ws/markets/?tickers=ABC")
+    communicator.scope["user"] = SimpleNamespace(is_authenticated=False)
+    connected, code = await communicator.connect()
+    assert not connected
+    assert code == 4401
+
+
+async def test_it_relays_a_published_update_for_a_watched_market(redis_client):
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    frame = await publish_until_received(
+        redis_client, "KXB-2", {"ticker": "KXB-2", "row": "<div id='rowq-KXB-2'>42¢</div>", "detail": "x"}, communicator
+    )
+    assert frame == "<div id='rowq-KXB-2'>42¢</div>"
+    await communicator.disconnect()
+
+
+async def test_it_sends_the_detail_fragment_to_a_detail_page(redis_client):
+    communicator = await connect("/ws/markets/?tickers=KXA-1&view=detail")
+    frame = await publish_until_received(redis_client, "KXA-1", {"row": "row", "detail": "<b>detail</b>"}, communicator)
+    assert frame == "<b>detail</b>"
+    await communicator.disconnect()
+
+
+async def test_it_conflates_a_burst_to_the_latest_state(redis_client):
+    communicator = await connect("/ws/markets/?tickers=KXA-1&view=row")
+    await publish_until_received(redis_client, "KXA-1", {"row": "warmup"}, communicator)
+    for i in range(200):
+        await redis_client.publish(market_channel("KXA-1"), json.dumps({"row": f"v{i}"}))
+    frames = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        frames.append(await communicator.receive_from())
+    assert frames[-1] == "v199"
+    # 200 updates published in a burst reach the browser as a handful of frames, not 200.
+    assert len(frames) < 20
+    await communicator.disconnect()
+
+
+async def test_it_registers_interest_for_the_feed_and_removes_it_on_disconnect(redis_client):
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2")
+    hub = current_hub()
+    assert hub is not None
+    members = await redis_client.smembers(hub.watch_key)
+    assert {m.decode() for m in members} == {"KXA-1", "KXB-2"}
+    assert 0 < await redis_client.ttl(hub.watch_key) <= 30
+    await communicator.disconnect()
+    assert await redis_client.exists(hub.watch_key) == 0
+
+
+async def test_it_sends_the_latest_stored_state_on_connect(redis_client):
+    await redis_client.set("kw:frag:KXSNAP-1", json.dumps({"row": "<i>snapshot</i>", "detail": "d"}))
+    communicator = await connect("/ws/markets/?tickers=KXSNAP-1")
+    assert await communicator.receive_from(timeout=2) == "<i>snapshot</i>"
+    await communicator.disconnect()
+    await redis_client.delete("kw:frag:KXSNAP-1")
+
+
+@pytest.mark.parametrize("bad", ["not json", "[1, 2]", json.dumps({"action": "explode"}), json.dumps({"action": "watch"})])
+async def test_it_answers_a_malformed_browser_message_with_an_error_frame_and_keeps_going(redis_client, bad):
+    communicator = await connect("/ws/markets/?tickers=KXA-1")
+    await communicator.send_to(text_data=bad)
+    frame = await communicator.receive_from(timeout=2)
+    assert 'id="ws-error"' in frame and "hx-swap-oob" in frame
+    # Still alive: a valid watch command works afterwards.
+    await communicator.send_to(text_data=json.dumps({"action": "watch", "tickers": ["KXC-3"]}))
+    frame = await publish_until_received(redis_client, "KXC-3", {"row": "after"}, communicator)
+    assert frame == "after"
+    await communicator.disconnect()
+
+
+async def test_it_refuses_invalid_tickers_and_more_markets_than_the_limit(redis_client, monkeypatch):
+    monkeypatch.setattr("markets.consumers.MAX_MARKETS", 3)
+    communicator = await connect("/ws/markets/?tickers=A-1,B-2,C-3,D-4,<script>")
+    frames = [await communicator.receive_from(timeout=2), await communicator.receive_from(timeout=2)]
+    assert any("invalid ticker" in f for f in frames)
+    assert any("at most 3 markets" in f for f in frames)
+    hub = current_hub()
+    assert set(hub.listeners) == {"A-1", "B-2", "C-3"}
+    await communicator.disconnect()
