@@ -10,14 +10,20 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
 
 websocket_urlpatterns = [*market_ws]
 
+# A self-hosted desk must work offline with no front proxy: serve the vendored htmx, CSS and JS
+# ourselves unless KALSHIWEB_SERVE_STATIC=false (then a proxy serves STATIC_ROOT).
+http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.KALSHIWEB_SERVE_STATIC else django_asgi_app
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -105,6 +105,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+KALSHIWEB_SERVE_STATIC = envbool("KALSHIWEB_SERVE_STATIC", True)
+KALSHIWEB_MAX_MARKETS_PER_SOCKET = envint("KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
+KALSHIWEB_MAX_UPDATES_PER_SECOND = envint("KALSHIWEB_MAX_UPDATES_PER_SECOND", 10)
+KALSHIWEB_STALE_AFTER_SECONDS = envint("KALSHIWEB_STALE_AFTER_SECONDS", 30)
 
 
 def _redis_url() -> str:
@@ -134,6 +138,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
+}
 
 # Kalshi connection. With no credentials the built-in simulator is used.
 KALSHI_ENV = envstr("KALSHI_ENV", "simulator")

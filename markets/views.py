@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -12,11 +13,11 @@ from markets import live
 from markets.models import Market, Series, Watch
 
 SORTS = {
-    "volume": "-volume",
-    "volume_24h": "-volume_24h",
-    "close_time": "close_time",
-    "spread": "spread",
-    "ticker": "ticker",
+    "volume": F("volume").desc(),
+    "volume_24h": F("volume_24h").desc(),
+    "close_time": F("close_time").asc(nulls_last=True),
+    "spread": F("spread").asc(nulls_last=True),
+    "ticker": F("ticker").asc(),
 }
 PAGE_SIZE = 50
 
@@ -43,7 +44,7 @@ def market_list(request: HttpRequest) -> HttpResponse:
         markets = markets.filter(series_id=series)
     if closing:
         markets = markets.closing_within(timedelta(hours=24))
-    markets = markets.order_by(SORTS.get(sort, "-volume"), "ticker")
+    markets = markets.order_by(SORTS.get(sort, SORTS["volume"]), "ticker")
     page = Paginator(markets, PAGE_SIZE).get_page(request.GET.get("page"))
     for market in page:
         live.overlay_quote(market, live.get_quote(market.ticker))

@@ -98,3 +98,25 @@ def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[object]:
+    """The built-in exchange simulator on a random loopback port, still (no background activity)."""
+    from kalshiweb.simulator.testing import start_simulator
+
+    with start_simulator(seed=1, activity=0.0, rate_limit_tier=None) as running:
+        yield running
+
+
+@pytest.fixture
+def sim_settings(sim: object, settings: object) -> object:
+    """Point the app's Kalshi settings at the simulator, with a fresh funded account key."""
+    key_id, pem = sim.add_account()  # type: ignore[attr-defined]
+    key_path = Path(settings.VAR_DIR) / f"key-{key_id}.pem"  # type: ignore[attr-defined]
+    key_path.write_bytes(pem)
+    settings.KALSHI_API_BASE = sim.rest_base  # type: ignore[attr-defined]
+    settings.KALSHI_WS_URL = sim.ws_url  # type: ignore[attr-defined]
+    settings.KALSHI_API_KEY_ID = key_id  # type: ignore[attr-defined]
+    settings.KALSHI_PRIVATE_KEY_PATH = str(key_path)  # type: ignore[attr-defined]
+    return settings

@@ -1,0 +1,208 @@
+"""Upsert series, events and markets from Kalshi's REST API into the database, in bulk.
+
+The exchange is the source of truth for these rows: every field here is overwritten on each sync.
+10,000 markets are written with a handful of multi-row INSERT … ON CONFLICT statements, not one
+query per market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from kalshiweb.exchange import make_client
+from kalshiweb.kalshi import models as k
+from kalshiweb.kalshi.rest import KalshiClient
+from markets.models import Event, Market, Series
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+
+MARKET_FIELDS = [
+    "event",
+    "series",
+    "title",
+    "yes_sub_title",
+    "no_sub_title",
+    "market_type",
+    "status",
+    "result",
+    "open_time",
+    "close_time",
+    "expected_expiration_time",
+    "rules_primary",
+    "rules_secondary",
+    "price_level_structure",
+    "price_ranges",
+    "yes_bid",
+    "yes_ask",
+    "no_bid",
+    "no_ask",
+    "yes_bid_size",
+    "yes_ask_size",
+    "last_price",
+    "previous_price",
+    "spread",
+    "volume",
+    "volume_24h",
+    "open_interest",
+    "synced_at",
+]
+
+
+@dataclass
+class SyncResult:
+    series: int = 0
+    events: int = 0
+    markets: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return f"{self.series} series, {self.events} events, {self.markets} markets in {self.seconds:.2f}s"
+
+
+def _price_ranges(market: k.Market) -> list[dict[str, str]]:
+    return [{"start": f"{r.start:.4f}", "end": f"{r.end:.4f}", "step": f"{r.step:.4f}"} for r in market.price_ranges]
+
+
+def market_row(market: k.Market, series_ticker: str | None, now: object) -> Market:
+    # Kalshi reports an empty side as bid 0 / ask 1 with size 0: show it as "no price", not 0¢.
+    yes_bid = market.yes_bid if market.yes_bid_size > 0 or market.yes_bid > 0 else None
+    yes_ask = market.yes_ask if market.yes_ask_size > 0 or market.yes_ask < 1 else None
+    spread = yes_ask - yes_bid if yes_bid is not None and yes_ask is not None else None
+    return Market(
+        ticker=market.ticker,
+        event_id=market.event_ticker,
+        series_id=series_ticker,
+        title=market.title or market.yes_sub_title or market.ticker,
+        yes_sub_title=market.yes_sub_title,
+        no_sub_title=market.no_sub_title,
+        market_type=market.market_type,
+        status=market.status,
+        result=market.result or "",
+        open_time=market.open_time,
+        close_time=market.close_time,
+        expected_expiration_time=market.expected_expiration_time,
+        rules_primary=market.rules_primary,
+        rules_secondary=market.rules_secondary,
+        price_level_structure=market.price_level_structure,
+        price_ranges=_price_ranges(market),
+        yes_bid=yes_bid,
+        yes_ask=yes_ask,
+        no_bid=(Decimal(1) - yes_ask) if yes_ask is not None else None,
+        no_ask=(Decimal(1) - yes_bid) if yes_bid is not None else None,
+        yes_bid_size=market.yes_bid_size,
+        yes_ask_size=market.yes_ask_size,
+        last_price=market.last_price if market.last_price > 0 else None,
+        previous_price=market.previous_price if market.previous_price > 0 else None,
+        spread=spread,
+        volume=market.volume,
+        volume_24h=market.volume_24h,
+        open_interest=market.open_interest,
+        synced_at=now,
+    )
+
+
+def upsert_series(items: Iterable[k.Series]) -> int:
+    rows = [Series(ticker=s.ticker, title=s.title, category=s.category, frequency=s.frequency) for s in items]
+    Series.objects.bulk_create(
+        rows,
+        batch_size=BATCH,
+        update_conflicts=True,
+        unique_fields=["ticker"],
+        update_fields=["title", "category", "frequency"],
+    )
+    return len(rows)
+
+
+def upsert_events(items: Iterable[k.Event]) -> int:
+    items = list(items)
+    known_series = set(Series.objects.values_list("ticker", flat=True))
+    missing = {e.series_ticker for e in items} - known_series
+    Series.objects.bulk_create([Series(ticker=t) for t in missing if t], ignore_conflicts=True)
+    series_category = dict(Series.objects.values_list("ticker", "category"))
+    rows = [
+        Event(
+            event_ticker=e.event_ticker,
+            series_id=e.series_ticker or None,
+            title=e.title,
+            sub_title=e.sub_title,
+            category=e.category or series_category.get(e.series_ticker, "") or "",
+            mutually_exclusive=e.mutually_exclusive,
+            strike_date=e.strike_date,
+        )
+        for e in items
+    ]
+    Event.objects.bulk_create(
+        rows,
+        batch_size=BATCH,
+        update_conflicts=True,
+        unique_fields=["event_ticker"],
+        update_fields=["series", "title", "sub_title", "category", "mutually_exclusive", "strike_date"],
+    )
+    return len(rows)
+
+
+def upsert_markets(items: Iterable[k.Market]) -> int:
+    items = list(items)
+    if not items:
+        return 0
+    event_series = dict(Event.objects.values_list("event_ticker", "series_id"))
+    missing_events = {m.event_ticker for m in items} - set(event_series)
+    if missing_events:
+        # A market can arrive before its event (paging races a new listing): keep the link with a stub
+        # that the next event sync fills in.
+        Event.objects.bulk_create([Event(event_ticker=t) for t in missing_events], ignore_conflicts=True)
+    now = timezone.now()
+    rows = [market_row(m, event_series.get(m.event_ticker), now) for m in items]
+    Market.objects.bulk_create(
+        rows, batch_size=BATCH, update_conflicts=True, unique_fields=["ticker"], update_fields=MARKET_FIELDS
+    )
+    return len(rows)
+
+
+async def fetch_all(client: KalshiClient) -> tuple[list[k.Series], list[k.Event], list[k.Market]]:
+    """Page through GET /series, /events and /markets (all statuses)."""
+    series = await client.get_series_list()
+    events = [e async for e in client.iter_events(page_size=200)]
+    markets = [m async for m in client.iter_markets(page_size=1000)]
+    return series, events, markets
+
+
+def sync_markets(client: KalshiClient | None = None) -> SyncResult:
+    """Fetch everything from the exchange and upsert it. Synchronous: for the command and the Celery task."""
+
+    async def _fetch() -> tuple[list[k.Series], list[k.Event], list[k.Market]]:
+        own = client is None
+        api = client or make_client()
+        try:
+            return await fetch_all(api)
+        finally:
+            if own:
+                await api.aclose()
+
+    started = time.perf_counter()
+    series, events, markets = asyncio.run(_fetch())
+    fetched = time.perf_counter() - started
+    result = store(series, events, markets)
+    log.info("synced %s (fetch %.2fs)", result, fetched)
+    return result
+
+
+def store(series: Iterable[k.Series], events: Iterable[k.Event], markets: Iterable[k.Market]) -> SyncResult:
+    """Write one full sync in a single transaction (readers never see half a sync)."""
+    started = time.perf_counter()
+    result = SyncResult()
+    with transaction.atomic():
+        result.series = upsert_series(series)
+        result.events = upsert_events(events)
+        result.markets = upsert_markets(markets)
+    result.seconds = time.perf_counter() - started
+    return result
