@@ -74,7 +74,8 @@ def ensure_first_login(var: Path) -> str:
 def prepare() -> list[str]:
     """Everything before the processes start. Returns the honcho process names to run."""
     var = var_dir()
-    processes = ["web", "worker", "beat"]
+    os.environ["KALSHIWEB_VAR_DIR"] = str(var.resolve())
+    processes = ["web", "feed", "worker", "beat"]
     if not os.environ.get("REDIS_URL"):
         from kalshiweb.devredis import free_port, redis_server_binary
 
@@ -111,7 +112,8 @@ def prepare() -> list[str]:
 
     after_migrate()
 
-    port = os.environ.setdefault("PORT", "8000")
+    # honcho rewrites PORT for each process, so the web port travels as KALSHIWEB_PORT.
+    port = os.environ["KALSHIWEB_PORT"] = os.environ.get("PORT", "8000")
     host = os.environ.setdefault("KALSHIWEB_BIND", "127.0.0.1")
     print("=" * 72)
     print(f" kalshiweb is starting at http://{host}:{port}/")

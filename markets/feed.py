@@ -1,0 +1,294 @@
+"""The feed: the deployment's single upstream Kalshi WebSocket, shared by every browser.
+
+    python manage.py kalshi_feed
+
+Run two for high availability: one holds a Redis lease and works, the other waits and takes over
+within a few seconds when the first dies. The leader
+
+- subscribes upstream only to markets some browser is looking at (the union of every server
+  process's `kw:watch:<id>` set, which expire unless refreshed), adding and removing markets with
+  `update_subscription` — never a reconnect, never a socket per browser;
+- maintains each watched book from snapshot + deltas (refusing deltas across a gap; the client
+  requests a fresh snapshot);
+- renders each changed market's fragments once and publishes them once on `kw:md:<ticker>`,
+  at most every FLUSH_INTERVAL (so a burst of deltas becomes one update), and stores the latest
+  state for new page loads;
+- publishes its health on `kw:feed:health`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from kalshiweb.kalshi.stream import Connected, Disconnected, KalshiStream, SequenceGap, StreamError, Subscription
+from markets.feed_state import FeedState
+from markets.hub import WATCH_PREFIX
+from markets.leader import Lease
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("orderbook_delta", "ticker", "trade")
+HEALTH_KEY = "kw:feed:health"
+
+
+class Feed:
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        ws_url: str,
+        key_id: str | None,
+        private_key: str | bytes | Path | None,
+        render: Callable[[str, dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]], dict[str, Any]],
+        on_lead: Callable[[], None] | None = None,
+        flush_interval: float = 0.1,
+        interest_interval: float = 1.0,
+        republish_after: float = 10.0,
+        lease_ttl_ms: int = 5000,
+        silence_timeout: float | None = 30.0,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.redis_url = redis_url
+        self.ws_url = ws_url
+        self.key_id = key_id
+        self.private_key = private_key
+        self.render = render
+        self.on_lead = on_lead
+        self.flush_interval = flush_interval
+        self.interest_interval = interest_interval
+        self.republish_after = republish_after
+        self.lease_ttl_ms = lease_ttl_ms
+        self.silence_timeout = silence_timeout
+        self.backoff_cap = backoff_cap
+        self.name = f"feed-{os.getpid()}"
+        self.state = FeedState()
+        self.stream: KalshiStream | None = None
+        self.subscription: Subscription | None = None
+        self.watched: set[str] = set()
+        self.is_leader = False
+        self.published: dict[str, float] = {}
+        self.publish_count = 0
+        # False simulates a crash in tests: the lease is left to expire instead of being released.
+        self.release_lease_on_exit = True
+        self._sync_redis = redis.Redis.from_url(redis_url)
+
+    # --- leadership -------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Forever: wait for the lease, lead while it is held, go back to waiting if it is lost."""
+        client = aioredis.Redis.from_url(self.redis_url)
+        lease = Lease(client, ttl_ms=self.lease_ttl_ms)
+        try:
+            while True:
+                try:
+                    if await lease.acquire():
+                        log.info("%s: acquired the feed lease; leading", self.name)
+                        await self.lead(lease)
+                        log.warning("%s: lost the feed lease; standing by", self.name)
+                except (aioredis.RedisError, OSError) as exc:
+                    log.warning("%s: Redis unavailable (%s); retrying", self.name, exc)
+                await asyncio.sleep(min(1.0, self.lease_ttl_ms / 5000))
+        finally:
+            if self.release_lease_on_exit:
+                with contextlib.suppress(Exception):
+                    await lease.release()
+            await client.aclose()
+
+    async def lead(self, lease: Lease) -> None:
+        self.is_leader = True
+        self.state = FeedState()
+        self.watched = set()
+        self.subscription = None
+        self.stream = KalshiStream(
+            self.ws_url,
+            key_id=self.key_id,
+            private_key=self.private_key,
+            maintain_books=False,
+            silence_timeout=self.silence_timeout,
+            backoff_cap=self.backoff_cap,
+        )
+        await self.stream.start(wait=False)
+        if self.on_lead is not None:
+            asyncio.get_running_loop().run_in_executor(None, self.on_lead)
+        tasks = [
+            asyncio.create_task(self._consume(), name="feed-consume"),
+            asyncio.create_task(self._interest_loop(), name="feed-interest"),
+            asyncio.create_task(self._flush_loop(), name="feed-flush"),
+            asyncio.create_task(self._health_loop(), name="feed-health"),
+        ]
+        try:
+            while True:
+                await asyncio.sleep(self.lease_ttl_ms / 3000)
+                if not await lease.renew():
+                    return
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        log.error("%s: %s died: %r; restarting leadership", self.name, task.get_name(), task.exception())
+                        return
+        finally:
+            self.is_leader = False
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await self.stream.close()
+            self.stream = None
+
+    # --- interest ----------------------------------------------------------------------------------------
+
+    async def desired_markets(self) -> set[str]:
+        client = aioredis.Redis.from_url(self.redis_url)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{WATCH_PREFIX}*", count=500)]
+            if not keys:
+                return set()
+            members = await client.sunion(keys)
+            return {m.decode() for m in members}
+        finally:
+            await client.aclose()
+
+    async def _interest_loop(self) -> None:
+        while True:
+            try:
+                await self.reconcile_interest(await self.desired_markets())
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("%s: cannot read market interest: %s", self.name, exc)
+            except Exception:
+                log.exception("%s: updating the upstream subscription failed; will retry", self.name)
+            await asyncio.sleep(self.interest_interval)
+
+    async def reconcile_interest(self, desired: set[str]) -> None:
+        assert self.stream is not None
+        add = sorted(desired - self.watched)
+        remove = sorted(self.watched - desired)
+        if not add and not remove:
+            return
+        for ticker in add:
+            self.state.watch(ticker)
+        if self.subscription is None:
+            if add:
+                self.subscription = await self.stream.subscribe(list(CHANNELS), add)
+        elif not desired:
+            await self.stream.unsubscribe(self.subscription)
+            self.subscription = None
+        else:
+            if add:
+                await self.stream.add_markets(self.subscription, add)
+            if remove:
+                await self.stream.delete_markets(self.subscription, remove)
+        for ticker in remove:
+            self.state.forget(ticker)
+            self.published.pop(ticker, None)
+        self.watched = set(desired)
+        log.info("%s: watching %d markets (+%d −%d)", self.name, len(self.watched), len(add), len(remove))
+
+    # --- upstream messages -------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        assert self.stream is not None
+        async for item in self.stream:
+            try:
+                self.handle(item)
+            except Exception:  # one bad message must never stop the feed
+                log.exception("%s: could not handle %r", self.name, type(item).__name__)
+
+    def handle(self, item: object) -> None:
+        if isinstance(item, SequenceGap):
+            self.state.mark_stale(list(item.market_tickers) or None, "sequence gap: resyncing")
+        elif isinstance(item, Disconnected):
+            self.state.mark_stale(None, "reconnecting")
+        elif isinstance(item, StreamError):
+            log.warning("%s: upstream error: %s", self.name, item.error)
+        elif isinstance(item, Connected):
+            log.info("%s: upstream connected (reconnects: %d)", self.name, item.reconnect_count)
+        else:
+            self.state.apply(item)
+
+    # --- publishing ---------------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            tickers = self.due_for_publish()
+            if tickers:
+                try:
+                    await asyncio.to_thread(self.flush, tickers)
+                except Exception:
+                    log.exception("%s: publishing failed; will retry", self.name)
+                    self.state.dirty.update(tickers)
+
+    def due_for_publish(self) -> list[str]:
+        tickers = set(self.state.take_dirty())
+        if self.stream is not None and self.stream.connected:
+            # Quiet markets are republished now and then so pages can tell "quiet" from "stale".
+            now = time.time()
+            tickers.update(
+                t
+                for t, live in self.state.markets.items()
+                if not live.book.stale and now - self.published.get(t, 0) > self.republish_after
+            )
+        return sorted(tickers)
+
+    def flush(self, tickers: list[str]) -> None:
+        from markets.publish import publish
+
+        for ticker in tickers:
+            live = self.state.markets.get(ticker)
+            if live is None:
+                continue
+            if live.updated == 0:
+                continue  # nothing known yet
+            quote = live.quote()
+            book = live.book_view()
+            if self.stream is not None and self.stream.connected and not live.book.stale:
+                # Connected and in sequence: what we hold is the exchange's state as of now.
+                quote["ts"] = time.time()
+                if book is not None:
+                    book["ts"] = quote["ts"]
+            trades = list(live.trades)
+            update = self.render(ticker, quote, book, trades)
+            publish(self._sync_redis, ticker, update, quote=quote, book=book, trades=trades)
+            self.published[ticker] = time.time()
+            self.publish_count += 1
+
+    # --- health ------------------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        stream_health = self.stream.health() if self.stream is not None else None
+        ages = [a for a in (stream_health.last_message_age.values() if stream_health else []) if a is not None]
+        return {
+            "name": self.name,
+            "leader": self.is_leader,
+            "connected": bool(stream_health and stream_health.connected),
+            "last_message_age": min(ages) if ages else None,
+            "reconnects": stream_health.reconnect_count if stream_health else 0,
+            "gaps": stream_health.gap_count if stream_health else 0,
+            "messages_per_second": round(stream_health.messages_per_second, 1) if stream_health else 0.0,
+            "stale_books": sum(1 for live in self.state.markets.values() if live.book.stale),
+            "watched": len(self.watched),
+            "published": self.publish_count,
+            "ts": time.time(),
+        }
+
+    async def _health_loop(self) -> None:
+        client = aioredis.Redis.from_url(self.redis_url)
+        try:
+            while True:
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    await client.set(HEALTH_KEY, json.dumps(self.health()), ex=10)
+                await asyncio.sleep(1.0)
+        finally:
+            await client.aclose()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from kalshiweb.exchange import default_credentials
+from markets.feed import Feed
+from markets.models import Market
+from markets.publish import render_update
+
+log = logging.getLogger("markets.feed")
+
+
+class MarketCache:
+    """Market rows for rendering, re-read from the database at most every `ttl` seconds."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self.rows: dict[str, tuple[float, Market]] = {}
+
+    def get(self, ticker: str) -> Market:
+        cached = self.rows.get(ticker)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        market = Market.objects.filter(ticker=ticker).first() or Market(ticker=ticker, status="unknown")
+        self.rows[ticker] = (time.monotonic(), market)
+        return market
+
+
+def initial_sync() -> None:
+    """Fill the market tables when the feed starts leading (the exchange may still be starting)."""
+    from markets.sync import sync_markets
+
+    for attempt in range(30):
+        try:
+            log.info("initial market sync: %s", sync_markets())
+            return
+        except Exception as exc:  # the simulator may not be listening yet
+            log.warning("initial market sync failed (%s); retrying", exc)
+            time.sleep(min(2 + attempt, 10))
+
+
+class Command(BaseCommand):
+    help = "Run the upstream Kalshi feed (one per deployment; start two for failover)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--no-sync", action="store_true", help="do not sync markets when taking the lead")
+        parser.add_argument("--lease-ttl-ms", type=int, default=5000)
+        parser.add_argument("--silence-timeout", type=float, default=30.0)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        key_id, key_path = default_credentials()
+        cache = MarketCache()
+
+        def render(ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]) -> dict[str, Any]:
+            return render_update(cache.get(ticker), quote, book, trades)
+
+        feed = Feed(
+            redis_url=settings.REDIS_URL,
+            ws_url=settings.KALSHI_WS_URL,
+            key_id=key_id,
+            private_key=key_path,
+            render=render,
+            on_lead=None if options["no_sync"] else initial_sync,
+            lease_ttl_ms=options["lease_ttl_ms"],
+            silence_timeout=options["silence_timeout"],
+        )
+        self.stdout.write(f"kalshi_feed: upstream {settings.KALSHI_WS_URL}, Redis {settings.REDIS_URL}")
+        try:
+            asyncio.run(feed.run())
+        except KeyboardInterrupt:
+            self.stdout.write("kalshi_feed: stopped")

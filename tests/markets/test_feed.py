@@ -1,0 +1,186 @@
+"""The feed against the simulator over real loopback WS and a real Redis, with fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from markets.feed import HEALTH_KEY, Feed
+from markets.hub import WATCH_PREFIX, market_channel
+
+pytestmark = pytest.mark.asyncio
+
+
+def render(ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]) -> dict[str, Any]:
+    # The real templates are exercised by test_publish; here the payload carries the raw state.
+    return {"ticker": ticker, "row": json.dumps(quote), "detail": json.dumps(book)}
+
+
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def open_ticker(sim) -> str:
+    return sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and "0.0010" not in str(m.price_ranges)))
+
+
+def sim_book(sim, ticker: str) -> tuple[list, list]:
+    yes, no = sim.call(sim.exchange.book, ticker)
+    return [(D(p), D(s)) for p, s in yes], [(D(p), D(s)) for p, s in no]
+
+
+def feed_book(feed: Feed, ticker: str) -> tuple[list, list]:
+    yes, no = feed.state.markets[ticker].book.levels()
+    return list(yes), list(no)
+
+
+@pytest.fixture
+async def redis_client():
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    await client.delete("kw:feed:leader", HEALTH_KEY)
+    async for key in client.scan_iter(match=f"{WATCH_PREFIX}*"):
+        await client.delete(key)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def feed(sim, redis_client):
+    key_id, pem = sim.add_account()
+    feed = Feed(
+        redis_url=settings.REDIS_URL,
+        ws_url=sim.ws_url,
+        key_id=key_id,
+        private_key=pem,
+        render=render,
+        interest_interval=0.1,
+        lease_ttl_ms=1500,
+        silence_timeout=1.5,
+        backoff_cap=0.5,
+    )
+    task = asyncio.create_task(feed.run())
+    await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
+    yield feed
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    sim.faults.reset()
+
+
+async def watch(redis_client, *tickers: str, key: str = "test-server") -> None:
+    await redis_client.sadd(f"{WATCH_PREFIX}{key}", *tickers)
+    await redis_client.expire(f"{WATCH_PREFIX}{key}", 30)
+
+
+async def test_it_subscribes_upstream_only_to_watched_markets_and_drops_them_when_nobody_watches(sim, feed, redis_client):
+    ticker = open_ticker(sim)
+    await watch(redis_client, ticker)
+    await wait_for(lambda: feed.watched == {ticker} and not feed.state.markets[ticker].book.stale)
+    assert feed.subscription is not None and feed.subscription.tickers == {ticker}
+    await redis_client.delete(f"{WATCH_PREFIX}test-server")
+    await wait_for(lambda: feed.watched == set())
+    assert feed.subscription is None
+    assert ticker not in feed.state.markets
+
+
+async def test_it_keeps_the_book_equal_to_the_exchange_and_publishes_each_change(sim, feed, redis_client):
+    ticker = open_ticker(sim)
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(market_channel(ticker))
+    await watch(redis_client, ticker)
+    await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
+    yes, _ = sim_book(sim, ticker)
+    price = (yes[-1][0] if yes else D("0.10")) - D("0.01")
+    sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("7"), price=price,
+             time_in_force="good_till_canceled")
+    await wait_for(lambda: feed_book(feed, ticker) == sim_book(sim, ticker))
+    message = await wait_for(lambda: pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2))
+    assert json.loads(message["data"])["ticker"] == ticker
+    stored = json.loads(await redis_client.get(f"kw:quote:{ticker}"))
+    assert stored["yes_bid"] is not None
+    await pubsub.aclose()
+
+
+async def test_it_recovers_the_book_after_the_upstream_connection_drops(sim, feed, redis_client):
+    ticker = open_ticker(sim)
+    await watch(redis_client, ticker)
+    await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
+    before = feed.stream.reconnect_count
+    sim.faults.drop_connections()
+    sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("3"), price=D("0.02"),
+             time_in_force="good_till_canceled")
+    await wait_for(lambda: feed.stream.reconnect_count > before)
+    await wait_for(lambda: not feed.state.markets[ticker].book.stale and feed_book(feed, ticker) == sim_book(sim, ticker))
+
+
+async def test_it_resyncs_the_book_after_a_sequence_gap(sim, feed, redis_client):
+    ticker = open_ticker(sim)
+    await watch(redis_client, ticker)
+    await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
+    gaps = feed.stream.gap_count
+    sim.faults.skip_seq(1)
+    for i in range(3):
+        sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("2"), price=D("0.03"),
+                 time_in_force="good_till_canceled")
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: feed.stream.gap_count > gaps)
+    await wait_for(lambda: not feed.state.markets[ticker].book.stale and feed_book(feed, ticker) == sim_book(sim, ticker))
+
+
+async def test_the_watchdog_reconnects_a_silent_stream(sim, feed, redis_client):
+    ticker = open_ticker(sim)
+    await watch(redis_client, ticker)
+    await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
+    before = feed.stream.reconnect_count
+    sim.faults.silence(True)
+    await wait_for(lambda: feed.stream.reconnect_count > before, timeout=15)
+    sim.faults.silence(False)
+    await wait_for(lambda: not feed.state.markets[ticker].book.stale)
+
+
+async def test_it_publishes_its_health(sim, feed, redis_client):
+    async def connected_health():
+        raw = await redis_client.get(HEALTH_KEY)
+        return raw and json.loads(raw)["connected"] and json.loads(raw)
+
+    data = await wait_for(connected_health)
+    assert data["leader"] is True
+    assert {"reconnects", "gaps", "watched", "last_message_age"} <= set(data)
+
+
+async def test_a_standby_feed_takes_over_when_the_leader_dies(sim, redis_client):
+    key_id, pem = sim.add_account()
+
+    def make() -> Feed:
+        return Feed(redis_url=settings.REDIS_URL, ws_url=sim.ws_url, key_id=key_id, private_key=pem, render=render,
+                    interest_interval=0.1, lease_ttl_ms=1500, backoff_cap=0.5)
+
+    first, second = make(), make()
+    first_task = asyncio.create_task(first.run())
+    await wait_for(lambda: first.is_leader)
+    second_task = asyncio.create_task(second.run())
+    await asyncio.sleep(1.0)
+    assert not second.is_leader  # only one leads
+    # Kill the leader without releasing its lease, as a crash would.
+    first.release_lease_on_exit = False
+    first_task.cancel()
+    await asyncio.gather(first_task, return_exceptions=True)
+    started = time.monotonic()
+    await wait_for(lambda: second.is_leader and second.stream is not None and second.stream.connected, timeout=10)
+    assert time.monotonic() - started < 5
+    second_task.cancel()
+    await asyncio.gather(second_task, return_exceptions=True)
