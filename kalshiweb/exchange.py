@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
 from kalshiweb.kalshi.rest import KalshiClient
+
+T = TypeVar("T")
 
 
 def default_credentials() -> tuple[str | None, Path | None]:
@@ -24,3 +29,14 @@ def make_client(**overrides: Any) -> KalshiClient:
     kwargs: dict[str, Any] = {"key_id": key_id, "private_key": path}
     kwargs.update(overrides)
     return KalshiClient(settings.KALSHI_API_BASE, **kwargs)
+
+
+def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from synchronous code — also when this thread already runs an
+    event loop (an ASGI worker thread, a test driving a browser), by using a short-lived thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coro())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coro())).result()

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.html import escape
 
-from markets.hub import get_hub
+from markets.hub import REFUSE_KEY, get_hub
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.pending: dict[str, str] = {}
         self.wakeup = asyncio.Event()
         self.sender: asyncio.Task[None] | None = None
+        if await self._refusing():
+            # Draining for maintenance: "try again later" — the browser polls and retries with backoff.
+            await self.close(code=1013)
+            return
+        await get_hub().attach(self)
         requested = [t for t in ",".join(query.get("tickers", [])).split(",") if t]
         good, problems = self._admit(requested)
         # Register interest before accepting and before the snapshot: no update falls in between.
@@ -63,13 +69,32 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=error_fragment(problem))
         await self._send_snapshot(good)
 
+    async def _refusing(self) -> bool:
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        try:
+            until = await client.get(REFUSE_KEY)
+        except aioredis.RedisError:
+            return False
+        finally:
+            await client.aclose()
+        try:
+            return until is not None and float(until) > time.time()
+        except ValueError:
+            return False
+
+    def close_soon(self, code: int) -> None:
+        asyncio.get_running_loop().create_task(self.close(code=code))
+
     async def disconnect(self, code: int) -> None:
         if getattr(self, "sender", None) is not None:
             self.sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sender
-        if getattr(self, "tickers", None):
-            await get_hub().unwatch(self, list(self.tickers))
+        if getattr(self, "tickers", None) is not None:
+            hub = get_hub()
+            hub.detach(self)
+            if self.tickers:
+                await hub.unwatch(self, list(self.tickers))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Commands from the page: {"action": "watch"|"unwatch", "tickers": [...]}. Bad input → error frame."""

@@ -27,6 +27,8 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "kw:md:"
+CONTROL_CHANNEL = "kw:control"
+REFUSE_KEY = "kw:ws:refuse_until"
 WATCH_PREFIX = "kw:watch:"
 HEARTBEAT_SECONDS = 10
 WATCH_TTL_SECONDS = 30
@@ -34,6 +36,8 @@ WATCH_TTL_SECONDS = 30
 
 class Listener(Protocol):
     def offer(self, ticker: str, update: dict[str, Any]) -> None: ...
+
+    def close_soon(self, code: int) -> None: ...
 
 
 def market_channel(ticker: str) -> str:
@@ -45,6 +49,7 @@ class Hub:
         self.redis_url = redis_url
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.listeners: dict[str, set[Listener]] = defaultdict(set)
+        self.idle: weakref.WeakSet[Any] = weakref.WeakSet()  # connected sockets watching nothing yet
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -60,6 +65,7 @@ class Hub:
             return
         self._redis = aioredis.Redis.from_url(self.redis_url)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(CONTROL_CHANNEL)
         self._tasks = [
             asyncio.create_task(self._read_loop(), name="hub-read"),
             asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat"),
@@ -79,6 +85,14 @@ class Hub:
                 await self._redis.aclose()
         self._redis = None
         self._pubsub = None
+
+    async def attach(self, listener: Listener) -> None:
+        async with self._lock:
+            await self._ensure_started()
+            self.idle.add(listener)
+
+    def detach(self, listener: Listener) -> None:
+        self.idle.discard(listener)
 
     async def watch(self, listener: Listener, tickers: list[str]) -> None:
         async with self._lock:
@@ -147,6 +161,9 @@ class Hub:
         if channel is None or data is None:
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
+        if name == CONTROL_CHANNEL:
+            self.control(data)
+            return
         ticker = name.removeprefix(CHANNEL_PREFIX)
         try:
             update = json.loads(data)
@@ -158,6 +175,21 @@ class Hub:
         self.messages_received += 1
         for listener in list(self.listeners.get(ticker, ())):
             listener.offer(ticker, update)
+
+
+    def control(self, data: bytes | str) -> None:
+        """Operator commands: {"action": "close_all", "code": 1012} closes every local browser socket."""
+        try:
+            command = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(command, dict) or command.get("action") != "close_all":
+            return
+        code = command.get("code", 1012)
+        # 1012/1013 make the htmx ws extension reconnect by itself (with backoff); pages poll meanwhile.
+        code = code if code in (1011, 1012, 1013) else 1012
+        for listener in {item for group in self.listeners.values() for item in group} | set(self.idle):
+            listener.close_soon(code)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -7,7 +7,6 @@ query per market.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from kalshiweb.exchange import make_client
+from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi import models as k
 from kalshiweb.kalshi.rest import KalshiClient
 from markets.models import Event, Market, Series
@@ -189,7 +188,7 @@ def sync_markets(client: KalshiClient | None = None) -> SyncResult:
                 await api.aclose()
 
     started = time.perf_counter()
-    series, events, markets = asyncio.run(_fetch())
+    series, events, markets = run_blocking(_fetch)
     fetched = time.perf_counter() - started
     result = store(series, events, markets)
     log.info("synced %s (fetch %.2fs)", result, fetched)

@@ -40,8 +40,10 @@ def chromium_path() -> str | None:
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
+    """Headless Chromium for one test. Not session-wide: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, which would break later tests that call asyncio.run()."""
     path = chromium_path()
     if path is None:
         if os.environ.get("KALSHIWEB_REQUIRE_BROWSER"):

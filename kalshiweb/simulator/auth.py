@@ -69,7 +69,9 @@ class KeyRegistry:
         self._keys: dict[str, ApiKey] = {}
         self._lock = threading.Lock()
 
-    def add(self, public_pem: bytes | str, *, key_id: str | None = None, user_id: str | None = None) -> ApiKey:
+    def add(
+        self, public_pem: bytes | str, *, key_id: str | None = None, user_id: str | None = None
+    ) -> ApiKey:
         key_id = key_id or str(uuid.uuid4())
         api_key = ApiKey(key_id=key_id, public_key=load_public_key(public_pem), user_id=user_id or key_id)
         with self._lock:
@@ -86,7 +88,9 @@ class KeyRegistry:
 
 
 class Verifier:
-    def __init__(self, registry: KeyRegistry, *, window_s: float = 30.0, accept_any_salt: bool = False) -> None:
+    def __init__(
+        self, registry: KeyRegistry, *, window_s: float = 30.0, accept_any_salt: bool = False
+    ) -> None:
         self.registry = registry
         self.window_s = window_s
         self.accept_any_salt = accept_any_salt
@@ -94,7 +98,9 @@ class Verifier:
     def has_credentials(self, headers: Mapping[str, str]) -> bool:
         return any(name in headers for name in AUTH_HEADERS)
 
-    def verify(self, headers: Mapping[str, str], method: str, path: str, *, now: float | None = None) -> ApiKey:
+    def verify(
+        self, headers: Mapping[str, str], method: str, path: str, *, now: float | None = None
+    ) -> ApiKey:
         """Return the key that signed this request or raise AuthError. ``headers`` use lower-case names."""
         missing = [name.upper() for name in AUTH_HEADERS if not headers.get(name)]
         if missing:

@@ -114,7 +114,8 @@ class Faults:
                 "silenced": self._silenced,
                 "latency_seconds": self._latency,
                 "fail_next": [
-                    {"remaining": r.remaining, "mode": r.mode, "path_prefix": r.path_prefix} for r in self._rules
+                    {"remaining": r.remaining, "mode": r.mode, "path_prefix": r.path_prefix}
+                    for r in self._rules
                 ],
             }
 

@@ -127,3 +127,25 @@ async def test_it_refuses_invalid_tickers_and_more_markets_than_the_limit(redis_
     hub = current_hub()
     assert set(hub.listeners) == {"A-1", "B-2", "C-3"}
     await communicator.disconnect()
+
+
+async def test_an_operator_can_close_every_socket_so_browsers_reconnect(redis_client):
+    from markets.hub import CONTROL_CHANNEL
+
+    communicator = await connect("/ws/markets/?tickers=KXA-1")
+    await redis_client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all", "code": 1012}))
+    output = await communicator.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 1012}
+
+
+async def test_it_refuses_new_sockets_while_draining(redis_client):
+    from markets.hub import REFUSE_KEY
+
+    await redis_client.set(REFUSE_KEY, str(time.time() + 30))
+    try:
+        communicator = WebsocketCommunicator(MarketStreamConsumer.as_asgi(), "/ws/markets/?tickers=KXA-1")
+        communicator.scope["user"] = TRADER
+        connected, code = await communicator.connect()
+    finally:
+        await redis_client.delete(REFUSE_KEY)
+    assert not connected and code == 1013

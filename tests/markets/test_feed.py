@@ -36,7 +36,7 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> 
 
 
 def open_ticker(sim) -> str:
-    return sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and "0.0010" not in str(m.price_ranges)))
+    return sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and m.price_level_structure == "linear_cent"))
 
 
 def sim_book(sim, ticker: str) -> tuple[list, list]:

