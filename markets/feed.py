@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class Feed:
         private_key: str | bytes | Path | None,
         render: Callable[[str, dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]], dict[str, Any]],
         on_lead: Callable[[], None] | None = None,
+        seed_trades: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None,
         flush_interval: float = 0.1,
         interest_interval: float = 1.0,
         republish_after: float = 10.0,
@@ -65,6 +66,7 @@ class Feed:
         self.private_key = private_key
         self.render = render
         self.on_lead = on_lead
+        self.seed_trades = seed_trades
         self.flush_interval = flush_interval
         self.interest_interval = interest_interval
         self.republish_after = republish_after
@@ -178,6 +180,8 @@ class Feed:
             return
         for ticker in add:
             self.state.watch(ticker)
+            if self.seed_trades is not None:
+                asyncio.get_running_loop().create_task(self._seed(ticker))
         if self.subscription is None:
             if add:
                 self.subscription = await self.stream.subscribe(list(CHANNELS), add)
@@ -194,6 +198,21 @@ class Feed:
             self.published.pop(ticker, None)
         self.watched = set(desired)
         log.info("%s: watching %d markets (+%d −%d)", self.name, len(self.watched), len(add), len(remove))
+
+    async def _seed(self, ticker: str) -> None:
+        """Fill a newly watched market's tape with its recent trades from REST (the stream only has new ones)."""
+        assert self.seed_trades is not None
+        try:
+            trades = await self.seed_trades(ticker)
+        except Exception as exc:
+            log.warning("%s: no trade history for %s: %s", self.name, ticker, exc)
+            return
+        live = self.state.markets.get(ticker)
+        if live is None:
+            return
+        room = (live.trades.maxlen or 0) - len(live.trades)
+        live.trades.extend(trades[: max(room, 0)])
+        self.state.dirty.add(ticker)
 
     # --- upstream messages -------------------------------------------------------------------------------
 

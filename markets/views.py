@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -9,6 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from django.utils import timezone
+
+from kalshiweb.exchange import make_client, run_blocking
+from kalshiweb.kalshi.errors import KalshiError
 from markets import live
 from markets.models import Market, Series, Watch
 
@@ -20,10 +25,61 @@ SORTS = {
     "ticker": F("ticker").asc(),
 }
 PAGE_SIZE = 50
+CHART_PERIODS = {"1": "1m", "60": "1h", "1440": "1d"}
+CHART_SPAN = {1: timedelta(hours=6), 60: timedelta(days=7), 1440: timedelta(days=180)}
+
+
+def price_history(market: Market, period: int) -> tuple[list[dict[str, object]], str | None]:
+    """Closing YES prices from the exchange's candlesticks (trade price, else the bid/ask mid)."""
+    if market.series_id is None:
+        return [], "unknown series"
+    end = timezone.now()
+    start = max(end - CHART_SPAN[period], market.open_time or end - CHART_SPAN[period])
+
+    async def fetch() -> list[Any]:
+        async with make_client(timeout=3.0, max_attempts=1) as client:
+            return await client.get_candlesticks(
+                market.series_id, market.ticker, start_ts=start, end_ts=end, period_interval=period
+            )
+
+    try:
+        candles = run_blocking(fetch)
+    except (KalshiError, OSError) as exc:
+        return [], str(exc)
+    points = []
+    for c in candles:
+        price = c.price.close
+        if price is None and c.yes_bid.close is not None and c.yes_ask.close is not None:
+            price = (c.yes_bid.close + c.yes_ask.close) / 2
+        if price is not None:
+            points.append({"t": c.end_period.timestamp(), "price": price})
+    return points, None
 
 
 def _watched_tickers(request: HttpRequest) -> set[str]:
     return set(Watch.objects.filter(user=request.user).values_list("market_id", flat=True))
+
+
+def recent_trades(ticker: str) -> list[dict[str, str]]:
+    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades."""
+
+    async def fetch() -> list[Any]:
+        async with make_client(timeout=3.0, max_attempts=1) as client:
+            return list((await client.get_trades(ticker=ticker, limit=30)).items)
+
+    try:
+        trades = run_blocking(fetch)
+    except (KalshiError, OSError):
+        return []
+    return [
+        {
+            "price": str(t.yes_price),
+            "count": str(t.count),
+            "side": t.taker_outcome_side,
+            "time": timezone.localtime(t.created_time).strftime("%H:%M:%S"),
+        }
+        for t in trades
+    ]
 
 
 @require_GET
@@ -70,17 +126,26 @@ def market_list(request: HttpRequest) -> HttpResponse:
 def market_detail(request: HttpRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market.objects.select_related("event", "series"), ticker=ticker)
     live.overlay_quote(market, live.get_quote(ticker))
+    period = request.GET.get("period", "60")
+    period = period if period in CHART_PERIODS else "60"
+    partial = request.GET.get("partial", "")
+    chart, chart_error = ([], None)
+    if partial in ("", "market-chart"):
+        chart, chart_error = price_history(market, int(period))
     context = {
         "market": market,
+        "period": period,
+        "periods": list(CHART_PERIODS.items()),
+        "chart": chart,
+        "chart_error": chart_error,
         "book": live.get_book(ticker),
-        "trades": live.get_trades(ticker)[:30],
+        "trades": live.get_trades(ticker)[:30] or (recent_trades(ticker) if partial in ("", "market-trades") else []),
         "watched": _watched_tickers(request),
         "live_tickers": [ticker],
         "live_view": "detail",
     }
     template = "markets/market_detail.html"
-    partial = request.GET.get("partial", "")
-    if request.htmx and partial in {"market-quote", "market-book", "market-trades"}:
+    if request.htmx and partial in {"market-quote", "market-book", "market-trades", "market-chart"}:
         template += f"#{partial}"
     return render(request, template, context)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -41,19 +41,26 @@ class OrderbookSnapshot:
     type: str = "orderbook_snapshot"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderbookDelta:
+    """The hot message (thousands a second): a plain slots dataclass, not frozen, because a frozen one costs
+    ~1.5 µs more to build. Treat it as read-only all the same."""
+
     sid: int
     seq: int
     market_ticker: str
     market_id: str
     price: Decimal
-    delta: Decimal
+    delta: Decimal  # signed change of the resting size, 2 places
     side: str  # "yes" | "no"
     client_order_id: str | None = None
     subaccount: int | None = None
-    ts: datetime | None = None
+    ts_ms: int | None = None
     type: str = "orderbook_delta"
+
+    @property
+    def ts(self) -> datetime | None:
+        return None if self.ts_ms is None else f.from_unix_ms(self.ts_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +364,39 @@ def _orderbook_snapshot(frame: Mapping[str, Any]) -> OrderbookSnapshot:
 
 
 def _orderbook_delta(frame: Mapping[str, Any]) -> OrderbookDelta:
+    """Fast path for well-formed deltas; anything unusual goes through the strict parser, which produces the
+    same object or the precise ProtocolError."""
+    try:
+        m = frame["msg"]
+        sid, seq = frame["sid"], frame["seq"]
+        ticker, market_id, side = m["market_ticker"], m["market_id"], m["side"]
+        price, delta = Decimal(m["price_dollars"]), Decimal(m["delta_fp"])
+    except (KeyError, TypeError, ArithmeticError):
+        return _orderbook_delta_strict(frame)
+    ts_ms = m.get("ts_ms")
+    if (
+        type(sid) is not int
+        or type(seq) is not int
+        or type(ticker) is not str
+        or type(market_id) is not str
+        or type(m["price_dollars"]) is not str
+        or type(m["delta_fp"]) is not str
+        or (side != "yes" and side != "no")
+        or (ts_ms is not None and type(ts_ms) is not int)
+        or "price" in m
+        or "delta" in m
+        or "client_order_id" in m
+        or "subaccount" in m
+        or not price.is_finite()
+        or delta.as_tuple().exponent != -2
+    ):
+        return _orderbook_delta_strict(frame)
+    if ts_ms is None and "ts" in m:
+        return _orderbook_delta_strict(frame)
+    return OrderbookDelta(sid, seq, ticker, market_id, price, delta, side, None, None, ts_ms)
+
+
+def _orderbook_delta_strict(frame: Mapping[str, Any]) -> OrderbookDelta:
     t = "orderbook_delta"
     sid, seq, m = _sid(t, frame), _seq(t, frame), _msg(t, frame)
     _check(
@@ -371,7 +411,11 @@ def _orderbook_delta(frame: Mapping[str, Any]) -> OrderbookDelta:
     delta = f.dollars(t, m, "delta_fp")  # signed; checked for 2 places below
     if delta.quantize(f.CENT_COUNT) != delta:
         raise f.wrong(t, "delta_fp", "a count with at most 2 decimals", m["delta_fp"])
-    ts = _ts_ms(t, m) or f.opt_timestamp(t, m, "ts")
+    ts_ms = f.opt_integer(t, m, "ts_ms")
+    if ts_ms is None:
+        legacy_ts = f.opt_timestamp(t, m, "ts")
+        if legacy_ts is not None:
+            ts_ms = (legacy_ts - f.EPOCH) // timedelta(milliseconds=1)
     return OrderbookDelta(
         sid=sid,
         seq=seq,
@@ -382,7 +426,7 @@ def _orderbook_delta(frame: Mapping[str, Any]) -> OrderbookDelta:
         side=side,
         client_order_id=f.opt_string(t, m, "client_order_id"),
         subaccount=f.opt_integer(t, m, "subaccount"),
-        ts=ts,
+        ts_ms=ts_ms,
     )
 
 

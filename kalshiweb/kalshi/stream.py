@@ -439,7 +439,6 @@ class KalshiStream:
         *,
         expect: int = 1,
         subs: Sequence[_ChannelSub] = (),
-        wait: bool = True,
     ) -> list[Any]:
         ws = self._ws
         if ws is None or not self.connected:
@@ -455,11 +454,6 @@ class KalshiStream:
         except websockets.ConnectionClosed:
             self._pending.pop(cid, None)
             raise ConnectionLost("connection closed while sending a command") from None
-        if not wait:
-            # Keep the entry for a while so an error reply can still be routed to its handler.
-            loop = asyncio.get_running_loop()
-            loop.call_later(self.command_timeout, self._pending.pop, cid, None)
-            return []
         try:
             return await asyncio.wait_for(pending.future, self.command_timeout)
         except TimeoutError:
@@ -506,9 +500,18 @@ class KalshiStream:
         for cs in handle.channel_subs.values():
             if cs.sid is None or cs.channel not in MARKET_FILTERED:
                 continue
+            wanted = tickers
+            if action == "delete_markets":
+                # Another handle may share this sid (Kalshi merges same-channel subscribes): keep its markets.
+                needed = self._tickers_for_sid(cs.sid)
+                if needed is None:
+                    continue
+                wanted = [t for t in tickers if t not in needed]
+                if not wanted:
+                    continue
             try:
                 await self._command(
-                    "update_subscription", {"sids": [cs.sid], "action": action, "market_tickers": tickers}
+                    "update_subscription", {"sids": [cs.sid], "action": action, "market_tickers": wanted}
                 )
             except ConnectionLost:
                 return
@@ -516,13 +519,14 @@ class KalshiStream:
     async def _request_snapshot(self, sid: int, tickers: list[str]) -> None:
         if not tickers:
             return
+        ws = self._ws
+        if ws is None:
+            return  # the reconnect resubscribes, which brings fresh snapshots
         cid = next(self._ids)
+        # Snapshots are the reply (they carry the id); only an error frame completes this entry.
         pending = _Pending("get_snapshot", 1_000_000)
         pending.future.add_done_callback(lambda fut: self._snapshot_failed(sid, fut))
         self._pending[cid] = pending
-        ws = self._ws
-        if ws is None:
-            return
         frame = {
             "id": cid,
             "cmd": "update_subscription",

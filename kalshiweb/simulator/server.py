@@ -59,6 +59,7 @@ MARKET_STATUS_FILTER = {
     "settled": {"finalized", "settled"},
 }
 ORDER_STATUSES = ("resting", "canceled", "executed")
+MAX_UNIX_SECONDS = 253402300800  # year 10000
 
 
 class ApiError(Exception):
@@ -1117,6 +1118,9 @@ class SimulatorApp:
         stp = data.get("self_trade_prevention_type")
         if stp not in STP_TYPES:
             raise bad_request(f"self_trade_prevention_type must be one of {', '.join(STP_TYPES)}")
+        expiration = _opt(data, "expiration_time", int)
+        if expiration is not None and not 0 < expiration < MAX_UNIX_SECONDS:
+            raise bad_request("expiration_time must be a Unix timestamp in seconds")
         subaccount = _opt(data, "subaccount", int) or 0
         if subaccount < 0:
             raise bad_request("subaccount must be >= 0")
@@ -1129,7 +1133,7 @@ class SimulatorApp:
             "time_in_force": tif,
             "self_trade_prevention_type": stp,
             "client_order_id": _opt(data, "client_order_id", str),
-            "expiration_time": _opt(data, "expiration_time", int),
+            "expiration_time": expiration,
             "post_only": bool(_opt(data, "post_only", bool)),
             "reduce_only": bool(_opt(data, "reduce_only", bool)),
             "cancel_order_on_pause": bool(_opt(data, "cancel_order_on_pause", bool)),
@@ -1200,8 +1204,12 @@ class SimulatorApp:
         price = _parse_price(data["price"])
         count = _parse_count(data["count"])
         expiration = data.get("expiration_time")
-        if expiration is not None and (not isinstance(expiration, int) or isinstance(expiration, bool)):
-            raise bad_request("expiration_time must be an integer")
+        if expiration is not None and (
+            not isinstance(expiration, int)
+            or isinstance(expiration, bool)
+            or not 0 <= expiration < MAX_UNIX_SECONDS
+        ):
+            raise bad_request("expiration_time must be a Unix timestamp in seconds (0 removes it)")
         order = self.exchange.amend_order(
             req.user,
             order_id,

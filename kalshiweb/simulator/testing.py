@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from cryptography.hazmat.primitives import serialization
-
 from .auth import generate_rsa_key_pair
 from .engine import Exchange
 from .faults import Faults
@@ -68,13 +66,6 @@ class RunningSimulator:
         if api_key is None:
             raise KeyError(key_id)
         return api_key.user_id
-
-
-def private_key_to_public_pem(private_pem: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem, password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 @contextmanager

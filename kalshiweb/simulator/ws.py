@@ -24,7 +24,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -534,7 +533,3 @@ class Hub:
                 for sub in session.subs_for(channel, ticker):
                     msg = msg or app.private_msg(event)
                     session.publish(sub, msg_type, msg)
-
-
-def decimal_str(value: Decimal, places: int) -> str:
-    return str(value.quantize(Decimal(1).scaleb(-places)))

@@ -47,3 +47,14 @@
     });
   }, 1000);
 })();
+// Close-time countdowns ("Closes in 3d 04:12:33").
+setInterval(function () {
+  document.querySelectorAll(".countdown[data-close]").forEach(function (el) {
+    var left = Math.floor(parseFloat(el.dataset.close) - Date.now() / 1000);
+    if (isNaN(left)) return;
+    if (left <= 0) { el.textContent = "Closed"; return; }
+    var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    el.textContent = "Closes in " + (d ? d + "d " : "") + two(h) + ":" + two(m) + ":" + two(s);
+  });
+}, 1000);

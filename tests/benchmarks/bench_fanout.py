@@ -358,6 +358,10 @@ async def run_workload(
         await asyncio.sleep(0.05)
     final_wait = time.monotonic() - t_final
     final_ok = sum(c.is_final(w) for c, w in zip(clients, want, strict=True))
+    missing = [(i, c) for i, (c, w) in enumerate(zip(clients, want, strict=True)) if not c.is_final(w)]
+    for i, c in missing[:5]:
+        seen = {k.decode(): v for k, v in list(c.last.items())[:3]}
+        print(f"  {kind} {wl.name}: socket {i} not final: closed={c.closed} last={seen}", file=sys.stderr)
     for c in clients:
         c.close()
     await asyncio.sleep(1.0)  # let the server unregister them before the next phase
@@ -598,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md even with --quick")
     parser.add_argument("--servers", default=",".join(SERVERS), help="subset to run, e.g. ceiling,daphne")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temporary directory (server logs)")
     parser.add_argument("--json", type=Path, help="also dump the raw results as JSON here")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
@@ -609,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: fewer than 2 CPUs: server and load generator share a core", file=sys.stderr)
     nofile = raise_nofile()
     with tempfile.TemporaryDirectory(prefix="kw-bench-fanout-") as tmpdir:
+        if args.keep_logs:
+            tmpdir = tempfile.mkdtemp(prefix="kw-bench-fanout-keep-")
+            print(f"keeping logs in {tmpdir}", file=sys.stderr)
         tmp = Path(tmpdir)
         env = {
             **os.environ,

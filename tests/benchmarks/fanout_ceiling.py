@@ -28,6 +28,8 @@ CHANNEL_PREFIX = "kw:md:"
 async def amain(host: str, port: int, redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
+    # Snapshots on connect: a bounded pool (redis-py's async pool raises MaxConnectionsError past 100).
+    snapshots = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=32))
     watchers: dict[str, set[ServerConnection]] = defaultdict(set)
     lock = asyncio.Lock()
 
@@ -41,10 +43,11 @@ async def amain(host: str, port: int, redis_url: str) -> None:
             if new:
                 await pubsub.subscribe(*(CHANNEL_PREFIX + t for t in new))
         try:
-            raw = await client.mget([f"kw:frag:{t}" for t in tickers]) if tickers else []
+            raw = await snapshots.mget([f"kw:frag:{t}" for t in tickers]) if tickers else []
             for payload in raw:
                 if payload is not None:
-                    await ws.send(json.loads(payload)["row"])
+                    # broadcast() rather than send(): never blocks on a socket that does not read.
+                    websockets.broadcast([ws], json.loads(payload)["row"])
             await ws.wait_closed()
         finally:
             async with lock:
@@ -85,6 +88,7 @@ async def amain(host: str, port: int, redis_url: str) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await reader
     await client.aclose()
+    await snapshots.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

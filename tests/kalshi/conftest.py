@@ -9,7 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-SAMPLES = Path(os.environ.get("KALSHI_SAMPLES_DIR", Path(__file__).resolve().parents[3] / "shared" / "kalshi-samples"))
+SAMPLES = Path(
+    os.environ.get("KALSHI_SAMPLES_DIR", Path(__file__).resolve().parents[3] / "shared" / "kalshi-samples")
+)
 
 
 def load_sample(name: str) -> Any:
@@ -31,7 +33,9 @@ def rsa_key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="session")
 def pkcs1_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
     return rsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
     )
 
 

@@ -57,15 +57,22 @@ def test_it_loads_a_key_file(tmp_path, pkcs1_pem: bytes) -> None:
 def test_it_strips_the_query_string_from_the_signed_path(pkcs8_pem: bytes) -> None:
     sample = load_sample("auth_signing_example_values_from_docs.json")
     assert signed_path(sample["query_example_request"]) == sample["query_example_signed_path"]
-    assert signed_path("https://external-api.kalshi.com/trade-api/v2/markets?limit=5&cursor=x") == "/trade-api/v2/markets"
+    assert (
+        signed_path("https://external-api.kalshi.com/trade-api/v2/markets?limit=5&cursor=x")
+        == "/trade-api/v2/markets"
+    )
     signer = KalshiSigner.from_pem(KEY_ID, pkcs8_pem)
-    headers = signer.headers("GET", "http://127.0.0.1:8000/trade-api/v2/portfolio/orders?limit=5", timestamp_ms=1)
+    headers = signer.headers(
+        "GET", "http://127.0.0.1:8000/trade-api/v2/portfolio/orders?limit=5", timestamp_ms=1
+    )
     verify(signer, headers, "1GET/trade-api/v2/portfolio/orders")
 
 
 def test_it_signs_the_websocket_handshake(pkcs8_pem: bytes) -> None:
     signer = KalshiSigner.from_pem(KEY_ID, pkcs8_pem)
-    headers = signer.ws_headers("wss://external-api-ws.kalshi.com/trade-api/ws/v2", timestamp_ms=1703123456789)
+    headers = signer.ws_headers(
+        "wss://external-api-ws.kalshi.com/trade-api/ws/v2", timestamp_ms=1703123456789
+    )
     verify(signer, headers, "1703123456789GET/trade-api/ws/v2")
 
 
@@ -77,7 +84,9 @@ def test_a_bad_pem_raises_without_echoing_it() -> None:
     assert exc_info.value.__cause__ is None
 
 
-def test_the_private_key_never_appears_in_reprs_or_logs(pkcs8_pem: bytes, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_private_key_never_appears_in_reprs_or_logs(
+    pkcs8_pem: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     pem_text = pkcs8_pem.decode()
     body_lines = [line for line in pem_text.splitlines() if "-----" not in line]
@@ -85,7 +94,15 @@ def test_the_private_key_never_appears_in_reprs_or_logs(pkcs8_pem: bytes, caplog
     client = KalshiSyncClient("http://127.0.0.1:9/trade-api/v2", key_id=KEY_ID, private_key=pkcs8_pem)
     stream = KalshiStream("ws://127.0.0.1:9/trade-api/ws/v2", key_id=KEY_ID, private_key=pem_text)
     try:
-        texts = [repr(signer), str(signer), repr(client), str(client), repr(client.client), repr(stream), str(stream)]
+        texts = [
+            repr(signer),
+            str(signer),
+            repr(client),
+            str(client),
+            repr(client.client),
+            repr(stream),
+            str(stream),
+        ]
         logging.getLogger("test").info("objects: %r %s %r %r", signer, client, client.client, stream)
         texts.append(caplog.text)
         for text in texts:
@@ -106,7 +123,9 @@ def test_the_signer_refuses_to_be_pickled_and_copies_by_reference(pkcs8_pem: byt
 
 
 def test_a_rest_client_built_from_key_id_and_pem_signs(pkcs8_pem: bytes) -> None:
-    client = KalshiClient("https://external-api.demo.kalshi.co/trade-api/v2", key_id=KEY_ID, private_key=pkcs8_pem)
+    client = KalshiClient(
+        "https://external-api.demo.kalshi.co/trade-api/v2", key_id=KEY_ID, private_key=pkcs8_pem
+    )
     request = client._build("GET", "/portfolio/orders", {"limit": 5}, None, True)
     assert str(request.url) == "https://external-api.demo.kalshi.co/trade-api/v2/portfolio/orders?limit=5"
     ts = request.headers["KALSHI-ACCESS-TIMESTAMP"]

@@ -130,9 +130,15 @@ async def test_portfolio_and_order_endpoints_round_trip(sim: RunningSimulator, a
         created = await client.create_order(ticker, "bid", 2, D("0.02"))
         assert created.remaining_count == D("2.00") and created.client_order_id
         order = await client.get_order(created.order_id)
-        assert order.status == "resting" and order.yes_price == D("0.02") and order.client_order_id == created.client_order_id
+        assert (
+            order.status == "resting"
+            and order.yes_price == D("0.02")
+            and order.client_order_id == created.client_order_id
+        )
 
-        amended = await client.amend_order(created.order_id, ticker=ticker, side="bid", price=D("0.03"), count=4)
+        amended = await client.amend_order(
+            created.order_id, ticker=ticker, side="bid", price=D("0.03"), count=4
+        )
         assert amended.remaining_count == D("4.00")
         decreased = await client.decrease_order(created.order_id, reduce_by=1)
         assert decreased.remaining_count == D("3.00")
@@ -203,7 +209,9 @@ async def test_a_timeout_after_accept_is_an_unknown_outcome_that_find_order_reco
     transport = CountingTransport()
     async with make_client(sim, account, transport=transport, timeout=0.5) as client:
         ticker = await open_ticker(client)
-        sim.faults.fail_next(1, "timeout_after_accept", path_prefix="/portfolio/events/orders", hang_seconds=2.0)
+        sim.faults.fail_next(
+            1, "timeout_after_accept", path_prefix="/portfolio/events/orders", hang_seconds=2.0
+        )
         with pytest.raises(OutcomeUnknown) as exc_info:
             await client.create_order(ticker, "bid", 1, D("0.02"))
         coid = exc_info.value.client_order_id

@@ -134,7 +134,9 @@ async def test_markets_are_added_and_removed_without_reconnecting(sim, account, 
         assert await stream.list_subscriptions() == ()
 
 
-async def test_a_dropped_connection_reconnects_and_restores_every_subscription(sim, account, client, tickers) -> None:
+async def test_a_dropped_connection_reconnects_and_restores_every_subscription(
+    sim, account, client, tickers
+) -> None:
     async with make_stream(sim, account) as stream:
         books = await stream.subscribe(["orderbook_delta"], tickers)
         public = await stream.subscribe(["ticker", "trade"], tickers)
@@ -170,7 +172,9 @@ async def test_a_skipped_seq_is_reported_and_the_book_is_resnapshotted(sim, acco
         await assert_books_match_rest(stream, client, tickers)
 
 
-async def test_a_silent_stream_with_live_pings_is_reconnected_by_the_watchdog(sim, account, client, tickers) -> None:
+async def test_a_silent_stream_with_live_pings_is_reconnected_by_the_watchdog(
+    sim, account, client, tickers
+) -> None:
     async with make_stream(sim, account, silence_timeout=1.0) as stream:
         handle = await stream.subscribe("orderbook_delta", tickers)
         assert handle.watchdog
@@ -206,7 +210,28 @@ async def test_private_channels_deliver_typed_fills_and_orders(sim, account, cli
         assert created.fill_count == D("1.00")
         fill = await next_matching(stream, lambda i: isinstance(i, Fill))
         assert fill.order_id == created.order_id and fill.count == D("1.00") and fill.yes_price == price
-        order = await next_matching(stream, lambda i: isinstance(i, UserOrder) and i.order_id == created.order_id)
+        order = await next_matching(
+            stream, lambda i: isinstance(i, UserOrder) and i.order_id == created.order_id
+        )
         assert order.client_order_id == created.client_order_id
         trade = await next_matching(stream, lambda i: isinstance(i, Trade))
         assert trade.market_ticker == tickers[0]
+
+
+async def test_two_handles_on_one_channel_share_a_sid_and_unsubscribe_independently(
+    sim, account, tickers
+) -> None:
+    async with make_stream(sim, account) as stream:
+        first = await stream.subscribe("orderbook_delta", tickers[:1])
+        second = await stream.subscribe("orderbook_delta", tickers[1:2])
+        # Kalshi merges a second subscribe to the same channel into the existing subscription
+        assert first.sids == second.sids
+        await wait_until(lambda: all(t in stream.books and not stream.books[t].stale for t in tickers[:2]))
+        await stream.unsubscribe(first)
+        assert tickers[0] not in stream.books and tickers[1] in stream.books
+        listed = await stream.list_subscriptions()
+        assert [s.sid for s in listed] == [second.sids["orderbook_delta"]]
+        sim.faults.drop_connections()
+        await wait_until(lambda: stream.reconnect_count == 1 and second.active.is_set())
+        await wait_until(lambda: not stream.books[tickers[1]].stale)
+        assert tickers[0] not in stream.books

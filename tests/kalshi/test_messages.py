@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kalshiweb.kalshi.errors import ProtocolError
 from kalshiweb.kalshi.messages import (
@@ -24,6 +26,7 @@ from kalshiweb.kalshi.messages import (
     UnknownMessage,
     Unsubscribed,
     UserOrder,
+    _orderbook_delta_strict,
     parse_message,
 )
 from kalshiweb.kalshi.models import Orderbook, OrderRequest
@@ -79,12 +82,16 @@ def test_the_pre_2026_production_ticker_capture_fails() -> None:
 
 def test_the_legacy_rest_orderbook_fails_loudly() -> None:
     with pytest.raises(ProtocolError, match="orderbook"):
-        Orderbook.from_response("X", load_sample("legacy/rest_legacy_2025-10_get_market_orderbook_response.json"))
+        Orderbook.from_response(
+            "X", load_sample("legacy/rest_legacy_2025-10_get_market_orderbook_response.json")
+        )
 
 
 def test_the_legacy_v1_amend_body_fails_as_an_order_request() -> None:
     with pytest.raises(ProtocolError) as exc_info:
-        OrderRequest.from_dict(load_sample("legacy/rest_legacy_v1_amend_order_request_changelog_2026-01-21.json"))
+        OrderRequest.from_dict(
+            load_sample("legacy/rest_legacy_v1_amend_order_request_changelog_2026-01-21.json")
+        )
     assert exc_info.value.field in ("yes_price", "action", "price")
 
 
@@ -133,7 +140,9 @@ def test_a_renamed_level_field_fails_instead_of_giving_an_empty_book() -> None:
 
 
 def test_an_empty_snapshot_is_fine() -> None:
-    msg = parse_message({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": "A", "market_id": "x"}})
+    msg = parse_message(
+        {"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": {"market_ticker": "A", "market_id": "x"}}
+    )
     assert isinstance(msg, OrderbookSnapshot) and msg.yes == () and msg.no == ()
 
 
@@ -154,7 +163,9 @@ def test_typed_fields() -> None:
     assert ticker.yes_bid == Decimal("0.45") and ticker.volume == Decimal("33896.00")
     assert ticker.ts == datetime(2022, 11, 22, 20, 44, 1, tzinfo=UTC)
     fill = parse_message(load_sample("ws_msg_fill.json"))
-    assert isinstance(fill, Fill) and fill.fee_cost == Decimal("0.01") and fill.post_position == Decimal("500")
+    assert (
+        isinstance(fill, Fill) and fill.fee_cost == Decimal("0.01") and fill.post_position == Decimal("500")
+    )
     order = parse_message(load_sample("ws_msg_user_order.json"))
     assert isinstance(order, UserOrder) and order.remaining_count == Decimal("10.00")
     assert order.created_at == datetime(2024, 12, 1, 10, 0, tzinfo=UTC)
@@ -176,8 +187,52 @@ def test_command_replies() -> None:
     ok = parse_message(load_sample("ws_resp_ok_update_subscription.json"))
     assert isinstance(ok, Ok) and ok.market_tickers == ("MARKET-1", "MARKET-2", "MARKET-3") and ok.seq == 222
     subs = parse_message(load_sample("ws_resp_list_subscriptions.json"))
-    assert isinstance(subs, Ok) and [s.channel for s in subs.subscriptions or ()] == ["orderbook_delta", "ticker", "fill"]
+    assert isinstance(subs, Ok) and [s.channel for s in subs.subscriptions or ()] == [
+        "orderbook_delta",
+        "ticker",
+        "fill",
+    ]
     unsub = parse_message(load_sample("ws_resp_unsubscribed.json"))
     assert unsub == Unsubscribed(id=102, sid=2, seq=7)
     err = parse_message(load_sample("ws_resp_error_unknown_channel.json"))
     assert isinstance(err, ErrorMessage) and err.error.ws_code == 8
+
+
+_delta_values = st.one_of(
+    st.decimals(min_value=-1000, max_value=1000, places=2).map(lambda d: f"{d:.2f}"),
+    st.sampled_from(["5", "5.0", "5.000", "-0.001", "abc", "", "NaN", "Infinity"]),
+    st.integers(-5, 5),
+    st.none(),
+)
+_price_values = st.one_of(
+    st.sampled_from(["0.4200", "0.420", "0.42", "1", "0.00001", "x", "NaN"]), st.floats(0, 1), st.none()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    price=_price_values,
+    delta=_delta_values,
+    side=st.sampled_from(["yes", "no", "YES", 1]),
+    ts_ms=st.one_of(st.none(), st.integers(0, 2_000_000_000_000), st.just("1")),
+    extra=st.dictionaries(
+        st.sampled_from(["client_order_id", "subaccount", "ts", "price", "delta"]),
+        st.sampled_from(["c-1", 3, "2026-01-01T00:00:00Z"]),
+        max_size=2,
+    ),
+    seq=st.one_of(st.integers(1, 10), st.just("2")),
+)
+def test_the_fast_delta_path_agrees_with_the_strict_parser(price, delta, side, ts_ms, extra, seq) -> None:
+    msg = {"market_ticker": "A", "market_id": "m", "side": side, **extra}
+    for key, value in (("price_dollars", price), ("delta_fp", delta), ("ts_ms", ts_ms)):
+        if value is not None:
+            msg[key] = value
+    frame = {"type": "orderbook_delta", "sid": 1, "seq": seq, "msg": msg}
+    try:
+        expected = _orderbook_delta_strict(frame)
+    except ProtocolError as exc:
+        with pytest.raises(ProtocolError) as got:
+            parse_message(frame)
+        assert got.value.field == exc.field
+        return
+    assert parse_message(frame) == expected

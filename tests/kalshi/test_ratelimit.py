@@ -18,7 +18,12 @@ REDIS_URL = os.environ.get("KALSHI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 def test_the_tier_table_matches_the_docs() -> None:
     basic = RateLimitConfig.for_tier("Basic")
-    assert (basic.read_rate, basic.read_capacity, basic.write_rate, basic.write_capacity) == (200, 400, 100, 100)
+    assert (basic.read_rate, basic.read_capacity, basic.write_rate, basic.write_capacity) == (
+        200,
+        400,
+        100,
+        100,
+    )
     premier = TIERS["premier"]
     limits = AccountLimits.from_dict(load_sample("rest_get_account_limits_response.json"))
     assert RateLimitConfig.from_account_limits(limits) == premier
@@ -109,3 +114,39 @@ async def test_redis_bucket_reports_wait_time(redis_client) -> None:
     wait = await limiter._take("read", 10)
     assert 0.8 < wait <= 1.0
     assert repr(limiter) == f"RedisRateLimiter(account='acct', prefix='{prefix}')"
+
+
+async def test_two_clients_sharing_a_redis_bucket_stay_under_the_account_budget(redis_client) -> None:
+    import httpx
+
+    from kalshiweb.kalshi import KalshiClient
+
+    client, prefix = redis_client
+    config = RateLimitConfig(read_rate=50, read_capacity=50, write_rate=50, write_capacity=50)
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return httpx.Response(200, json={"exchange_active": True, "trading_active": True})
+
+    def make() -> KalshiClient:
+        return KalshiClient(
+            "http://exchange.test/trade-api/v2",
+            limiter=RedisRateLimiter(client, "acct-shared", config, prefix=prefix),
+            transport=httpx.MockTransport(handler),
+        )
+
+    a, b = make(), make()
+    start = time.monotonic()
+
+    async def hammer(c: KalshiClient) -> None:
+        while time.monotonic() - start < 1.0:
+            await c.get_exchange_status()
+
+    await asyncio.gather(hammer(a), hammer(b), hammer(a), hammer(b))
+    await a.aclose()
+    await b.aclose()
+    elapsed = sent[-1] - start
+    # 50-token bucket + 50 tokens/s at 10 tokens a request: at most 5 + 5·elapsed requests in total
+    assert len(sent) <= 5 + 5 * elapsed + 1, (len(sent), elapsed)
+    assert len(sent) >= 5

@@ -91,7 +91,9 @@ async def test_a_get_is_retried_after_429_and_succeeds(pkcs8_pem: bytes) -> None
 
 
 async def test_a_get_gives_up_after_max_attempts() -> None:
-    client, rec = make_client(lambda r, n: httpx.Response(429, json={"error": "too many requests"}), max_attempts=3)
+    client, rec = make_client(
+        lambda r, n: httpx.Response(429, json={"error": "too many requests"}), max_attempts=3
+    )
     with pytest.raises(RateLimited) as exc_info:
         await client.get_exchange_status()
     assert exc_info.value.retryable
@@ -99,7 +101,9 @@ async def test_a_get_gives_up_after_max_attempts() -> None:
 
 
 async def test_a_post_is_not_retried_after_429(pkcs8_pem: bytes) -> None:
-    client, rec = make_client(lambda r, n: httpx.Response(429, json={"error": "too many requests"}), pkcs8_pem)
+    client, rec = make_client(
+        lambda r, n: httpx.Response(429, json={"error": "too many requests"}), pkcs8_pem
+    )
     with pytest.raises(RateLimited) as exc_info:
         await client.create_order("T", "bid", 1, Decimal("0.42"))
     assert exc_info.value.retryable is True
@@ -113,7 +117,12 @@ async def test_a_post_is_retried_after_429_when_the_caller_asks(pkcs8_pem: bytes
         body = json.loads(request.content)
         return httpx.Response(
             201,
-            json={"order_id": "o1", "fill_count": "0.00", "remaining_count": body["count"], "ts_ms": 1700000000000},
+            json={
+                "order_id": "o1",
+                "fill_count": "0.00",
+                "remaining_count": body["count"],
+                "ts_ms": 1700000000000,
+            },
         )
 
     client, rec = make_client(handler, pkcs8_pem)
@@ -127,7 +136,8 @@ async def test_a_post_is_retried_after_429_when_the_caller_asks(pkcs8_pem: bytes
 async def test_create_order_sends_the_v2_body_with_a_generated_uuid(pkcs8_pem: bytes) -> None:
     def handler(request, n):
         return httpx.Response(
-            201, json={"order_id": "o1", "fill_count": "0.00", "remaining_count": "10.00", "ts_ms": 1700000000000}
+            201,
+            json={"order_id": "o1", "fill_count": "0.00", "remaining_count": "10.00", "ts_ms": 1700000000000},
         )
 
     client, rec = make_client(handler, pkcs8_pem)
@@ -161,7 +171,9 @@ async def test_a_lost_create_response_is_an_unknown_outcome(pkcs8_pem: bytes, fa
 
 
 async def test_a_5xx_on_create_is_an_unknown_outcome(pkcs8_pem: bytes) -> None:
-    client, rec = make_client(lambda r, n: httpx.Response(500, json={"error": {"code": "internal"}}), pkcs8_pem)
+    client, rec = make_client(
+        lambda r, n: httpx.Response(500, json={"error": {"code": "internal"}}), pkcs8_pem
+    )
     with pytest.raises(OutcomeUnknown) as exc_info:
         await client.create_order("T", "bid", 1, Decimal("0.5"), client_order_id="mine-2")
     assert exc_info.value.client_order_id == "mine-2" and exc_info.value.http_status == 500
@@ -194,7 +206,9 @@ async def test_a_get_is_retried_after_5xx_and_timeouts() -> None:
 
 async def test_409_on_create_is_a_conflict_carrying_the_client_order_id(pkcs8_pem: bytes) -> None:
     client, _ = make_client(
-        lambda r, n: httpx.Response(409, json={"error": {"code": "order_already_exists", "message": "exists"}}),
+        lambda r, n: httpx.Response(
+            409, json={"error": {"code": "order_already_exists", "message": "exists"}}
+        ),
         pkcs8_pem,
     )
     with pytest.raises(Conflict) as exc_info:
@@ -203,7 +217,9 @@ async def test_409_on_create_is_a_conflict_carrying_the_client_order_id(pkcs8_pe
 
 
 async def test_404_is_not_found() -> None:
-    client, _ = make_client(lambda r, n: httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}}))
+    client, _ = make_client(
+        lambda r, n: httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}})
+    )
     with pytest.raises(NotFound):
         await client.get_market("NOPE")
 
@@ -221,7 +237,7 @@ async def test_iter_orders_follows_cursors_and_find_order_matches(pkcs8_pem: byt
         assert request.url.params["ticker"] == "T"
         return httpx.Response(200, json={"orders": orders, "cursor": nxt})
 
-    client, rec = make_client(handler, pkcs8_pem)
+    client, _ = make_client(handler, pkcs8_pem)
     found = await client.find_order(client_order_id="c", ticker="T")
     assert found is not None and found.order_id == "3" and found.remaining_count == Decimal("10.00")
     assert await client.find_order(client_order_id="zzz", ticker="T") is None
@@ -230,7 +246,9 @@ async def test_iter_orders_follows_cursors_and_find_order_matches(pkcs8_pem: byt
 
 
 async def test_a_missing_orderbook_field_is_a_protocol_error_not_an_empty_book() -> None:
-    client, _ = make_client(lambda r, n: httpx.Response(200, json={"orderbook": {"yes": [[1, 200]], "no": []}}))
+    client, _ = make_client(
+        lambda r, n: httpx.Response(200, json={"orderbook": {"yes": [[1, 200]], "no": []}})
+    )
     with pytest.raises(ProtocolError, match="orderbook"):
         await client.get_orderbook("T")
     client2, _ = make_client(lambda r, n: httpx.Response(200, json={"orderbook_fp": {"yes_dollars": []}}))
@@ -239,14 +257,18 @@ async def test_a_missing_orderbook_field_is_a_protocol_error_not_an_empty_book()
 
 
 async def test_the_sample_orderbook_parses() -> None:
-    client, rec = make_client(lambda r, n: httpx.Response(200, json=load_sample("rest_get_market_orderbook_response.json")))
+    client, rec = make_client(
+        lambda r, n: httpx.Response(200, json=load_sample("rest_get_market_orderbook_response.json"))
+    )
     book = await client.get_orderbook("FED", depth=5)
     assert rec.requests[0].url.params["depth"] == "5"
     assert book.yes[-1] == (Decimal("0.42"), Decimal("13.00")) and len(book.no) == 10
 
 
 async def test_public_gets_are_signed_when_a_key_is_configured(pkcs8_pem: bytes) -> None:
-    client, rec = make_client(lambda r, n: httpx.Response(200, json={"exchange_active": True, "trading_active": True}), pkcs8_pem)
+    client, rec = make_client(
+        lambda r, n: httpx.Response(200, json={"exchange_active": True, "trading_active": True}), pkcs8_pem
+    )
     await client.get_exchange_status()
     assert rec.requests[0].headers["KALSHI-ACCESS-KEY"] == KEY_ID
     unsigned, rec2 = make_client(
@@ -278,7 +300,9 @@ def test_order_requests_reject_bad_values() -> None:
         OrderRequest("T", "bid", Decimal(1), Decimal("0.12345"), "c")
 
 
-def test_the_sync_wrapper_runs_calls_and_iterators(pkcs8_pem: bytes, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_sync_wrapper_runs_calls_and_iterators(
+    pkcs8_pem: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
 
     def handler(request, n):
@@ -289,7 +313,9 @@ def test_the_sync_wrapper_runs_calls_and_iterators(pkcs8_pem: bytes, caplog: pyt
             return httpx.Response(200, json={"orders": [order_json("b", "2")], "cursor": ""})
         return httpx.Response(200, json={"exchange_active": True, "trading_active": True})
 
-    client = KalshiSyncClient(BASE, key_id=KEY_ID, private_key=pkcs8_pem, transport=httpx.MockTransport(Recorder(handler)))
+    client = KalshiSyncClient(
+        BASE, key_id=KEY_ID, private_key=pkcs8_pem, transport=httpx.MockTransport(Recorder(handler))
+    )
     try:
         assert client.get_exchange_status().exchange_active
         assert [o.order_id for o in client.iter_orders()] == ["1", "2"]

@@ -36,7 +36,15 @@ class ScriptedExchange:
             if cmd["cmd"] == "subscribe":
                 for channel in params["channels"]:
                     self.sid += 1
-                    await ws.send(json.dumps({"id": cmd["id"], "type": "subscribed", "msg": {"channel": channel, "sid": self.sid}}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "id": cmd["id"],
+                                "type": "subscribed",
+                                "msg": {"channel": channel, "sid": self.sid},
+                            }
+                        )
+                    )
                     for ticker in params.get("market_tickers", []):
                         await self.snapshot(self.sid, ticker)
             elif cmd["cmd"] == "unsubscribe":
@@ -58,7 +66,12 @@ class ScriptedExchange:
         await self.send(
             sid,
             "orderbook_snapshot",
-            {"market_ticker": ticker, "market_id": "m", "yes_dollars_fp": [["0.4000", "10.00"]], "no_dollars_fp": [["0.5000", "5.00"]]},
+            {
+                "market_ticker": ticker,
+                "market_id": "m",
+                "yes_dollars_fp": [["0.4000", "10.00"]],
+                "no_dollars_fp": [["0.5000", "5.00"]],
+            },
             cmd_id=cmd_id,
         )
 
@@ -66,7 +79,14 @@ class ScriptedExchange:
         await self.send(
             sid,
             "orderbook_delta",
-            {"market_ticker": ticker, "market_id": "m", "price_dollars": price, "delta_fp": delta, "side": side, "ts_ms": 1},
+            {
+                "market_ticker": ticker,
+                "market_id": "m",
+                "price_dollars": price,
+                "delta_fp": delta,
+                "side": side,
+                "ts_ms": 1,
+            },
         )
 
 
@@ -87,12 +107,16 @@ async def test_terminal_error_codes_resubscribe(exchange, code: int) -> None:
         handle = await stream.subscribe("orderbook_delta", ["A"])
         old_sid = handle.sids["orderbook_delta"]
         assert ex.conn is not None
-        await ex.conn.send(json.dumps({"id": 0, "sid": old_sid, "type": "error", "msg": {"code": code, "msg": "x"}}))
+        await ex.conn.send(
+            json.dumps({"id": 0, "sid": old_sid, "type": "error", "msg": {"code": code, "msg": "x"}})
+        )
         item = await next_matching(stream, lambda i: isinstance(i, StreamError))
         assert item.error.ws_code == code
         await wait_until(lambda: handle.sids["orderbook_delta"] not in (None, old_sid))
         cmds = [c["cmd"] for c in ex.commands]
-        assert cmds == ["subscribe", "unsubscribe", "subscribe"], [c["cmd"] + str(c.get("params")) for c in ex.commands]
+        assert cmds == ["subscribe", "unsubscribe", "subscribe"], [
+            c["cmd"] + str(c.get("params")) for c in ex.commands
+        ]
         assert not stream.books["A"].stale and stream.reconnect_count == 0
     finally:
         await stream.close()

@@ -184,3 +184,28 @@ async def test_a_standby_feed_takes_over_when_the_leader_dies(sim, redis_client)
     assert time.monotonic() - started < 5
     second_task.cancel()
     await asyncio.gather(second_task, return_exceptions=True)
+
+
+async def test_a_newly_watched_market_gets_its_recent_trades_from_rest(sim, redis_client):
+    from kalshiweb.kalshi.rest import KalshiClient
+
+    ticker = open_ticker(sim)
+    expected = sim.call(lambda: len(sim.exchange.trades(ticker)))
+    assert expected > 0  # the catalog seeds trade history
+
+    async def seed(t: str) -> list[dict[str, Any]]:
+        async with KalshiClient(sim.rest_base) as client:
+            page = await client.get_trades(ticker=t, limit=30)
+        return [{"price": str(tr.yes_price), "count": str(tr.count), "side": tr.taker_outcome_side, "time": "x"} for tr in page.items]
+
+    key_id, pem = sim.add_account()
+    feed = Feed(redis_url=settings.REDIS_URL, ws_url=sim.ws_url, key_id=key_id, private_key=pem, render=render,
+                seed_trades=seed, interest_interval=0.1)
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
+        await watch(redis_client, ticker)
+        await wait_for(lambda: ticker in feed.state.markets and len(feed.state.markets[ticker].trades) == min(30, expected))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -120,3 +120,33 @@ def test_a_trader_never_sees_another_traders_stars(client, alice):
     Watch.objects.create(user=bob, market_id="KXFED-26DEC-T4.25")
     body = client.get("/markets/watchlist/").content.decode()
     assert "No starred markets yet" in body
+
+
+def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(client, alice, sim_settings, sim):
+    from markets.sync import sync_markets
+
+    sync_markets()
+    ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active"))
+    body = client.get(f"/markets/{ticker}/", {"period": "1"}).content.decode()
+    assert 'class="chart price-chart"' in body
+    assert "Price history unavailable" not in body
+
+
+def test_the_price_chart_says_when_the_exchange_is_unreachable(client, alice, settings):
+    settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
+    make_market("KXFED-26DEC-T4.25")
+    body = client.get("/markets/KXFED-26DEC-T4.25/").content.decode()
+    assert "Price history unavailable" in body
+
+
+def test_the_book_partial_draws_the_ladder_and_depth_chart(client, alice):
+    make_market("KXBOOK-1")
+    book = {"bids": [{"price": "0.42", "size": "250", "total": "250"}], "asks": [{"price": "0.44", "size": "300", "total": "300"}],
+            "spread": "0.02", "ts": 1, "stale": False}
+    live.client().set("kw:book:KXBOOK-1", json.dumps(book))
+    try:
+        body = client.get("/markets/KXBOOK-1/", {"partial": "market-book"}, headers={"HX-Request": "true"}).content.decode()
+    finally:
+        live.client().delete("kw:book:KXBOOK-1")
+    assert "spread 2¢" in body and "250" in body
+    assert 'class="chart depth-chart"' in body

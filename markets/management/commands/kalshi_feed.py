@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from kalshiweb.exchange import default_credentials
+from kalshiweb.exchange import default_credentials, make_client
 from markets.feed import Feed
 from markets.models import Market
 from markets.publish import render_update
@@ -60,6 +60,19 @@ class Command(BaseCommand):
         def render(ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]) -> dict[str, Any]:
             return render_update(cache.get(ticker), quote, book, trades)
 
+        async def seed_trades(ticker: str) -> list[dict[str, Any]]:
+            async with make_client(timeout=5.0) as client:
+                page = await client.get_trades(ticker=ticker, limit=30)
+            return [
+                {
+                    "price": str(t.yes_price),
+                    "count": str(t.count),
+                    "side": t.taker_outcome_side,
+                    "time": t.created_time.strftime("%H:%M:%S"),
+                }
+                for t in page.items
+            ]
+
         feed = Feed(
             redis_url=settings.REDIS_URL,
             ws_url=settings.KALSHI_WS_URL,
@@ -67,6 +80,7 @@ class Command(BaseCommand):
             private_key=key_path,
             render=render,
             on_lead=None if options["no_sync"] else initial_sync,
+            seed_trades=seed_trades,
             lease_ttl_ms=options["lease_ttl_ms"],
             silence_timeout=options["silence_timeout"],
         )
