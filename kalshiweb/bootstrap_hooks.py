@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 
 def after_migrate() -> None:
-    """Nothing yet: the trading app will link the first user to the simulator account here."""
+    """With the built-in simulator: create its account and link the first user to it as a trader."""
+    from django.contrib.auth import get_user_model
+
+    from trading.models import KalshiAccount, TraderProfile
+
+    if settings.KALSHI_ENV != "simulator" or not settings.KALSHI_API_KEY_ID:
+        return
+    account, _ = KalshiAccount.objects.update_or_create(
+        name="Simulator",
+        defaults={
+            "environment": KalshiAccount.Environment.SIMULATOR,
+            "api_key_id": settings.KALSHI_API_KEY_ID,
+            "private_key_path": settings.KALSHI_PRIVATE_KEY_PATH,
+        },
+    )
+    first = get_user_model().objects.order_by("pk").first()
+    if first is not None:
+        TraderProfile.objects.get_or_create(user=first, defaults={"account": account})

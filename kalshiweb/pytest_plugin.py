@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 from kalshiweb.devredis import ensure_redis_url
@@ -14,4 +15,6 @@ from kalshiweb.devredis import ensure_redis_url
 if not os.environ.get("REDIS_URL"):
     ensure_redis_url(Path(tempfile.mkdtemp(prefix="kalshiweb-redis-")))
     print(f"kalshiweb: REDIS_URL unset, started embedded redis-server at {os.environ['REDIS_URL']}")
+# A queue of our own, so a `make run` worker on the same Redis never eats the suite's tasks.
+os.environ.setdefault("KALSHIWEB_CELERY_QUEUE", f"kalshiweb-test-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("KALSHIWEB_VAR_DIR", tempfile.mkdtemp(prefix="kalshiweb-var-"))

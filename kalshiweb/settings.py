@@ -138,8 +138,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = envstr("KALSHIWEB_CELERY_QUEUE", "celery")
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
+    "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},
 }
 
 # Kalshi connection. With no credentials the built-in simulator is used.
@@ -170,6 +173,13 @@ if KALSHI_ENV == "simulator" and not KALSHI_API_KEY_ID:
     # The simulator's key pair is generated into var/ on first run (kalshiweb.bootstrap).
     KALSHI_API_KEY_ID = (VAR_DIR / "sim_key_id").read_text().strip() if (VAR_DIR / "sim_key_id").exists() else ""
     KALSHI_PRIVATE_KEY_PATH = KALSHI_PRIVATE_KEY_PATH or str(VAR_DIR / "sim_private_key.pem")
+
+KALSHI_RATE_LIMIT_TIER = envstr("KALSHI_RATE_LIMIT_TIER", "basic")
+KALSHI_ORDER_TIMEOUT_SECONDS = float(envint("KALSHI_ORDER_TIMEOUT_SECONDS", 10))
+KALSHIWEB_RECONCILE_AFTER_SECONDS = envint("KALSHIWEB_RECONCILE_AFTER_SECONDS", 30)
+
+# Fernet key that encrypts traders' Kalshi private keys at rest (not SECRET_KEY). Default: var/fernet_key.
+KALSHIWEB_FERNET_KEY = envstr("KALSHIWEB_FERNET_KEY")
 
 LOGGING = {
     "version": 1,

@@ -11,5 +11,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("markets/", include("markets.urls")),
+    path("orders/", include("trading.urls")),
     path("admin/", admin.site.urls),
 ]

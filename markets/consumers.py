@@ -57,6 +57,10 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=1013)
             return
         await get_hub().attach(self)
+        # The trader's own order and fill updates (low rate: the channel layer is fine here).
+        self.user_group = f"user.{user.pk}"
+        if self.channel_layer is not None:
+            await self.channel_layer.group_add(self.user_group, self.channel_name)
         requested = [t for t in ",".join(query.get("tickers", [])).split(",") if t]
         good, problems = self._admit(requested)
         # Register interest before accepting and before the snapshot: no update falls in between.
@@ -85,7 +89,14 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
     def close_soon(self, code: int) -> None:
         asyncio.get_running_loop().create_task(self.close(code=code))
 
+    async def user_update(self, event: dict[str, Any]) -> None:
+        html = event.get("html")
+        if isinstance(html, str):
+            await self.send(text_data=html)
+
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "user_group", None) and self.channel_layer is not None:
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
         if getattr(self, "sender", None) is not None:
             self.sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -53,6 +53,7 @@ class Feed:
         render: Callable[[str, dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]], dict[str, Any]],
         on_lead: Callable[[], None] | None = None,
         seed_trades: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None,
+        leader_tasks: list[Callable[[], Awaitable[None]]] | None = None,
         flush_interval: float = 0.1,
         interest_interval: float = 1.0,
         republish_after: float = 10.0,
@@ -67,6 +68,7 @@ class Feed:
         self.render = render
         self.on_lead = on_lead
         self.seed_trades = seed_trades
+        self.leader_tasks = leader_tasks or []
         self.flush_interval = flush_interval
         self.interest_interval = interest_interval
         self.republish_after = republish_after
@@ -128,6 +130,7 @@ class Feed:
             asyncio.create_task(self._interest_loop(), name="feed-interest"),
             asyncio.create_task(self._flush_loop(), name="feed-flush"),
             asyncio.create_task(self._health_loop(), name="feed-health"),
+            *(asyncio.create_task(make(), name=f"feed-extra-{i}") for i, make in enumerate(self.leader_tasks)),
         ]
         try:
             while True:

@@ -144,6 +144,13 @@ def market_detail(request: HttpRequest, ticker: str) -> HttpResponse:
         "live_tickers": [ticker],
         "live_view": "detail",
     }
+    if not partial:
+        from trading.models import Fill, Order
+        from trading.views import _ticket_context
+
+        context["ticket"] = _ticket_context(request, market)
+        context["my_orders"] = Order.objects.for_user(request.user).filter(ticker=ticker)[:50]
+        context["my_fills"] = Fill.objects.filter(user=request.user, ticker=ticker)[:50]
     template = "markets/market_detail.html"
     if request.htmx and partial in {"market-quote", "market-book", "market-trades", "market-chart"}:
         template += f"#{partial}"

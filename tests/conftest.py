@@ -122,3 +122,33 @@ def sim_settings(sim: object, settings: object) -> object:
     settings.KALSHI_API_KEY_ID = key_id  # type: ignore[attr-defined]
     settings.KALSHI_PRIVATE_KEY_PATH = str(key_path)  # type: ignore[attr-defined]
     return settings
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[object]:
+    """A real Celery worker (solo pool, in a thread) consuming from the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from kalshiweb.celery import app
+
+    app.conf.broker_url = os.environ["REDIS_URL"]
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
+        yield worker
+
+
+@pytest.fixture
+def trader(sim: object, sim_settings: object, transactional_db: None) -> object:
+    """Alice, a trader linked to a funded simulator account (key stored encrypted)."""
+    from trading.models import KalshiAccount, TraderProfile
+
+    from tests.factories import make_user
+
+    key_id, pem = sim.add_account()  # type: ignore[attr-defined]
+    account = KalshiAccount(name=f"sim-{key_id[:8]}", environment="simulator", api_key_id=key_id)
+    account.set_private_key(pem)
+    account.save()
+    user = make_user("alice")
+    TraderProfile.objects.create(user=user, account=account)
+    user.kalshi_account = account  # type: ignore[attr-defined]
+    user.sim_user_id = sim.user_id(key_id)  # type: ignore[attr-defined]
+    return user

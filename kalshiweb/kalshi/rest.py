@@ -13,6 +13,7 @@ Retry policy, in one place (``KalshiClient._request``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -265,7 +266,7 @@ class KalshiClient:
             if status < 300:
                 return self._decode(response, method, path, client_order_id)
             if status == 429 and (is_read or retry_on_429) and can_retry:
-                await self._sleep(attempt)
+                await self._sleep(attempt, response.headers.get("retry-after"))
                 continue
             if status >= 500:
                 if is_read and can_retry:
@@ -282,8 +283,12 @@ class KalshiClient:
                 status, response.content, headers=response.headers, client_order_id=client_order_id
             )
 
-    async def _sleep(self, attempt: int) -> None:
-        await asyncio.sleep(self._backoff(attempt - 1))
+    async def _sleep(self, attempt: int, retry_after: str | None = None) -> None:
+        delay = self._backoff(attempt - 1)
+        if retry_after:  # Kalshi sends none today; honour it if that changes
+            with contextlib.suppress(ValueError):
+                delay = max(delay, min(float(retry_after), self.backoff_cap))
+        await asyncio.sleep(delay)
 
     @staticmethod
     def _decode(response: httpx.Response, method: str, path: str, client_order_id: str | None) -> Any:
@@ -616,9 +621,10 @@ class KalshiClient:
         """Reconcile a write whose outcome is unknown: the order with this ``client_order_id``, or None.
 
         Lists ``/portfolio/orders`` (filtered by ticker when given) and matches ``client_order_id``."""
-        async for order in self.iter_orders(ticker=ticker):
-            if order.client_order_id == client_order_id:
-                return order
+        async with contextlib.aclosing(self.iter_orders(ticker=ticker)) as orders:
+            async for order in orders:
+                if order.client_order_id == client_order_id:
+                    return order
         return None
 
     async def get_account_limits(self) -> AccountLimits:

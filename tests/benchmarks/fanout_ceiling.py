@@ -29,7 +29,9 @@ async def amain(host: str, port: int, redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     # Snapshots on connect: a bounded pool (redis-py's async pool raises MaxConnectionsError past 100).
-    snapshots = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=32))
+    snapshots = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=32)
+    )
     watchers: dict[str, set[ServerConnection]] = defaultdict(set)
     lock = asyncio.Lock()
 

@@ -119,7 +119,13 @@ class WSClient(asyncio.Protocol):
 
 
 async def open_clients(
-    host: str, port: int, paths: list[str], origin: str, cookie: str | None, stats: Stats, concurrency: int = 64
+    host: str,
+    port: int,
+    paths: list[str],
+    origin: str,
+    cookie: str | None,
+    stats: Stats,
+    concurrency: int = 64,
 ) -> list[WSClient]:
     loop = asyncio.get_running_loop()
     sem = asyncio.Semaphore(concurrency)
@@ -151,9 +157,13 @@ class StalledBrowser:
     notices.
     """
 
-    def __init__(self, host: str, port: int, path: str, origin: str, cookie: str | None, chatty: bool) -> None:
+    def __init__(
+        self, host: str, port: int, path: str, origin: str, cookie: str | None, chatty: bool
+    ) -> None:
         self.chatty = chatty
-        self.proto = ClientProtocol(parse_uri(f"ws://{host}:{port}{path}"), origin=Origin(origin), max_size=None)
+        self.proto = ClientProtocol(
+            parse_uri(f"ws://{host}:{port}{path}"), origin=Origin(origin), max_size=None
+        )
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.sock.settimeout(10)

@@ -50,7 +50,8 @@ def render_detail(ticker: str, seq: int, ts: float) -> str:
         for i in range(20)
     )
     trades = "".join(
-        f'<li class="trade"><span class="num">{50 + i % 9}¢</span><span>{i + 1} ct</span></li>' for i in range(30)
+        f'<li class="trade"><span class="num">{50 + i % 9}¢</span><span>{i + 1} ct</span></li>'
+        for i in range(30)
     )
     return (
         f'<div id="mq-{ticker}" hx-swap-oob="true" data-seq="{seq}" data-ts="{ts:.6f}">quote</div>'
@@ -76,8 +77,8 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
-def cpu_jiffies() -> dict[str, tuple[int, int]]:
-    """Per-CPU (busy, total) jiffies from /proc/stat."""
+def cpu_jiffies() -> dict[str, tuple[int, int, int]]:
+    """Per-CPU (busy, total, softirq) jiffies from /proc/stat."""
     out = {}
     with open("/proc/stat") as fh:
         for line in fh:
@@ -85,5 +86,5 @@ def cpu_jiffies() -> dict[str, tuple[int, int]]:
                 parts = line.split()
                 vals = [int(v) for v in parts[1:9]]
                 idle = vals[3] + vals[4]
-                out[parts[0]] = (sum(vals) - idle, sum(vals))
+                out[parts[0]] = (sum(vals) - idle, sum(vals), vals[6])
     return out

@@ -19,13 +19,18 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fanout_common import CHANNEL_PREFIX, FINAL_SEQ, render_detail, render_row  # noqa: E402
+from fanout_common import CHANNEL_PREFIX, FINAL_SEQ, render_detail, render_row
 
 
 def payload(ticker: str, seq: int) -> str:
     ts = time.monotonic()
     return json.dumps(
-        {"ticker": ticker, "ts": ts, "row": render_row(ticker, seq, ts), "detail": render_detail(ticker, seq, ts)}
+        {
+            "ticker": ticker,
+            "ts": ts,
+            "row": render_row(ticker, seq, ts),
+            "detail": render_detail(ticker, seq, ts),
+        }
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from kalshiweb.kalshi import KalshiClient, KalshiStream, WebSocketError
+from kalshiweb.kalshi import KalshiClient, KalshiStream, Unauthorized, WebSocketError
 from kalshiweb.kalshi.messages import Fill, OrderbookDelta, OrderbookSnapshot, Trade, UserOrder
-from kalshiweb.kalshi.stream import Connected, Disconnected, SequenceGap
+from kalshiweb.kalshi.stream import Connected, Disconnected, SequenceGap, StreamError
 from kalshiweb.simulator.testing import RunningSimulator, start_simulator
 
 D = Decimal
@@ -235,3 +236,30 @@ async def test_two_handles_on_one_channel_share_a_sid_and_unsubscribe_independen
         await wait_until(lambda: stream.reconnect_count == 1 and second.active.is_set())
         await wait_until(lambda: not stream.books[tickers[1]].stale)
         assert tickers[0] not in stream.books
+
+
+async def test_no_key_material_or_signature_reaches_the_logs(sim, account, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, pem = account
+    async with make_stream(sim, account) as stream:
+        await stream.subscribe("ticker", send_initial_snapshot=True)
+        await next_matching(stream, lambda i: i.type == "ticker")
+        sim.faults.drop_connections()
+        await wait_until(lambda: stream.reconnect_count == 1)
+        text = caplog.text + repr(stream) + str(stream.health())
+    assert "KALSHI-ACCESS-SIGNATURE" not in text
+    assert not any(line in text for line in pem.decode().splitlines() if "-----" not in line)
+
+
+async def test_a_rejected_handshake_is_reported_as_unauthorized_and_retried(sim) -> None:
+    key_id, _ = sim.add_account(D("1"))
+    _, other_pem = sim.add_account(D("1"))
+    stream = make_stream(sim, (key_id, other_pem))
+    await stream.start(wait=False)
+    try:
+        event = await next_matching(stream, lambda i: isinstance(i, StreamError), timeout=5)
+        assert isinstance(event.error, Unauthorized)
+        await next_matching(stream, lambda i: isinstance(i, StreamError), timeout=5)  # it keeps trying
+        assert not stream.connected
+    finally:
+        await stream.close()

@@ -12,6 +12,7 @@ from kalshiweb.exchange import default_credentials, make_client
 from markets.feed import Feed
 from markets.models import Market
 from markets.publish import render_update
+from trading.private_feed import AccountStreams
 
 log = logging.getLogger("markets.feed")
 
@@ -81,6 +82,7 @@ class Command(BaseCommand):
             render=render,
             on_lead=None if options["no_sync"] else initial_sync,
             seed_trades=seed_trades,
+            leader_tasks=[AccountStreams().run],
             lease_ttl_ms=options["lease_ttl_ms"],
             silence_timeout=options["silence_timeout"],
         )

@@ -1,0 +1,98 @@
+"""Orders placed through the web app, submitted by a real Celery worker to the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+from markets.models import Market
+from trading.models import Order
+from trading.services import place_order
+from trading.tasks import submit_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(predicate, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def open_market(sim) -> str:
+    ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and m.price_level_structure == "linear_cent"))
+    Market.objects.get_or_create(ticker=ticker, defaults={"status": "active", "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]})
+    return ticker
+
+
+def exchange_orders(sim, user_id: str, client_order_id: str) -> list:
+    return sim.call(lambda: [o for o in sim.exchange.account(user_id).orders.values() if o.client_order_id == client_order_id])
+
+
+def cleaned(**overrides: Any) -> dict[str, Any]:
+    data = {"outcome": "yes", "action": "buy", "price": D("0.02"), "count": D("3"), "time_in_force": "gtc", "expiration": None,
+            "post_only": False, "reduce_only": False}
+    data.update(overrides)
+    return data
+
+
+def test_an_order_rests_on_the_exchange(sim, trader, celery_worker):
+    ticker = open_market(sim)
+    order = place_order(trader, cleaned(), ticker)
+    order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first())
+    assert order.exchange_order_id
+    assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
+    kinds = list(order.events.values_list("kind", flat=True))
+    assert kinds[:3] == ["created", "submitting", "acknowledged"]
+
+
+def test_a_rejected_order_shows_kalshis_reason(sim, trader, celery_worker):
+    ticker = open_market(sim)
+    order = place_order(trader, cleaned(count=D("100000000"), price=D("0.90")), ticker)
+    order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.REJECTED).first())
+    assert order.error_code == "available_balance_too_low"
+    assert order.error_message
+
+
+@pytest.mark.parametrize("mode", ["timeout_after_accept", "500"])
+def test_a_lost_answer_is_reconciled_to_exactly_one_order(sim, trader, celery_worker, settings, mode):
+    settings.KALSHI_ORDER_TIMEOUT_SECONDS = 1.0
+    ticker = open_market(sim)
+    sim.faults.fail_next(1, mode, path_prefix="/portfolio/events/orders", hang_seconds=3)
+    try:
+        order = place_order(trader, cleaned(), ticker)
+        order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first(), timeout=25)
+    finally:
+        sim.faults.reset()
+    assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
+    assert "outcome_unknown" in list(order.events.values_list("kind", flat=True))
+
+
+def test_a_429_is_retried_and_places_one_order(sim, trader, celery_worker):
+    ticker = open_market(sim)
+    sim.faults.fail_next(2, "429", path_prefix="/portfolio/events/orders")
+    try:
+        order = place_order(trader, cleaned(), ticker)
+        order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first(), timeout=25)
+    finally:
+        sim.faults.reset()
+    assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
+    assert list(order.events.values_list("kind", flat=True)).count("rate_limited") == 2
+
+
+def test_the_same_task_delivered_twice_submits_once(sim, trader, celery_worker):
+    ticker = open_market(sim)
+    order = place_order(trader, cleaned(), ticker)
+    for _ in range(3):
+        submit_order.delay(order.pk)
+    wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).exists())
+    time.sleep(1.0)
+    assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
+    assert list(Order.objects.get(pk=order.pk).events.values_list("kind", flat=True)).count("submitting") == 1

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile, TradingHalt
+from trading.tasks import cancel_order, reconcile_order
+
+
+class KalshiAccountForm(forms.ModelForm):
+    # Write-only: the stored key is never rendered back (not even encrypted); leave empty to keep it.
+    private_key = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "placeholder": "Paste a PEM private key to set or replace it"}),
+        required=False,
+        help_text="Write-only. Stored encrypted with KALSHIWEB_FERNET_KEY; never shown again.",
+    )
+
+    class Meta:
+        model = KalshiAccount
+        fields = ["name", "environment", "api_key_id", "private_key_path"]
+
+    def clean_private_key(self) -> str:
+        pem = self.cleaned_data.get("private_key", "").strip()
+        if pem:
+            probe = KalshiAccount(api_key_id=self.cleaned_data.get("api_key_id") or "probe")
+            try:
+                probe.set_private_key(pem)
+            except Exception:
+                raise forms.ValidationError("This is not a usable private key (PEM, RSA or Ed25519).") from None
+        return pem
+
+    def save(self, commit: bool = True) -> KalshiAccount:
+        account = super().save(commit=False)
+        pem = self.cleaned_data.get("private_key")
+        if pem:
+            account.set_private_key(pem)
+        if commit:
+            account.save()
+        return account
+
+
+@admin.register(KalshiAccount)
+class KalshiAccountAdmin(admin.ModelAdmin):
+    form = KalshiAccountForm
+    list_display = ["name", "environment", "api_key_id", "key_stored"]
+    list_filter = ["environment"]
+
+    @admin.display(boolean=True, description="key set")
+    def key_stored(self, obj: KalshiAccount) -> bool:
+        return obj.has_key
+
+
+@admin.register(TraderProfile)
+class TraderProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "can_trade", "halted", "max_contracts_per_order", "max_notional_per_order", "max_position_per_market"]
+    list_filter = ["can_trade", "halted", "account"]
+    search_fields = ["user__username"]
+    actions = ["lift_halt"]
+
+    @admin.action(description="Lift the trading halt of selected traders")
+    def lift_halt(self, request: HttpRequest, queryset: QuerySet[TraderProfile]) -> None:
+        n = queryset.update(halted=False, halted_reason="")
+        self.message_user(request, f"Lifted the halt of {n} trader(s).")
+
+
+@admin.register(TradingHalt)
+class TradingHaltAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "reason", "set_by", "set_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not TradingHalt.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "actor", "kind", "status", "sent", "received", "note"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["pk", "created_at", "user", "ticker", "action", "outcome", "count", "price", "status", "fill_count"]
+    list_filter = ["status", "user", "account", "created_at"]
+    search_fields = ["ticker", "client_order_id", "exchange_order_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Order._meta.fields]
+    inlines = [OrderEventInline]
+    actions = ["cancel_selected", "reconcile_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Cancel selected orders")
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        orders = list(queryset.filter(status__in=Order.OPEN_STATUSES))
+        for order in orders:
+            Order.objects.filter(pk=order.pk).update(cancel_requested=True)
+            cancel_order.delay_on_commit(order.pk)
+        self.message_user(request, f"Cancel requested for {len(orders)} open order(s).", messages.SUCCESS)
+
+    @admin.action(description="Reconcile selected orders with the exchange")
+    def reconcile_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        orders = list(queryset.filter(status__in=[Order.Status.SUBMITTING, Order.Status.UNKNOWN]))
+        for order in orders:
+            reconcile_order.delay_on_commit(order.pk)
+        self.message_user(request, f"Reconciliation queued for {len(orders)} order(s) in submitting/unknown.")
+
+
+@admin.register(Fill)
+class FillAdmin(admin.ModelAdmin):
+    list_display = ["created_time", "account", "user", "ticker", "outcome_side", "count", "yes_price", "fee", "is_taker"]
+    list_filter = ["account", "is_taker", "created_time"]
+    search_fields = ["ticker", "fill_id", "exchange_order_id"]
+    readonly_fields = [f.name for f in Fill._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "order", "kind", "actor", "status"]
+    list_filter = ["kind", "at"]
+    search_fields = ["order__ticker", "order__client_order_id"]
+    readonly_fields = ["order", "at", "actor", "kind", "status", "sent", "received", "note"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,118 @@
+"""Fills and order updates from the exchange's private channels (and from REST reconciliation).
+
+Each fill is written once (unique per account and fill id) however many times and in whatever order it
+arrives; order fill counts are recomputed from the stored fills, never incremented blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from kalshiweb.kalshi import messages as m
+from kalshiweb.kalshi import models as k
+from trading import services
+from trading.models import Fill, KalshiAccount, Order
+
+log = logging.getLogger(__name__)
+
+
+def _order_for(account: KalshiAccount, exchange_order_id: str, client_order_id: str | None) -> Order | None:
+    order = Order.objects.filter(account=account, exchange_order_id=exchange_order_id).first()
+    if order is None and client_order_id:
+        order = Order.objects.filter(account=account, client_order_id=client_order_id).first()
+        if order is not None and order.exchange_order_id is None:
+            Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(exchange_order_id=exchange_order_id)
+            order.exchange_order_id = exchange_order_id
+    return order
+
+
+def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, source: str) -> Fill | None:
+    """Store one fill (idempotent) and move its order forward. Returns the new row, or None if known."""
+    if isinstance(fill, m.Fill):
+        fill_id, ticker, created = fill.trade_id, fill.market_ticker, fill.ts
+        fee, client_order_id, post_position = fill.fee_cost, fill.client_order_id, fill.post_position
+    else:
+        fill_id, ticker = fill.fill_id, fill.ticker
+        created = fill.created_time or timezone.now()
+        fee, client_order_id, post_position = fill.fee_cost, None, None
+    if Fill.objects.filter(account=account, fill_id=fill_id).exists():
+        return None
+    order = _order_for(account, fill.order_id, client_order_id)
+    try:
+        with transaction.atomic():
+            row = Fill.objects.create(
+                fill_id=fill_id,
+                account=account,
+                order=order,
+                user_id=order.user_id if order else None,
+                exchange_order_id=fill.order_id,
+                ticker=ticker,
+                outcome_side=fill.outcome_side,
+                book_side=fill.book_side,
+                yes_price=fill.yes_price,
+                count=fill.count,
+                fee=fee,
+                is_taker=fill.is_taker,
+                post_position=post_position,
+                created_time=created,
+            )
+            if order is not None:
+                services.refresh_fill_count(order)
+                services.audit(order, "fill", source, received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)})
+                html = services.render_order_update(
+                    order, toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢"
+                )
+                html += render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})
+                services.notify_user(order.user_id, html)
+    except IntegrityError:
+        return None  # the same fill arrived concurrently from another path
+    return row
+
+
+def apply_user_order(account: KalshiAccount, msg: m.UserOrder) -> bool:
+    order = _order_for(account, msg.order_id, msg.client_order_id)
+    if order is None:
+        return False  # an order placed outside kalshiweb
+    if msg.status == "unknown":
+        return False
+    return services.apply_exchange_order(
+        order,
+        {"status": msg.status, "order_id": msg.order_id, "fill_count": msg.fill_count, "remaining_count": msg.remaining_count},
+        "user_orders",
+    )
+
+
+def handle_private(account_id: int, item: Any) -> None:
+    """Entry point for the feed's private streams (runs in a worker thread of the feed)."""
+    account = KalshiAccount.objects.get(pk=account_id)
+    if isinstance(item, m.Fill):
+        record_fill(account, item, source="fill stream")
+    elif isinstance(item, m.UserOrder):
+        apply_user_order(account, item)
+
+
+def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
+    """After a reconnect or gap: fills since the last stored one, then every order we think is open.
+
+    Returns (new fills, orders changed)."""
+    account = KalshiAccount.objects.get(pk=account_id)
+    last = Fill.objects.filter(account=account).order_by("-created_time").values_list("created_time", flat=True).first()
+    since = int((last or datetime(2020, 1, 1, tzinfo=UTC)).timestamp()) - 60
+    new = 0
+    for fill in client.iter_fills(min_ts=since):
+        if record_fill(account, fill, source="fills reconcile") is not None:
+            new += 1
+    changed = 0
+    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(exchange_order_id=None):
+        try:
+            if services.apply_exchange_order(order, client.get_order(order.exchange_order_id), "orders reconcile"):
+                changed += 1
+        except Exception as exc:
+            log.warning("could not reconcile order %s: %s", order.pk, exc)
+    return new, changed

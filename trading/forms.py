@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from markets.models import Market
+
+ONE = Decimal(1)
+
+
+def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
+    """A price is valid when it lies on a step of one of the market's price ranges (whole cents always are)."""
+    if not 0 < price < 1:
+        return False
+    if price == price.quantize(Decimal("0.01")):
+        return True
+    for r in price_ranges or [{"start": "0", "end": "1", "step": "0.01"}]:
+        try:
+            start, end, step = Decimal(r["start"]), Decimal(r["end"]), Decimal(r["step"])
+        except (KeyError, InvalidOperation):
+            continue
+        if start <= price <= end and step > 0 and (price - start) % step == 0:
+            return True
+    return False
+
+
+class OrderTicketForm(forms.Form):
+    outcome = forms.ChoiceField(choices=[("yes", "YES"), ("no", "NO")], initial="yes")
+    action = forms.ChoiceField(choices=[("buy", "Buy"), ("sell", "Sell")], initial="buy")
+    count = forms.DecimalField(label="Contracts", max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    price_cents = forms.DecimalField(label="Limit (¢)", max_digits=8, decimal_places=2)
+    time_in_force = forms.ChoiceField(
+        label="Time in force",
+        choices=[("gtc", "GTC"), ("gtt", "GTT"), ("ioc", "IOC"), ("fok", "FOK")],
+        initial="gtc",
+    )
+    expiration = forms.DateTimeField(label="Expires", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    post_only = forms.BooleanField(required=False)
+    reduce_only = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, market: Market, limits: Any = None, position: Decimal = Decimal(0),
+                 balance: Decimal | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.market = market
+        self.limits = limits
+        self.position = position
+        self.balance = balance
+        self.fields["count"].error_messages.update(
+            {"min_value": "Quantity must be at least 0.01 contracts.", "max_decimal_places": "Quantity can have at most 2 decimals (0.01 contracts)."}
+        )
+        self.fields["price_cents"].error_messages.update({"max_decimal_places": "That price is finer than any Kalshi price grid."})
+
+    def clean_price_cents(self) -> Decimal:
+        cents = self.cleaned_data["price_cents"]
+        price = (cents / 100).normalize()
+        if not 0 < price < 1:
+            raise forms.ValidationError("The limit must be between 0¢ and 100¢ (exclusive).")
+        if not on_grid(price, self.market.price_ranges):
+            steps = ", ".join(sorted({r.get("step", "") for r in self.market.price_ranges or []}))
+            raise forms.ValidationError(f"{cents.normalize():f}¢ is not on this market's price grid (steps: ${steps}).")
+        return cents
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.market.is_open or (self.market.close_time and self.market.close_time <= timezone.now()):
+            raise forms.ValidationError("This market is not open for trading.")
+        if "price_cents" in data:
+            data["price"] = (data["price_cents"] / 100).normalize()
+        tif = data.get("time_in_force")
+        if tif == "gtt":
+            expiration = data.get("expiration")
+            if expiration is None:
+                self.add_error("expiration", "Good-till-time orders need an expiry.")
+            elif expiration <= timezone.now() + timedelta(seconds=5):
+                self.add_error("expiration", "The expiry must be in the future.")
+        elif data.get("expiration"):
+            data["expiration"] = None
+        if data.get("post_only") and tif in ("ioc", "fok"):
+            self.add_error("post_only", "Post-only orders must rest: use GTC or GTT.")
+        if data.get("reduce_only"):
+            if tif != "ioc":
+                self.add_error("reduce_only", "Kalshi accepts reduce-only only with immediate-or-cancel (IOC).")
+            held = self.position if data.get("outcome") == "yes" else -self.position
+            if data.get("action") == "buy" or held <= 0:
+                self.add_error("reduce_only", "Reduce-only must sell a position you hold in this outcome.")
+        self._check_limits(data)
+        return data
+
+    def _check_limits(self, data: dict[str, Any]) -> None:
+        count, price = data.get("count"), data.get("price")
+        if count is None or price is None:
+            return
+        limits = self.limits
+        if limits is not None:
+            if limits.max_contracts_per_order is not None and count > limits.max_contracts_per_order:
+                self.add_error("count", f"Over your limit of {limits.max_contracts_per_order.normalize():f} contracts per order.")
+            notional = count * (price if data.get("action") == "buy" else ONE - price)
+            if limits.max_notional_per_order is not None and notional > limits.max_notional_per_order:
+                self.add_error("count", f"Over your limit of ${limits.max_notional_per_order:,.2f} per order (this one: ${notional:,.2f}).")
+            if limits.max_position_per_market is not None:
+                signed = count if (data.get("outcome") == "yes") == (data.get("action") == "buy") else -count
+                after = abs(self.position + signed)
+                if after > limits.max_position_per_market and after > abs(self.position):
+                    self.add_error("count", f"This would take your position to {after.normalize():f}, over your limit of {limits.max_position_per_market.normalize():f}.")
+        if self.balance is not None and data.get("action") == "buy":
+            from trading.preview import taker_fee
+
+            cost = count * price + taker_fee(count, price if data.get("outcome") == "yes" else ONE - price)
+            if cost > self.balance:
+                self.add_error("count", f"Insufficient balance: this order needs ${cost:,.2f}, you have ${self.balance:,.2f}.")

@@ -1,0 +1,298 @@
+"""Kalshi accounts, traders, orders, fills and the order audit trail.
+
+State changes are conditional updates (`filter(pk=…, status=…).update(…)`): a second worker, a
+redelivered task or a late exchange message that finds the row in another state changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kalshiweb.kalshi.auth import KalshiSigner
+from trading import crypto
+
+PRICE = {"max_digits": 8, "decimal_places": 4}
+COUNT = {"max_digits": 16, "decimal_places": 2}
+MONEY = {"max_digits": 18, "decimal_places": 6}
+
+
+class KalshiAccount(models.Model):
+    class Environment(models.TextChoices):
+        SIMULATOR = "simulator", "Simulator"
+        DEMO = "demo", "Demo"
+        PRODUCTION = "production", "Production"
+
+    name = models.CharField(max_length=100, unique=True)
+    environment = models.CharField(max_length=20, choices=Environment.choices, default=Environment.SIMULATOR)
+    api_key_id = models.CharField(max_length=100)
+    # Fernet token of the PEM; write-only in forms and admin, never rendered, logged or serialized.
+    private_key_encrypted = models.TextField(blank=True, editable=False)
+    private_key_path = models.CharField(max_length=500, blank=True, help_text="Alternative to a stored key: a PEM file on the server.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.environment})"
+
+    def __repr__(self) -> str:
+        return f"<KalshiAccount {self.pk} {self.name!r} {self.environment} key_id={self.api_key_id!r}>"
+
+    def set_private_key(self, pem: str | bytes) -> None:
+        """Validate and encrypt a PEM private key (raises ValueError for a bad key, without echoing it)."""
+        data = pem.encode() if isinstance(pem, str) else pem
+        KalshiSigner.from_pem(self.api_key_id or "validation", data)
+        self.private_key_encrypted = crypto.encrypt(data)
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.private_key_encrypted or self.private_key_path)
+
+    def signer(self) -> KalshiSigner:
+        if self.private_key_encrypted:
+            return KalshiSigner.from_pem(self.api_key_id, crypto.decrypt(self.private_key_encrypted))
+        if self.private_key_path:
+            return KalshiSigner.from_pem_file(self.api_key_id, self.private_key_path)
+        raise ValueError(f"account {self.name!r} has no private key")
+
+    def urls(self) -> tuple[str, str]:
+        """(REST base, WS URL) of this account's exchange."""
+        from kalshiweb.kalshi.rest import DEMO, PRODUCTION
+
+        if self.environment == self.Environment.PRODUCTION:
+            if settings.KALSHI_ENV == "production":
+                return settings.KALSHI_API_BASE, settings.KALSHI_WS_URL
+            return PRODUCTION.rest_base, PRODUCTION.ws_url
+        if self.environment == self.Environment.DEMO:
+            if settings.KALSHI_ENV == "demo":
+                return settings.KALSHI_API_BASE, settings.KALSHI_WS_URL
+            return DEMO.rest_base, DEMO.ws_url
+        if settings.KALSHI_ENV == "simulator":
+            return settings.KALSHI_API_BASE, settings.KALSHI_WS_URL
+        host, port = settings.KALSHI_SIM_HOST, settings.KALSHI_SIM_PORT
+        return f"http://{host}:{port}/trade-api/v2", f"ws://{host}:{port}/trade-api/ws/v2"
+
+
+class TradingHalt(models.Model):
+    """The global trading halt (a single row, id=1), set by staff."""
+
+    halted = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    set_at = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def current(cls) -> TradingHalt:
+        halt, _ = cls.objects.get_or_create(pk=1)
+        return halt
+
+    def __str__(self) -> str:
+        return "Trading HALTED" if self.halted else "Trading open"
+
+
+class TraderProfile(models.Model):
+    """Links a user to the Kalshi account they trade, with their risk limits. No profile: viewer only."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trader")
+    account = models.ForeignKey(KalshiAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="traders")
+    can_trade = models.BooleanField(default=True)
+    halted = models.BooleanField(default=False, help_text="Set by the trader's kill switch or by staff.")
+    halted_reason = models.CharField(max_length=300, blank=True)
+    max_contracts_per_order = models.DecimalField(**COUNT, null=True, blank=True)
+    max_notional_per_order = models.DecimalField(**MONEY, null=True, blank=True, help_text="Dollars.")
+    max_position_per_market = models.DecimalField(**COUNT, null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.account or 'no account'}"
+
+    @property
+    def trading_enabled(self) -> bool:
+        return self.can_trade and not self.halted and self.account_id is not None
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def open(self) -> OrderQuerySet:
+        return self.filter(status__in=Order.OPEN_STATUSES)
+
+    def for_user(self, user: Any) -> OrderQuerySet:
+        return self.filter(user=user)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "sending…"
+        SUBMITTING = "submitting", "sending…"
+        RESTING = "resting", "resting"
+        EXECUTED = "executed", "filled"
+        CANCELED = "canceled", "canceled"
+        REJECTED = "rejected", "rejected"
+        UNKNOWN = "unknown", "reconciling"
+
+    class TimeInForce(models.TextChoices):
+        GTC = "gtc", "Good till canceled"
+        GTT = "gtt", "Good till time"
+        IOC = "ioc", "Immediate or cancel"
+        FOK = "fok", "Fill or kill"
+
+    OPEN_STATUSES = (Status.NEW, Status.SUBMITTING, Status.RESTING, Status.UNKNOWN)
+    FINAL_STATUSES = (Status.EXECUTED, Status.CANCELED, Status.REJECTED)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="orders")
+    ticker = models.CharField(max_length=120, db_index=True)
+    # As the trader chose it…
+    outcome = models.CharField(max_length=3, choices=[("yes", "YES"), ("no", "NO")])
+    action = models.CharField(max_length=4, choices=[("buy", "Buy"), ("sell", "Sell")])
+    price = models.DecimalField(**PRICE, help_text="Limit price in the chosen outcome's leg.")
+    # …and as sent to the V2 endpoint (YES leg).
+    book_side = models.CharField(max_length=3, choices=[("bid", "bid"), ("ask", "ask")])
+    yes_price = models.DecimalField(**PRICE)
+    count = models.DecimalField(**COUNT)
+    time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.GTC)
+    expiration_time = models.DateTimeField(null=True, blank=True)
+    post_only = models.BooleanField(default=False)
+    reduce_only = models.BooleanField(default=False)
+    client_order_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    exchange_order_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW, db_index=True)
+    fill_count = models.DecimalField(**COUNT, default=Decimal("0"))
+    remaining_count = models.DecimalField(**COUNT, default=Decimal("0"))
+    average_fill_price = models.DecimalField(**MONEY, null=True, blank=True)
+    fees = models.DecimalField(**MONEY, default=Decimal("0"))
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["account", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.count} {self.outcome.upper()} {self.ticker} @ {self.price} [{self.status}]"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_partially_filled(self) -> bool:
+        return self.fill_count > 0 and self.status == self.Status.RESTING
+
+    @property
+    def badge(self) -> str:
+        if self.is_partially_filled:
+            return f"partially filled {self.fill_count.normalize():f}/{self.count.normalize():f}"
+        return self.get_status_display()
+
+    @property
+    def cancelable(self) -> bool:
+        return self.status == self.Status.RESTING and not self.cancel_requested
+
+    def _transition(self, from_statuses: tuple[str, ...], **changes: Any) -> bool:
+        changes.setdefault("updated_at", timezone.now())
+        n = Order.objects.filter(pk=self.pk, status__in=from_statuses).update(**changes)
+        if n:
+            expressions = [k for k, v in changes.items() if hasattr(v, "resolve_expression")]
+            for key, value in changes.items():
+                if key not in expressions:
+                    setattr(self, key, value)
+            if expressions:
+                self.refresh_from_db(fields=expressions)
+        return n == 1
+
+    def mark_submitting(self) -> bool:
+        """Claim the order for submission. False: another worker (or an earlier delivery) has it."""
+        return self._transition(
+            (self.Status.NEW,), status=self.Status.SUBMITTING, submitted_at=timezone.now(), attempts=models.F("attempts") + 1
+        )
+
+    def release_for_retry(self) -> bool:
+        """Back to NEW after a failure that proves the exchange did not take the order (e.g. 429)."""
+        return self._transition((self.Status.SUBMITTING, self.Status.UNKNOWN), status=self.Status.NEW)
+
+    def mark_unknown(self, reason: str) -> bool:
+        return self._transition(
+            (self.Status.SUBMITTING,), status=self.Status.UNKNOWN, error_code="outcome_unknown", error_message=reason[:500]
+        )
+
+    def mark_rejected(self, code: str, message: str) -> bool:
+        return self._transition(
+            (self.Status.NEW, self.Status.SUBMITTING, self.Status.UNKNOWN),
+            status=self.Status.REJECTED,
+            error_code=code[:100],
+            error_message=message[:500],
+            remaining_count=Decimal("0"),
+        )
+
+
+class Fill(models.Model):
+    # Unique per account, not globally: two of our accounts can be the two sides of one trade.
+    fill_id = models.CharField(max_length=100)
+    account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="fills")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="fills")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="fills")
+    exchange_order_id = models.CharField(max_length=100, db_index=True)
+    ticker = models.CharField(max_length=120, db_index=True)
+    outcome_side = models.CharField(max_length=3)
+    book_side = models.CharField(max_length=3)
+    action = models.CharField(max_length=20, blank=True)
+    yes_price = models.DecimalField(**PRICE)
+    count = models.DecimalField(**COUNT)
+    fee = models.DecimalField(**MONEY, default=Decimal("0"))
+    is_taker = models.BooleanField(default=False)
+    post_position = models.DecimalField(**COUNT, null=True, blank=True)
+    created_time = models.DateTimeField(db_index=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_time", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["account", "fill_id"], name="unique_fill_per_account")]
+
+    def __str__(self) -> str:
+        return f"fill {self.fill_id} {self.count} {self.ticker} @ {self.yes_price}"
+
+    @property
+    def price(self) -> Decimal:
+        """The price in the traded outcome's leg."""
+        return self.yes_price if self.outcome_side == "yes" else Decimal(1) - self.yes_price
+
+
+class OrderEvent(models.Model):
+    """Append-only audit of every order state change: who, when, what was sent (never a key), what came back."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=100)
+    kind = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, blank=True)
+    sent = models.JSONField(null=True, blank=True)
+    received = models.JSONField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.kind} by {self.actor}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("order events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("order events are append-only")

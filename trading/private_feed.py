@@ -1,0 +1,111 @@
+"""The feed's authenticated side: `fill`, `user_orders` and `market_positions` for each configured account.
+
+Each account with a key gets its own upstream connection (private channels belong to the key that
+opened the socket). Messages are written to the database in a worker thread; after every (re)connect
+or gap, fills and open orders are reconciled over REST so none is lost and none is counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from kalshiweb.kalshi import messages as m
+from kalshiweb.kalshi.stream import Connected, KalshiStream, SequenceGap, StreamError
+from trading.models import KalshiAccount
+
+log = logging.getLogger(__name__)
+PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions"]
+
+
+def _accounts() -> list[tuple[int, str, str, Any]]:
+    out = []
+    for account in KalshiAccount.objects.all():
+        if not account.has_key:
+            continue
+        try:
+            signer = account.signer()
+        except Exception as exc:
+            log.warning("account %s: unusable key (%s); its fills will not stream", account.name, type(exc).__name__)
+            continue
+        rest_base, ws_url = account.urls()
+        out.append((account.pk, rest_base, ws_url, signer))
+    return out
+
+
+def _reconcile(account_id: int, rest_base: str, signer: Any) -> tuple[int, int]:
+    from kalshiweb.kalshi.sync import KalshiSyncClient
+    from trading.fills import reconcile_account
+
+    client = KalshiSyncClient(rest_base, signer=signer)
+    try:
+        return reconcile_account(account_id, client)
+    finally:
+        client.close()
+
+
+def _store_position(account_id: int, msg: m.MarketPositionUpdate) -> None:
+    from markets import live
+
+    payload = {
+        "position": str(msg.position),
+        "position_cost": str(msg.position_cost),
+        "realized_pnl": str(msg.realized_pnl),
+        "fees_paid": str(msg.fees_paid),
+    }
+    live.client().hset(f"kw:positions:{account_id}", msg.market_ticker, json.dumps(payload))
+
+
+class AccountStreams:
+    def __init__(self, *, backoff_cap: float = 30.0) -> None:
+        self.backoff_cap = backoff_cap
+        self.streams: dict[int, KalshiStream] = {}
+        self.handled = 0
+
+    async def run(self) -> None:
+        accounts = await sync_to_async(_accounts, thread_sensitive=False)()
+        if not accounts:
+            log.info("no trading account with a key: no private streams")
+            return
+        tasks = [asyncio.create_task(self._run_account(*a), name=f"private-{a[0]}") for a in accounts]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for stream in self.streams.values():
+                with contextlib.suppress(Exception):
+                    await stream.close()
+
+    async def _run_account(self, account_id: int, rest_base: str, ws_url: str, signer: Any) -> None:
+        stream = self.streams[account_id] = KalshiStream(ws_url, signer=signer, maintain_books=False, backoff_cap=self.backoff_cap)
+        await stream.start(wait=False)
+        subscribed = False
+        async for item in stream:
+            try:
+                if isinstance(item, Connected):
+                    if not subscribed:
+                        await stream.subscribe(PRIVATE_CHANNELS, None)
+                        subscribed = True
+                    # Catch up on whatever happened while we were not listening.
+                    new, changed = await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
+                    if new or changed:
+                        log.info("account %s: reconciled %d missed fill(s), %d order(s)", account_id, new, changed)
+                elif isinstance(item, SequenceGap):
+                    await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
+                elif isinstance(item, StreamError):
+                    log.warning("account %s private stream: %s", account_id, item.error)
+                elif isinstance(item, (m.Fill, m.UserOrder)):
+                    from trading.fills import handle_private
+
+                    await asyncio.to_thread(handle_private, account_id, item)
+                    self.handled += 1
+                elif isinstance(item, m.MarketPositionUpdate):
+                    await asyncio.to_thread(_store_position, account_id, item)
+            except Exception:
+                log.exception("account %s: could not handle %s", account_id, type(item).__name__)

@@ -1,0 +1,200 @@
+"""Placing, cancelling and reconciling orders: the actions that span our models and the exchange.
+
+Every exchange answer is applied through `apply_exchange_order`, which only moves an order forward
+(never from a final state back to an open one), so the create response, the `user_orders` stream,
+fills and reconciliation can arrive in any order and twice without harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import Case, F, Sum, When
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from kalshiweb.kalshi import models as k
+from trading.models import Fill, KalshiAccount, Order, OrderEvent, TradingHalt, TraderProfile
+
+log = logging.getLogger(__name__)
+
+TIF_TO_V2 = {"gtc": "good_till_canceled", "gtt": "good_till_canceled", "ioc": "immediate_or_cancel", "fok": "fill_or_kill"}
+EXCHANGE_STATUS = {"resting": Order.Status.RESTING, "executed": Order.Status.EXECUTED, "canceled": Order.Status.CANCELED}
+
+
+class TradingRefused(Exception):
+    """The order may not be placed (halt, no account, stale data…); the message is shown to the trader."""
+
+
+def audit(order: Order, kind: str, actor: str, *, sent: Any = None, received: Any = None, note: str = "") -> None:
+    OrderEvent.objects.create(
+        order=order, kind=kind, actor=actor, status=order.status, sent=sent, received=received, note=note[:500]
+    )
+
+
+def trader_profile(user: Any) -> TraderProfile | None:
+    return TraderProfile.objects.select_related("account").filter(user=user).first()
+
+
+def check_can_trade(user: Any) -> TraderProfile:
+    profile = trader_profile(user)
+    if profile is None or profile.account is None or not profile.can_trade:
+        raise TradingRefused("Your login is view-only: ask an admin to link it to a Kalshi account.")
+    if TradingHalt.current().halted:
+        raise TradingRefused(f"Trading is halted for everyone: {TradingHalt.current().reason or 'by staff'}.")
+    if profile.halted:
+        raise TradingRefused(f"Your trading is halted: {profile.halted_reason or 'kill switch'}. An admin can lift it.")
+    return profile
+
+
+def position(account: KalshiAccount, ticker: str) -> Decimal:
+    """Net YES contracts (negative: NO) held in a market, from the stored fills."""
+    total = Fill.objects.filter(account=account, ticker=ticker).aggregate(
+        net=Sum(Case(When(book_side="bid", then=F("count")), default=-F("count")))
+    )["net"]
+    return total or Decimal("0")
+
+
+def notify_user(user_id: int, html: str) -> None:
+    """Push HTML fragments to a trader's open pages after the transaction commits (never rolled-back data)."""
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(f"user.{user_id}", {"type": "user.update", "html": html})
+        except Exception as exc:  # a push is a notification; the database stays the truth
+            log.warning("could not notify user %s: %s", user_id, exc)
+
+    transaction.on_commit(send)
+
+
+def render_order_update(order: Order, *, toast: str = "") -> str:
+    html = render_to_string("trading/_order_row.html", {"order": order, "oob": True})
+    if toast:
+        html += render_to_string("trading/_toast.html", {"message": toast})
+    return html
+
+
+def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
+    """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit."""
+    from trading.preview import yes_leg
+    from trading.tasks import submit_order
+
+    profile = check_can_trade(user)
+    outcome, action, price = cleaned["outcome"], cleaned["action"], cleaned["price"]
+    book_side, _ = yes_leg(outcome, action)
+    yes_price = price if outcome == "yes" else Decimal(1) - price
+    with transaction.atomic():
+        order = Order.objects.create(
+            user=user,
+            account=profile.account,
+            ticker=market_ticker,
+            outcome=outcome,
+            action=action,
+            price=price,
+            book_side=book_side,
+            yes_price=yes_price,
+            count=cleaned["count"],
+            remaining_count=cleaned["count"],
+            time_in_force=cleaned["time_in_force"],
+            expiration_time=cleaned.get("expiration"),
+            post_only=cleaned.get("post_only", False),
+            reduce_only=cleaned.get("reduce_only", False),
+        )
+        audit(order, "created", user.get_username(), sent=order_request(order).to_json())
+        submit_order.delay_on_commit(order.pk)
+    return order
+
+
+def order_request(order: Order) -> k.OrderRequest:
+    return k.OrderRequest(
+        ticker=order.ticker,
+        side=order.book_side,
+        count=order.count,
+        price=order.yes_price,
+        client_order_id=str(order.client_order_id),
+        time_in_force=TIF_TO_V2[order.time_in_force],
+        expiration_time=int(order.expiration_time.timestamp()) if order.expiration_time else None,
+        post_only=order.post_only or None,
+        reduce_only=order.reduce_only or None,
+    )
+
+
+def apply_ack(order: Order, result: k.CreateOrderResult) -> bool:
+    """The exchange accepted the order: record its id and what filled immediately."""
+    if result.remaining_count > 0:
+        status = Order.Status.RESTING
+    elif result.fill_count >= order.count:
+        status = Order.Status.EXECUTED
+    else:
+        status = Order.Status.CANCELED  # IOC/FOK remainder, or post-only that would have crossed
+    changed = order._transition(
+        (Order.Status.SUBMITTING, Order.Status.UNKNOWN, Order.Status.NEW),
+        status=status,
+        exchange_order_id=result.order_id,
+        fill_count=max(order.fill_count, result.fill_count),
+        remaining_count=result.remaining_count,
+        average_fill_price=result.average_fill_price,
+        acknowledged_at=timezone.now(),
+        error_code="",
+        error_message="",
+    )
+    if not changed:
+        # The stream got there first: keep its state, but make sure we know the exchange id.
+        Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(exchange_order_id=result.order_id)
+    return changed
+
+
+def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: str) -> bool:
+    """Bring our row to the exchange's view of the order (from GET /portfolio/orders or user_orders)."""
+    if isinstance(remote, k.Order):
+        status, order_id = remote.status, remote.order_id
+        fill_count, remaining = remote.fill_count, remote.remaining_count
+    else:
+        status, order_id = remote["status"], remote["order_id"]
+        fill_count, remaining = remote["fill_count"], remote["remaining_count"]
+    target = EXCHANGE_STATUS.get(status)
+    if target is None:
+        return False
+    allowed = list(Order.OPEN_STATUSES)  # final states are final
+    order.refresh_from_db()
+    if order.status in Order.FINAL_STATUSES:
+        return False
+    if order.status == Order.Status.RESTING and target == Order.Status.RESTING and fill_count <= order.fill_count:
+        return False
+    changed = order._transition(
+        tuple(allowed),
+        status=target,
+        exchange_order_id=order_id,
+        fill_count=max(order.fill_count, fill_count),
+        remaining_count=remaining,
+        acknowledged_at=order.acknowledged_at or timezone.now(),
+    )
+    if changed:
+        audit(order, "exchange_state", actor, received={"status": status, "fill_count": str(fill_count), "remaining_count": str(remaining)})
+        notify_user(order.user_id, render_order_update(order))
+    return changed
+
+
+def link_orphan_fills(order: Order, exchange_order_id: str) -> None:
+    """Fills that arrived before we knew the order's exchange id are attached to it now."""
+    Fill.objects.filter(exchange_order_id=exchange_order_id, order__isnull=True).update(order=order, user=order.user)
+    refresh_fill_count(order)
+
+
+def refresh_fill_count(order: Order) -> None:
+    """Fill count from the stored fills (each counted once, whatever order they arrived in)."""
+    filled = Fill.objects.filter(order=order).aggregate(total=Sum("count"))["total"] or Decimal("0")
+    if filled <= order.fill_count:
+        return
+    changes: dict[str, Any] = {"fill_count": filled}
+    if order.status in Order.OPEN_STATUSES:
+        changes["remaining_count"] = max(order.count - filled, Decimal("0"))
+        if filled >= order.count:
+            changes["status"] = Order.Status.EXECUTED
+    Order.objects.filter(pk=order.pk, fill_count__lt=filled).update(**changes, updated_at=timezone.now())
+    order.refresh_from_db()

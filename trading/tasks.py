@@ -1,0 +1,190 @@
+"""Celery tasks that sign and submit orders — thin: they take ids, claim the row, call the exchange.
+
+Exactly once, under any fault:
+- `submit_order` claims the order with a conditional update (NEW → SUBMITTING), so a redelivered or
+  concurrent task does nothing; the request carries the order's `client_order_id`.
+- A lost answer (timeout, reset, 5xx) makes the order UNKNOWN and schedules `reconcile_order`, which
+  looks the order up by `client_order_id` before anything else; only when the exchange has no such
+  order (after a grace period for read-after-write lag) is it submitted again — with the same
+  `client_order_id`, so the exchange itself refuses a duplicate (409), which is reconciled the same way.
+- 429 proves the order was not taken: back to NEW and retried after the shared token bucket allows.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kalshiweb.kalshi.errors import (
+    Conflict,
+    ExchangeUnavailable,
+    KalshiError,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+)
+from trading import services
+from trading.clients import client_for
+from trading.models import KalshiAccount, Order
+
+log = logging.getLogger(__name__)
+
+WORKER = "worker"
+NOT_FOUND_GRACE_SECONDS = 3.0
+
+
+def _backoff(retries: int) -> float:
+    return random.uniform(0, min(30.0, 0.5 * 2**retries))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def submit_order(self: Any, order_id: int) -> str:
+    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    if order is None:
+        return "missing"
+    if order.cancel_requested and order._transition((Order.Status.NEW,), status=Order.Status.CANCELED, remaining_count=0):
+        services.audit(order, "canceled", WORKER, note="canceled before it was sent")
+        services.notify_user(order.user_id, services.render_order_update(order))
+        return "canceled before sending"
+    if not order.mark_submitting():
+        if order.status in (Order.Status.SUBMITTING, Order.Status.UNKNOWN):
+            # A redelivery after a worker died mid-submission: find out what the exchange has.
+            reconcile_order.apply_async((order_id,), countdown=NOT_FOUND_GRACE_SECONDS)
+        return f"already {order.status}"
+    request = services.order_request(order)
+    services.audit(order, "submitting", WORKER, sent=request.to_json())
+    try:
+        result = client_for(order.account).submit_order(request)
+    except RateLimited:
+        order.release_for_retry()
+        services.audit(order, "rate_limited", WORKER, note="429: not accepted; retrying")
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    except ExchangeUnavailable as exc:
+        # Could not reach the exchange at all: nothing was sent.
+        order.release_for_retry()
+        services.audit(order, "not_sent", WORKER, note=str(exc))
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    except (OutcomeUnknown, Conflict) as exc:
+        order.mark_unknown(str(exc))
+        services.audit(order, "outcome_unknown", WORKER, note=str(exc))
+        services.notify_user(order.user_id, services.render_order_update(order))
+        reconcile_order.apply_async((order_id,), countdown=0.5)
+        return "unknown"
+    except KalshiError as exc:
+        order.mark_rejected(exc.code or "rejected", exc.message or str(exc))
+        services.audit(order, "rejected", WORKER, received={"code": exc.code, "message": exc.message, "status": exc.http_status})
+        services.notify_user(order.user_id, services.render_order_update(order, toast=f"Order rejected: {exc.message or exc.code}"))
+        return "rejected"
+    with transaction.atomic():
+        services.apply_ack(order, result)
+        services.link_orphan_fills(order, result.order_id)
+        order.refresh_from_db()
+        services.audit(
+            order,
+            "acknowledged",
+            WORKER,
+            received={"order_id": result.order_id, "fill_count": str(result.fill_count), "remaining_count": str(result.remaining_count)},
+        )
+        services.notify_user(order.user_id, services.render_order_update(order))
+    if order.cancel_requested and order.status == Order.Status.RESTING:
+        cancel_order.delay(order.pk)
+    return order.status
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def reconcile_order(self: Any, order_id: int) -> str:
+    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    if order is None or order.status not in (Order.Status.SUBMITTING, Order.Status.UNKNOWN):
+        return "nothing to do"
+    try:
+        remote = client_for(order.account).find_order(client_order_id=str(order.client_order_id), ticker=order.ticker)
+    except KalshiError as exc:
+        log.warning("reconcile of order %s failed (%s); retrying", order_id, exc)
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    if remote is not None:
+        with transaction.atomic():
+            services.apply_exchange_order(order, remote, "reconcile")
+            services.link_orphan_fills(order, remote.order_id)
+            services.audit(order, "reconciled", "reconcile", received={"order_id": remote.order_id, "status": remote.status})
+        return "found"
+    submitted = order.submitted_at or order.created_at
+    if timezone.now() - submitted < timedelta(seconds=NOT_FOUND_GRACE_SECONDS):
+        raise self.retry(countdown=NOT_FOUND_GRACE_SECONDS)
+    # The exchange has no order with this client_order_id: it never took it. Submitting again is safe —
+    # the same client_order_id makes the exchange refuse a duplicate.
+    if order.release_for_retry():
+        services.audit(order, "not_on_exchange", "reconcile", note="not found by client_order_id; resubmitting")
+        submit_order.delay(order.pk)
+    return "resubmitted"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def cancel_order(self: Any, order_id: int) -> str:
+    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    if order is None or order.status in Order.FINAL_STATUSES:
+        return "nothing to do"
+    if order.status == Order.Status.NEW and order._transition((Order.Status.NEW,), status=Order.Status.CANCELED, remaining_count=0):
+        services.audit(order, "canceled", WORKER, note="canceled before it was sent")
+        services.notify_user(order.user_id, services.render_order_update(order))
+        return "canceled locally"
+    if order.status != Order.Status.RESTING or not order.exchange_order_id:
+        # Still being submitted or reconciled: submit_order/reconcile cancel it once it rests.
+        raise self.retry(countdown=1.0 + _backoff(self.request.retries))
+    client = client_for(order.account)
+    try:
+        client.cancel_order(order.exchange_order_id, market_ticker=order.ticker)
+    except RateLimited:
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    except (NotFound, OutcomeUnknown, ExchangeUnavailable) as exc:
+        services.audit(order, "cancel_uncertain", WORKER, note=str(exc))
+    except KalshiError as exc:
+        services.audit(order, "cancel_refused", WORKER, received={"code": exc.code, "message": exc.message})
+        services.notify_user(order.user_id, services.render_order_update(order, toast=f"Cancel refused: {exc.message or exc.code}"))
+        Order.objects.filter(pk=order.pk).update(cancel_requested=False)
+        return "refused"
+    try:
+        remote = client.get_order(order.exchange_order_id)
+    except KalshiError as exc:
+        raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
+    services.apply_exchange_order(order, remote, "cancel")
+    return "canceled"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+def cancel_all_for_account(self: Any, account_id: int, actor: str) -> str:
+    """The kill switch: Kalshi's cancel-all, then bring every open order of the account up to date."""
+    account = KalshiAccount.objects.get(pk=account_id)
+    client = client_for(account)
+    try:
+        client.cancel_all_orders()
+    except RateLimited:
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(exchange_order_id=None):
+        try:
+            services.apply_exchange_order(order, client.get_order(order.exchange_order_id), actor)
+        except KalshiError as exc:
+            log.warning("after cancel-all, order %s could not be refreshed: %s", order.pk, exc)
+    Order.objects.filter(account=account, status=Order.Status.NEW).update(cancel_requested=True)
+    return "done"
+
+
+@shared_task(ignore_result=True)
+def reconcile_stuck_orders() -> int:
+    """Periodic: orders left submitting/unknown (a killed worker, a lost task) are reconciled."""
+    cutoff = timezone.now() - timedelta(seconds=settings.KALSHIWEB_RECONCILE_AFTER_SECONDS)
+    stuck = list(
+        Order.objects.filter(status__in=(Order.Status.SUBMITTING, Order.Status.UNKNOWN), updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for pk in stuck:
+        reconcile_order.delay(pk)
+    lost_new = list(Order.objects.filter(status=Order.Status.NEW, created_at__lt=cutoff).values_list("pk", flat=True))
+    for pk in lost_new:
+        submit_order.delay(pk)  # the task message was lost; the claim makes a second one harmless
+    return len(stuck) + len(lost_new)

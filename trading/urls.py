@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from trading import views
+
+app_name = "trading"
+urlpatterns = [
+    path("", views.orders, name="orders"),
+    path("kill-switch/", views.kill_switch, name="kill_switch"),
+    path("halt/", views.halt_everyone, name="halt_everyone"),
+    path("panel/", views.orders_panel, name="orders_panel_all"),
+    path("fills/", views.fills_panel, name="fills_panel_all"),
+    path("<int:order_id>/cancel/", views.cancel, name="cancel"),
+    path("market/<str:ticker>/ticket/", views.ticket, name="ticket"),
+    path("market/<str:ticker>/preview/", views.preview, name="preview"),
+    path("market/<str:ticker>/place/", views.place, name="place"),
+    path("market/<str:ticker>/cancel-all/", views.cancel_market, name="cancel_market"),
+    path("market/<str:ticker>/orders/", views.orders_panel, name="orders_panel"),
+    path("market/<str:ticker>/fills/", views.fills_panel, name="fills_panel"),
+]

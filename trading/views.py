@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from markets import live
+from markets.models import Market
+from trading import services
+from trading.balance import get_balance
+from trading.forms import OrderTicketForm
+from trading.models import Fill, Order, TradingHalt
+from trading.preview import preview_order
+from trading.tasks import cancel_all_for_account, cancel_order
+
+STALE_AFTER = settings.KALSHIWEB_STALE_AFTER_SECONDS
+
+
+def ticket_blocker(request: HttpRequest, market: Market) -> str:
+    """Why the ticket is disabled right now ("" when trading is allowed)."""
+    try:
+        services.check_can_trade(request.user)
+    except services.TradingRefused as exc:
+        return str(exc)
+    if not market.is_open:
+        return "This market is not open for trading."
+    book = live.get_book(market.ticker)
+    if book is None:
+        return "Waiting for the order book: the exchange feed has not delivered this market yet."
+    if book.get("stale"):
+        return "The order book is stale (resyncing with the exchange): trading is paused until it is current."
+    health = live.feed_health()
+    if not health or not health.get("connected"):
+        return "The exchange feed is down: trading is paused until market data is live again."
+    if time.time() - float(book.get("ts") or 0) > STALE_AFTER:
+        return "Market data is older than {} s: trading is paused until it is current.".format(STALE_AFTER)
+    return ""
+
+
+def _ticket_context(request: HttpRequest, market: Market, form: OrderTicketForm | None = None, **extra: Any) -> dict[str, Any]:
+    profile = services.trader_profile(request.user)
+    account = profile.account if profile else None
+    position = services.position(account, market.ticker) if account else Decimal(0)
+    balance = get_balance(account) if account else None
+    if form is None:
+        form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market)})
+    return {
+        "market": market,
+        "form": form,
+        "blocker": ticket_blocker(request, market),
+        "position": position,
+        "balance": balance,
+        "account": account,
+        **extra,
+    }
+
+
+def _default_price(market: Market) -> Any:
+    quote = live.get_quote(market.ticker) or {}
+    ask = quote.get("yes_ask") or market.yes_ask
+    return (Decimal(str(ask)) * 100).normalize() if ask else None
+
+
+def _form(request: HttpRequest, market: Market) -> OrderTicketForm:
+    profile = services.trader_profile(request.user)
+    account = profile.account if profile else None
+    return OrderTicketForm(
+        request.POST,
+        market=market,
+        limits=profile,
+        position=services.position(account, market.ticker) if account else Decimal(0),
+        balance=get_balance(account) if account else None,
+    )
+
+
+@require_GET
+@login_required
+def ticket(request: HttpRequest, ticker: str) -> HttpResponse:
+    market = get_object_or_404(Market, ticker=ticker)
+    return render(request, "trading/_ticket.html#ticket", _ticket_context(request, market))
+
+
+@require_POST
+@login_required
+def preview(request: HttpRequest, ticker: str) -> HttpResponse:
+    market = get_object_or_404(Market, ticker=ticker)
+    form = _form(request, market)
+    result = None
+    if form.is_valid():
+        data = form.cleaned_data
+        result = preview_order(
+            outcome=data["outcome"],
+            action=data["action"],
+            price=data["price"],
+            count=data["count"],
+            book=live.get_book(ticker),
+            balance=form.balance,
+            position=form.position,
+        )
+    return render(request, "trading/_ticket.html#preview", {"form": form, "preview": result, "market": market})
+
+
+@require_POST
+@login_required
+def place(request: HttpRequest, ticker: str) -> HttpResponse:
+    market = get_object_or_404(Market, ticker=ticker)
+    form = _form(request, market)
+    blocker = ticket_blocker(request, market)
+    if blocker:
+        form.is_valid()
+        form.add_error(None, blocker)
+    if not blocker and form.is_valid():
+        try:
+            order = services.place_order(request.user, form.cleaned_data, ticker)
+        except services.TradingRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            if not request.htmx:
+                return redirect("markets:detail", ticker=ticker)
+            context = _ticket_context(request, market, placed=order)
+            response = render(request, "trading/_ticket.html#ticket", context)
+            response.content += render(request, "trading/_order_row.html", {"order": order, "prepend": True}).content
+            return response
+    status = 200 if request.htmx else 400
+    return render(request, "trading/_ticket.html#ticket", _ticket_context(request, market, form=form), status=status)
+
+
+def _own_order(request: HttpRequest, order_id: int) -> Order:
+    # Scoped to the trader: another trader's order id is a 404, never a 403 that confirms it exists.
+    return get_object_or_404(Order, pk=order_id, user=request.user)
+
+
+@require_POST
+@login_required
+def cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = _own_order(request, order_id)
+    if order.is_open and not order.cancel_requested:
+        Order.objects.filter(pk=order.pk).update(cancel_requested=True)
+        order.cancel_requested = True
+        services.audit(order, "cancel_requested", request.user.get_username())
+        cancel_order.delay_on_commit(order.pk)
+    if not request.htmx:
+        return redirect(request.POST.get("next") or "trading:orders")
+    return render(request, "trading/_order_row.html", {"order": order})
+
+
+@require_POST
+@login_required
+def cancel_market(request: HttpRequest, ticker: str) -> HttpResponse:
+    orders = list(Order.objects.for_user(request.user).open().filter(ticker=ticker, cancel_requested=False))
+    for order in orders:
+        Order.objects.filter(pk=order.pk).update(cancel_requested=True)
+        services.audit(order, "cancel_requested", request.user.get_username(), note="cancel all in market")
+        cancel_order.delay_on_commit(order.pk)
+    if not request.htmx:
+        return redirect("markets:detail", ticker=ticker)
+    return orders_panel(request, ticker)
+
+
+@require_GET
+@login_required
+def orders_panel(request: HttpRequest, ticker: str | None = None) -> HttpResponse:
+    orders = Order.objects.for_user(request.user)
+    if ticker:
+        orders = orders.filter(ticker=ticker)
+    context = {"orders": orders[:50], "ticker": ticker}
+    return render(request, "trading/_orders_panel.html", context)
+
+
+@require_GET
+@login_required
+def fills_panel(request: HttpRequest, ticker: str | None = None) -> HttpResponse:
+    fills = Fill.objects.filter(user=request.user)
+    if ticker:
+        fills = fills.filter(ticker=ticker)
+    return render(request, "trading/_fills_panel.html", {"fills": fills[:50], "ticker": ticker})
+
+
+@require_GET
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    context = {
+        "orders": Order.objects.for_user(request.user)[:200],
+        "fills": Fill.objects.filter(user=request.user)[:100],
+        "profile": services.trader_profile(request.user),
+        "halt": TradingHalt.current(),
+    }
+    return render(request, "trading/orders.html", context)
+
+
+@require_POST
+@login_required
+def kill_switch(request: HttpRequest) -> HttpResponse:
+    """Cancel everything and halt my trading."""
+    profile = services.trader_profile(request.user)
+    if profile is None or profile.account is None:
+        raise Http404("no trading account")
+    if request.POST.get("confirm") != "yes":
+        return render(request, "trading/orders.html", {"kill_error": "Tick the confirmation to cancel everything."}, status=400)
+    profile.halted = True
+    profile.halted_reason = f"kill switch at {timezone.localtime():%H:%M:%S}"
+    profile.save(update_fields=["halted", "halted_reason"])
+    Order.objects.for_user(request.user).filter(status=Order.Status.NEW).update(cancel_requested=True)
+    cancel_all_for_account.delay_on_commit(profile.account_id, request.user.get_username())
+    return redirect("trading:orders")
+
+
+@require_POST
+@staff_member_required
+def halt_everyone(request: HttpRequest) -> HttpResponse:
+    halt = TradingHalt.current()
+    halt.halted = request.POST.get("halted") == "on"
+    halt.reason = request.POST.get("reason", "")[:300]
+    halt.set_by = request.user
+    halt.set_at = timezone.now()
+    halt.save()
+    if halt.halted:
+        from trading.models import KalshiAccount
+
+        for account_id in KalshiAccount.objects.values_list("pk", flat=True):
+            cancel_all_for_account.delay_on_commit(account_id, request.user.get_username())
+        Order.objects.filter(status=Order.Status.NEW).update(cancel_requested=True)
+    return redirect("trading:orders")
