@@ -127,7 +127,18 @@ REDIS_URL = _redis_url()
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": envint("CHANNELS_REDIS_MAX_CONNECTIONS", 1000)}]},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": envint("CHANNELS_REDIS_MAX_CONNECTIONS", 1000),
+                    # redis-py 8 times reads out after 5 s by default, the same as channels-redis's blocking
+                    # receive: without a longer timeout an idle consumer dies with TimeoutError.
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                }
+            ]
+        },
     }
 }
 
@@ -143,6 +154,7 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
     "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},
+    "refresh-portfolios": {"task": "portfolio.tasks.refresh_stale_portfolios", "schedule": envint("KALSHIWEB_PORTFOLIO_REFRESH_SECONDS", 60)},
 }
 
 # Kalshi connection. With no credentials the built-in simulator is used.

@@ -12,5 +12,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("markets/", include("markets.urls")),
     path("orders/", include("trading.urls")),
+    path("portfolio/", include("portfolio.urls")),
     path("admin/", admin.site.urls),
 ]

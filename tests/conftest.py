@@ -83,13 +83,22 @@ def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
     else:
         database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Whatever exchange this test points at (the simulator, when sim_settings came first).
+        "KALSHI_API_BASE": settings.KALSHI_API_BASE,  # type: ignore[attr-defined]
+        "KALSHI_WS_URL": settings.KALSHI_WS_URL,  # type: ignore[attr-defined]
+    }
+    log_path = Path(os.environ["KALSHIWEB_VAR_DIR"]) / f"daphne-{port}.log"
+    log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "kalshiweb.asgi:application"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_port(port, proc)
@@ -100,6 +109,8 @@ def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log_file.close()
+        print(f"daphne log: {log_path}")
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +163,49 @@ def trader(sim: object, sim_settings: object, transactional_db: None) -> object:
     user.kalshi_account = account  # type: ignore[attr-defined]
     user.sim_user_id = sim.user_id(key_id)  # type: ignore[attr-defined]
     return user
+
+
+def database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def feed_process(sim, sim_settings, daphne_server):
+    from markets.sync import sync_markets
+
+    sync_markets()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "KALSHI_API_BASE": sim.rest_base,
+        "KALSHI_WS_URL": sim.ws_url,
+        "KALSHI_API_KEY_ID": sim_settings.KALSHI_API_KEY_ID,
+        "KALSHI_PRIVATE_KEY_PATH": sim_settings.KALSHI_PRIVATE_KEY_PATH,
+    }
+    import redis
+
+    from markets.feed import HEALTH_KEY
+
+    client = redis.Redis.from_url(sim_settings.REDIS_URL)
+    client.delete("kw:feed:leader", HEALTH_KEY)
+    log_file = (Path(os.environ["KALSHIWEB_VAR_DIR"]) / "feed.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "kalshi_feed", "--no-sync", "--lease-ttl-ms", "2000"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log_file.close()
+    client.delete("kw:feed:leader", "kw:ws:refuse_until")

@@ -65,11 +65,11 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
             if order is not None:
                 services.refresh_fill_count(order)
                 services.audit(order, "fill", source, received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)})
-                html = services.render_order_update(
+                frames = services.render_order_update(
                     order, toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢"
                 )
-                html += render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})
-                services.notify_user(order.user_id, html)
+                frames.append(render_to_string("trading/_fill_row.html", {"fill": row, "oob": True}))
+                services.notify_user(order.user_id, frames)
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path
     return row

@@ -60,23 +60,29 @@ def position(account: KalshiAccount, ticker: str) -> Decimal:
     return total or Decimal("0")
 
 
-def notify_user(user_id: int, html: str) -> None:
-    """Push HTML fragments to a trader's open pages after the transaction commits (never rolled-back data)."""
+def notify_user(user_id: int, html: str | list[str]) -> None:
+    """Push HTML fragments to a trader's open pages after the transaction commits (never rolled-back data).
+
+    Each fragment goes as its own frame: htmx parses a frame in the context of its first element, so a
+    table row and a toast cannot share one."""
+    frames = [html] if isinstance(html, str) else [h for h in html if h]
 
     def send() -> None:
+        layer = get_channel_layer()
         try:
-            async_to_sync(get_channel_layer().group_send)(f"user.{user_id}", {"type": "user.update", "html": html})
+            for frame in frames:
+                async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "user.update", "html": frame})
         except Exception as exc:  # a push is a notification; the database stays the truth
             log.warning("could not notify user %s: %s", user_id, exc)
 
     transaction.on_commit(send)
 
 
-def render_order_update(order: Order, *, toast: str = "") -> str:
-    html = render_to_string("trading/_order_row.html", {"order": order, "oob": True})
+def render_order_update(order: Order, *, toast: str = "") -> list[str]:
+    frames = [render_to_string("trading/_order_row.html", {"order": order, "oob": True})]
     if toast:
-        html += render_to_string("trading/_toast.html", {"message": toast})
-    return html
+        frames.append(render_to_string("trading/_toast.html", {"message": toast}))
+    return frames
 
 
 def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
@@ -162,6 +168,9 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
         return False
     allowed = list(Order.OPEN_STATUSES)  # final states are final
     order.refresh_from_db()
+    if Fill.objects.filter(exchange_order_id=order_id, order__isnull=True).exists():
+        # Fills stored before we knew this order's exchange id (e.g. from REST, which has no client_order_id).
+        link_orphan_fills(order, order_id)
     if order.status in Order.FINAL_STATUSES:
         return False
     if order.status == Order.Status.RESTING and target == Order.Status.RESTING and fill_count <= order.fill_count:

@@ -24,25 +24,26 @@ from trading.tasks import cancel_all_for_account, cancel_order
 STALE_AFTER = settings.KALSHIWEB_STALE_AFTER_SECONDS
 
 
-def ticket_blocker(request: HttpRequest, market: Market) -> str:
-    """Why the ticket is disabled right now ("" when trading is allowed)."""
+def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
+    """(kind, reason) the ticket is disabled right now; kind "" when trading is allowed, "data" when it
+    waits for current market data (the page asks again once its book is live), "account" otherwise."""
     try:
         services.check_can_trade(request.user)
     except services.TradingRefused as exc:
-        return str(exc)
+        return "account", str(exc)
     if not market.is_open:
-        return "This market is not open for trading."
+        return "account", "This market is not open for trading."
     book = live.get_book(market.ticker)
     if book is None:
-        return "Waiting for the order book: the exchange feed has not delivered this market yet."
+        return "data", "Waiting for the order book: the exchange feed has not delivered this market yet."
     if book.get("stale"):
-        return "The order book is stale (resyncing with the exchange): trading is paused until it is current."
+        return "data", "The order book is stale (resyncing with the exchange): trading is paused until it is current."
     health = live.feed_health()
     if not health or not health.get("connected"):
-        return "The exchange feed is down: trading is paused until market data is live again."
+        return "data", "The exchange feed is down: trading is paused until market data is live again."
     if time.time() - float(book.get("ts") or 0) > STALE_AFTER:
-        return "Market data is older than {} s: trading is paused until it is current.".format(STALE_AFTER)
-    return ""
+        return "data", f"Market data is older than {STALE_AFTER} s: trading is paused until it is current."
+    return "", ""
 
 
 def _ticket_context(request: HttpRequest, market: Market, form: OrderTicketForm | None = None, **extra: Any) -> dict[str, Any]:
@@ -52,10 +53,12 @@ def _ticket_context(request: HttpRequest, market: Market, form: OrderTicketForm 
     balance = get_balance(account) if account else None
     if form is None:
         form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market)})
+    blocker_kind, blocker = ticket_blocker(request, market)
     return {
         "market": market,
         "form": form,
-        "blocker": ticket_blocker(request, market),
+        "blocker": blocker,
+        "blocker_kind": blocker_kind,
         "position": position,
         "balance": balance,
         "account": account,
@@ -113,7 +116,7 @@ def preview(request: HttpRequest, ticker: str) -> HttpResponse:
 def place(request: HttpRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market, ticker=ticker)
     form = _form(request, market)
-    blocker = ticket_blocker(request, market)
+    _kind, blocker = ticket_blocker(request, market)
     if blocker:
         form.is_valid()
         form.add_error(None, blocker)

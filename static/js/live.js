@@ -62,10 +62,22 @@ setInterval(function () {
 }, 1000);
 
 // Never trade on stale data: the ticket follows the book's freshness.
+var lastTicketRefresh = 0;
 setInterval(function () {
   var ticket = document.querySelector("#ticket fieldset");
   var book = document.querySelector(".book.live-widget");
-  if (!ticket || !book || ticket.dataset.serverBlocked === "true") return;
+  if (!ticket || !book) return;
+  if (ticket.dataset.serverBlocked === "account") return;  // halted, view-only, market closed: no polling
+  if (ticket.dataset.serverBlocked === "data") {
+    // The server refused the ticket (no book yet, feed down, halted…): ask again once data is current.
+    var fresh = book.dataset.stale === "false" && book.dataset.ts && !book.classList.contains("stale");
+    var section = document.getElementById("ticket");
+    if (fresh && window.htmx && section && Date.now() - lastTicketRefresh > 3000) {
+      lastTicketRefresh = Date.now();
+      htmx.ajax("GET", section.dataset.refreshUrl, { target: "#ticket", swap: "outerHTML" });
+    }
+    return;
+  }
   var stale = book.dataset.stale === "true" || book.classList.contains("stale");
   ticket.disabled = stale;
   var note = document.getElementById("ticket-stale");

@@ -52,7 +52,7 @@ sys.path.insert(0, str(HERE))
 from fanout_client import StalledBrowser, Stats, open_clients  # noqa: E402
 from fanout_common import (  # noqa: E402
     FRAG_PREFIX,
-    cpu_jiffies,
+    all_processes_cpu_seconds,
     proc_cpu_seconds,
     proc_rss_kib,
     render_detail,
@@ -341,7 +341,7 @@ def snapshot(server_pid: int, feed_pid: int, redis_pid: int | None) -> dict[str,
         "t": time.monotonic(),
         "server": proc_cpu_seconds(server_pid),
         "client": time.process_time(),
-        "jiffies": cpu_jiffies(),
+        "all": all_processes_cpu_seconds(),
     }
     try:
         snap["feed"] = proc_cpu_seconds(feed_pid)
@@ -404,13 +404,12 @@ async def run_workload(
 
     window = s1["t"] - s0["t"]
     lat = sorted(stats.latencies)
-    busy = {}
-    for cpu in (f"cpu{SERVER_CPU}", f"cpu{LOAD_CPU}"):
-        if cpu in s0["jiffies"] and cpu in s1["jiffies"]:
-            b0, a0, q0 = s0["jiffies"][cpu]
-            b1, a1, q1 = s1["jiffies"][cpu]
-            busy[cpu] = 100.0 * (b1 - b0) / max(a1 - a0, 1)
-            busy[cpu + "-softirq"] = 100.0 * (q1 - q0) / max(a1 - a0, 1)
+    load1 = 100.0 * ((s1["client"] - s0["client"]) + (s1["feed"] - s0["feed"])) / window
+    if ctx.redis_pid:
+        load1 += 100.0 * (s1["redis"] - s0["redis"]) / window
+    ours = (s1["server"] - s0["server"]) + (s1["client"] - s0["client"]) + (s1["feed"] - s0["feed"])
+    ours += (s1["redis"] - s0["redis"]) if ctx.redis_pid else 0.0
+    busy = {"cpu1_load": load1, "others": max(0.0, 100.0 * ((s1["all"] - s0["all"]) - ours) / window)}
     in_window = [(t, k) for t, k in rss if s0["t"] - t0 <= t <= s1["t"] - t0]
     return WorkloadResult(
         server=kind,
@@ -536,7 +535,7 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
         if multi:
             head += " delivered updates/s | server CPU µs/update | × ceiling (per update) |"
             sep += "---:|---:|---:|"
-        head += " p50 ms | p99 ms | final state exact % | server CPU % | client CPU % | CPU1 busy % |"
+        head += " p50 ms | p99 ms | final state exact % | server CPU % | client CPU % | load-gen core % |"
         sep += "---:|---:|---:|---:|---:|---:|"
         lines += [head, sep]
         for kind in by:
@@ -553,7 +552,7 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
             row += (
                 f" {fmt(w.p50_ms)} | {fmt(w.p99_ms)} | {fmt(w.final_pct, 1)} |"
                 f" {fmt(100 * w.server_cpu_s / w.window_s, 0)} | {fmt(100 * w.client_cpu_s / w.window_s, 0)} |"
-                f" {fmt(w.cpu_busy.get(f'cpu{LOAD_CPU}', float('nan')), 0)} |"
+                f" {fmt(w.cpu_busy.get('cpu1_load', float('nan')), 0)} |"
             )
             lines.append(row)
         lines.append("")
@@ -585,22 +584,11 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def other(w: WorkloadResult) -> str:
-    """CPU time on each core not accounted for by our processes' utime+stime (other processes, and
-    softirq time of loopback TCP that the kernel does not charge to a process)."""
-    ours0 = 100 * w.server_cpu_s / w.window_s + w.cpu_busy.get(f"cpu{SERVER_CPU}-softirq", 0.0)
-    ours1 = 100 * (w.client_cpu_s + w.feed_cpu_s + (w.redis_cpu_s or 0.0)) / w.window_s
-    c0 = w.cpu_busy.get(f"cpu{SERVER_CPU}", float("nan")) - ours0
-    c1 = w.cpu_busy.get(f"cpu{LOAD_CPU}", float("nan")) - ours1
-    return f"{fmt(max(c0, 0), 0)} / {fmt(max(c1, 0), 0)}"
-
-
 def details(results: list[ServerResult]) -> str:
     lines = [
         "| server | workload | connect s | window s | max ms | sockets dropped by server | out-of-order |"
-        " final wait s | feed CPU % | redis CPU % | CPU0 busy % | CPU0 softirq % | other load CPU0 / CPU1 % |"
-        " feed worst lag ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " final wait s | feed CPU % | redis CPU % | other processes' CPU % | feed worst lag ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for w in r.workloads:
@@ -608,8 +596,7 @@ def details(results: list[ServerResult]) -> str:
             lines.append(
                 f"| {LABELS[r.server]} | {w.workload} | {fmt(w.connect_s)} | {fmt(w.window_s)} | {fmt(w.max_ms)} |"
                 f" {w.dropped} | {w.out_of_order} | {fmt(w.final_wait_s, 2)} | {fmt(100 * w.feed_cpu_s / w.window_s, 0)} |"
-                f" {redis_pct} | {fmt(w.cpu_busy.get(f'cpu{SERVER_CPU}', float('nan')), 0)} |"
-                f" {fmt(w.cpu_busy.get(f'cpu{SERVER_CPU}-softirq', float('nan')), 0)} | {other(w)} |"
+                f" {redis_pct} | {fmt(w.cpu_busy.get('others', float('nan')), 0)} |"
                 f" {fmt(w.feed.get('worst_lag_ms', float('nan')))} |"
             )
     for r in results:
@@ -709,14 +696,11 @@ def main(argv: list[str] | None = None) -> int:
     if ncpu < 2:
         print("warning: fewer than 2 CPUs: server and load generator share a core", file=sys.stderr)
     nofile = raise_nofile()
-    j0 = cpu_jiffies()
+    c0 = all_processes_cpu_seconds()
     time.sleep(1.0)
-    j1 = cpu_jiffies()
-    idle_busy = {c: 100.0 * (j1[c][0] - j0[c][0]) / max(j1[c][1] - j0[c][1], 1) for c in j0 if c in j1}
     background = (
-        "CPU busy before the run (other processes on the machine): "
-        + ", ".join(f"{c} {v:.0f}%" for c, v in sorted(idle_busy.items()))
-        + "."
+        f"Other processes on the machine used {100 * (all_processes_cpu_seconds() - c0):.0f}% of a core just before "
+        f"the run (load average {open('/proc/loadavg').read().split()[0]})."
     )
     with tempfile.TemporaryDirectory(prefix="kw-bench-fanout-") as tmpdir:
         if args.keep_logs:

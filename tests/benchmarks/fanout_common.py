@@ -77,14 +77,13 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
-def cpu_jiffies() -> dict[str, tuple[int, int, int]]:
-    """Per-CPU (busy, total, softirq) jiffies from /proc/stat."""
-    out = {}
-    with open("/proc/stat") as fh:
-        for line in fh:
-            if line.startswith("cpu") and line[3].isdigit():
-                parts = line.split()
-                vals = [int(v) for v in parts[1:9]]
-                idle = vals[3] + vals[4]
-                out[parts[0]] = (sum(vals) - idle, sum(vals), vals[6])
-    return out
+def all_processes_cpu_seconds() -> float:
+    """utime+stime summed over every process on the machine (to spot other load during a window)."""
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                total += proc_cpu_seconds(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return total

@@ -28,7 +28,9 @@ Method (`python tests/benchmarks/bench_fanout.py`; `--quick` is a smaller smoke 
   **uvicorn** (`ws="websockets"`), default settings (10 frames/s per socket).
 - The server process alone on CPU 0; the load generator (all sockets, one asyncio process driving the
   `websockets` Sans-I/O client protocol), the feed process and an embedded redis-server on CPU 1. Server CPU =
-  utime+stime of the whole process (all threads) from `/proc/<pid>/stat` over the measurement window.
+  utime+stime of the whole process (all threads) from `/proc/<pid>/stat` over the measurement window;
+  "load-gen core %" = client + feed + redis-server CPU (all on CPU 1), to show the load generator was not
+  the bottleneck; "other processes' CPU %" = everything else on the machine during the window.
 - Feed: every market updates at {a.rate:g} Hz, markets staggered evenly over the 100 ms period; each update is
   published once on `kw:md:<ticker>` as JSON with `row` (~480 B, the shape of `_fragments.html#row-quote`) and
   `detail` (~4 kB), with a sequence number and the send time (`time.monotonic()`) embedded in the HTML.

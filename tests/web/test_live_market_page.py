@@ -3,64 +3,16 @@ a market page move, loses the socket (the page polls and says so), and gets live
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from markets.models import Market
-from tests.conftest import ROOT
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def feed_process(sim, sim_settings, daphne_server):
-    from markets.sync import sync_markets
-
-    sync_markets()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "KALSHI_API_BASE": sim.rest_base,
-        "KALSHI_WS_URL": sim.ws_url,
-        "KALSHI_API_KEY_ID": sim_settings.KALSHI_API_KEY_ID,
-        "KALSHI_PRIVATE_KEY_PATH": sim_settings.KALSHI_PRIVATE_KEY_PATH,
-    }
-    import redis
-
-    from markets.feed import HEALTH_KEY
-
-    client = redis.Redis.from_url(sim_settings.REDIS_URL)
-    client.delete("kw:feed:leader", HEALTH_KEY)
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "kalshi_feed", "--no-sync", "--lease-ttl-ms", "2000"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    client.delete("kw:feed:leader", "kw:ws:refuse_until")
 
 
 def yes_bid_text(page) -> str:

@@ -1,0 +1,444 @@
+"""The portfolio's actions: refreshing an account's snapshot from Kalshi (single-flight), building what the
+page shows from stored fills, settlements and live quotes, and pushing it to the trader's open pages.
+
+Stale-while-revalidate: pages render the stored snapshot at once; when it is older than STALE_AFTER the
+page says so and asks for a refresh, which runs in Celery. `request_refresh` takes a Redis lock
+(`SET NX EX`) per account, so any number of tabs, polls and beats cause at most one Kalshi refresh per
+REFRESH_WINDOW seconds, and every request goes through the account's shared token bucket (`client_for`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from portfolio import pnl
+from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
+from trading.models import Fill, KalshiAccount, TraderProfile
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = getattr(settings, "KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS", 60)
+REFRESH_WINDOW = getattr(settings, "KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS", 10)
+EQUITY_EVERY = timedelta(seconds=getattr(settings, "KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS", 60))
+ZERO = Decimal(0)
+# Kalshi reports costs and P&L to 1e-4 dollars; we call a difference of more than a cent a mismatch.
+CROSS_CHECK_TOLERANCE = Decimal("0.01")
+
+
+def now() -> datetime:
+    """The clock (one place, so tests can freeze it)."""
+    return timezone.now()
+
+
+def _lock_key(account_id: int) -> str:
+    return f"kw:portfolio:refresh:{account_id}"
+
+
+def request_refresh(account_id: int) -> bool:
+    """Queue a refresh unless one was queued within REFRESH_WINDOW. True: this call queued it."""
+    from markets import live
+    from portfolio.tasks import refresh_portfolio
+
+    try:
+        acquired = live.client().set(_lock_key(account_id), str(time.time()), nx=True, ex=REFRESH_WINDOW)
+    except Exception as exc:
+        log.warning("portfolio refresh lock unavailable (%s): not refreshing", exc)
+        return False
+    if acquired:
+        refresh_portfolio.delay_on_commit(account_id)
+    return bool(acquired)
+
+
+def refresh_in_flight(account_id: int) -> bool:
+    from markets import live
+
+    try:
+        return bool(live.client().exists(_lock_key(account_id)))
+    except Exception:
+        return False
+
+
+# ------------------------------------------------------------------------------------------- refresh
+
+
+def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) -> PortfolioSnapshot:
+    """Read balance, positions, new settlements and new fills from Kalshi and store them."""
+    from trading.balance import store_balance
+    from trading.fills import record_fill
+
+    balance = client.get_balance()
+    positions: dict[str, dict[str, str]] = {}
+    cursor = None
+    while True:
+        page = client.get_positions(limit=1000, cursor=cursor)
+        for p in page.market_positions:
+            positions[p.ticker] = {
+                "position": str(p.position),
+                "market_exposure": str(p.market_exposure),
+                "realized_pnl": str(p.realized_pnl),
+                "fees_paid": str(p.fees_paid),
+                "total_traded": str(p.total_traded),
+            }
+        cursor = page.cursor
+        if not cursor or not page.market_positions:
+            break
+    # Settlements and fills since the newest we hold (a minute of overlap; both writes are idempotent).
+    last_settled = Settlement.objects.filter(account=account).order_by("-settled_time").values_list("settled_time", flat=True).first()
+    for s in client.iter_settlements(min_ts=_since(last_settled)):
+        store_settlement(account, s)
+    last_fill = Fill.objects.filter(account=account).order_by("-created_time").values_list("created_time", flat=True).first()
+    for f in client.iter_fills(min_ts=_since(last_fill)):
+        record_fill(account, f, source="portfolio refresh")
+    when = at or now()
+    snapshot, _ = PortfolioSnapshot.objects.update_or_create(
+        account=account,
+        defaults={
+            "balance": balance.balance,
+            "portfolio_value": Decimal(balance.portfolio_value_cents) / 100,
+            "positions": positions,
+            "as_of": when,
+            "last_error": "",
+            "last_error_at": None,
+        },
+    )
+    store_balance(account, balance.balance)
+    last_point = EquityPoint.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
+    if last_point is None or when - last_point >= EQUITY_EVERY:
+        EquityPoint.objects.get_or_create(
+            account=account, at=when, defaults={"balance": snapshot.balance, "portfolio_value": snapshot.portfolio_value}
+        )
+    return snapshot
+
+
+def record_refresh_error(account: KalshiAccount, message: str, *, at: datetime | None = None) -> None:
+    PortfolioSnapshot.objects.filter(account=account).update(last_error=message[:300], last_error_at=at or now())
+
+
+def _since(when: datetime | None) -> int:
+    return int((when or datetime(2020, 1, 1, tzinfo=UTC)).timestamp()) - 60
+
+
+def store_settlement(account: KalshiAccount, s: Any) -> Settlement:
+    row, _ = Settlement.objects.update_or_create(
+        account=account,
+        ticker=s.ticker,
+        defaults={
+            "event_ticker": s.event_ticker,
+            "market_result": s.market_result,
+            "yes_count": s.yes_count,
+            "yes_total_cost": s.yes_total_cost,
+            "no_count": s.no_count,
+            "no_total_cost": s.no_total_cost,
+            "revenue": Decimal(s.revenue_cents) / 100,
+            "fee_cost": s.fee_cost,
+            "value_cents": s.value_cents,
+            "settled_time": s.settled_time,
+        },
+    )
+    return row
+
+
+# --------------------------------------------------------------------------------------- what we show
+
+
+def ledger_for(account: KalshiAccount) -> pnl.Ledger:
+    """Replay the account's stored fills and settlements in time order."""
+    events: list[tuple[datetime, int, int, pnl.Trade | tuple[str, str]]] = []
+    for f in Fill.objects.filter(account=account).order_by("created_time", "pk").values_list(
+        "pk", "ticker", "book_side", "yes_price", "count", "fee", "created_time"
+    ):
+        pk, ticker, book_side, yes_price, count, fee, created = f
+        events.append((created, 0, pk, pnl.Trade(ticker, book_side, yes_price, count, fee)))
+    for s in Settlement.objects.filter(account=account).values_list("pk", "ticker", "market_result", "settled_time"):
+        pk, ticker, result, settled = s
+        if result in ("yes", "no"):
+            events.append((settled, 1, pk, (ticker, result)))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    return pnl.build_ledger(e[3] for e in events)
+
+
+def live_positions(account_id: int) -> dict[str, dict[str, Decimal]]:
+    """The feed's latest `market_positions` per ticker (Kalshi's own figures, fresher than the snapshot)."""
+    from markets import live
+
+    try:
+        raw = live.client().hgetall(f"kw:positions:{account_id}")
+    except Exception:
+        return {}
+    out = {}
+    for key, value in raw.items():
+        try:
+            data = json.loads(value)
+            out[key.decode() if isinstance(key, bytes) else key] = {
+                "position": Decimal(data["position"]),
+                "market_exposure": Decimal(data["position_cost"]),
+                "realized_pnl": Decimal(data["realized_pnl"]),
+                "fees_paid": Decimal(data["fees_paid"]),
+            }
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            continue
+    return out
+
+
+@dataclass
+class Row:
+    pnl: pnl.MarketPnl
+    market: Any  # markets.Market or None
+    mark: pnl.Mark
+    value: Decimal | None
+    unrealized: Decimal | None
+    share: Decimal | None = None
+    mismatch: str = ""
+
+    @property
+    def ticker(self) -> str:
+        return self.pnl.ticker
+
+    @property
+    def title(self) -> str:
+        if self.market is None:
+            return self.ticker
+        return self.market.yes_sub_title or self.market.title or self.ticker
+
+    @property
+    def close_time(self) -> datetime | None:
+        return self.market.close_time if self.market is not None else None
+
+
+@dataclass
+class EventGroup:
+    event_ticker: str
+    title: str
+    mutually_exclusive: bool
+    rows: list[Row] = field(default_factory=list)
+    payoffs: list[pnl.Outcome] | None = None
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((r.pnl.cost for r in self.rows), ZERO)
+
+    @property
+    def value(self) -> Decimal | None:
+        values = [r.value for r in self.rows]
+        return None if any(v is None for v in values) else sum(values, ZERO)  # type: ignore[arg-type]
+
+    @property
+    def unrealized(self) -> Decimal | None:
+        values = [r.unrealized for r in self.rows]
+        return None if any(v is None for v in values) else sum(values, ZERO)  # type: ignore[arg-type]
+
+    @property
+    def max_loss(self) -> Decimal:
+        return pnl.max_loss([r.pnl for r in self.rows], self.payoffs)
+
+
+@dataclass
+class PortfolioView:
+    account: KalshiAccount
+    snapshot: PortfolioSnapshot | None
+    groups: list[EventGroup]
+    ledger: pnl.Ledger
+    balance: Decimal | None
+    balance_as_of: datetime | None
+    stale: bool
+    age_seconds: int | None
+    refreshing: bool
+    at: datetime
+
+    @property
+    def rows(self) -> list[Row]:
+        return [r for g in self.groups for r in g.rows]
+
+    @property
+    def tickers(self) -> list[str]:
+        return [r.ticker for r in self.rows]
+
+    @property
+    def positions_value(self) -> Decimal:
+        return sum((r.value for r in self.rows if r.value is not None), ZERO)
+
+    @property
+    def portfolio_value(self) -> Decimal | None:
+        return None if self.balance is None else self.balance + self.positions_value
+
+    @property
+    def unrealized(self) -> Decimal:
+        return sum((r.unrealized for r in self.rows if r.unrealized is not None), ZERO)
+
+    @property
+    def unmarked(self) -> int:
+        return sum(1 for r in self.rows if r.value is None)
+
+    @property
+    def mark_sources(self) -> str:
+        sources = sorted({r.mark.source for r in self.rows if r.mark.source})
+        return " / ".join(sources)
+
+    @property
+    def realized(self) -> Decimal:
+        return self.ledger.realized
+
+    @property
+    def fees(self) -> Decimal:
+        return self.ledger.fees
+
+    @property
+    def exposure(self) -> Decimal:
+        return sum((r.pnl.cost for r in self.rows), ZERO)
+
+    @property
+    def max_loss(self) -> Decimal:
+        return sum((g.max_loss for g in self.groups), ZERO)
+
+    @property
+    def mismatches(self) -> list[Row]:
+        return [r for r in self.rows if r.mismatch]
+
+
+def cross_check(mine: pnl.MarketPnl, kalshi: dict[str, Decimal] | None) -> str:
+    """Compare our figures from stored fills with Kalshi's; "" when they agree."""
+    if kalshi is None:
+        return "Kalshi reports no position here yet" if mine.position else ""
+    problems = []
+    if kalshi["position"] != mine.position:
+        problems.append(f"position {kalshi['position'].normalize():f} at Kalshi")
+    if abs(kalshi["market_exposure"] - mine.cost) > CROSS_CHECK_TOLERANCE:
+        problems.append(f"exposure ${kalshi['market_exposure']:.2f} at Kalshi")
+    if abs(kalshi["realized_pnl"] - mine.realized) > CROSS_CHECK_TOLERANCE:
+        problems.append(f"realized ${kalshi['realized_pnl']:.2f} at Kalshi")
+    return "; ".join(problems)
+
+
+def build_view(account: KalshiAccount, *, at: datetime | None = None) -> PortfolioView:
+    from markets import live
+    from markets.models import Market
+    from trading.balance import cached_balance
+
+    at = at or now()
+    snapshot = PortfolioSnapshot.objects.filter(account=account).first()
+    ledger = ledger_for(account)
+    kalshi = dict(snapshot.positions) if snapshot else {}
+    kalshi_figures = {t: {k: Decimal(v) for k, v in row.items()} for t, row in kalshi.items()}
+    kalshi_figures.update(live_positions(account.pk))
+    held = ledger.open_positions()
+    markets = Market.objects.select_related("event").in_bulk([p.ticker for p in held])
+    groups: dict[str, EventGroup] = {}
+    for position in sorted(held, key=lambda p: p.ticker):
+        market = markets.get(position.ticker)
+        quote = live.get_quote(position.ticker)
+        if quote is None and market is not None:
+            quote = {"yes_bid": market.yes_bid, "yes_ask": market.yes_ask, "last_price": market.last_price}
+        mark = pnl.mark_from_quote(quote)
+        row = Row(position, market, mark, position.value_at(mark.price), position.unrealized_at(mark.price))
+        row.mismatch = cross_check(position, kalshi_figures.get(position.ticker)) if kalshi_figures or snapshot else ""
+        event = market.event if market is not None else None
+        key = event.event_ticker if event is not None else (market.event_id if market is not None and market.event_id else position.ticker)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = EventGroup(
+                key, (event.title if event is not None else "") or key, bool(event and event.mutually_exclusive)
+            )
+        group.rows.append(row)
+    for group in groups.values():
+        if group.mutually_exclusive:
+            labels = {r.ticker: r.title for r in group.rows}
+            all_markets = set(Market.objects.filter(event_id=group.event_ticker).values_list("ticker", flat=True))
+            include_other = not all_markets or not all_markets <= {r.ticker for r in group.rows}
+            group.payoffs = pnl.event_payoffs([r.pnl for r in group.rows], labels, include_other=include_other)
+    total_value = sum((r.value for g in groups.values() for r in g.rows if r.value is not None), ZERO)
+    if total_value:
+        for group in groups.values():
+            for r in group.rows:
+                r.share = None if r.value is None else r.value / total_value
+    balance, balance_as_of = (snapshot.balance, snapshot.as_of) if snapshot else (None, None)
+    cached, ts = cached_balance(account)
+    if cached is not None and ts is not None:
+        cached_at = datetime.fromtimestamp(ts, UTC)
+        if balance_as_of is None or cached_at > balance_as_of:
+            balance, balance_as_of = cached, cached_at
+    age = int((at - snapshot.as_of).total_seconds()) if snapshot else None
+    return PortfolioView(
+        account=account,
+        snapshot=snapshot,
+        groups=sorted(groups.values(), key=lambda g: g.event_ticker),
+        ledger=ledger,
+        balance=balance,
+        balance_as_of=balance_as_of,
+        stale=snapshot is None or snapshot.is_stale(at, STALE_AFTER),
+        age_seconds=age,
+        refreshing=refresh_in_flight(account.pk),
+        at=at,
+    )
+
+
+# ------------------------------------------------------------------------------------------ pushing
+
+
+def render_live(view: PortfolioView, *, oob: bool = False) -> str:
+    return render_to_string("portfolio/portfolio.html#portfolio-live", {"view": view, "oob": oob, "stale_after": STALE_AFTER})
+
+
+def push(account: KalshiAccount) -> None:
+    """Send the re-rendered figures to every trader of this account (after commit)."""
+    from trading.services import notify_user
+
+    user_ids = list(TraderProfile.objects.filter(account=account).values_list("user_id", flat=True))
+    if not user_ids:
+        return
+    html = render_live(build_view(account), oob=True)
+    for user_id in user_ids:
+        notify_user(user_id, html)
+
+
+def on_fill(account_id: int) -> None:
+    """Hook for the fill path: a fill was stored for this account. Push new figures; refresh the cash soon."""
+    account = KalshiAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    transaction.on_commit(lambda: request_refresh(account_id))
+    push(account)
+
+
+def on_position(account_id: int, ticker: str) -> None:
+    """Hook for the feed's `market_positions` handler: Kalshi's figures for one market changed."""
+    on_fill(account_id)
+
+
+def exposure_by_account() -> list[dict[str, Any]]:
+    """For staff: every account's exposure and P&L from its stored fills, with its snapshot's age."""
+    out = []
+    snapshots = {s.account_id: s for s in PortfolioSnapshot.objects.all()}
+    for account in KalshiAccount.objects.order_by("name"):
+        ledger = ledger_for(account)
+        by_event: dict[str, Decimal] = defaultdict(Decimal)
+        for p in ledger.open_positions():
+            by_event[p.ticker] += p.cost
+        snapshot = snapshots.get(account.pk)
+        out.append(
+            {
+                "account": account,
+                "positions": len(ledger.open_positions()),
+                "exposure": ledger.cost,
+                "realized": ledger.realized,
+                "fees": ledger.fees,
+                "snapshot": snapshot,
+                "kalshi_exposure": sum(
+                    (Decimal(r["market_exposure"]) for r in snapshot.positions.values()), ZERO
+                )
+                if snapshot
+                else None,
+            }
+        )
+    return out

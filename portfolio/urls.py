@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from portfolio import views
+
+app_name = "portfolio"
+urlpatterns = [
+    path("", views.portfolio, name="index"),
+    path("live/", views.portfolio_live, name="live"),
+    path("fills/", views.fill_history, name="fills"),
+    path("fills.csv", views.fills_csv, name="fills_csv"),
+    path("settlements/", views.settlement_history, name="settlements"),
+    path("staff/exposure/", views.staff_exposure, name="staff_exposure"),
+]

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from portfolio import services
+from portfolio.models import EquityPoint, Settlement
+from trading.models import Fill, KalshiAccount
+
+FILLS_PAGE_SIZE = 100
+CSV_COLUMNS = ["time", "fill_id", "ticker", "side", "book_side", "contracts", "price", "yes_price", "fee", "role", "order_id"]
+
+
+def _account(request: HttpRequest) -> KalshiAccount | None:
+    from trading.services import trader_profile
+
+    profile = trader_profile(request.user)
+    return profile.account if profile else None
+
+
+@require_GET
+@login_required
+def portfolio(request: HttpRequest) -> HttpResponse:
+    account = _account(request)
+    if account is None:
+        return render(request, "portfolio/portfolio.html", {"account": None})
+    view = services.build_view(account)
+    if view.stale:
+        # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
+        view.refreshing = services.request_refresh(account.pk) or view.refreshing
+    if request.GET.get("refresh") and not request.htmx:
+        services.request_refresh(account.pk)
+        return redirect("portfolio:index")
+    context = {
+        "account": account,
+        "view": view,
+        "stale_after": services.STALE_AFTER,
+        "equity": list(EquityPoint.objects.filter(account=account).order_by("-at")[:500])[::-1],
+        "settlements": Settlement.objects.filter(account=account)[:10],
+        "live_tickers": view.tickers,
+    }
+    return render(request, "portfolio/portfolio.html", context)
+
+
+@require_GET
+@login_required
+def portfolio_live(request: HttpRequest) -> HttpResponse:
+    """The figures and positions (the same partial the socket pushes). A stale snapshot queues a refresh."""
+    account = _account(request)
+    if account is None:
+        return HttpResponse(status=204)
+    view = services.build_view(account)
+    if view.stale:
+        view.refreshing = services.request_refresh(account.pk) or view.refreshing
+    return render(request, "portfolio/portfolio.html#portfolio-live", {"view": view, "stale_after": services.STALE_AFTER})
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _filtered_fills(request: HttpRequest, account: KalshiAccount) -> tuple[Any, dict[str, Any]]:
+    fills = Fill.objects.filter(account=account).order_by("-created_time", "-pk")
+    ticker = request.GET.get("ticker", "").strip()
+    since, until = _parse_date(request.GET.get("since")), _parse_date(request.GET.get("until"))
+    side = request.GET.get("side", "")
+    if ticker:
+        fills = fills.filter(ticker__icontains=ticker)
+    tz = timezone.get_current_timezone()
+    if since:
+        fills = fills.filter(created_time__gte=datetime.combine(since, time.min, tzinfo=tz))
+    if until:
+        fills = fills.filter(created_time__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz))
+    if side in ("yes", "no"):
+        fills = fills.filter(book_side="bid" if side == "yes" else "ask")
+    filters = {"ticker": ticker, "since": since.isoformat() if since else "", "until": until.isoformat() if until else "", "side": side}
+    return fills, filters
+
+
+@require_GET
+@login_required
+def fill_history(request: HttpRequest) -> HttpResponse:
+    account = _account(request)
+    if account is None:
+        return render(request, "portfolio/fills.html", {"account": None})
+    fills, filters = _filtered_fills(request, account)
+    page = Paginator(fills, FILLS_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    context = {"account": account, "page": page, "fills": list(page), "filters": filters, "query": query}
+    template = "portfolio/fills.html"
+    if request.htmx:
+        template += "#fill-table"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@login_required
+def fills_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    account = _account(request)
+    if account is None:
+        return HttpResponse("No Kalshi account is linked to your login.", status=404, content_type="text/plain")
+    fills, _ = _filtered_fills(request, account)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Any:
+        yield writer.writerow(CSV_COLUMNS)
+        for f in fills.iterator(chunk_size=2000):
+            # "side" is the leg bought; a bid buys YES, an ask buys NO (= sells YES).
+            yield writer.writerow(
+                [
+                    f.created_time.isoformat(),
+                    f.fill_id,
+                    f.ticker,
+                    "yes" if f.book_side == "bid" else "no",
+                    f.book_side,
+                    f"{f.count:f}",
+                    f"{f.price:f}",
+                    f"{f.yes_price:f}",
+                    f"{f.fee:f}",
+                    "taker" if f.is_taker else "maker",
+                    f.exchange_order_id,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="fills-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+    return response
+
+
+@require_GET
+@login_required
+def settlement_history(request: HttpRequest) -> HttpResponse:
+    account = _account(request)
+    settlements = Settlement.objects.filter(account=account) if account else Settlement.objects.none()
+    ticker = request.GET.get("ticker", "").strip()
+    if ticker:
+        settlements = settlements.filter(ticker__icontains=ticker)
+    page = Paginator(settlements, FILLS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "portfolio/settlements.html", {"account": account, "page": page, "settlements": list(page), "ticker": ticker}
+    )
+
+
+@require_GET
+@staff_member_required
+def staff_exposure(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portfolio/staff_exposure.html",
+        {"rows": services.exposure_by_account(), "at": services.now(), "stale_after": services.STALE_AFTER},
+    )

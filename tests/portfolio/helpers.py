@@ -1,0 +1,32 @@
+"""Plain helpers for portfolio tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from decimal import Decimal as D
+from typing import Any
+
+from django.utils import timezone
+
+from tests.factories import make_user
+from trading.models import Fill, KalshiAccount, TraderProfile
+
+_ids = itertools.count(1)
+
+
+def make_trader(username: str = "alice") -> tuple[Any, KalshiAccount]:
+    account = KalshiAccount.objects.create(name=f"acct-{username}", api_key_id=f"key-{username}")
+    user = make_user(username)
+    TraderProfile.objects.create(user=user, account=account)
+    return user, account
+
+
+def make_fill(account: KalshiAccount, ticker: str, book_side: str, yes_price: str, count: str, fee: str = "0",
+              at: datetime | None = None) -> Fill:
+    n = next(_ids)
+    return Fill.objects.create(
+        fill_id=f"f{n}", account=account, exchange_order_id=f"o{n}", ticker=ticker,
+        outcome_side="yes" if book_side == "bid" else "no", book_side=book_side, yes_price=D(yes_price), count=D(count),
+        fee=D(fee), created_time=at or timezone.now(),
+    )  # fmt: skip

@@ -1,0 +1,108 @@
+"""Stale-while-revalidate: the stored snapshot renders at once; a stale one is marked with its age and
+triggers one refresh (single-flight per account), with the clock frozen by injecting `now`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from portfolio import services
+from portfolio.models import EquityPoint, PortfolioSnapshot
+from tests.portfolio.helpers import make_fill, make_trader
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 24, 14, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    clock = {"now": T0}
+    monkeypatch.setattr(services, "now", lambda: clock["now"])
+    return clock
+
+
+@pytest.fixture
+def alice(client):
+    user, account = make_trader("alice")
+    client.force_login(user)
+    PortfolioSnapshot.objects.create(account=account, balance=D("100.00"), portfolio_value=D("4.00"), as_of=T0, positions={})
+    return account
+
+
+def test_a_fresh_snapshot_renders_at_once_without_a_refresh(client, alice, frozen):
+    frozen["now"] = T0 + timedelta(seconds=20)
+    response = client.get("/portfolio/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "$100.00" in html
+    assert "20 s old" in html and "stale" not in html.split('id="pf-snapshot"')[0][-80:]
+    assert not services.refresh_in_flight(alice.pk)
+    assert 'hx-trigger="every 30s [document.body.dataset.live !== \'true\']' in html
+
+
+def test_a_stale_snapshot_is_marked_with_its_age_and_queues_one_refresh(client, alice, frozen):
+    frozen["now"] = T0 + timedelta(seconds=services.STALE_AFTER + 15)
+    response = client.get("/portfolio/live/", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert f"stale, {services.STALE_AFTER + 15} s old" in html
+    assert "refreshing…" in html
+    assert 'hx-trigger="every 3s"' in html  # polls its own partial until the snapshot is fresh
+    assert services.refresh_in_flight(alice.pk)
+
+
+def test_two_tabs_cause_one_refresh_within_the_window(alice):
+    assert services.request_refresh(alice.pk) is True
+    assert services.request_refresh(alice.pk) is False
+    assert services.request_refresh(alice.pk) is False
+
+
+def test_a_refreshed_snapshot_is_fresh_again(client, alice, frozen):
+    frozen["now"] = T0 + timedelta(minutes=10)
+    PortfolioSnapshot.objects.filter(account=alice).update(as_of=T0 + timedelta(minutes=10) - timedelta(seconds=2))
+    html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
+    assert "2 s old" in html and "refreshing" not in html
+    assert not services.refresh_in_flight(alice.pk)
+
+
+def test_a_page_without_snapshot_says_so_and_still_shows_positions_from_fills(client, frozen):
+    user, account = make_trader("bob")
+    client.force_login(user)
+    make_fill(account, "KX-A", "bid", "0.40", "10", "0.17")
+    html = client.get("/portfolio/").content.decode()
+    assert "no snapshot from Kalshi yet" in html
+    assert 'id="pf-row-KX-A"' in html
+    assert "$4.00" in html  # exposure
+
+
+def test_a_viewer_without_an_account_sees_why(client):
+    from tests.factories import make_user
+
+    client.force_login(make_user("charlie"))
+    assert "view-only" in client.get("/portfolio/").content.decode()
+
+
+def test_equity_points_are_throttled(alice, frozen):
+    class FakeClient:
+        def get_balance(self):
+            from kalshiweb.kalshi.models import Balance
+
+            return Balance(balance_cents=10000, balance=D("100.00"), portfolio_value_cents=400, updated=T0)
+
+        def get_positions(self, **kw):
+            from kalshiweb.kalshi.models import Positions
+
+            return Positions(market_positions=(), event_positions=(), cursor=None)
+
+        def iter_settlements(self, **kw):
+            return iter(())
+
+        def iter_fills(self, **kw):
+            return iter(())
+
+    for seconds in (0, 10, 30, services.EQUITY_EVERY.total_seconds() + 1):
+        services.refresh(alice, FakeClient(), at=T0 + timedelta(seconds=seconds))
+    assert EquityPoint.objects.filter(account=alice).count() == 2
+    assert PortfolioSnapshot.objects.get(account=alice).as_of == T0 + services.EQUITY_EVERY + timedelta(seconds=1)

@@ -1,0 +1,248 @@
+"""Fills reach us twice, out of order, before the create response and only through REST after a feed outage:
+every path must end with each fill stored once (per account and fill id) and the order's count and status right.
+
+The fills are real simulator fills (Bob trades against Alice's resting order over loopback HTTP); the stream
+copies are the simulator's own `fill`/`user_order` frames parsed by our SDK, handed to `trading.fills` as the
+feed would. Submission runs the real `submit_order` task body in this thread; follow-up tasks it would queue
+are collected instead of sent to the broker.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+from tests.factories import make_user
+from tests.trading import orderkit as kit
+from trading import clients, tasks
+from trading.fills import apply_user_order, reconcile_account, record_fill
+from trading.models import Fill, Order, TraderProfile
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    """Tasks the code under test queues, recorded instead of sent to Redis."""
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    for task in (tasks.submit_order, tasks.reconcile_order, tasks.cancel_order):
+        monkeypatch.setattr(task, "apply_async", lambda args=(), kwargs=None, _n=task.name, **opts: sent.append((_n, tuple(args))))
+    yield sent
+    clients.forget_clients()
+
+
+@pytest.fixture
+def alice(sim: Any, sim_settings: Any, queued: Any) -> Any:
+    account, sim_user = kit.funded_account(sim, "alice")
+    user = make_user("alice")
+    TraderProfile.objects.create(user=user, account=account)
+    user.account, user.sim_user_id = account, sim_user
+    return user
+
+
+@pytest.fixture
+def bob(sim: Any) -> Any:
+    trader = kit.counterparty(sim)
+    yield trader
+    trader.close()
+
+
+def resting_order(sim: Any, alice: Any, count: D = D("3")) -> tuple[Order, str]:
+    ticker = kit.fresh_market(sim)
+    order = kit.make_order(alice, alice.account, ticker, count=count)
+    assert tasks.submit_order.run(order.pk) == Order.Status.RESTING
+    order.refresh_from_db()
+    return order, ticker
+
+
+def fills_of(order: Order) -> list[str]:
+    return sorted(Fill.objects.filter(account=order.account, exchange_order_id=order.exchange_order_id).values_list("fill_id", flat=True))
+
+
+def assert_matches_exchange(sim: Any, alice: Any, order: Order) -> None:
+    order.refresh_from_db()
+    (remote,) = kit.exchange_orders(sim, alice.sim_user_id, client_order_id=str(order.client_order_id))
+    assert order.exchange_order_id == remote.order_id
+    assert order.status == kit.local_status(remote.status)
+    assert order.fill_count == remote.fill_count
+    assert order.remaining_count == remote.remaining_count
+    expected = sorted(f.fill_id for f in kit.exchange_fills(sim, alice.sim_user_id, remote.order_id))
+    assert fills_of(order) == expected
+    assert set(Fill.objects.filter(fill_id__in=expected).values_list("order_id", flat=True)) <= {order.pk}
+    assert not Fill.objects.filter(fill_id__in=expected, order__isnull=True).exists()
+
+
+def test_a_fill_delivered_twice_by_each_path_is_stored_once(sim, alice, bob):
+    order, ticker = resting_order(sim, alice)
+    kit.hit_bid(bob, ticker, D("1"))
+    (fill,) = kit.exchange_fills(sim, alice.sim_user_id, order.exchange_order_id)
+
+    assert record_fill(alice.account, kit.stream_fill(sim, fill), source="fill stream") is not None
+    assert record_fill(alice.account, kit.stream_fill(sim, fill), source="fill stream") is None
+    assert record_fill(alice.account, kit.rest_fill(fill), source="fills reconcile") is None
+    assert reconcile_account(alice.account.pk, clients.client_for(alice.account))[0] == 0
+
+    assert Fill.objects.filter(account=alice.account, fill_id=fill.fill_id).count() == 1
+    assert_matches_exchange(sim, alice, order)
+    assert order.fill_count == D("1") and order.status == Order.Status.RESTING
+
+
+def test_the_same_fill_arriving_concurrently_from_four_threads_is_stored_once(sim, alice, bob):
+    from django.db import connection
+
+    order, ticker = resting_order(sim, alice)
+    kit.hit_bid(bob, ticker, D("2"))
+    (fill,) = kit.exchange_fills(sim, alice.sim_user_id, order.exchange_order_id)
+    copies = [kit.stream_fill(sim, fill), kit.rest_fill(fill), kit.stream_fill(sim, fill, with_client_order_id=False), kit.rest_fill(fill)]
+    barrier = threading.Barrier(len(copies))
+    stored: list[Any] = []
+    errors: list[BaseException] = []
+
+    def deliver(copy: Any) -> None:
+        try:
+            barrier.wait()
+            stored.append(record_fill(alice.account, copy, source="race"))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(c,)) for c in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert not errors
+    assert sum(1 for s in stored if s is not None) == 1
+    assert_matches_exchange(sim, alice, order)
+    assert order.fill_count == D("2")
+
+
+def test_fills_out_of_order_and_a_stale_order_update_end_executed(sim, alice, bob):
+    order, ticker = resting_order(sim, alice)
+    for _ in range(3):
+        kit.hit_bid(bob, ticker, D("1"))
+    first, second, third = kit.exchange_fills(sim, alice.sim_user_id, order.exchange_order_id)
+    executed = kit.user_order_msg(sim, order.exchange_order_id)
+    assert executed.status == "executed"
+
+    # The newest news first: the last fill, then the order update saying it is done, then older fills.
+    record_fill(alice.account, kit.stream_fill(sim, third), source="fill stream")
+    apply_user_order(alice.account, executed)
+    record_fill(alice.account, kit.rest_fill(first), source="fills reconcile")
+    record_fill(alice.account, kit.stream_fill(sim, second), source="fill stream")
+    record_fill(alice.account, kit.stream_fill(sim, first), source="fill stream")
+
+    assert_matches_exchange(sim, alice, order)
+    assert order.status == Order.Status.EXECUTED
+    assert order.fill_count == D("3") and order.remaining_count == 0
+
+
+def test_an_old_resting_update_after_the_fills_does_not_reopen_the_order(sim, alice, bob):
+    order, ticker = resting_order(sim, alice, count=D("2"))
+    kit.hit_bid(bob, ticker, D("1"))
+    partly = kit.user_order_msg(sim, order.exchange_order_id)  # resting, 1 of 2 filled
+    kit.hit_bid(bob, ticker, D("1"))
+    for fill in kit.exchange_fills(sim, alice.sim_user_id, order.exchange_order_id):
+        record_fill(alice.account, kit.stream_fill(sim, fill), source="fill stream")
+
+    apply_user_order(alice.account, partly)
+
+    assert_matches_exchange(sim, alice, order)
+    assert order.status == Order.Status.EXECUTED
+
+
+class FillBeforeAnswer:
+    """Alice's client, except that between the exchange taking the order and our task reading the answer,
+    Bob trades against it and the fill is delivered (the stream often beats the HTTP response)."""
+
+    def __init__(self, real: Any, deliver: Any) -> None:
+        self.real, self.deliver = real, deliver
+
+    def submit_order(self, request: Any) -> Any:
+        result = self.real.submit_order(request)
+        self.deliver(result)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize(
+    ("filled", "with_client_order_id", "status"),
+    [
+        (D("1"), True, Order.Status.RESTING),
+        (D("3"), True, Order.Status.EXECUTED),
+        (D("1"), False, Order.Status.RESTING),  # a REST copy: no client_order_id, stored as an orphan first
+        (D("3"), False, Order.Status.EXECUTED),
+    ],
+)
+def test_a_fill_before_the_create_response_is_counted_once(sim, alice, bob, monkeypatch, filled, with_client_order_id, status):
+    ticker = kit.fresh_market(sim)
+    order = kit.make_order(alice, alice.account, ticker)
+
+    def deliver(result: Any) -> None:
+        kit.hit_bid(bob, ticker, filled)
+        for fill in kit.exchange_fills(sim, alice.sim_user_id, result.order_id):
+            copy = kit.stream_fill(sim, fill) if with_client_order_id else kit.rest_fill(fill)
+            record_fill(alice.account, copy, source="early")
+
+    real_client_for = tasks.client_for
+    monkeypatch.setattr(tasks, "client_for", lambda account: FillBeforeAnswer(real_client_for(account), deliver))
+
+    tasks.submit_order.run(order.pk)
+
+    assert_matches_exchange(sim, alice, order)
+    assert order.status == status
+    assert order.fill_count == filled
+
+
+def test_fills_missed_during_a_feed_outage_are_recovered_from_rest(sim, alice, bob):
+    order, ticker = resting_order(sim, alice)
+    kit.hit_bid(bob, ticker, D("1"))
+    kit.hit_bid(bob, ticker, D("1"))  # the feed is down: nothing is delivered
+
+    new, changed = reconcile_account(alice.account.pk, clients.client_for(alice.account))
+
+    assert (new, changed) == (2, 0)  # the order's state comes from its own fills
+    assert_matches_exchange(sim, alice, order)
+    assert order.status == Order.Status.RESTING and order.fill_count == D("2")
+
+    # The feed comes back and replays one of them; a later outage hides the last fill.
+    first = kit.exchange_fills(sim, alice.sim_user_id, order.exchange_order_id)[0]
+    assert record_fill(alice.account, kit.stream_fill(sim, first), source="fill stream") is None
+    kit.hit_bid(bob, ticker, D("1"))
+    assert reconcile_account(alice.account.pk, clients.client_for(alice.account))[0] == 1
+    assert reconcile_account(alice.account.pk, clients.client_for(alice.account)) == (0, 0)
+
+    assert_matches_exchange(sim, alice, order)
+    assert order.status == Order.Status.EXECUTED and order.fill_count == D("3")
+
+
+def test_a_fill_recovered_before_we_learn_the_exchange_id_is_attached_to_its_order(sim, alice, bob):
+    """A killed worker: the exchange took the order, our row still says submitting. The feed was down when
+    Bob traded, so the fill comes from REST (no client_order_id) before anything tells us the order id;
+    then the `user_orders` update for the order arrives."""
+    ticker = kit.fresh_market(sim)
+    order = kit.make_order(alice, alice.account, ticker)
+    assert order.mark_submitting()
+    client = clients.client_for(alice.account)
+    result = client.submit_order(kit_request(order))
+    kit.hit_bid(bob, ticker, D("1"))
+
+    assert reconcile_account(alice.account.pk, client)[0] == 1
+    apply_user_order(alice.account, kit.user_order_msg(sim, result.order_id))
+
+    assert_matches_exchange(sim, alice, order)
+    assert Fill.objects.get(exchange_order_id=result.order_id).order_id == order.pk
+    assert order.fill_count == D("1")
+
+
+def kit_request(order: Order) -> Any:
+    from trading.services import order_request
+
+    return order_request(order)

@@ -1,0 +1,197 @@
+"""The order ticket: validation messages next to fields, nothing created on bad input, scoping, CSRF."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal as D
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import strategies as st
+
+from markets import live
+from tests.factories import make_market, make_user
+from trading.models import KalshiAccount, Order, TraderProfile, TradingHalt
+
+pytestmark = pytest.mark.django_db
+
+TICKER = "KXFED-26DEC-T4.25"
+GOOD = {"outcome": "yes", "action": "buy", "count": "10", "price_cents": "44", "time_in_force": "gtc"}
+
+
+@pytest.fixture
+def fresh_book():
+    """A current book and a connected feed, as the feed would leave them in Redis."""
+    book = {"bids": [{"price": "0.42", "size": "250", "total": "250"}], "asks": [{"price": "0.44", "size": "300", "total": "300"}],
+            "spread": "0.02", "stale": False, "ts": time.time()}
+    live.client().set(f"kw:book:{TICKER}", json.dumps(book))
+    live.client().set("kw:feed:health", json.dumps({"connected": True}))
+    yield book
+    live.client().delete(f"kw:book:{TICKER}", "kw:feed:health")
+
+
+@pytest.fixture
+def alice(client, monkeypatch):
+    account = KalshiAccount.objects.create(name="acct-a", api_key_id="key-a")
+    user = make_user("alice")
+    TraderProfile.objects.create(user=user, account=account, max_contracts_per_order=D("100"), max_notional_per_order=D("50"),
+                                 max_position_per_market=D("150"))
+    # The balance comes from the exchange; here it is the cached value the ticket reads.
+    monkeypatch.setattr("trading.views.get_balance", lambda account, **kw: D("1000"))
+    monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
+    client.force_login(user)
+    make_market(TICKER)
+    return user
+
+
+def place(client, **overrides):
+    data = {**GOOD, **overrides}
+    return client.post(f"/orders/market/{TICKER}/place/", data, headers={"HX-Request": "true"})
+
+
+def test_a_valid_order_is_created_and_shown_at_once_as_sending(client, alice, fresh_book):
+    response = place(client)
+    body = response.content.decode()
+    order = Order.objects.get()
+    assert order.status == Order.Status.NEW and order.count == D("10") and order.yes_price == D("0.44")
+    assert order.book_side == "bid" and order.user == alice
+    assert f'id="order-{order.pk}"' in body and "sending…" in body
+    assert 'hx-swap-oob="afterbegin:#open-orders-body"' in body
+
+
+def test_a_no_buy_is_sent_as_a_yes_ask_at_one_minus_the_price(client, alice, fresh_book):
+    place(client, outcome="no", price_cents="56")
+    order = Order.objects.get()
+    assert (order.book_side, order.yes_price, order.price) == ("ask", D("0.44"), D("0.56"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"price_cents": "44.5"}, "not on this market&#x27;s price grid"),
+        ({"price_cents": "0"}, "between 0¢ and 100¢"),
+        ({"price_cents": "100"}, "between 0¢ and 100¢"),
+        ({"count": "0"}, "at least 0.01"),
+        ({"count": "-3"}, "at least 0.01"),
+        ({"count": "1.005"}, "at most 2 decimals"),
+        ({"count": "abc"}, "Enter a number"),
+        ({"time_in_force": "gtt"}, "need an expiry"),
+        ({"time_in_force": "ioc", "post_only": "on"}, "Post-only orders must rest"),
+        ({"reduce_only": "on"}, "reduce-only only with immediate-or-cancel"),
+        ({"count": "101"}, "limit of 100 contracts"),
+        ({"count": "99", "price_cents": "60"}, "limit of $50.00 per order"),
+        ({"time_in_force": "forever"}, "Select a valid choice"),
+    ],
+)
+def test_it_rejects_bad_input_with_a_clear_message_and_creates_nothing(client, alice, fresh_book, overrides, message):
+    body = place(client, **overrides).content.decode()
+    assert message in body
+    assert Order.objects.count() == 0
+
+
+def test_it_refuses_an_order_over_the_balance(client, alice, fresh_book, monkeypatch):
+    monkeypatch.setattr("trading.views.get_balance", lambda account, **kw: D("2"))
+    body = place(client, count="10", price_cents="44").content.decode()
+    assert "Insufficient balance" in body and Order.objects.count() == 0
+
+
+def test_it_refuses_to_trade_on_a_stale_book(client, alice, fresh_book):
+    live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
+    body = place(client).content.decode()
+    assert "stale" in body and Order.objects.count() == 0
+
+
+def test_it_refuses_to_trade_when_the_feed_is_down(client, alice, fresh_book):
+    live.client().delete("kw:feed:health")
+    body = place(client).content.decode()
+    assert "feed is down" in body and Order.objects.count() == 0
+
+
+def test_it_refuses_a_closed_market(client, alice, fresh_book):
+    from markets.models import Market
+
+    Market.objects.filter(ticker=TICKER).update(status="closed")
+    assert "not open for trading" in place(client).content.decode()
+    assert Order.objects.count() == 0
+
+
+def test_a_halted_trader_cannot_place(client, alice, fresh_book):
+    TraderProfile.objects.filter(user=alice).update(halted=True, halted_reason="kill switch")
+    assert "Your trading is halted" in place(client).content.decode()
+    assert Order.objects.count() == 0
+
+
+def test_a_global_halt_stops_everyone(client, alice, fresh_book):
+    TradingHalt.objects.update_or_create(pk=1, defaults={"halted": True, "reason": "exchange incident"})
+    assert "exchange incident" in place(client).content.decode()
+    assert Order.objects.count() == 0
+
+
+def test_a_viewer_sees_market_data_but_cannot_trade(client, fresh_book):
+    make_market(TICKER)
+    client.force_login(make_user("victor"))
+    assert client.get(f"/markets/{TICKER}/").status_code == 200
+    body = place(client).content.decode()
+    assert "view-only" in body and Order.objects.count() == 0
+
+
+def test_the_preview_says_whether_the_order_crosses_and_what_it_costs(client, alice, fresh_book):
+    TraderProfile.objects.filter(user=alice).update(max_contracts_per_order=None, max_notional_per_order=None, max_position_per_market=None)
+    body = client.post(f"/orders/market/{TICKER}/preview/", {**GOOD, "count": "400", "price_cents": "44"}).content.decode()
+    assert "fills part, rests the rest" in body and "fills 300 @ 44¢" in body
+    assert "Balance after" in body
+    body = client.post(f"/orders/market/{TICKER}/preview/", {**GOOD, "price_cents": "40"}).content.decode()
+    assert "Rests on the book" in body
+
+
+def test_a_trader_cannot_cancel_or_see_another_traders_order(client, alice, fresh_book):
+    bob = make_user("bob")
+    account = KalshiAccount.objects.create(name="acct-b", api_key_id="key-b")
+    theirs = Order.objects.create(user=bob, account=account, ticker=TICKER, outcome="yes", action="buy", price=D("0.4"),
+                                  book_side="bid", yes_price=D("0.4"), count=D("1"), remaining_count=D("1"), status="resting")
+    assert client.post(f"/orders/{theirs.pk}/cancel/").status_code == 404
+    assert f"order-{theirs.pk}" not in client.get("/orders/").content.decode()
+    assert f"order-{theirs.pk}" not in client.get(f"/orders/market/{TICKER}/orders/").content.decode()
+    theirs.refresh_from_db()
+    assert not theirs.cancel_requested
+
+
+def test_placing_an_order_requires_the_csrf_token(alice, fresh_book):
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(alice)
+    response = csrf_client.post(f"/orders/market/{TICKER}/place/", GOOD)
+    assert response.status_code == 403
+    assert Order.objects.count() == 0
+
+
+def test_the_kill_switch_halts_the_trader(client, alice, monkeypatch):
+    sent = []
+    monkeypatch.setattr("trading.tasks.cancel_all_for_account.delay_on_commit", lambda *a: sent.append(a))
+    client.post("/orders/kill-switch/", {"confirm": "yes"})
+    profile = TraderProfile.objects.get(user=alice)
+    assert profile.halted and sent and sent[0][0] == profile.account_id
+
+
+def test_the_kill_switch_needs_confirmation(client, alice):
+    assert client.post("/orders/kill-switch/", {}).status_code == 400
+    assert not TraderProfile.objects.get(user=alice).halted
+
+
+text = st.one_of(st.text(max_size=12), st.sampled_from(["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२"]))
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(count=text, price=text, tif=st.sampled_from(["gtc", "gtt", "ioc", "fok", "x", ""]), outcome=st.sampled_from(["yes", "no", "maybe"]))
+def test_random_bad_input_never_creates_an_order_and_always_explains(client, alice, fresh_book, count, price, tif, outcome):
+    before = Order.objects.count()
+    response = place(client, count=count, price_cents=price, time_in_force=tif, outcome=outcome)
+    assert response.status_code == 200
+    created = Order.objects.count() - before
+    body = response.content.decode()
+    if created:
+        order = Order.objects.latest("pk")
+        assert order.count > 0 and 0 < order.price < 1  # only a genuinely valid order gets through
+    else:
+        assert "field-error" in body or "form-errors" in body or "blocker" in body
