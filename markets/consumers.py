@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.html import escape
 
-from markets.hub import REFUSE_KEY, get_hub
+from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.sender: asyncio.Task[None] | None = None
         if await self._refusing():
             # Draining for maintenance: "try again later" — the browser polls and retries with backoff.
-            await self.close(code=1013)
+            await self.close(code=TRY_AGAIN_LATER)
             return
         await get_hub().attach(self)
         # The trader's own order and fill updates (low rate: the channel layer is fine here).

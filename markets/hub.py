@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "kw:md:"
 CONTROL_CHANNEL = "kw:control"
 REFUSE_KEY = "kw:ws:refuse_until"
+# daphne only lets an application send 1000 or 3000-4999, so "service restart" / "try again later"
+# are 4012 / 4013 here; static/js/live.js reconnects on them with backoff (htmx's ws extension
+# itself only reconnects after 1006/1011/1012/1013).
+SERVICE_RESTART = 4012
+TRY_AGAIN_LATER = 4013
 WATCH_PREFIX = "kw:watch:"
 HEARTBEAT_SECONDS = 10
 WATCH_TTL_SECONDS = 30
@@ -178,18 +183,15 @@ class Hub:
 
 
     def control(self, data: bytes | str) -> None:
-        """Operator commands: {"action": "close_all", "code": 1012} closes every local browser socket."""
+        """Operator commands: {"action": "close_all"} closes every local browser socket with code 4012."""
         try:
             command = json.loads(data)
         except ValueError:
             return
         if not isinstance(command, dict) or command.get("action") != "close_all":
             return
-        code = command.get("code", 1012)
-        # 1012/1013 make the htmx ws extension reconnect by itself (with backoff); pages poll meanwhile.
-        code = code if code in (1011, 1012, 1013) else 1012
         for listener in {item for group in self.listeners.values() for item in group} | set(self.idle):
-            listener.close_soon(code)
+            listener.close_soon(SERVICE_RESTART)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

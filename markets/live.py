@@ -74,3 +74,14 @@ def overlay_quote(market: Any, quote: dict[str, Any] | None) -> Any:
         market.spread = market.yes_ask - market.yes_bid
     market.quote_ts = quote.get("ts")
     return market
+
+
+def cached_json(key: str) -> Any:
+    return _get_json(key)
+
+
+def store_json(key: str, value: Any, *, ttl: int) -> None:
+    try:
+        client().set(key, json.dumps(value), ex=ttl)
+    except redis.RedisError as exc:
+        log.warning("redis unavailable writing %s: %s", key, exc)

@@ -27,6 +27,19 @@
     wasLive = true;
     document.body.dataset.everLive = "true";
   });
+  // The server closes sockets on purpose with 4012 (restart) / 4013 (try later): reconnect with full-jitter
+  // backoff, as the ws extension itself does for 1006/1011/1012/1013.
+  var serverRetries = 0;
+  document.addEventListener("htmx:wsOpen", function () { serverRetries = 0; });
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
+    var wrapper = evt.detail && evt.detail.socketWrapper;
+    if ((code === 4012 || code === 4013) && wrapper && wrapper.reconnect) {
+      var delay = Math.random() * 1000 * Math.pow(2, Math.min(serverRetries, 6));
+      serverRetries += 1;
+      setTimeout(function () { wrapper.reconnect(); }, delay);
+    }
+  });
   document.addEventListener("htmx:wsClose", function () {
     setState("polling", "WebSocket closed: polling every few seconds");
     if (wasLive) toast("Connection lost: polling");

@@ -133,7 +133,7 @@ FULL = Config(
     ],
     warmup=3.0,
     measure=15.0,
-    stalled_markets=25,
+    stalled_markets=50,
 )
 QUICK = Config(
     workloads=[
@@ -492,8 +492,14 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
         }
         for s in stalled:
             nbytes, how = await asyncio.to_thread(s.drain)
+            feed_s = cfg.warmup + cfg.measure + 1.0
             result.stalled.append(
-                {"chatty": s.chatty, "backlog_bytes": nbytes, "ended": how, "offered_bytes_s": offered_per_s}
+                {
+                    "chatty": s.chatty,
+                    "backlog_bytes": nbytes,
+                    "ended": how,
+                    "offered_bytes": sum(offered_per_s.values()) * feed_s,
+                }
             )
     except Exception as exc:  # report, keep going with the other servers
         result.error = f"{type(exc).__name__}: {exc}"
@@ -562,15 +568,16 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
     lines.append("")
     lines.append(
         "| server | run s | VmRSS start MiB | peak MiB | end MiB | RSS slope in window A / B (MiB/min) |"
-        " backlog drained at end: silent | chatty |"
+        " offered to each stalled socket | backlog drained at end: silent | chatty |"
     )
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind in by:
         r = by.get(kind)
         if r is None or not r.rss_samples:
             continue
         slopes = " / ".join(fmt(w.rss_slope_mib_min, 1) for w in r.workloads)
         st = {s["chatty"]: s for s in r.stalled}
+        offered = max((s["offered_bytes"] for s in r.stalled), default=float("nan"))
 
         def cell(s: dict[str, Any] | None) -> str:
             if s is None:
@@ -579,7 +586,8 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
 
         lines.append(
             f"| {LABELS[kind]} | {fmt(r.duration_s, 0)} | {fmt(r.rss_start_mib)} | {fmt(r.rss_peak_mib)} |"
-            f" {fmt(r.rss_end_mib)} | {slopes} | {cell(st.get(False))} | {cell(st.get(True))} |"
+            f" {fmt(r.rss_end_mib)} | {slopes} | {offered / 2**20:.2f} MiB | {cell(st.get(False))} |"
+            f" {cell(st.get(True))} |"
         )
     return "\n".join(lines)
 

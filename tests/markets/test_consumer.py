@@ -133,9 +133,9 @@ async def test_an_operator_can_close_every_socket_so_browsers_reconnect(redis_cl
     from markets.hub import CONTROL_CHANNEL
 
     communicator = await connect("/ws/markets/?tickers=KXA-1")
-    await redis_client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all", "code": 1012}))
+    await redis_client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all"}))
     output = await communicator.receive_output(timeout=3)
-    assert output == {"type": "websocket.close", "code": 1012}
+    assert output == {"type": "websocket.close", "code": 4012}
 
 
 async def test_it_refuses_new_sockets_while_draining(redis_client):
@@ -148,4 +148,4 @@ async def test_it_refuses_new_sockets_while_draining(redis_client):
         connected, code = await communicator.connect()
     finally:
         await redis_client.delete(REFUSE_KEY)
-    assert not connected and code == 1013
+    assert not connected and code == 4013

@@ -135,8 +135,15 @@ def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(c
 def test_the_price_chart_says_when_the_exchange_is_unreachable(client, alice, settings):
     settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
     make_market("KXFED-26DEC-T4.25")
-    body = client.get("/markets/KXFED-26DEC-T4.25/").content.decode()
+    body = client.get("/markets/KXFED-26DEC-T4.25/", {"partial": "market-chart"}, headers={"HX-Request": "true"}).content.decode()
     assert "Price history unavailable" in body
+
+
+def test_the_full_page_defers_the_chart_so_the_first_paint_never_waits_for_the_exchange(client, alice, settings):
+    settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
+    make_market("KXFED-26DEC-T4.25")
+    body = client.get("/markets/KXFED-26DEC-T4.25/").content.decode()
+    assert "Loading price history" in body and 'hx-trigger="load, every 60s"' in body
 
 
 def test_the_book_partial_draws_the_ladder_and_depth_chart(client, alice):

@@ -13,8 +13,8 @@ from markets.hub import CONTROL_CHANNEL, REFUSE_KEY
 
 class Command(BaseCommand):
     help = (
-        "Close every browser market-data socket on every server (code 1012: browsers reconnect by "
-        "themselves and poll meanwhile). With --refuse-for N, new sockets are refused for N seconds."
+        "Close every browser market-data socket on every server (code 4012, service restart: browsers "
+        "reconnect by themselves and poll meanwhile). With --refuse-for N, new sockets are refused for N seconds."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -24,5 +24,5 @@ class Command(BaseCommand):
         client = redis.Redis.from_url(settings.REDIS_URL)
         if options["refuse_for"] > 0:
             client.set(REFUSE_KEY, str(time.time() + options["refuse_for"]), ex=int(options["refuse_for"]) + 1)
-        receivers = client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all", "code": 1012}))
+        receivers = client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all"}))
         self.stdout.write(f"asked {receivers} server process(es) to close their browser sockets")

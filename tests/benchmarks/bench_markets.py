@@ -1,0 +1,180 @@
+"""Market sync and page render benchmark (issue 4).
+
+    python tests/benchmarks/bench_markets.py [--markets 10000] [--quick]
+
+- Sync: 10,000 markets paged over real loopback HTTP from the simulator and upserted in bulk (insert, then
+  update), next to a baseline measured in the same run: one `update_or_create` per market (timed on a
+  sample and scaled, as running it for all would take minutes).
+- Render: the market list (10,000 markets, several sorts/filters) and the market detail page through
+  Django's test client, p50/p95, next to the home page as the baseline of one request through the stack.
+Results are printed as markdown and written to the "## Markets: sync and render" section of
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(var: Path) -> str:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
+    os.environ["KALSHIWEB_VAR_DIR"] = str(var)
+    os.environ.setdefault("KALSHIWEB_LOG_LEVEL", "WARNING")
+    if not os.environ.get("REDIS_URL"):
+        from kalshiweb.devredis import ensure_redis_url
+
+        ensure_redis_url(var / "redis")
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = f"sqlite:///{var / 'bench.sqlite3'}"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return os.environ["DATABASE_URL"].split(":", 1)[0]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def add_markets(sim: object, count: int) -> None:
+    def build() -> None:
+        ex = sim.exchange  # type: ignore[attr-defined]
+        template = next(m for m in ex.markets.values() if m.status == "active")
+        for i in range(count):
+            ex.add_market(dataclasses.replace(template, ticker=f"{template.event_ticker}-BENCH{i:05d}", market_id=""))
+
+    sim.call(build)  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--markets", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="1,000 markets, fewer requests")
+    args = parser.parse_args(argv)
+    n = 1_000 if args.quick else args.markets
+    requests = 20 if args.quick else 60
+    var = Path(tempfile.mkdtemp(prefix="kalshiweb-bench-"))
+    engine = setup_django(var)
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from kalshiweb.exchange import run_blocking
+    from kalshiweb.kalshi.rest import KalshiClient
+    from kalshiweb.simulator.testing import start_simulator
+    from markets.models import Market
+    from markets.sync import fetch_all, market_row, store
+
+    with start_simulator(seed=1, activity=0.0, rate_limit_tier=None) as sim:
+        add_markets(sim, n)
+
+        async def fetch() -> tuple:
+            async with KalshiClient(sim.rest_base) as client:
+                return await fetch_all(client)
+
+        t0 = time.perf_counter()
+        series, events, markets = run_blocking(fetch)
+        fetch_s = time.perf_counter() - t0
+        first = store(series, events, markets)
+        second = store(series, events, markets)
+
+        # Baseline: one update_or_create per market, on a sample, scaled to the same count.
+        sample = markets[:300]
+        now = datetime.now(UTC)
+        t0 = time.perf_counter()
+        for m in sample:
+            row = market_row(m, None, now)
+            fields = {f.attname: getattr(row, f.attname) for f in Market._meta.concrete_fields if f.attname not in ("ticker", "series_id")}
+            Market.objects.update_or_create(ticker=m.ticker, defaults=fields)
+        per_row = (time.perf_counter() - t0) / len(sample)
+        baseline_s = per_row * len(markets)
+
+        user = get_user_model().objects.create_user("bench", password="bench-password-123")
+        from django.conf import settings
+
+        settings.KALSHI_API_BASE = sim.rest_base
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(user)
+        ticker = markets[0].ticker
+
+        def timed(path: str, params: dict | None = None) -> float:
+            t = time.perf_counter()
+            response = client.get(path, params or {})
+            assert response.status_code == 200, (path, response.status_code)
+            return (time.perf_counter() - t) * 1000
+
+        for _ in range(3):
+            timed("/")
+            timed("/markets/")
+        home = [timed("/") for _ in range(requests)]
+        listing = []
+        variants = [{}, {"sort": "volume_24h"}, {"sort": "close_time"}, {"sort": "spread"}, {"q": "BENCH01"}, {"status": "all", "page": "50"}]
+        for i in range(requests):
+            listing.append(timed("/markets/", variants[i % len(variants)]))
+        detail = [timed(f"/markets/{ticker}/") for _ in range(requests)]
+        detail_partial = [timed(f"/markets/{ticker}/", {"partial": "market-quote"}) for _ in range(requests)]
+
+    total = len(markets)
+    sync_s = fetch_s + first.seconds
+    lines = [
+        "## Markets: sync and render",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"database {engine}, {total:,} markets (`python tests/benchmarks/bench_markets.py{' --quick' if args.quick else ''}`).",
+        "",
+        "| sync step | seconds | note |",
+        "|---|---|---|",
+        f"| fetch all pages over loopback HTTP (client parse included) | {fetch_s:.2f} | {total // 1000 + 1} pages of 1,000 |",
+        f"| bulk upsert, first sync (insert) | {first.seconds:.2f} | |",
+        f"| bulk upsert, re-sync (update) | {second.seconds:.2f} | |",
+        f"| **full sync (fetch + upsert)** | **{sync_s:.2f}** | target ≤ 5 s: {'met' if sync_s <= 5 else 'NOT met'} |",
+        f"| baseline: one `update_or_create` per market | {baseline_s:.2f} | {per_row * 1000:.2f} ms/market on a 300-market sample, scaled; bulk is {baseline_s / max(second.seconds, 1e-9):.0f}× faster |",
+        "",
+        "| page (Django test client, in-process) | p50 ms | p95 ms | × baseline p50 |",
+        "|---|---|---|---|",
+        f"| baseline: home page | {statistics.median(home):.1f} | {pct(home, 0.95):.1f} | 1.0 |",
+        f"| market list over {total:,} markets (6 sort/filter variants) | {statistics.median(listing):.1f} | {pct(listing, 0.95):.1f} | {statistics.median(listing) / statistics.median(home):.1f} |",
+        f"| market detail, full page (includes REST candlesticks + trades from the simulator) | {statistics.median(detail):.1f} | {pct(detail, 0.95):.1f} | {statistics.median(detail) / statistics.median(home):.1f} |",
+        f"| market detail, live quote partial (the polling path) | {statistics.median(detail_partial):.1f} | {pct(detail_partial, 0.95):.1f} | {statistics.median(detail_partial) / statistics.median(home):.1f} |",
+        "",
+        f"Targets: list and detail p95 ≤ 50 ms — list {'met' if pct(listing, 0.95) <= 50 else 'NOT met'}, "
+        f"detail {'met' if pct(detail, 0.95) <= 50 else 'NOT met'}.",
+        "",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    write_section(ROOT / "docs" / "benchmarks.md", "## Markets: sync and render", report)
+    return 0
+
+
+def write_section(path: Path, heading: str, body: str) -> None:
+    """Replace (or append) one `## ` section of docs/benchmarks.md, leaving the others alone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nRatios are against baselines measured in the same run; the machines are shared and noisy.\n\n"
+    start = text.find(heading)
+    if start == -1:
+        text = text.rstrip() + "\n\n" + body.strip() + "\n"
+    else:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + body.strip() + "\n" + (text[end:] if end != -1 else "")
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

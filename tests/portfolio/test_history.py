@@ -1,0 +1,76 @@
+"""Fill and settlement history: filters, CSV export, and only the trader's own account."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from portfolio.models import Settlement
+from tests.portfolio.helpers import make_fill, make_trader
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(client):
+    user, account = make_trader("alice")
+    client.force_login(user)
+    make_fill(account, "KX-FED-A", "bid", "0.40", "10", "0.17", at=datetime(2026, 11, 1, 12, tzinfo=UTC))
+    make_fill(account, "KX-FED-A", "ask", "0.55", "4", "0.07", at=datetime(2026, 11, 2, 12, tzinfo=UTC))
+    make_fill(account, "KX-CPI-B", "ask", "0.30", "2.5", "0.04", at=datetime(2026, 11, 3, 12, tzinfo=UTC))
+    _, other = make_trader("bob")
+    make_fill(other, "KX-FED-A", "bid", "0.41", "99", at=datetime(2026, 11, 2, 12, tzinfo=UTC))
+    return account
+
+
+def csv_rows(response) -> list[dict[str, str]]:
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def test_the_fill_history_lists_only_my_fills(client, alice):
+    html = client.get("/portfolio/fills/").content.decode()
+    assert "3 fills" in html
+    assert "99" not in html.split("<tbody>")[1]
+
+
+def test_it_filters_fills_by_ticker_and_date(client, alice):
+    html = client.get("/portfolio/fills/", {"ticker": "FED", "since": "2026-11-02"}).content.decode()
+    assert "1 fill" in html and "KX-CPI-B" not in html.split("<tbody>")[1]
+
+
+def test_the_filter_returns_only_the_table_to_htmx(client, alice):
+    response = client.get("/portfolio/fills/", {"ticker": "CPI"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.startswith('<section id="fill-table">') and "<html" not in html
+
+
+def test_the_csv_export_follows_the_filters(client, alice):
+    response = client.get("/portfolio/fills.csv", {"until": "2026-11-02"})
+    assert response["Content-Type"] == "text/csv"
+    assert "attachment" in response["Content-Disposition"]
+    rows = csv_rows(response)
+    assert [(r["ticker"], r["side"], r["contracts"], r["price"], r["fee"]) for r in rows] == [
+        ("KX-FED-A", "no", "4.00", "0.4500", "0.070000"),  # selling YES at 55¢ is buying NO at 45¢
+        ("KX-FED-A", "yes", "10.00", "0.4000", "0.170000"),
+    ]
+
+
+def test_the_csv_export_of_all_fills_has_every_fill(client, alice):
+    rows = csv_rows(client.get("/portfolio/fills.csv"))
+    assert len(rows) == 3 and rows[0]["contracts"] == "2.50"
+
+
+def test_settlements_are_listed_with_their_profit(client, alice):
+    Settlement.objects.create(
+        account=alice, ticker="KX-OLD", event_ticker="KX", market_result="no", yes_count=0, yes_total_cost=0,
+        no_count=D(6), no_total_cost=D("4.20"), revenue=D("6.00"), fee_cost=D("0.63"),
+        settled_time=datetime(2026, 11, 5, tzinfo=UTC),
+    )  # fmt: skip
+    html = client.get("/portfolio/settlements/").content.decode()
+    assert "KX-OLD" in html and "+$1.80" in html
+    assert "KX-OLD" in client.get("/portfolio/").content.decode()

@@ -1,0 +1,113 @@
+"""In headless Chromium, against a real daphne, the feed process and the simulator: a fill on the exchange
+moves the position row and the totals without a reload; with the socket killed the page says it is
+polling, and the next fill still arrives (by polling)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.core.management import call_command
+
+from portfolio import services
+from trading.clients import client_for, forget_clients
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def held_market(sim, trader):
+    """A fresh market in which Alice holds 10 YES at 40¢, with a two-sided book around it."""
+    from kalshiweb.simulator import engine
+
+    tag = uuid.uuid4().hex[:6].upper()
+    series, event, ticker = f"KXPFB{tag}", f"KXPFB{tag}-26DEC", f"KXPFB{tag}-26DEC-A"
+    mm = f"pf-mm-{tag}"
+
+    def create() -> None:
+        ex = sim.exchange
+        ex.add_series(engine.Series(series, "Portfolio browser test", "Economics"))
+        ex.add_event(engine.Event(event, series, "Browser test event"))
+        ex.add_market(engine.Market(ticker, event, series, "Will the browser see it?", "Browser sees it", "It does not",
+                                    open_time=ex.now - timedelta(days=1), close_time=ex.now + timedelta(days=3)))
+        ex.add_account(mm, D("100000"))
+
+    sim.call(create)
+
+    def order(user: str, side: str, count: str, price: str) -> None:
+        time.sleep(0.01)
+        sim.call(lambda: sim.exchange.advance(sim.app.now()))
+        sim.call(sim.exchange.create_order, user, ticker=ticker, side=side, count=D(count), price=D(price),
+                 time_in_force="good_till_canceled")
+
+    order(mm, "ask", "10", "0.40")
+    order(trader.sim_user_id, "bid", "10", "0.40")
+    order(mm, "ask", "100", "0.60")
+    order(mm, "bid", "100", "0.30")
+    yield ticker, order
+
+
+@pytest.fixture
+def kalshi(trader):
+    """Runs REST calls in a thread of their own: Playwright keeps an event loop running in this one."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    account = trader.kalshi_account
+
+    def run(fn):
+        return pool.submit(lambda: fn(client_for(account))).result(timeout=30)
+
+    yield run
+    pool.submit(forget_clients).result(timeout=30)
+    pool.shutdown()
+
+
+def login(page, base: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_a_fill_moves_the_row_and_the_totals_live_then_by_polling(sim, trader, held_market, kalshi, feed_process, daphne_server, page):
+    ticker, order = held_market
+    account = trader.kalshi_account
+    kalshi(lambda c: services.refresh(account, c))  # a fresh snapshot, and the first fill stored
+
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/portfolio/")
+    row = page.locator(f"#pf-row-{ticker.replace('.', '_')}")
+    assert row.locator(".pf-contracts").inner_text() == "10"
+    assert page.locator("#pf-exposure").inner_text() == "$4.00"
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
+    assert page.locator(".pf-when-live").is_visible() and not page.locator(".pf-when-polling").is_visible()
+
+    # Alice buys 5 more YES at 60¢ on the exchange: the row and the totals move, no reload.
+    started = time.monotonic()
+    order(trader.sim_user_id, "bid", "5", "0.60")
+    row.locator(".pf-contracts").filter(has_text="15").wait_for(timeout=15000)
+    page.locator("#pf-exposure").filter(has_text="$7.00").wait_for(timeout=5000)
+    assert time.monotonic() - started < 8, "arrived live, well before the 10 s safety poll"
+    assert "$" in page.locator("#pf-unrealized").inner_text()
+    assert page.locator("#pf-fees").inner_text() == kalshi(lambda c: fee_text(c, ticker))
+
+    # The socket is killed and refused for a while: the page says it polls every 30 s, and still moves.
+    call_command("close_sockets", "--refuse-for", "50")
+    page.locator("#conn-badge").filter(has_text="Polling").wait_for(timeout=10000)
+    assert page.locator(".pf-when-polling").is_visible()
+    assert "every 30 s" in page.locator(".pf-when-polling").inner_text()
+    kalshi(lambda c: services.refresh(account, c))  # keep the snapshot fresh, so only the 30 s poll can bring the next fill
+    order(trader.sim_user_id, "bid", "5", "0.60")
+    row.locator(".pf-contracts").filter(has_text="20").wait_for(timeout=40000)
+    page.locator("#pf-exposure").filter(has_text="$10.00").wait_for(timeout=5000)
+    assert page.locator("#conn-badge").inner_text() == "Polling"
+
+
+def fee_text(client, ticker: str) -> str:
+    """Kalshi's fees for the market, formatted as the page formats money."""
+    (position,) = [p for p in client.get_positions(ticker=ticker).market_positions]
+    return f"${position.fees_paid:.2f}"

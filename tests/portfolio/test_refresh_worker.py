@@ -1,0 +1,68 @@
+"""The refresh cycle end to end: a stale page queues one refresh, a real Celery worker reads the simulator
+over HTTP, the snapshot becomes fresh and the new figures are pushed to the trader's group."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from portfolio import services
+from portfolio.models import EquityPoint, PortfolioSnapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_missing_snapshot_is_fetched_by_the_worker_and_pushed(sim, trader, celery_worker, client):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"user.{trader.pk}", channel)
+    client.force_login(trader)
+
+    html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
+    assert "no snapshot from Kalshi yet" in html and "refreshing…" in html
+
+    snapshot = wait_for(lambda: PortfolioSnapshot.objects.filter(account=trader.kalshi_account).first())
+    balance = sim.call(lambda: sim.exchange.account(trader.sim_user_id).balance)
+    assert snapshot.balance == balance
+    assert EquityPoint.objects.filter(account=trader.kalshi_account).count() == 1
+
+    message = async_to_sync(layer.receive)(channel)
+    assert message["type"] == "user.update"
+    assert 'id="portfolio-live"' in message["html"] and 'hx-swap-oob="true"' in message["html"]
+    assert f"${balance:,.2f}" in message["html"]
+
+    # Fresh now: the page shows it without asking again, and a second tab does not cause another call.
+    html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
+    assert "stale" not in html.split('id="pf-snapshot"')[1][:60]
+    assert services.request_refresh(trader.kalshi_account.pk) is False  # still inside the window
+
+
+def test_a_failed_refresh_keeps_the_old_figures_and_says_why(sim, trader, celery_worker, client):
+    from datetime import UTC, datetime
+
+    account = trader.kalshi_account
+    PortfolioSnapshot.objects.create(account=account, balance=D("12.34"), portfolio_value=0, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    sim.faults.fail_next(50, "500", path_prefix="/portfolio/balance")
+    try:
+        assert services.request_refresh(account.pk)
+        snap = wait_for(lambda: PortfolioSnapshot.objects.exclude(last_error="").filter(account=account).first(), timeout=40)
+    finally:
+        sim.faults.reset()
+    assert snap.balance == D("12.34")
+    client.force_login(trader)
+    html = client.get("/portfolio/").content.decode()
+    assert "Last refresh failed" in html and "stale" in html

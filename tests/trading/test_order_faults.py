@@ -1,0 +1,344 @@
+"""Randomized faults on the order path: every order ends exactly once on the exchange, or visibly not at all.
+
+Each trial places 1-3 orders in a fresh simulator market and mixes, at random (seeded):
+
+* exchange faults on POST /portfolio/events/orders: 429, 500 (not processed), ``timeout_after_accept``
+  (processed, then the connection is dropped: the "processed but lost" case), with a short or a
+  longer-than-the-client-timeout hang;
+* 409s: the order is already on the exchange (an earlier attempt was accepted) while our row is back at NEW;
+* duplicate and concurrent task deliveries: ``submit_order`` delivered 1-3 times, a stray ``reconcile_order``,
+  run at the same time on different threads;
+* killed workers: the row is left SUBMITTING after the exchange accepted the order, or before anything was
+  sent, or the task message is lost (row NEW); the periodic ``reconcile_stuck_orders`` finds them;
+* orders the exchange refuses (insufficient balance): the only ones allowed to end REJECTED.
+
+Invariants, checked after every trial settles: at most one exchange order per client_order_id and none
+that is not ours; no order left NEW/SUBMITTING/UNKNOWN; no order shown REJECTED that exists on the
+exchange; the local status, exchange id and fill count equal the exchange's.
+
+How tasks run. The task bodies are the real ones (`submit_order.run`, `reconcile_order.run`,
+`reconcile_stuck_orders.run`) against the real simulator over loopback HTTP, on a pool of three threads,
+each with its own DB connection and cached Kalshi client, as three worker processes would have. What the
+tasks queue (`apply_async`/`delay`) goes to an in-test scheduler instead of Redis: that lets a trial deliver
+a message twice and concurrently, lose one, and run hundreds of trials in a minute. Countdowns are honoured
+but capped at 20 ms and the not-found grace at 0-100 ms (the simulator has no read-after-write lag, and a
+short grace makes reconciliation race in-flight submissions, which is the harder case), and
+`KALSHIWEB_RECONCILE_AFTER_SECONDS` is 0, so the periodic job also races live tasks. A `self.retry()` in a
+directly called task raises `Retry`; the scheduler re-queues it as the broker would. One smaller test runs
+the same kind of faults through a real Celery worker on the real Redis broker, with the real countdowns,
+to show the shortcut changes nothing essential.
+
+`KALSHIWEB_FAULT_TRIALS` / `KALSHIWEB_FAULT_SEED` change the trial count and seed (the order benchmark runs
+thousands); `KALSHIWEB_FAULT_REPORT` names a JSON file for the summary.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from celery.exceptions import Retry
+
+from tests.factories import make_user
+from tests.trading import orderkit as kit
+from trading import clients, services, tasks
+from trading.models import KalshiAccount, Order, TraderProfile
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORDERS_PATH = "/portfolio/events/orders"
+STUCK = (Order.Status.NEW, Order.Status.SUBMITTING, Order.Status.UNKNOWN)
+TASKS: dict[str, Any] = {
+    "submit_order": tasks.submit_order,
+    "reconcile_order": tasks.reconcile_order,
+    "cancel_order": tasks.cancel_order,
+}
+CLIENT_TIMEOUT = 0.4
+
+
+class Scheduler:
+    """A tiny broker: due-time ordered messages, taken by a fixed pool of worker threads."""
+
+    def __init__(self, threads: int, countdown_cap: float) -> None:
+        self.countdown_cap = countdown_cap
+        self._cv = threading.Condition()
+        self._heap: list[tuple[float, int, str, tuple[Any, ...]]] = []
+        self._seq = itertools.count()
+        self._running = 0
+        self._stop = False
+        self.errors: list[str] = []
+        self.ran: Counter[str] = Counter()
+        self._threads = [threading.Thread(target=self._work, name=f"fault-worker-{i}", daemon=True) for i in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def send(self, name: str, args: tuple[Any, ...], countdown: float = 0.0) -> None:
+        due = time.monotonic() + min(max(countdown or 0.0, 0.0), self.countdown_cap)
+        with self._cv:
+            heapq.heappush(self._heap, (due, next(self._seq), name, tuple(args)))
+            self._cv.notify_all()
+
+    def idle(self) -> bool:
+        with self._cv:
+            return not self._heap and self._running == 0
+
+    def wait_idle(self, deadline: float) -> bool:
+        with self._cv:
+            while self._heap or self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(left, 0.05))
+            return True
+
+    def clear(self) -> None:
+        with self._cv:
+            self._heap.clear()
+
+    def _work(self) -> None:
+        from django.db import connection
+
+        try:
+            while True:
+                with self._cv:
+                    while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
+                        self._cv.wait(0.005 if self._heap else 0.05)
+                    if self._stop:
+                        return
+                    _, _, name, args = heapq.heappop(self._heap)
+                    self._running += 1
+                try:
+                    self.run(name, args)
+                finally:
+                    with self._cv:
+                        self._running -= 1
+                        self._cv.notify_all()
+        finally:
+            clients.forget_clients()
+            connection.close()
+
+    def run(self, name: str, args: tuple[Any, ...]) -> None:
+        self.ran[name] += 1
+        try:
+            if name == "reconcile_stuck_orders":
+                tasks.reconcile_stuck_orders.run()
+            else:
+                TASKS[name].run(*args)
+        except Retry:
+            self.send(name, args, self.countdown_cap)  # the broker would deliver it again later
+        except Exception as exc:  # Celery acks a task that raised (no autoretry): the periodic sweep must recover
+            self.errors.append(f"{name}{args}: {type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        for t in self._threads:
+            t.join(10)
+
+
+@dataclass
+class Planned:
+    order: Order
+    scenario: str
+    refused: bool  # the exchange will refuse it (not enough balance): REJECTED is the right end
+
+
+@dataclass
+class Trial:
+    number: int
+    ticker: str
+    planned: list[Planned] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+
+
+SCENARIOS = ("normal", "normal", "normal", "killed_after_accept", "killed_before_send", "lost_message", "accepted_before_409")
+
+
+class FaultRig:
+    """Runs randomized trials against one simulator account and checks the invariants after each."""
+
+    def __init__(self, sim: Any, user: Any, account: KalshiAccount, sim_user_id: str, scheduler: Scheduler) -> None:
+        self.sim, self.user, self.account, self.sim_user_id = sim, user, account, sim_user_id
+        self.scheduler = scheduler
+        self.tally: Counter[str] = Counter()
+        self.violations: list[str] = []
+
+    # -- one trial ---------------------------------------------------------------------------------------
+
+    def run_trial(self, number: int, rng: random.Random, *, deadline_s: float = 20.0) -> list[str]:
+        t0 = time.monotonic()
+        trial = Trial(number, kit.fresh_market(self.sim))
+        tasks.NOT_FOUND_GRACE_SECONDS = rng.choice([0.0, 0.02, 0.1])
+        for _ in range(rng.randint(1, 3)):
+            refused = rng.random() < 0.15
+            count = D("100000000") if refused else D(rng.randint(1, 5))
+            price = D("0.90") if refused else D("0.02")
+            order = kit.make_order(self.user, self.account, trial.ticker, count=count, price=price)
+            scenario = "normal" if refused else rng.choice(SCENARIOS)
+            trial.planned.append(Planned(order, scenario, refused))
+            self.tally[scenario] += 1
+            self._prepare(order, scenario)
+        # Faults hit the tasks' requests, not the "earlier attempts" _prepare made for killed workers.
+        self._program_faults(trial, rng)
+        for p in trial.planned:
+            self._dispatch(p.order, p.scenario, rng)
+        if rng.random() < 0.3:
+            self.scheduler.send("reconcile_stuck_orders", ())
+        settled = self._settle(time.monotonic() + deadline_s)
+        self.sim.faults.reset()
+        self.tally["slowest ms"] = max(self.tally["slowest ms"], int((time.monotonic() - t0) * 1000))
+        problems = [] if settled else [f"trial {number}: did not settle in {deadline_s}s"]
+        problems += self.check(trial)
+        self.tally["trials"] += 1
+        self.tally["orders"] += len(trial.planned)
+        if problems:
+            self.violations.extend(problems)
+        return problems
+
+    def _program_faults(self, trial: Trial, rng: random.Random) -> None:
+        for _ in range(rng.choice([0, 1, 1, 2, 3])):
+            mode = rng.choice(["429", "500", "timeout_after_accept", "timeout_after_accept"])
+            n = rng.randint(1, 2)
+            hang = CLIENT_TIMEOUT + 0.05 if (mode == "timeout_after_accept" and rng.random() < 0.1) else 0.01
+            self.sim.faults.fail_next(n, mode, path_prefix=ORDERS_PATH, hang_seconds=hang)
+            trial.faults.append(f"{mode}x{n}")
+            self.tally[f"fault {mode}"] += n
+
+    def _prepare(self, order: Order, scenario: str) -> None:
+        """What happened before the trial's tasks run: a worker that died, an attempt whose answer was lost."""
+        if scenario in ("killed_after_accept", "killed_before_send"):
+            assert order.mark_submitting()
+        if scenario in ("killed_after_accept", "accepted_before_409"):
+            clients.client_for(self.account).submit_order(services.order_request(order))
+
+    def _dispatch(self, order: Order, scenario: str, rng: random.Random) -> None:
+        send = self.scheduler.send
+        if scenario == "normal":
+            for _ in range(rng.choice([1, 1, 2, 3])):  # duplicate deliveries run concurrently on the pool
+                send("submit_order", (order.pk,))
+            if rng.random() < 0.2:
+                send("reconcile_order", (order.pk,), rng.random() * 0.05)
+        elif scenario in ("killed_after_accept", "killed_before_send", "lost_message"):
+            send("reconcile_stuck_orders", (), rng.random() * 0.05)
+        elif scenario == "accepted_before_409":
+            # An earlier attempt was accepted but its answer lost and the row went back to NEW: the next POST
+            # gets 409 (duplicate client_order_id) and must be reconciled, not rejected.
+            send("submit_order", (order.pk,))
+            if rng.random() < 0.5:
+                send("submit_order", (order.pk,))
+
+    def _settle(self, deadline: float) -> bool:
+        """Run until nothing is queued, then sweep as the periodic job would, until a sweep finds nothing."""
+        while time.monotonic() < deadline:
+            if not self.scheduler.wait_idle(deadline):
+                break
+            if not Order.objects.filter(account=self.account, status__in=STUCK).exists():
+                return True
+            self.scheduler.send("reconcile_stuck_orders", ())
+        self.scheduler.clear()
+        self.scheduler.wait_idle(time.monotonic() + 5)
+        return False
+
+    # -- invariants ---------------------------------------------------------------------------------------
+
+    def check(self, trial: Trial) -> list[str]:
+        where = f"trial {trial.number} (faults {trial.faults or 'none'})"
+        problems: list[str] = []
+        remote = kit.exchange_orders(self.sim, self.sim_user_id, ticker=trial.ticker)
+        by_coid: dict[str, list[Any]] = {}
+        for o in remote:
+            by_coid.setdefault(o.client_order_id or "", []).append(o)
+        ours = {str(p.order.client_order_id) for p in trial.planned}
+        for coid, copies in by_coid.items():
+            if len(copies) > 1:
+                problems.append(f"{where}: {len(copies)} exchange orders for client_order_id {coid}")
+            if coid not in ours:
+                problems.append(f"{where}: exchange order {copies[0].order_id} is not one of ours")
+        for p in trial.planned:
+            order = Order.objects.get(pk=p.order.pk)
+            label = f"{where}: order {order.pk} ({p.scenario})"
+            copies = by_coid.get(str(order.client_order_id), [])
+            if order.status in STUCK:
+                problems.append(f"{label} left {order.status}")
+            if not copies:
+                if order.status != Order.Status.REJECTED:
+                    problems.append(f"{label} is {order.status} but not on the exchange")
+                if not p.refused:
+                    problems.append(f"{label} should have been placed but is not on the exchange")
+                continue
+            r = copies[0]
+            if order.status == Order.Status.REJECTED:
+                problems.append(f"{label} shown REJECTED but the exchange has it ({r.status})")
+            elif order.status != kit.local_status(r.status):
+                problems.append(f"{label} is {order.status}, the exchange says {r.status}")
+            if order.exchange_order_id != r.order_id:
+                problems.append(f"{label} exchange id {order.exchange_order_id} != {r.order_id}")
+            if order.fill_count != r.fill_count:
+                problems.append(f"{label} fill_count {order.fill_count} != {r.fill_count}")
+        return problems
+
+    def summary(self) -> dict[str, Any]:
+        return {"tally": dict(self.tally), "violations": self.violations[:50], "task_errors": self.scheduler.errors[:20]}
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rig(sim: Any, sim_settings: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    settings.KALSHI_RATE_LIMIT_TIER = "prestige"  # the faults, not the 10 writes/s budget, are under test here
+    settings.KALSHI_ORDER_TIMEOUT_SECONDS = CLIENT_TIMEOUT
+    settings.KALSHIWEB_RECONCILE_AFTER_SECONDS = 0
+    monkeypatch.setattr(tasks, "NOT_FOUND_GRACE_SECONDS", tasks.NOT_FOUND_GRACE_SECONDS)
+    scheduler = Scheduler(threads=3, countdown_cap=0.02)
+    for name, task in [*TASKS.items(), ("reconcile_stuck_orders", tasks.reconcile_stuck_orders)]:
+        monkeypatch.setattr(task, "apply_async", make_sender(scheduler, name))
+    account, sim_user = kit.funded_account(sim, "faults", D("10000000"))
+    user = make_user("alice")
+    TraderProfile.objects.create(user=user, account=account)
+    yield FaultRig(sim, user, account, sim_user, scheduler)
+    scheduler.close()
+    sim.faults.reset()
+    clients.forget_clients()
+
+
+def make_sender(scheduler: Scheduler, name: str) -> Callable[..., None]:
+    def apply_async(args: Any = (), kwargs: Any = None, countdown: float | None = None, **options: Any) -> None:
+        scheduler.send(name, tuple(args or ()), countdown or 0.0)
+
+    return apply_async
+
+
+# -- tests ---------------------------------------------------------------------------------------------------
+
+
+def test_randomized_faults_never_duplicate_lose_or_misreport_an_order(rig: FaultRig) -> None:
+    trials = int(os.environ.get("KALSHIWEB_FAULT_TRIALS", "250"))
+    seed = int(os.environ.get("KALSHIWEB_FAULT_SEED", "20261124"))
+    budget = float(os.environ.get("KALSHIWEB_FAULT_BUDGET_SECONDS", "70"))
+    rng = random.Random(seed)
+    started = time.monotonic()
+    for number in range(trials):
+        rig.run_trial(number, rng)
+        if time.monotonic() - started > budget:
+            break
+    elapsed = time.monotonic() - started
+    summary = {"seed": seed, "seconds": round(elapsed, 1), **rig.summary()}
+    if os.environ.get("KALSHIWEB_FAULT_REPORT"):
+        with open(os.environ["KALSHIWEB_FAULT_REPORT"], "w") as fh:
+            json.dump(summary, fh, indent=2)
+    print(f"\nfault trials: {rig.tally['trials']} trials, {rig.tally['orders']} orders in {elapsed:.1f}s, seed {seed}")
+    assert not rig.violations, "\n".join(rig.violations[:20])
+    assert rig.tally["trials"] >= min(trials, 100), f"only {rig.tally['trials']} trials fit in the time budget"
