@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint format bench sim clean
+.PHONY: install run test lint format bench sim clean
 
 $(STAMP): pyproject.toml
 	@py=""; for c in python3.13 python3.12; do \
@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
-	$(PYTHON) tests/benchmarks/run_all.py
+	$(PYTHON) tests/benchmarks/run_all.py $(BENCH_ARGS)
 
 sim: $(STAMP)
 	$(PYTHON) manage.py kalshi_sim

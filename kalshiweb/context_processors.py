@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest
 
 
-def environment(request: HttpRequest) -> dict[str, str]:
-    """The exchange environment badge shown on every page (SIMULATOR / DEMO / PRODUCTION)."""
-    return {"kalshi_env": settings.KALSHI_ENV}
+def environment(request: HttpRequest) -> dict[str, Any]:
+    """The exchange environment badge on every page, and the trader's available balance (cached, no REST call)."""
+    context: dict[str, Any] = {"kalshi_env": settings.KALSHI_ENV, "topbar_balance": None}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        from trading.balance import cached_balance
+        from trading.models import TraderProfile
+
+        profile = TraderProfile.objects.select_related("account").filter(user=user).first()
+        if profile is not None and profile.account is not None:
+            context["topbar_balance"], _ts = cached_balance(profile.account)
+            context["topbar_env"] = profile.account.environment
+    return context

@@ -24,7 +24,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(PortfolioSnapshot)
 class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["account", "balance", "portfolio_value", "as_of", "last_error"]
-    readonly_fields = ["account", "balance", "portfolio_value", "positions", "as_of", "last_error", "last_error_at"]
+    readonly_fields = [
+        "account",
+        "balance",
+        "portfolio_value",
+        "positions",
+        "as_of",
+        "last_error",
+        "last_error_at",
+    ]
 
 
 @admin.register(EquityPoint)
@@ -36,7 +44,16 @@ class EquityPointAdmin(ReadOnlyAdmin):
 
 @admin.register(Settlement)
 class SettlementAdmin(ReadOnlyAdmin):
-    list_display = ["account", "ticker", "market_result", "yes_count", "no_count", "revenue", "fee_cost", "settled_time"]
+    list_display = [
+        "account",
+        "ticker",
+        "market_result",
+        "yes_count",
+        "no_count",
+        "revenue",
+        "fee_cost",
+        "settled_time",
+    ]
     list_filter = ["account", "market_result"]
     search_fields = ["ticker", "event_ticker"]
     date_hierarchy = "settled_time"

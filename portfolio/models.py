@@ -18,7 +18,9 @@ class PortfolioSnapshot(models.Model):
 
     account = models.OneToOneField(KalshiAccount, on_delete=models.CASCADE, related_name="portfolio_snapshot")
     balance = models.DecimalField(**MONEY, help_text="Available cash, dollars.")
-    portfolio_value = models.DecimalField(**MONEY, help_text="Kalshi's mark-to-market value of the positions, dollars.")
+    portfolio_value = models.DecimalField(
+        **MONEY, help_text="Kalshi's mark-to-market value of the positions, dollars."
+    )
     positions = models.JSONField(default=dict, blank=True)
     as_of = models.DateTimeField(help_text="When Kalshi answered.")
     last_error = models.CharField(max_length=300, blank=True)
@@ -90,7 +92,9 @@ class Settlement(models.Model):
 
     class Meta:
         ordering = ["-settled_time", "-pk"]
-        constraints = [models.UniqueConstraint(fields=["account", "ticker"], name="unique_settlement_per_account")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "ticker"], name="unique_settlement_per_account")
+        ]
 
     def __str__(self) -> str:
         return f"{self.ticker} settled {self.market_result}"

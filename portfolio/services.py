@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -95,10 +94,20 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
         if not cursor or not page.market_positions:
             break
     # Settlements and fills since the newest we hold (a minute of overlap; both writes are idempotent).
-    last_settled = Settlement.objects.filter(account=account).order_by("-settled_time").values_list("settled_time", flat=True).first()
+    last_settled = (
+        Settlement.objects.filter(account=account)
+        .order_by("-settled_time")
+        .values_list("settled_time", flat=True)
+        .first()
+    )
     for s in client.iter_settlements(min_ts=_since(last_settled)):
         store_settlement(account, s)
-    last_fill = Fill.objects.filter(account=account).order_by("-created_time").values_list("created_time", flat=True).first()
+    last_fill = (
+        Fill.objects.filter(account=account)
+        .order_by("-created_time")
+        .values_list("created_time", flat=True)
+        .first()
+    )
     for f in client.iter_fills(min_ts=_since(last_fill)):
         record_fill(account, f, source="portfolio refresh")
     when = at or now()
@@ -114,16 +123,22 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
         },
     )
     store_balance(account, balance.balance)
-    last_point = EquityPoint.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
+    last_point = (
+        EquityPoint.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
+    )
     if last_point is None or when - last_point >= EQUITY_EVERY:
         EquityPoint.objects.get_or_create(
-            account=account, at=when, defaults={"balance": snapshot.balance, "portfolio_value": snapshot.portfolio_value}
+            account=account,
+            at=when,
+            defaults={"balance": snapshot.balance, "portfolio_value": snapshot.portfolio_value},
         )
     return snapshot
 
 
 def record_refresh_error(account: KalshiAccount, message: str, *, at: datetime | None = None) -> None:
-    PortfolioSnapshot.objects.filter(account=account).update(last_error=message[:300], last_error_at=at or now())
+    PortfolioSnapshot.objects.filter(account=account).update(
+        last_error=message[:300], last_error_at=at or now()
+    )
 
 
 def _since(when: datetime | None) -> int:
@@ -156,12 +171,16 @@ def store_settlement(account: KalshiAccount, s: Any) -> Settlement:
 def ledger_for(account: KalshiAccount) -> pnl.Ledger:
     """Replay the account's stored fills and settlements in time order."""
     events: list[tuple[datetime, int, int, pnl.Trade | tuple[str, str]]] = []
-    for f in Fill.objects.filter(account=account).order_by("created_time", "pk").values_list(
-        "pk", "ticker", "book_side", "yes_price", "count", "fee", "created_time"
+    for f in (
+        Fill.objects.filter(account=account)
+        .order_by("created_time", "pk")
+        .values_list("pk", "ticker", "book_side", "yes_price", "count", "fee", "created_time")
     ):
         pk, ticker, book_side, yes_price, count, fee, created = f
         events.append((created, 0, pk, pnl.Trade(ticker, book_side, yes_price, count, fee)))
-    for s in Settlement.objects.filter(account=account).values_list("pk", "ticker", "market_result", "settled_time"):
+    for s in Settlement.objects.filter(account=account).values_list(
+        "pk", "ticker", "market_result", "settled_time"
+    ):
         pk, ticker, result, settled = s
         if result in ("yes", "no"):
             events.append((settled, 1, pk, (ticker, result)))
@@ -253,6 +272,7 @@ class PortfolioView:
     balance: Decimal | None
     balance_as_of: datetime | None
     stale: bool
+    newer_fills: int
     age_seconds: int | None
     refreshing: bool
     at: datetime
@@ -324,7 +344,6 @@ def cross_check(mine: pnl.MarketPnl, kalshi: dict[str, Decimal] | None) -> str:
 def build_view(account: KalshiAccount, *, at: datetime | None = None) -> PortfolioView:
     from markets import live
     from markets.models import Market
-    from trading.balance import cached_balance
 
     at = at or now()
     snapshot = PortfolioSnapshot.objects.filter(account=account).first()
@@ -342,33 +361,43 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
             quote = {"yes_bid": market.yes_bid, "yes_ask": market.yes_ask, "last_price": market.last_price}
         mark = pnl.mark_from_quote(quote)
         row = Row(position, market, mark, position.value_at(mark.price), position.unrealized_at(mark.price))
-        row.mismatch = cross_check(position, kalshi_figures.get(position.ticker)) if kalshi_figures or snapshot else ""
+        row.mismatch = (
+            cross_check(position, kalshi_figures.get(position.ticker)) if kalshi_figures or snapshot else ""
+        )
         event = market.event if market is not None else None
-        key = event.event_ticker if event is not None else (market.event_id if market is not None and market.event_id else position.ticker)
+        key = (
+            event.event_ticker
+            if event is not None
+            else (market.event_id if market is not None and market.event_id else position.ticker)
+        )
         group = groups.get(key)
         if group is None:
             group = groups[key] = EventGroup(
-                key, (event.title if event is not None else "") or key, bool(event and event.mutually_exclusive)
+                key,
+                (event.title if event is not None else "") or key,
+                bool(event and event.mutually_exclusive),
             )
         group.rows.append(row)
     for group in groups.values():
         if group.mutually_exclusive:
             labels = {r.ticker: r.title for r in group.rows}
-            all_markets = set(Market.objects.filter(event_id=group.event_ticker).values_list("ticker", flat=True))
+            all_markets = set(
+                Market.objects.filter(event_id=group.event_ticker).values_list("ticker", flat=True)
+            )
             include_other = not all_markets or not all_markets <= {r.ticker for r in group.rows}
-            group.payoffs = pnl.event_payoffs([r.pnl for r in group.rows], labels, include_other=include_other)
+            group.payoffs = pnl.event_payoffs(
+                [r.pnl for r in group.rows], labels, include_other=include_other
+            )
     total_value = sum((r.value for g in groups.values() for r in g.rows if r.value is not None), ZERO)
     if total_value:
         for group in groups.values():
             for r in group.rows:
                 r.share = None if r.value is None else r.value / total_value
     balance, balance_as_of = (snapshot.balance, snapshot.as_of) if snapshot else (None, None)
-    cached, ts = cached_balance(account)
-    if cached is not None and ts is not None:
-        cached_at = datetime.fromtimestamp(ts, UTC)
-        if balance_as_of is None or cached_at > balance_as_of:
-            balance, balance_as_of = cached, cached_at
+    # Fills after the snapshot are in our positions but not in Kalshi's balance: the snapshot is behind.
+    newer_fills = Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
     age = int((at - snapshot.as_of).total_seconds()) if snapshot else None
+    stale = snapshot is None or snapshot.is_stale(at, STALE_AFTER) or newer_fills > 0
     return PortfolioView(
         account=account,
         snapshot=snapshot,
@@ -376,9 +405,10 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
         ledger=ledger,
         balance=balance,
         balance_as_of=balance_as_of,
-        stale=snapshot is None or snapshot.is_stale(at, STALE_AFTER),
+        stale=stale,
+        newer_fills=newer_fills,
         age_seconds=age,
-        refreshing=refresh_in_flight(account.pk),
+        refreshing=stale and refresh_in_flight(account.pk),
         at=at,
     )
 
@@ -387,7 +417,9 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
 
 
 def render_live(view: PortfolioView, *, oob: bool = False) -> str:
-    return render_to_string("portfolio/portfolio.html#portfolio-live", {"view": view, "oob": oob, "stale_after": STALE_AFTER})
+    return render_to_string(
+        "portfolio/portfolio.html#portfolio-live", {"view": view, "oob": oob, "stale_after": STALE_AFTER}
+    )
 
 
 def push(account: KalshiAccount) -> None:
@@ -422,9 +454,6 @@ def exposure_by_account() -> list[dict[str, Any]]:
     snapshots = {s.account_id: s for s in PortfolioSnapshot.objects.all()}
     for account in KalshiAccount.objects.order_by("name"):
         ledger = ledger_for(account)
-        by_event: dict[str, Decimal] = defaultdict(Decimal)
-        for p in ledger.open_positions():
-            by_event[p.ticker] += p.cost
         snapshot = snapshots.get(account.pk)
         out.append(
             {

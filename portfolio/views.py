@@ -17,7 +17,19 @@ from portfolio.models import EquityPoint, Settlement
 from trading.models import Fill, KalshiAccount
 
 FILLS_PAGE_SIZE = 100
-CSV_COLUMNS = ["time", "fill_id", "ticker", "side", "book_side", "contracts", "price", "yes_price", "fee", "role", "order_id"]
+CSV_COLUMNS = [
+    "time",
+    "fill_id",
+    "ticker",
+    "side",
+    "book_side",
+    "contracts",
+    "price",
+    "yes_price",
+    "fee",
+    "role",
+    "order_id",
+]
 
 
 def _account(request: HttpRequest) -> KalshiAccount | None:
@@ -61,7 +73,11 @@ def portfolio_live(request: HttpRequest) -> HttpResponse:
     view = services.build_view(account)
     if view.stale:
         view.refreshing = services.request_refresh(account.pk) or view.refreshing
-    return render(request, "portfolio/portfolio.html#portfolio-live", {"view": view, "stale_after": services.STALE_AFTER})
+    return render(
+        request,
+        "portfolio/portfolio.html#portfolio-live",
+        {"view": view, "stale_after": services.STALE_AFTER},
+    )
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -84,10 +100,17 @@ def _filtered_fills(request: HttpRequest, account: KalshiAccount) -> tuple[Any, 
     if since:
         fills = fills.filter(created_time__gte=datetime.combine(since, time.min, tzinfo=tz))
     if until:
-        fills = fills.filter(created_time__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz))
+        fills = fills.filter(
+            created_time__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz)
+        )
     if side in ("yes", "no"):
         fills = fills.filter(book_side="bid" if side == "yes" else "ask")
-    filters = {"ticker": ticker, "since": since.isoformat() if since else "", "until": until.isoformat() if until else "", "side": side}
+    filters = {
+        "ticker": ticker,
+        "since": since.isoformat() if since else "",
+        "until": until.isoformat() if until else "",
+        "side": side,
+    }
     return fills, filters
 
 
@@ -117,7 +140,9 @@ class _Echo:
 def fills_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     account = _account(request)
     if account is None:
-        return HttpResponse("No Kalshi account is linked to your login.", status=404, content_type="text/plain")
+        return HttpResponse(
+            "No Kalshi account is linked to your login.", status=404, content_type="text/plain"
+        )
     fills, _ = _filtered_fills(request, account)
     writer = csv.writer(_Echo())
 
@@ -156,7 +181,9 @@ def settlement_history(request: HttpRequest) -> HttpResponse:
         settlements = settlements.filter(ticker__icontains=ticker)
     page = Paginator(settlements, FILLS_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
-        request, "portfolio/settlements.html", {"account": account, "page": page, "settlements": list(page), "ticker": ticker}
+        request,
+        "portfolio/settlements.html",
+        {"account": account, "page": page, "settlements": list(page), "ticker": ticker},
     )
 
 

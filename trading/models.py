@@ -224,6 +224,17 @@ class Order(models.Model):
         """Back to NEW after a failure that proves the exchange did not take the order (e.g. 429)."""
         return self._transition((self.Status.SUBMITTING, self.Status.UNKNOWN), status=self.Status.NEW)
 
+    def cancel_unsent(self) -> bool:
+        """Cancel locally an order that was never sent. Once an attempt has been made (attempts > 0) it may
+        still reach the exchange, even from NEW (released after a 429 or a not-found reconcile): then only the
+        exchange can cancel it, after the resubmission with the same client_order_id has found or placed it."""
+        n = Order.objects.filter(pk=self.pk, status=self.Status.NEW, attempts=0).update(
+            status=self.Status.CANCELED, remaining_count=Decimal("0"), updated_at=timezone.now()
+        )
+        if n:
+            self.status, self.remaining_count = self.Status.CANCELED, Decimal("0")
+        return n == 1
+
     def mark_unknown(self, reason: str) -> bool:
         return self._transition(
             (self.Status.SUBMITTING,), status=self.Status.UNKNOWN, error_code="outcome_unknown", error_message=reason[:500]

@@ -28,6 +28,7 @@ from kalshiweb.kalshi.errors import (
     KalshiError,
     NotFound,
     OutcomeUnknown,
+    ProtocolError,
     RateLimited,
 )
 from trading import services
@@ -49,7 +50,7 @@ def submit_order(self: Any, order_id: int) -> str:
     order = Order.objects.select_related("account").filter(pk=order_id).first()
     if order is None:
         return "missing"
-    if order.cancel_requested and order._transition((Order.Status.NEW,), status=Order.Status.CANCELED, remaining_count=0):
+    if order.cancel_requested and order.cancel_unsent():
         services.audit(order, "canceled", WORKER, note="canceled before it was sent")
         services.notify_user(order.user_id, services.render_order_update(order))
         return "canceled before sending"
@@ -71,7 +72,8 @@ def submit_order(self: Any, order_id: int) -> str:
         order.release_for_retry()
         services.audit(order, "not_sent", WORKER, note=str(exc))
         raise self.retry(countdown=_backoff(self.request.retries)) from None
-    except (OutcomeUnknown, Conflict) as exc:
+    except (OutcomeUnknown, Conflict, ProtocolError) as exc:
+        # ProtocolError: an answer we could not read is no proof the exchange refused the order.
         order.mark_unknown(str(exc))
         services.audit(order, "outcome_unknown", WORKER, note=str(exc))
         services.notify_user(order.user_id, services.render_order_update(order))
@@ -130,7 +132,7 @@ def cancel_order(self: Any, order_id: int) -> str:
     order = Order.objects.select_related("account").filter(pk=order_id).first()
     if order is None or order.status in Order.FINAL_STATUSES:
         return "nothing to do"
-    if order.status == Order.Status.NEW and order._transition((Order.Status.NEW,), status=Order.Status.CANCELED, remaining_count=0):
+    if order.status == Order.Status.NEW and order.cancel_unsent():
         services.audit(order, "canceled", WORKER, note="canceled before it was sent")
         services.notify_user(order.user_id, services.render_order_update(order))
         return "canceled locally"

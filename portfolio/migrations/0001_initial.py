@@ -6,62 +6,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('trading', '0001_initial'),
+        ("trading", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PortfolioSnapshot',
+            name="PortfolioSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance', models.DecimalField(decimal_places=6, help_text='Available cash, dollars.', max_digits=18)),
-                ('portfolio_value', models.DecimalField(decimal_places=6, help_text="Kalshi's mark-to-market value of the positions, dollars.", max_digits=18)),
-                ('positions', models.JSONField(blank=True, default=dict)),
-                ('as_of', models.DateTimeField(help_text='When Kalshi answered.')),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='portfolio_snapshot', to='trading.kalshiaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "balance",
+                    models.DecimalField(
+                        decimal_places=6, help_text="Available cash, dollars.", max_digits=18
+                    ),
+                ),
+                (
+                    "portfolio_value",
+                    models.DecimalField(
+                        decimal_places=6,
+                        help_text="Kalshi's mark-to-market value of the positions, dollars.",
+                        max_digits=18,
+                    ),
+                ),
+                ("positions", models.JSONField(blank=True, default=dict)),
+                ("as_of", models.DateTimeField(help_text="When Kalshi answered.")),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="portfolio_snapshot",
+                        to="trading.kalshiaccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EquityPoint',
+            name="EquityPoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('balance', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('portfolio_value', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='equity_points', to='trading.kalshiaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("balance", models.DecimalField(decimal_places=6, max_digits=18)),
+                ("portfolio_value", models.DecimalField(decimal_places=6, max_digits=18)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="equity_points",
+                        to="trading.kalshiaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at'],
-                'constraints': [models.UniqueConstraint(fields=('account', 'at'), name='unique_equity_point')],
+                "ordering": ["at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("account", "at"), name="unique_equity_point")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Settlement',
+            name="Settlement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ticker', models.CharField(db_index=True, max_length=120)),
-                ('event_ticker', models.CharField(blank=True, max_length=100)),
-                ('market_result', models.CharField(max_length=10)),
-                ('yes_count', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('yes_total_cost', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('no_count', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('no_total_cost', models.DecimalField(decimal_places=6, max_digits=18)),
-                ('revenue', models.DecimalField(decimal_places=6, help_text='Payout, dollars.', max_digits=18)),
-                ('fee_cost', models.DecimalField(decimal_places=6, default=Decimal('0'), max_digits=18)),
-                ('value_cents', models.IntegerField(blank=True, null=True)),
-                ('settled_time', models.DateTimeField(db_index=True)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='settlements', to='trading.kalshiaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ticker", models.CharField(db_index=True, max_length=120)),
+                ("event_ticker", models.CharField(blank=True, max_length=100)),
+                ("market_result", models.CharField(max_length=10)),
+                ("yes_count", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("yes_total_cost", models.DecimalField(decimal_places=6, max_digits=18)),
+                ("no_count", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("no_total_cost", models.DecimalField(decimal_places=6, max_digits=18)),
+                (
+                    "revenue",
+                    models.DecimalField(decimal_places=6, help_text="Payout, dollars.", max_digits=18),
+                ),
+                ("fee_cost", models.DecimalField(decimal_places=6, default=Decimal("0"), max_digits=18)),
+                ("value_cents", models.IntegerField(blank=True, null=True)),
+                ("settled_time", models.DateTimeField(db_index=True)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="settlements",
+                        to="trading.kalshiaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-settled_time', '-pk'],
-                'constraints': [models.UniqueConstraint(fields=('account', 'ticker'), name='unique_settlement_per_account')],
+                "ordering": ["-settled_time", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account", "ticker"), name="unique_settlement_per_account"
+                    )
+                ],
             },
         ),
     ]

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 
-from markets.templatetags.kalshi_format import money
+from markets.templatetags.kalshi_format import cents, money
 
 register = template.Library()
 
@@ -46,3 +46,12 @@ def no_price(value: object) -> Decimal | None:
     """The NO leg's price for a YES price."""
     price = _dec(value)
     return None if price is None else Decimal(1) - price
+
+
+@register.filter
+def avg_cents(value: object) -> str:
+    """An average price in cents to a tenth of a cent: Decimal("0.466666…") → "46.7¢"."""
+    price = _dec(value)
+    if price is None:
+        return "—"
+    return cents(price.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))

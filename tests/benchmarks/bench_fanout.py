@@ -52,7 +52,8 @@ sys.path.insert(0, str(HERE))
 from fanout_client import StalledBrowser, Stats, open_clients  # noqa: E402
 from fanout_common import (  # noqa: E402
     FRAG_PREFIX,
-    all_processes_cpu_seconds,
+    all_processes_cpu,
+    cpu_used_between,
     proc_cpu_seconds,
     proc_rss_kib,
     render_detail,
@@ -60,10 +61,12 @@ from fanout_common import (  # noqa: E402
     tickers_for,
 )
 
+T0 = time.monotonic()
 SECTION = "## Market-data fan-out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 SERVER_CPU = 0
 LOAD_CPU = 1
+KERNEL_BUFFER_MIB = 3.3  # what loopback TCP buffers hold for one stalled socket (measured: ~3.2 MiB)
 SERVERS = ("ceiling", "daphne", "uvicorn")
 # name -> (server, extra environment, label); the extra ones are diagnostics, run with --servers.
 VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
@@ -124,6 +127,8 @@ class Config:
     warmup: float
     measure: float
     stalled_markets: int  # markets of each workload the stalled browsers watch
+    tail: float = 1.0  # the feed runs this long after the measured window
+    settle: float = 1.0  # pause after closing a workload's sockets
 
 
 FULL = Config(
@@ -137,12 +142,14 @@ FULL = Config(
 )
 QUICK = Config(
     workloads=[
-        Workload("A", "200 sockets × 1 market each, 10 markets at 10 Hz", 200, 10, 1),
+        Workload("A", "100 sockets × 1 market each, 10 markets at 10 Hz", 100, 10, 1),
         Workload("B", "20 sockets × the same 20-market watchlist, 20 markets at 10 Hz", 20, 20, 20),
     ],
-    warmup=1.0,
-    measure=2.5,
+    warmup=0.5,
+    measure=1.5,
     stalled_markets=5,
+    tail=0.4,
+    settle=0.3,
 )
 
 
@@ -341,7 +348,7 @@ def snapshot(server_pid: int, feed_pid: int, redis_pid: int | None) -> dict[str,
         "t": time.monotonic(),
         "server": proc_cpu_seconds(server_pid),
         "client": time.process_time(),
-        "all": all_processes_cpu_seconds(),
+        "all": all_processes_cpu(),
     }
     try:
         snap["feed"] = proc_cpu_seconds(feed_pid)
@@ -362,7 +369,7 @@ async def run_workload(
     started = time.monotonic()
     clients = await open_clients("127.0.0.1", port, paths, f"http://127.0.0.1:{port}", cookie, stats)
     connect_s = time.monotonic() - started
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(cfg.settle / 2)
     feed = await asyncio.create_subprocess_exec(
         sys.executable,
         str(HERE / "fanout_feed.py"),
@@ -373,7 +380,7 @@ async def run_workload(
         "--rate",
         str(wl.rate),
         "--duration",
-        str(cfg.warmup + cfg.measure + 1.0),
+        str(cfg.warmup + cfg.measure + cfg.tail),
         stdout=asyncio.subprocess.PIPE,
     )
     await asyncio.sleep(cfg.warmup)
@@ -400,7 +407,7 @@ async def run_workload(
         print(f"  {kind} {wl.name}: socket {i} not final: closed={c.closed} last={seen}", file=sys.stderr)
     for c in clients:
         c.close()
-    await asyncio.sleep(1.0)  # let the server unregister them before the next phase
+    await asyncio.sleep(cfg.settle)  # let the server unregister them before the next phase
 
     window = s1["t"] - s0["t"]
     lat = sorted(stats.latencies)
@@ -409,7 +416,10 @@ async def run_workload(
         load1 += 100.0 * (s1["redis"] - s0["redis"]) / window
     ours = (s1["server"] - s0["server"]) + (s1["client"] - s0["client"]) + (s1["feed"] - s0["feed"])
     ours += (s1["redis"] - s0["redis"]) if ctx.redis_pid else 0.0
-    busy = {"cpu1_load": load1, "others": max(0.0, 100.0 * ((s1["all"] - s0["all"]) - ours) / window)}
+    busy = {
+        "cpu1_load": load1,
+        "others": max(0.0, 100.0 * (cpu_used_between(s0["all"], s1["all"]) - ours) / window),
+    }
     in_window = [(t, k) for t, k in rss if s0["t"] - t0 <= t <= s1["t"] - t0]
     return WorkloadResult(
         server=kind,
@@ -453,9 +463,15 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
         preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
     )
     stalled: list[StalledBrowser] = []
+
+    def mark(what: str) -> None:
+        if os.environ.get("BENCH_FANOUT_TRACE"):
+            print(f"   {name}: {what} at {time.monotonic() - T0:.1f} s", file=sys.stderr, flush=True)
+
     sampler: asyncio.Task[None] | None = None
     try:
         await wait_for_port(port, proc)
+        mark("listening")
         await asyncio.sleep(0.5)
         watch = [t for wl in cfg.workloads for t in wl.tickers()[: cfg.stalled_markets]]
         path = f"/ws/markets/?view=row&tickers={','.join(watch)}"
@@ -479,7 +495,9 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
 
         sampler = asyncio.create_task(sample())
         for wl in cfg.workloads:
+            mark(f"workload {wl.name}")
             result.workloads.append(await run_workload(name, wl, ctx, port, proc.pid, result.rss_samples, t0))
+        mark("drain")
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
@@ -491,8 +509,8 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
             for wl in cfg.workloads
         }
         for s in stalled:
-            nbytes, how = await asyncio.to_thread(s.drain)
-            feed_s = cfg.warmup + cfg.measure + 1.0
+            nbytes, how = await asyncio.to_thread(s.drain, min(1.0, cfg.settle))
+            feed_s = cfg.warmup + cfg.measure + cfg.tail
             result.stalled.append(
                 {
                     "chatty": s.chatty,
@@ -506,8 +524,10 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
         if sampler is not None:
             sampler.cancel()
     finally:
+        mark("stop")
         stop_process(proc)
         log.close()
+        mark("stopped")
     text = (ctx.logdir / f"{name}.log").read_text(errors="replace")
     for needle in LOG_NEEDLES:
         if needle in text:
@@ -615,6 +635,23 @@ def details(results: list[ServerResult]) -> str:
     return "\n".join(lines)
 
 
+def memory_verdict(r: ServerResult) -> str:
+    """Bounded or not, from what the server still held for the stalled sockets at the end."""
+    bits = []
+    for s in r.stalled:
+        label = "chatty" if s["chatty"] else "silent"
+        held, offered = s["backlog_bytes"] / 2**20, s["offered_bytes"] / 2**20
+        if s["ended"] != "still open":
+            bits.append(f"{label}: the server closed it ({s['ended']}), {held:.1f} MiB left")
+        elif offered < 2 * KERNEL_BUFFER_MIB:
+            bits.append(f"{label}: inconclusive (only {offered:.1f} MiB offered)")
+        elif held > KERNEL_BUFFER_MIB * 1.3:
+            bits.append(f"{label}: NOT bounded, held {held:.1f} of {offered:.1f} MiB offered")
+        else:
+            bits.append(f"{label}: bounded, held {held:.1f} of {offered:.1f} MiB offered")
+    return "stalled browsers " + ", ".join(bits) if bits else "stalled browsers: no data"
+
+
 def verdicts(results: list[ServerResult]) -> list[str]:
     by = {r.server: r for r in results}
     out = []
@@ -627,13 +664,16 @@ def verdicts(results: list[ServerResult]) -> list[str]:
         parts = []
         for w in r.workloads:
             c = ceiling.get(w.workload)
-            ratio = w.us_update / c.us_update if c else float("nan")
+            rf = w.us_frame / c.us_frame if c else float("nan")
+            ru = w.us_update / c.us_update if c else float("nan")
+            cpu = f"{rf:.2f}× ceiling per frame ({'≤' if rf <= 4 else '>'} 4×)"
+            if w.fragments > w.frames * 1.05:
+                cpu += f", {ru:.2f}× per market update"
             parts.append(
-                f"{w.workload}: {ratio:.2f}× ceiling per update ({'≤' if ratio <= 4 else '>'} 4×), "
-                f"p99 {w.p99_ms:.0f} ms ({'≤' if w.p99_ms <= 50 else '>'} 50), final exact {w.final_pct:.1f}%, "
-                f"{w.dropped} sockets dropped by the server"
+                f"{w.workload}: {cpu}, p99 {w.p99_ms:.0f} ms ({'≤' if w.p99_ms <= 50 else '>'} 50), "
+                f"final exact {w.final_pct:.1f}% ({w.dropped} sockets dropped by the server)"
             )
-        out.append(f"{LABELS[kind]}: " + "; ".join(parts))
+        out.append(f"{LABELS[kind]}: " + "; ".join(parts) + "; " + memory_verdict(r))
     return out
 
 
@@ -667,7 +707,7 @@ def write_docs(section: str | None = None, diagnostics: str | None = None) -> No
 async def run_all(ctx: Context, servers: list[str]) -> list[ServerResult]:
     results = []
     for kind in servers:
-        print(f"… {kind}", file=sys.stderr, flush=True)
+        print(f"… {kind} ({time.monotonic() - T0:.0f} s)", file=sys.stderr, flush=True)
         results.append(await run_server(kind, ctx))
         if results[-1].error:
             print(
@@ -704,10 +744,11 @@ def main(argv: list[str] | None = None) -> int:
     if ncpu < 2:
         print("warning: fewer than 2 CPUs: server and load generator share a core", file=sys.stderr)
     nofile = raise_nofile()
-    c0 = all_processes_cpu_seconds()
-    time.sleep(1.0)
+    c0 = all_processes_cpu()
+    pause = 0.3 if args.quick else 1.0
+    time.sleep(pause)
     background = (
-        f"Other processes on the machine used {100 * (all_processes_cpu_seconds() - c0):.0f}% of a core just before "
+        f"Other processes on the machine used {100 * cpu_used_between(c0, all_processes_cpu()) / pause:.0f}% of a core just before "
         f"the run (load average {open('/proc/loadavg').read().split()[0]})."
     )
     with tempfile.TemporaryDirectory(prefix="kw-bench-fanout-") as tmpdir:

@@ -159,21 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     report = "\n".join(lines)
     print(report)
-    write_section(ROOT / "docs" / "benchmarks.md", "## Markets: sync and render", report)
+    from tests.benchmarks.docs_section import write_section
+
+    write_section("## Markets: sync and render", report)
     return 0
-
-
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) one `## ` section of docs/benchmarks.md, leaving the others alone."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nRatios are against baselines measured in the same run; the machines are shared and noisy.\n\n"
-    start = text.find(heading)
-    if start == -1:
-        text = text.rstrip() + "\n\n" + body.strip() + "\n"
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + body.strip() + "\n" + (text[end:] if end != -1 else "")
-    path.write_text(text)
 
 
 if __name__ == "__main__":

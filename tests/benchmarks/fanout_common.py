@@ -77,13 +77,23 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
-def all_processes_cpu_seconds() -> float:
-    """utime+stime summed over every process on the machine (to spot other load during a window)."""
-    total = 0.0
+def all_processes_cpu() -> dict[tuple[int, int], float]:
+    """utime+stime of every process on the machine, keyed by (pid, start time)."""
+    out = {}
     for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                total += proc_cpu_seconds(int(name))
-            except (OSError, ValueError, IndexError):
-                pass
-    return total
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                data = fh.read()
+            fields = data[data.rindex(b")") + 2 :].split()
+            out[(int(name), int(fields[19]))] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def cpu_used_between(before: dict[tuple[int, int], float], after: dict[tuple[int, int], float]) -> float:
+    """CPU seconds all processes used between two all_processes_cpu() snapshots (those that exited in
+    between are not counted; those that started are, from their start)."""
+    return sum(v - before.get(k, 0.0) for k, v in after.items())

@@ -83,28 +83,32 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             + "; ".join(lat)
             + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms) is set by the "
             "consumer's throttle, not by CPU: `_send_loop` sends, then sleeps a full 1/KALSHIWEB_MAX_UPDATES_PER_SECOND "
-            "(100 ms), so an update that arrives during the sleep waits up to 100 ms. With 20 markets per socket "
-            "(B) updates arrive uniformly within each 100 ms, so p50 ≈ 50 ms and p99 ≈ 100 ms by construction; "
-            "a p99 ≤ 50 ms target needs a flush interval ≤ ~50 ms (≥ 20 frames/s) or a send schedule that does not "
-            "add the send time to each period."
+            "(100 ms), so an update that arrives during the sleep waits for it to end. In A the feed period (100 ms) "
+            "equals that sleep, and each send cycle lasts 100 ms plus the send and the timer's lateness, so the "
+            "sender drifts against the feed: every update waits a growing share of the sleep until one is conflated "
+            "away (delivered frames/s ≈ 1-2% under the 10,000 offered) and the wait sweeps 0-100 ms, p50 ≈ 50 ms and "
+            "p99 ≈ 100 ms. In B, 20 staggered markets per socket arrive uniformly within each 100 ms, so p50 ≈ 50 ms "
+            "and p99 ≈ 100 ms for any 10 frames/s cap. p99 ≤ 50 ms needs a flush interval ≤ ~50 ms (≥ 20 frames/s), "
+            "and for A a limiter that sends at once when the last send was ≥ 1/rate ago (schedule from the last "
+            "send, allow a small burst) instead of sleeping after every send."
         )
-    drops = [
-        (r.server, sum(w.dropped for w in r.workloads), r.log_errors)
-        for r in results
-        if r.server != "ceiling"
-    ]
-    for server, dropped, errs in drops:
+    for r in results:
+        if r.server == "ceiling":
+            continue
+        dropped = sum(w.dropped for w in r.workloads)
+        errs = r.log_errors
         crashed = errs.get("Exception inside application", 0) + errs.get("Exception in ASGI application", 0)
         if crashed or dropped:
             out.append(
-                f"**Sockets killed on {server}**: {crashed} application instances crashed "
-                f"({errs.get('Timeout reading from', 0)} “Timeout reading from” lines in the log) and {dropped} "
-                "measured sockets were closed by the server. Cause: `MarketStreamConsumer` is a Channels consumer, "
-                "so with `CHANNEL_LAYERS` configured each one also listens on the channel layer; channels-redis "
-                "polls with `BZPOPMIN …, timeout=5` while redis-py 8's default `socket_timeout` is also 5 s, so the "
-                "read times out just before Redis answers and the consumer holding the layer's receive lock dies — "
-                "about one browser socket per server process every 5 s, even when idle. Final-state misses in the "
-                "table come from these drops, not from conflation."
+                f"**Sockets killed on {r.server}**: {crashed} application instances crashed in {r.duration_s:.0f} s "
+                f"(with “Timeout reading from” redis-py errors) and {dropped} measured sockets were closed by the "
+                "server; the final-state misses are these sockets. Cause: `MarketStreamConsumer` is a Channels "
+                "consumer, so with `CHANNEL_LAYERS` configured every instance also waits on the channel layer; "
+                "channels-redis polls with `BZPOPMIN …, timeout=5` and redis-py 8's default `socket_timeout` is also "
+                "5 s, so whether Redis's empty reply or the client's read timeout comes first is a race; when the "
+                "timeout wins, the consumer holding the layer's receive lock dies with `redis.exceptions.TimeoutError` "
+                "and its browser socket is closed — up to one socket per server process every 5 s, even when idle. "
+                "The race is timing-dependent: some runs on this machine lose it every cycle, others never."
             )
     for r in results:
         st = {s["chatty"]: s for s in r.stalled}
@@ -114,21 +118,28 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
         for chatty, label in ((False, "silent"), (True, "chatty")):
             s = st.get(chatty)
             if s:
-                parts.append(f"{label} {s['backlog_bytes'] / 2**20:.2f} MiB ({s['ended']})")
+                parts.append(
+                    f"{label} {s['backlog_bytes'] / 2**20:.2f} of {s['offered_bytes'] / 2**20:.2f} MiB offered "
+                    f"({s['ended']})"
+                )
         slopes = ", ".join(f"{w.workload}: {w.rss_slope_mib_min:+.1f} MiB/min" for w in r.workloads)
         out.append(
             f"Stalled browsers on {r.server}: VmRSS {r.rss_start_mib:.1f} → {r.rss_end_mib:.1f} MiB over "
             f"{r.duration_s:.0f} s (peak {r.rss_peak_mib:.1f}; slope in the measured windows {slopes}); "
-            f"backlog drained at the end: {'; '.join(parts)}."
+            f"backlog the server still held for them at the end: {'; '.join(parts)}."
         )
     out.append(
-        "How memory is bounded: uvicorn's `websockets` protocol awaits `drain()` in `send`, so a stalled socket blocks "
-        "its consumer's `_send_loop` and the latest-wins `pending` dict holds at most one fragment per market. "
-        "daphne writes every `websocket.send` into Twisted's transport buffer without backpressure, so the "
-        "consumer never blocks and the conflation never engages: the backlog grows at the full offered rate for "
-        "as long as the socket lives. daphne pings only sockets that have sent nothing for 20 s (then aborts after "
-        "a 30 s ping timeout), so a stalled page that still sends anything is never cut off. The ceiling's "
-        "`broadcast()` has no backpressure either; `websockets`' keepalive (20 s + 20 s) bounds it."
+        "The kernel's socket buffers alone hold ~3 MiB per stalled socket on loopback (what the ceiling's stalled "
+        "sockets still delivered after `websockets` had closed them), so a drained backlog near the offered total "
+        "means the server buffered everything, one stuck near ~3 MiB that it applied backpressure. "
+        "How memory is (not) bounded: uvicorn's `websockets` protocol awaits `drain()` in `send`, so a stalled "
+        "socket blocks its consumer's `_send_loop` and the latest-wins `pending` dict holds at most one fragment per "
+        "market. daphne (autobahn on Twisted) accepts every `websocket.send` into the transport's buffer without "
+        "backpressure, so the consumer never blocks, the conflation never engages and the backlog grows at the "
+        "full offered rate for as long as the socket lives. daphne pings only sockets that have sent nothing for "
+        "20 s and aborts them 30 s later, so a silent stalled browser is cut off after ~50 s, but one that still "
+        "sends anything (a chatty page) is never cut off. The ceiling's `broadcast()` has no backpressure either; "
+        "`websockets`' keepalive (20 s + 20 s) bounds it at ~40 s."
     )
     return out
 

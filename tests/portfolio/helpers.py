@@ -22,8 +22,15 @@ def make_trader(username: str = "alice") -> tuple[Any, KalshiAccount]:
     return user, account
 
 
-def make_fill(account: KalshiAccount, ticker: str, book_side: str, yes_price: str, count: str, fee: str = "0",
-              at: datetime | None = None) -> Fill:
+def make_fill(
+    account: KalshiAccount,
+    ticker: str,
+    book_side: str,
+    yes_price: str,
+    count: str,
+    fee: str = "0",
+    at: datetime | None = None,
+) -> Fill:
     n = next(_ids)
     return Fill.objects.create(
         fill_id=f"f{n}", account=account, exchange_order_id=f"o{n}", ticker=ticker,

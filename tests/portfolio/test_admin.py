@@ -23,7 +23,9 @@ def staff(client):
 
 def test_snapshots_cannot_be_added_or_changed_in_the_admin(client, staff):
     _, account = make_trader("alice")
-    snap = PortfolioSnapshot.objects.create(account=account, balance=D("1"), portfolio_value=D("2"), as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    snap = PortfolioSnapshot.objects.create(
+        account=account, balance=D("1"), portfolio_value=D("2"), as_of=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     assert client.get("/admin/portfolio/portfoliosnapshot/add/").status_code == 403
     response = client.get(f"/admin/portfolio/portfoliosnapshot/{snap.pk}/change/")
     assert response.status_code == 200 and 'name="balance"' not in response.content.decode()

@@ -29,7 +29,13 @@ def buy_no(count: str, no_price: str, fee: str = "0", ticker: str = "T") -> Trad
 def test_it_opens_a_yes_position_at_its_cost():
     m = MarketPnl("T")
     m.apply(buy_yes("10", "0.40", "0.17"))
-    assert (m.position, m.cost, m.realized, m.fees, m.average_cost) == (D(10), D("4.00"), 0, D("0.17"), D("0.40"))
+    assert (m.position, m.cost, m.realized, m.fees, m.average_cost) == (
+        D(10),
+        D("4.00"),
+        0,
+        D("0.17"),
+        D("0.40"),
+    )
 
 
 def test_selling_part_of_a_position_realizes_against_the_average_cost():
@@ -92,7 +98,10 @@ def test_payoff_by_outcome_of_a_mutually_exclusive_event():
 prices = st.integers(min_value=1, max_value=99).map(lambda c: D(c) / 100)
 counts = st.integers(min_value=1, max_value=500).map(lambda c: D(c) / 2)  # fractional contracts too
 fees = st.integers(min_value=0, max_value=200).map(lambda c: D(c) / 100)
-trades = st.lists(st.builds(Trade, st.sampled_from(["A", "B"]), st.sampled_from(["bid", "ask"]), prices, counts, fees), max_size=60)
+trades = st.lists(
+    st.builds(Trade, st.sampled_from(["A", "B"]), st.sampled_from(["bid", "ask"]), prices, counts, fees),
+    max_size=60,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -100,7 +109,9 @@ trades = st.lists(st.builds(Trade, st.sampled_from(["A", "B"]), st.sampled_from(
 def test_position_is_the_signed_sum_of_the_fills(seq):
     ledger = build_ledger(seq)
     for ticker in ("A", "B"):
-        expected = sum((t.count if t.book_side == "bid" else -t.count for t in seq if t.ticker == ticker), D(0))
+        expected = sum(
+            (t.count if t.book_side == "bid" else -t.count for t in seq if t.ticker == ticker), D(0)
+        )
         assert ledger.market(ticker).position == expected
 
 

@@ -28,7 +28,9 @@ def frozen(monkeypatch):
 def alice(client):
     user, account = make_trader("alice")
     client.force_login(user)
-    PortfolioSnapshot.objects.create(account=account, balance=D("100.00"), portfolio_value=D("4.00"), as_of=T0, positions={})
+    PortfolioSnapshot.objects.create(
+        account=account, balance=D("100.00"), portfolio_value=D("4.00"), as_of=T0, positions={}
+    )
     return account
 
 
@@ -40,7 +42,7 @@ def test_a_fresh_snapshot_renders_at_once_without_a_refresh(client, alice, froze
     assert "$100.00" in html
     assert "20 s old" in html and "stale" not in html.split('id="pf-snapshot"')[0][-80:]
     assert not services.refresh_in_flight(alice.pk)
-    assert 'hx-trigger="every 30s [document.body.dataset.live !== \'true\']' in html
+    assert "hx-trigger=\"every 30s [document.body.dataset.live !== 'true']" in html
 
 
 def test_a_stale_snapshot_is_marked_with_its_age_and_queues_one_refresh(client, alice, frozen):
@@ -61,7 +63,9 @@ def test_two_tabs_cause_one_refresh_within_the_window(alice):
 
 def test_a_refreshed_snapshot_is_fresh_again(client, alice, frozen):
     frozen["now"] = T0 + timedelta(minutes=10)
-    PortfolioSnapshot.objects.filter(account=alice).update(as_of=T0 + timedelta(minutes=10) - timedelta(seconds=2))
+    PortfolioSnapshot.objects.filter(account=alice).update(
+        as_of=T0 + timedelta(minutes=10) - timedelta(seconds=2)
+    )
     html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
     assert "2 s old" in html and "refreshing" not in html
     assert not services.refresh_in_flight(alice.pk)
@@ -105,4 +109,32 @@ def test_equity_points_are_throttled(alice, frozen):
     for seconds in (0, 10, 30, services.EQUITY_EVERY.total_seconds() + 1):
         services.refresh(alice, FakeClient(), at=T0 + timedelta(seconds=seconds))
     assert EquityPoint.objects.filter(account=alice).count() == 2
-    assert PortfolioSnapshot.objects.get(account=alice).as_of == T0 + services.EQUITY_EVERY + timedelta(seconds=1)
+    assert PortfolioSnapshot.objects.get(account=alice).as_of == T0 + services.EQUITY_EVERY + timedelta(
+        seconds=1
+    )
+
+
+def test_a_fill_newer_than_the_snapshot_makes_it_stale(client, alice, frozen):
+    frozen["now"] = T0 + timedelta(seconds=5)
+    make_fill(alice, "KX-A", "bid", "0.40", "10", at=T0 + timedelta(seconds=3))
+    html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
+    assert "1 newer fill not in the balance yet" in html and "refreshing…" in html
+
+
+def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from django.db import transaction
+
+    from trading.models import TraderProfile
+
+    layer = get_channel_layer()
+    user_id = TraderProfile.objects.get(account=alice).user_id
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"user.{user_id}", channel)
+    make_fill(alice, "KX-A", "bid", "0.40", "10")
+    with transaction.atomic():
+        services.on_fill(alice.pk)
+    message = async_to_sync(layer.receive)(channel)
+    assert 'id="portfolio-live" class="pf-live" hx-swap-oob="true"' in message["html"]
+    assert 'id="pf-row-KX-A"' in message["html"]

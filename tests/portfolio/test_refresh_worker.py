@@ -55,11 +55,16 @@ def test_a_failed_refresh_keeps_the_old_figures_and_says_why(sim, trader, celery
     from datetime import UTC, datetime
 
     account = trader.kalshi_account
-    PortfolioSnapshot.objects.create(account=account, balance=D("12.34"), portfolio_value=0, as_of=datetime(2026, 1, 1, tzinfo=UTC))
+    PortfolioSnapshot.objects.create(
+        account=account, balance=D("12.34"), portfolio_value=0, as_of=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     sim.faults.fail_next(50, "500", path_prefix="/portfolio/balance")
     try:
         assert services.request_refresh(account.pk)
-        snap = wait_for(lambda: PortfolioSnapshot.objects.exclude(last_error="").filter(account=account).first(), timeout=40)
+        snap = wait_for(
+            lambda: PortfolioSnapshot.objects.exclude(last_error="").filter(account=account).first(),
+            timeout=40,
+        )
     finally:
         sim.faults.reset()
     assert snap.balance == D("12.34")

@@ -35,15 +35,34 @@ def session_markets(sim):
         ex.add_series(engine.Series(series_ticker, "Portfolio test", "Economics"))
         ex.add_event(engine.Event(event_ticker, series_ticker, "Which one?", mutually_exclusive=True))
         for ticker, sub in ((a, "Outcome A"), (b, "Outcome B")):
-            ex.add_market(engine.Market(ticker, event_ticker, series_ticker, f"Will {sub} happen?", sub, f"Not {sub}",
-                                        open_time=ex.now - timedelta(days=1), close_time=ex.now + timedelta(days=3)))
+            ex.add_market(
+                engine.Market(
+                    ticker,
+                    event_ticker,
+                    series_ticker,
+                    f"Will {sub} happen?",
+                    sub,
+                    f"Not {sub}",
+                    open_time=ex.now - timedelta(days=1),
+                    close_time=ex.now + timedelta(days=3),
+                )
+            )
 
     sim.call(create)
     series = Series.objects.create(ticker=series_ticker, title="Portfolio test")
-    event = Event.objects.create(event_ticker=event_ticker, series=series, title="Which one?", mutually_exclusive=True)
+    event = Event.objects.create(
+        event_ticker=event_ticker, series=series, title="Which one?", mutually_exclusive=True
+    )
     for ticker, sub in ((a, "Outcome A"), (b, "Outcome B")):
-        Market.objects.create(ticker=ticker, event=event, series=series, title=f"Will {sub} happen?", yes_sub_title=sub,
-                              status="active", price_ranges=[{"start": "0.0000", "end": "1.0000", "step": "0.0100"}])
+        Market.objects.create(
+            ticker=ticker,
+            event=event,
+            series=series,
+            title=f"Will {sub} happen?",
+            yes_sub_title=sub,
+            status="active",
+            price_ranges=[{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
+        )
     mm = f"pf-mm-{tag}"
     sim.call(sim.exchange.add_account, mm, D("100000"))
     yield a, b, mm
@@ -60,8 +79,15 @@ def test_a_scripted_session_matches_kalshi_to_the_cent(sim, trader, session_mark
         # Fills need distinct timestamps (the engine's clock moves only when told to).
         time.sleep(0.01)
         sim.call(lambda: sim.exchange.advance(sim.app.now()))
-        sim.call(sim.exchange.create_order, user, ticker=ticker, side=side, count=D(count), price=D(price),
-                 time_in_force="good_till_canceled")
+        sim.call(
+            sim.exchange.create_order,
+            user,
+            ticker=ticker,
+            side=side,
+            count=D(count),
+            price=D(price),
+            time_in_force="good_till_canceled",
+        )
 
     def check(ticker: str, position: str, exposure: str, realized: str, fees: str) -> None:
         services.refresh(account, client)
@@ -110,7 +136,8 @@ def test_a_scripted_session_matches_kalshi_to_the_cent(sim, trader, session_mark
     view = services.build_view(account)
     (group,) = view.groups
     rows = {r.ticker: r for r in group.rows}
-    assert rows[a].mark.source == "mid" and rows[a].value == D("4.20") and rows[a].unrealized == D("0")  # 6 NO × 70¢
+    # 6 NO at 70¢ and 5 YES at 20¢, each worth what it cost.
+    assert (rows[a].mark.source, rows[a].value, rows[a].unrealized) == ("mid", D("4.20"), D("0"))
     assert rows[b].value == D("1.00") and rows[b].unrealized == D("0")
     assert view.exposure == D("5.20")
     assert to_cents(view.realized) == D("-1.15") and to_cents(view.fees) == D("0.69")
@@ -123,9 +150,23 @@ def test_a_scripted_session_matches_kalshi_to_the_cent(sim, trader, session_mark
     sim.call(sim.exchange.settle_market, a, "no")
     sim.call(sim.exchange.settle_market, b, "yes")
     services.refresh(account, client)
-    s_a, s_b = Settlement.objects.get(account=account, ticker=a), Settlement.objects.get(account=account, ticker=b)
-    assert (s_a.market_result, s_a.no_count, s_a.no_total_cost, s_a.revenue, s_a.fee_cost) == ("no", D(6), D("4.20"), D("6.00"), D("0.63"))
-    assert (s_b.market_result, s_b.yes_count, s_b.yes_total_cost, s_b.revenue) == ("yes", D(5), D("1.00"), D("5.00"))
+    s_a, s_b = (
+        Settlement.objects.get(account=account, ticker=a),
+        Settlement.objects.get(account=account, ticker=b),
+    )
+    assert (s_a.market_result, s_a.no_count, s_a.no_total_cost, s_a.revenue, s_a.fee_cost) == (
+        "no",
+        D(6),
+        D("4.20"),
+        D("6.00"),
+        D("0.63"),
+    )
+    assert (s_b.market_result, s_b.yes_count, s_b.yes_total_cost, s_b.revenue) == (
+        "yes",
+        D(5),
+        D("1.00"),
+        D("5.00"),
+    )
     ledger = services.ledger_for(account)
     assert to_cents(ledger.market(a).realized) == D("0.65")  # −1.15 + (6 − 4.20)
     assert to_cents(ledger.market(b).realized) == D("4.00")

@@ -33,7 +33,9 @@ def funded_account(sim: Any, name: str, balance: D = D("100000")) -> tuple[Kalsh
     return account, sim.user_id(key_id)
 
 
-def make_order(user: Any, account: KalshiAccount, ticker: str, *, count: D = D("3"), price: D = D("0.02")) -> Order:
+def make_order(
+    user: Any, account: KalshiAccount, ticker: str, *, count: D = D("3"), price: D = D("0.02")
+) -> Order:
     """An order row as `place_order` writes it (buy YES), without queueing its submission."""
     return Order.objects.create(
         user=user,
@@ -60,13 +62,16 @@ def hit_bid(bob: Trader, ticker: str, count: D, price: D = D("0.02")) -> None:
     assert response.status_code == 201, response.text
 
 
-def exchange_orders(sim: Any, user_id: str, *, ticker: str | None = None, client_order_id: str | None = None) -> list[Any]:
+def exchange_orders(
+    sim: Any, user_id: str, *, ticker: str | None = None, client_order_id: str | None = None
+) -> list[Any]:
     def collect() -> list[Any]:
         orders = sim.exchange.account(user_id).orders.values()
         return [
             o
             for o in orders
-            if (ticker is None or o.ticker == ticker) and (client_order_id is None or o.client_order_id == client_order_id)
+            if (ticker is None or o.ticker == ticker)
+            and (client_order_id is None or o.client_order_id == client_order_id)
         ]
 
     return list(sim.call(collect))
@@ -74,7 +79,9 @@ def exchange_orders(sim: Any, user_id: str, *, ticker: str | None = None, client
 
 def exchange_fills(sim: Any, user_id: str, order_id: str) -> list[Any]:
     """The simulator's fills of one order, oldest first."""
-    return list(reversed(sim.call(lambda: [f for f in sim.exchange.account(user_id).fills if f.order_id == order_id])))
+    return list(
+        reversed(sim.call(lambda: [f for f in sim.exchange.account(user_id).fills if f.order_id == order_id]))
+    )
 
 
 def stream_fill(sim: Any, fill: Any, *, with_client_order_id: bool = True) -> m.Fill:
@@ -102,4 +109,8 @@ def user_order_msg(sim: Any, order_id: str) -> m.UserOrder:
 
 
 def local_status(remote_status: str) -> str:
-    return {"resting": Order.Status.RESTING, "executed": Order.Status.EXECUTED, "canceled": Order.Status.CANCELED}[remote_status]
+    return {
+        "resting": Order.Status.RESTING,
+        "executed": Order.Status.EXECUTED,
+        "canceled": Order.Status.CANCELED,
+    }[remote_status]

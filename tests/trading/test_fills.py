@@ -29,7 +29,11 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]
     """Tasks the code under test queues, recorded instead of sent to Redis."""
     sent: list[tuple[str, tuple[Any, ...]]] = []
     for task in (tasks.submit_order, tasks.reconcile_order, tasks.cancel_order):
-        monkeypatch.setattr(task, "apply_async", lambda args=(), kwargs=None, _n=task.name, **opts: sent.append((_n, tuple(args))))
+        monkeypatch.setattr(
+            task,
+            "apply_async",
+            lambda args=(), kwargs=None, _n=task.name, **opts: sent.append((_n, tuple(args))),
+        )
     yield sent
     clients.forget_clients()
 
@@ -59,7 +63,11 @@ def resting_order(sim: Any, alice: Any, count: D = D("3")) -> tuple[Order, str]:
 
 
 def fills_of(order: Order) -> list[str]:
-    return sorted(Fill.objects.filter(account=order.account, exchange_order_id=order.exchange_order_id).values_list("fill_id", flat=True))
+    return sorted(
+        Fill.objects.filter(account=order.account, exchange_order_id=order.exchange_order_id).values_list(
+            "fill_id", flat=True
+        )
+    )
 
 
 def assert_matches_exchange(sim: Any, alice: Any, order: Order) -> None:
@@ -96,7 +104,12 @@ def test_the_same_fill_arriving_concurrently_from_four_threads_is_stored_once(si
     order, ticker = resting_order(sim, alice)
     kit.hit_bid(bob, ticker, D("2"))
     (fill,) = kit.exchange_fills(sim, alice.sim_user_id, order.exchange_order_id)
-    copies = [kit.stream_fill(sim, fill), kit.rest_fill(fill), kit.stream_fill(sim, fill, with_client_order_id=False), kit.rest_fill(fill)]
+    copies = [
+        kit.stream_fill(sim, fill),
+        kit.rest_fill(fill),
+        kit.stream_fill(sim, fill, with_client_order_id=False),
+        kit.rest_fill(fill),
+    ]
     barrier = threading.Barrier(len(copies))
     stored: list[Any] = []
     errors: list[BaseException] = []
@@ -181,7 +194,9 @@ class FillBeforeAnswer:
         (D("3"), False, Order.Status.EXECUTED),
     ],
 )
-def test_a_fill_before_the_create_response_is_counted_once(sim, alice, bob, monkeypatch, filled, with_client_order_id, status):
+def test_a_fill_before_the_create_response_is_counted_once(
+    sim, alice, bob, monkeypatch, filled, with_client_order_id, status
+):
     ticker = kit.fresh_market(sim)
     order = kit.make_order(alice, alice.account, ticker)
 
@@ -192,7 +207,9 @@ def test_a_fill_before_the_create_response_is_counted_once(sim, alice, bob, monk
             record_fill(alice.account, copy, source="early")
 
     real_client_for = tasks.client_for
-    monkeypatch.setattr(tasks, "client_for", lambda account: FillBeforeAnswer(real_client_for(account), deliver))
+    monkeypatch.setattr(
+        tasks, "client_for", lambda account: FillBeforeAnswer(real_client_for(account), deliver)
+    )
 
     tasks.submit_order.run(order.pk)
 

@@ -20,9 +20,9 @@ def test_a_trader_places_sees_a_fill_and_cancels(sim, trader, feed_process, daph
     page.click("button[type=submit]")
     page.wait_for_url(f"{daphne_server}/")
     page.goto(f"{daphne_server}/markets/{ticker}/")
-    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
     # The ticket enables itself once the book is current.
-    page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=15000)
+    page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=30000)
 
     yes, no = sim.call(sim.exchange.book, ticker)
     best_bid = max((p for p, _ in yes), default=D("0.05"))
@@ -40,12 +40,12 @@ def test_a_trader_places_sees_a_fill_and_cancels(sim, trader, feed_process, daph
         row.locator(".badge").filter(has_text="sending…").wait_for(timeout=5000)
     finally:
         sim.faults.reset()
-    row.locator(".badge").filter(has_text="resting").wait_for(timeout=15000)
+    row.locator(".badge").filter(has_text="resting").wait_for(timeout=30000)
 
     # Another trader sells into our bid: the fill comes back live.
     seller_key, _pem = sim.add_account()
     sim.call(sim.exchange.create_order, sim.user_id(seller_key), ticker=ticker, side="ask", count=D("5"), price=price, time_in_force="immediate_or_cancel")
-    page.locator("#toasts .toast").filter(has_text=f"Filled 5 YES {ticker}").wait_for(timeout=15000)
+    page.locator("#toasts .toast").filter(has_text=f"Filled 5 YES {ticker}").wait_for(timeout=30000)
     page.locator("#my-fills-body tr").first.filter(has_text=ticker).wait_for(timeout=10000)
     row.locator(".badge").filter(has_text="filled").wait_for(timeout=10000)
 
@@ -54,7 +54,7 @@ def test_a_trader_places_sees_a_fill_and_cancels(sim, trader, feed_process, daph
     page.fill("#ticket input[name=price_cents]", str(int(cents) - 1))
     page.click("#ticket button[type=submit]")
     second = page.locator("#open-orders-body tr").first
-    second.locator(".badge").filter(has_text="resting").wait_for(timeout=15000)
+    second.locator(".badge").filter(has_text="resting").wait_for(timeout=30000)
     second.locator("button", has_text="Cancel").click()
     second_id = second.get_attribute("id")
-    page.locator(f"#{second_id} .badge").filter(has_text="canceled").wait_for(timeout=15000)
+    page.locator(f"#{second_id} .badge").filter(has_text="canceled").wait_for(timeout=30000)
