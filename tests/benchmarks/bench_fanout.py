@@ -643,7 +643,7 @@ def memory_verdict(r: ServerResult) -> str:
         held, offered = s["backlog_bytes"] / 2**20, s["offered_bytes"] / 2**20
         if s["ended"] != "still open":
             bits.append(f"{label}: the server closed it ({s['ended']}), {held:.1f} MiB left")
-        elif offered < 2 * KERNEL_BUFFER_MIB:
+        elif offered < 1.5 * KERNEL_BUFFER_MIB:
             bits.append(f"{label}: inconclusive (only {offered:.1f} MiB offered)")
         elif held > KERNEL_BUFFER_MIB * 1.3:
             bits.append(f"{label}: NOT bounded, held {held:.1f} of {offered:.1f} MiB offered")

@@ -8,19 +8,15 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kalshiweb.simulator.engine import Market
 from kalshiweb.simulator.testing import RunningSimulator, start_simulator
+from tests.samples import SAMPLES
 
 from .simhelp import EVENT, SERIES, Trader, add_markets, drain, recv, send
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "kalshi-samples"
-if not SAMPLES.is_dir():
-    SAMPLES = Path("/work/shared/kalshi-samples")
 
 TICKERS = ["KXCONTRACT-A", "KXCONTRACT-B"]
 

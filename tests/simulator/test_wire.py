@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal as D
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +26,8 @@ from kalshiweb.simulator.engine import BookDelta, Exchange, LifecycleEvent
 from kalshiweb.simulator.engine import Event as EventModel
 from kalshiweb.simulator.engine import Market as MarketModel
 from kalshiweb.simulator.engine import Series as SeriesModel
+from tests.samples import SAMPLES
 from tests.simulator.test_engine import NOW, T, ask, bid, make_exchange
-
-SAMPLES = Path("/work/shared/kalshi-samples")
 
 
 @pytest.fixture
