@@ -395,7 +395,9 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
                 r.share = None if r.value is None else r.value / total_value
     balance, balance_as_of = (snapshot.balance, snapshot.as_of) if snapshot else (None, None)
     # Fills after the snapshot are in our positions but not in Kalshi's balance: the snapshot is behind.
-    newer_fills = Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
+    newer_fills = (
+        Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
+    )
     age = int((at - snapshot.as_of).total_seconds()) if snapshot else None
     stale = snapshot is None or snapshot.is_stale(at, STALE_AFTER) or newer_fills > 0
     return PortfolioView(

@@ -209,3 +209,14 @@ def feed_process(sim, sim_settings, daphne_server):
         proc.kill()
     log_file.close()
     client.delete("kw:feed:leader", "kw:ws:refuse_until")
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """A new channel layer per test: channels-redis binds its receive loop to the first event loop that uses
+    it, and each async test (and each async_to_sync call) runs on a loop of its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()

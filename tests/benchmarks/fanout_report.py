@@ -40,12 +40,15 @@ Method (`python tests/benchmarks/bench_fanout.py`; `--quick` is a smaller smoke 
   per delivered market update as well as per frame.
 - Final state: after the measured window the feed stops and publishes one last, distinct update per market;
   a socket is exact when its last-seen sequence for every market it watches is that final one (waiting ≤ 5 s).
-- Stalled browsers: for each server's whole run (both workloads), two extra sockets with a 4 kB receive buffer
-  that do the handshake and never read again, watching the first {cfg.stalled_markets} markets of each workload
-  (all of B's; the ceiling pushes every update to them too, ~5% on top of its delivered frames in A): one
+- Stalled browsers: for each app server's whole run (both workloads), two extra sockets with a 4 kB receive
+  buffer that do the handshake and never read again, watching the first {cfg.stalled_markets} markets of each workload: one
   silent, one that still sends a no-op command (`{{"action": "watch", "tickers": []}}`) every 5 s. VmRSS from
   `/proc/<pid>/status` every 0.5 s; at the end each stalled socket is drained and the backlog the server had
-  queued for it (user space + kernel buffers) is counted.
+  queued for it (user space + kernel buffers) is counted. The ceiling runs without them: `broadcast()` has no
+  backpressure, and CPython 3.13's asyncio transport recomputes its write-buffer size by summing every queued
+  chunk on each write, so each frame pushed to a backed-up socket costs time proportional to its backlog; with
+  the stalled browsers connected the ceiling's CPU per delivered frame rose by ~10% in A and ~50% in B in
+  back-to-back runs on 2026-11-24 (`--servers ceiling-stalled` shows it).
 - Clients offer no permessage-deflate (browsers do; uvicorn and `websockets` would then compress every frame
   per socket, daphne does not negotiate it), so the table compares fan-out cost, not compression."""
 
@@ -68,7 +71,25 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             f"({'within' if a.us_frame / ca.us_frame <= 4 else 'over'} the 4× target); in B, where conflation packs "
             f"~{b.fragments / max(b.frames, 1):.0f} markets into each frame, it costs {b.us_update:.1f} µs per "
             f"delivered market update, {b.us_update / cb.us_update:.2f}× the ceiling, which sends every update as "
-            f"its own frame ({cb.frames_s:,.0f} frames/s vs {b.frames_s:,.0f})."
+            f"its own frame ({cb.frames_s:,.0f} frames/s vs {b.frames_s:,.0f}). In A it used "
+            f"{100 * a.server_cpu_s / a.window_s:.0f}% of its core for {a.frames_s:,.0f} frames/s, so one {kind} "
+            f"process tops out near {a.frames_s / max(a.server_cpu_s / a.window_s, 1e-9):,.0f} frames/s of this kind "
+            f"(the ceiling near {ca.frames_s / max(ca.server_cpu_s / ca.window_s, 1e-9):,.0f})."
+        )
+    noisy = [
+        f"{r.server} {w.workload} ({w.cpu_busy.get('others', 0):.0f}%)"
+        for r in results
+        for w in r.workloads
+        if w.cpu_busy.get("others", 0) > 25
+    ]
+    if noisy:
+        out.append(
+            "**This run was disturbed**: other processes on this shared machine used more than a quarter of a core "
+            "during "
+            + ", ".join(noisy)
+            + " (they are not pinned, so they also preempt the server on CPU 0). "
+            "CPU-time ratios are affected little; latency tails (p99, max) and delivered frames/s in those windows "
+            "are not reliable."
         )
     lat = []
     for kind in ("daphne", "uvicorn"):
@@ -81,12 +102,12 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
         out.append(
             "Latency ("
             + "; ".join(lat)
-            + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms) is set by the "
+            + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms): apart from disturbed windows it is set by the "
             "consumer's throttle, not by CPU: `_send_loop` sends, then sleeps a full 1/KALSHIWEB_MAX_UPDATES_PER_SECOND "
             "(100 ms), so an update that arrives during the sleep waits for it to end. In A the feed period (100 ms) "
             "equals that sleep, and each send cycle lasts 100 ms plus the send and the timer's lateness, so the "
             "sender drifts against the feed: every update waits a growing share of the sleep until one is conflated "
-            "away (delivered frames/s ≈ 1-2% under the 10,000 offered) and the wait sweeps 0-100 ms, p50 ≈ 50 ms and "
+            "away (delivered frames/s a few % under the offered rate) and the wait sweeps 0-100 ms, p50 ≈ 50 ms and "
             "p99 ≈ 100 ms. In B, 20 staggered markets per socket arrive uniformly within each 100 ms, so p50 ≈ 50 ms "
             "and p99 ≈ 100 ms for any 10 frames/s cap. p99 ≤ 50 ms needs a flush interval ≤ ~50 ms (≥ 20 frames/s), "
             "and for A a limiter that sends at once when the last send was ≥ 1/rate ago (schedule from the last "
@@ -102,18 +123,31 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             f"{r.server}: {crashed} crashed application instances in {r.duration_s:.0f} s, "
             f"{sum(w.dropped for w in r.workloads)} measured sockets closed by the server"
         )
-    if counts:
+    killed = any(
+        r.log_errors.get("Exception inside application", 0)
+        + r.log_errors.get("Exception in ASGI application", 0)
+        + sum(w.dropped for w in r.workloads)
+        for r in results
+        if r.server != "ceiling"
+    )
+    history = (
+        "Before settings.py gave the channel layer `socket_timeout: 30` (commit d84bb66), redis-py 8's default "
+        "5 s read timeout raced channels-redis's `BZPOPMIN …, timeout=5`: whenever the timeout won, the consumer "
+        "holding the layer's receive lock died with `redis.exceptions.TimeoutError` and its browser socket was "
+        "closed — up to one socket per server process every 5 s, even when idle (runs of this benchmark on "
+        "2026-11-24 before the fix: 11 crashes per server per minute, final state exact for 99.7% of sockets in A "
+        "and 96.0% in B, every miss a killed socket)."
+    )
+    if counts and killed:
         out.append(
-            "**Browser sockets killed by a Redis timeout race** (this run: " + "; ".join(counts) + "). "
-            "`MarketStreamConsumer` is a Channels consumer, so with `CHANNEL_LAYERS` configured every instance also "
-            "waits on the channel layer; channels-redis polls with `BZPOPMIN …, timeout=5` and redis-py 8's default "
-            "`socket_timeout` is also 5 s, so whether Redis's empty reply or the client's read timeout comes first is "
-            "a race. When the timeout wins, the consumer holding the layer's receive lock dies with "
-            "`redis.exceptions.TimeoutError` and daphne/uvicorn close its browser socket: up to one socket per server "
-            "process every 5 s, even when idle. It is timing-dependent: two full runs on 2026-11-24 lost every 5 s "
-            "cycle (11 crashes per server in ~60 s; 4 of 1,000 sockets in A and 4-5 of 100 in B did not end on the "
-            "final state, 99.7% / 96.0%), other runs lost none. Final-state misses are these sockets, not "
-            "conflation."
+            "**Browser sockets killed by the server** (this run: "
+            + "; ".join(counts)
+            + "). Check the server logs; "
+            + history
+        )
+    elif counts:
+        out.append(
+            "No application instance crashed and no measured socket was closed by the server. " + history
         )
     for r in results:
         st = {s["chatty"]: s for s in r.stalled}
@@ -134,17 +168,17 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             f"backlog the server still held for them at the end: {'; '.join(parts)}."
         )
     out.append(
-        "The kernel's socket buffers alone hold ~3 MiB per stalled socket on loopback (what the ceiling's stalled "
-        "sockets still delivered after `websockets` had closed them), so a drained backlog near the offered total "
-        "means the server buffered everything, one stuck near ~3 MiB that it applied backpressure. "
+        "The kernel's socket buffers alone hold ~3 MiB per stalled socket on loopback (what a stalled socket still "
+        "delivered after the server had closed it), so a drained backlog near the offered total means the server "
+        "buffered everything, one stuck near ~3 MiB that it applied backpressure. "
         "How memory is (not) bounded: uvicorn's `websockets` protocol awaits `drain()` in `send`, so a stalled "
         "socket blocks its consumer's `_send_loop` and the latest-wins `pending` dict holds at most one fragment per "
         "market. daphne (autobahn on Twisted) accepts every `websocket.send` into the transport's buffer without "
         "backpressure, so the consumer never blocks, the conflation never engages and the backlog grows at the "
         "full offered rate for as long as the socket lives. daphne pings only sockets that have sent nothing for "
         "20 s and aborts them 30 s later, so a silent stalled browser is cut off after ~50 s, but one that still "
-        "sends anything (a chatty page) is never cut off. The ceiling's `broadcast()` has no backpressure either; "
-        "`websockets`' keepalive (20 s + 20 s) bounds it at ~40 s."
+        "sends anything (a chatty page) is never cut off. uvicorn's `websockets` keepalive closes a stalled socket after "
+        "~40 s (ping every 20 s, 20 s timeout) whether or not it sends."
     )
     return out
 

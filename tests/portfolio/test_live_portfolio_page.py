@@ -21,34 +21,36 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def held_market(sim, trader):
-    """A fresh market in which Alice holds 10 YES at 40¢, with a two-sided book around it."""
+    """Two fresh markets with two-sided books (30¢ / 60¢); in the first, Alice holds 10 YES at 40¢."""
     from kalshiweb.simulator import engine
 
     tag = uuid.uuid4().hex[:6].upper()
-    series, event, ticker = f"KXPFB{tag}", f"KXPFB{tag}-26DEC", f"KXPFB{tag}-26DEC-A"
+    series, event = f"KXPFB{tag}", f"KXPFB{tag}-26DEC"
+    tickers = [f"{event}-A", f"{event}-B"]
     mm = f"pf-mm-{tag}"
 
     def create() -> None:
         ex = sim.exchange
         ex.add_series(engine.Series(series, "Portfolio browser test", "Economics"))
         ex.add_event(engine.Event(event, series, "Browser test event"))
-        ex.add_market(
-            engine.Market(
-                ticker,
-                event,
-                series,
-                "Will the browser see it?",
-                "Browser sees it",
-                "It does not",
-                open_time=ex.now - timedelta(days=1),
-                close_time=ex.now + timedelta(days=3),
+        for ticker in tickers:
+            ex.add_market(
+                engine.Market(
+                    ticker,
+                    event,
+                    series,
+                    f"Will the browser see {ticker[-1]}?",
+                    f"Browser sees {ticker[-1]}",
+                    "It does not",
+                    open_time=ex.now - timedelta(days=1),
+                    close_time=ex.now + timedelta(days=3),
+                )
             )
-        )
         ex.add_account(mm, D("100000"))
 
     sim.call(create)
 
-    def order(user: str, side: str, count: str, price: str) -> None:
+    def order(user: str, side: str, count: str, price: str, ticker: str = tickers[0]) -> None:
         time.sleep(0.01)
         sim.call(lambda: sim.exchange.advance(sim.app.now()))
         sim.call(
@@ -63,9 +65,10 @@ def held_market(sim, trader):
 
     order(mm, "ask", "10", "0.40")
     order(trader.sim_user_id, "bid", "10", "0.40")
-    order(mm, "ask", "100", "0.60")
-    order(mm, "bid", "100", "0.30")
-    yield ticker, order
+    for ticker in tickers:
+        order(mm, "ask", "100", "0.60", ticker)
+        order(mm, "bid", "100", "0.30", ticker)
+    yield tickers, order, mm
 
 
 @pytest.fixture
@@ -93,7 +96,7 @@ def login(page, base: str) -> None:
 def test_a_fill_moves_the_row_and_the_totals_live_then_by_polling(
     sim, trader, held_market, kalshi, celery_worker, feed_process, daphne_server, page
 ):
-    ticker, order = held_market
+    (ticker, other), order, mm = held_market
     account = trader.kalshi_account
     kalshi(lambda c: services.refresh(account, c))  # a fresh snapshot, and the first fill stored
 
@@ -114,6 +117,17 @@ def test_a_fill_moves_the_row_and_the_totals_live_then_by_polling(
     assert "$" in page.locator("#pf-unrealized").inner_text()
     assert page.locator("#pf-fees").inner_text() == kalshi(lambda c: fee_text(c, ticker))
 
+    # A position in a market the page's socket did not watch: the row appears (at the latest by the
+    # 10 s safety poll), the page starts watching it, and its mark then moves with that market's quotes.
+    order(trader.sim_user_id, "bid", "2", "0.60", other)
+    other_row = page.locator(f"#pf-row-{other}")
+    other_row.locator(".pf-mark").filter(has_text="45¢").wait_for(timeout=15000)  # mid of 30¢ / 60¢
+    page.wait_for_timeout(1500)  # the watch command and its snapshot
+    started = time.monotonic()
+    order(mm, "bid", "10", "0.50", other)
+    other_row.locator(".pf-mark").filter(has_text="55¢").wait_for(timeout=8000)
+    assert time.monotonic() - started < 5, "the quote arrived live"
+
     # The socket is killed and refused for a while: the page says it polls every 30 s, and still moves.
     call_command("close_sockets", "--refuse-for", "50")
     page.locator("#conn-badge").filter(has_text="Polling").wait_for(timeout=10000)
@@ -123,7 +137,7 @@ def test_a_fill_moves_the_row_and_the_totals_live_then_by_polling(
     kalshi(lambda c: services.refresh(account, c))
     order(trader.sim_user_id, "bid", "5", "0.60")
     row.locator(".pf-contracts").filter(has_text="20").wait_for(timeout=40000)
-    page.locator("#pf-exposure").filter(has_text="$10.00").wait_for(timeout=5000)
+    page.locator("#pf-exposure").filter(has_text="$11.20").wait_for(timeout=5000)  # A $10.00 + B $1.20
     assert page.locator("#conn-badge").inner_text() == "Polling"
     # The fill made the stored snapshot behind; the page said so and a worker brought the balance up to date.
     page.locator("#pf-snapshot:not(.stale)").wait_for(timeout=20000)

@@ -121,10 +121,9 @@ def test_a_fill_newer_than_the_snapshot_makes_it_stale(client, alice, frozen):
     assert "1 newer fill not in the balance yet" in html and "refreshing…" in html
 
 
-def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice):
+def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice, django_capture_on_commit_callbacks):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
-    from django.db import transaction
 
     from trading.models import TraderProfile
 
@@ -133,8 +132,9 @@ def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice):
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(f"user.{user_id}", channel)
     make_fill(alice, "KX-A", "bid", "0.40", "10")
-    with transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True):
         services.on_fill(alice.pk)
     message = async_to_sync(layer.receive)(channel)
+    assert services.refresh_in_flight(alice.pk)  # and the balance is being refreshed
     assert 'id="portfolio-live" class="pf-live" hx-swap-oob="true"' in message["html"]
     assert 'id="pf-row-KX-A"' in message["html"]
