@@ -154,7 +154,7 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
     "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},
-    "refresh-portfolios": {"task": "portfolio.tasks.refresh_stale_portfolios", "schedule": envint("KALSHIWEB_PORTFOLIO_REFRESH_SECONDS", 60)},
+    "refresh-portfolios": {"task": "portfolio.tasks.refresh_portfolios", "schedule": envint("KALSHIWEB_PORTFOLIO_REFRESH_SECONDS", 60)},
 }
 
 # Kalshi connection. With no credentials the built-in simulator is used.

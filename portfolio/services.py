@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER = getattr(settings, "KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS", 60)
 REFRESH_WINDOW = getattr(settings, "KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS", 10)
-EQUITY_EVERY = timedelta(seconds=getattr(settings, "KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS", 60))
+EQUITY_EVERY = timedelta(seconds=getattr(settings, "KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS", 300))
 ZERO = Decimal(0)
 # Kalshi reports costs and P&L to 1e-4 dollars; we call a difference of more than a cent a mismatch.
 CROSS_CHECK_TOLERANCE = Decimal("0.01")
@@ -275,6 +275,7 @@ class PortfolioView:
     newer_fills: int
     age_seconds: int | None
     refreshing: bool
+    refreshable: bool
     at: datetime
 
     @property
@@ -348,9 +349,19 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
     at = at or now()
     snapshot = PortfolioSnapshot.objects.filter(account=account).first()
     ledger = ledger_for(account)
-    kalshi = dict(snapshot.positions) if snapshot else {}
-    kalshi_figures = {t: {k: Decimal(v) for k, v in row.items()} for t, row in kalshi.items()}
-    kalshi_figures.update(live_positions(account.pk))
+    # Fills after the snapshot are in our positions but not in Kalshi's balance: the snapshot is behind.
+    newer_fills = (
+        Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
+    )
+    stale = snapshot is None or snapshot.is_stale(at, STALE_AFTER) or newer_fills > 0
+    # Kalshi's own figures to check ours against: the snapshot while it is current, otherwise what the
+    # feed last heard (`market_positions`) on top of it.
+    kalshi_figures = {
+        t: {k: Decimal(v) for k, v in row.items()}
+        for t, row in (snapshot.positions if snapshot else {}).items()
+    }
+    if stale:
+        kalshi_figures.update(live_positions(account.pk))
     held = ledger.open_positions()
     markets = Market.objects.select_related("event").in_bulk([p.ticker for p in held])
     groups: dict[str, EventGroup] = {}
@@ -394,12 +405,7 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
             for r in group.rows:
                 r.share = None if r.value is None else r.value / total_value
     balance, balance_as_of = (snapshot.balance, snapshot.as_of) if snapshot else (None, None)
-    # Fills after the snapshot are in our positions but not in Kalshi's balance: the snapshot is behind.
-    newer_fills = (
-        Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
-    )
     age = int((at - snapshot.as_of).total_seconds()) if snapshot else None
-    stale = snapshot is None or snapshot.is_stale(at, STALE_AFTER) or newer_fills > 0
     return PortfolioView(
         account=account,
         snapshot=snapshot,
@@ -411,6 +417,7 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
         newer_fills=newer_fills,
         age_seconds=age,
         refreshing=stale and refresh_in_flight(account.pk),
+        refreshable=account.has_key,
         at=at,
     )
 

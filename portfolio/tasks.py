@@ -30,12 +30,17 @@ def refresh_portfolio(account_id: int) -> str:
         services.record_refresh_error(account, f"Kalshi did not answer: {exc}")
         services.push(account)
         return f"failed: {exc}"
+    except Exception as exc:  # e.g. an unusable key: the page must still say why nothing is fresh
+        log.exception("portfolio refresh of %s failed", account.name)
+        services.record_refresh_error(account, f"refresh failed: {type(exc).__name__}")
+        services.push(account)
+        return f"failed: {exc}"
     services.push(account)
     return "ok"
 
 
 @shared_task(ignore_result=True)
-def refresh_stale_portfolios() -> int:
+def refresh_portfolios() -> int:
     """Beat: keep every traded account's snapshot (and equity history) current. Single-flight per account."""
     queued = 0
     account_ids = set(TraderProfile.objects.exclude(account=None).values_list("account_id", flat=True))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -45,13 +46,13 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     account = _account(request)
     if account is None:
         return render(request, "portfolio/portfolio.html", {"account": None})
-    view = services.build_view(account)
-    if view.stale:
-        # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
-        view.refreshing = services.request_refresh(account.pk) or view.refreshing
     if request.GET.get("refresh") and not request.htmx:
         services.request_refresh(account.pk)
         return redirect("portfolio:index")
+    view = services.build_view(account)
+    if view.stale and view.refreshable:
+        # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
+        view.refreshing = services.request_refresh(account.pk) or view.refreshing
     context = {
         "account": account,
         "view": view,
@@ -71,7 +72,7 @@ def portfolio_live(request: HttpRequest) -> HttpResponse:
     if account is None:
         return HttpResponse(status=204)
     view = services.build_view(account)
-    if view.stale:
+    if view.stale and view.refreshable:
         view.refreshing = services.request_refresh(account.pk) or view.refreshing
     return render(
         request,
@@ -122,7 +123,7 @@ def fill_history(request: HttpRequest) -> HttpResponse:
         return render(request, "portfolio/fills.html", {"account": None})
     fills, filters = _filtered_fills(request, account)
     page = Paginator(fills, FILLS_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    query = urlencode({k: v for k, v in filters.items() if v})
     context = {"account": account, "page": page, "fills": list(page), "filters": filters, "query": query}
     template = "portfolio/fills.html"
     if request.htmx:

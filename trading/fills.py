@@ -72,6 +72,9 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
                 services.notify_user(order.user_id, frames)
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path
+    from portfolio.services import on_fill
+
+    on_fill(account.pk)
     return row
 
 

@@ -59,6 +59,9 @@ def _store_position(account_id: int, msg: m.MarketPositionUpdate) -> None:
         "fees_paid": str(msg.fees_paid),
     }
     live.client().hset(f"kw:positions:{account_id}", msg.market_ticker, json.dumps(payload))
+    from portfolio.services import on_position
+
+    on_position(account_id, msg.market_ticker)
 
 
 class AccountStreams:

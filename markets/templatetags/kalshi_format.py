@@ -12,7 +12,8 @@ from django.utils import timezone
 register = template.Library()
 
 
-def _dec(value: object) -> Decimal | None:
+def to_decimal(value: object) -> Decimal | None:
+    """A template value as Decimal (None for empty or unparseable values)."""
     if value is None or value == "":
         return None
     try:
@@ -24,7 +25,7 @@ def _dec(value: object) -> Decimal | None:
 @register.filter
 def cents(value: object) -> str:
     """A dollar price as cents: Decimal("0.42") → "42¢", Decimal("0.042") → "4.2¢"; None → "—"."""
-    price = _dec(value)
+    price = to_decimal(value)
     if price is None:
         return "—"
     c = (price * 100).normalize()
@@ -35,7 +36,7 @@ def cents(value: object) -> str:
 
 @register.filter
 def signed_cents(value: object) -> str:
-    price = _dec(value)
+    price = to_decimal(value)
     if price is None:
         return "—"
     if price == 0:
@@ -46,7 +47,7 @@ def signed_cents(value: object) -> str:
 
 @register.filter
 def money(value: object) -> str:
-    amount = _dec(value)
+    amount = to_decimal(value)
     if amount is None:
         return "—"
     q = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -56,7 +57,7 @@ def money(value: object) -> str:
 
 @register.filter
 def contracts(value: object) -> str:
-    count = _dec(value)
+    count = to_decimal(value)
     if count is None:
         return "—"
     if count == count.to_integral_value():
@@ -66,7 +67,7 @@ def contracts(value: object) -> str:
 
 @register.filter
 def chance(value: object) -> str:
-    price = _dec(value)
+    price = to_decimal(value)
     if price is None:
         return "—"
     return f"{(price * 100).quantize(Decimal('1'), rounding=ROUND_HALF_UP)}%"

@@ -417,6 +417,9 @@ def render(app: dict[str, Any], base: dict[str, Any], faults: dict[str, Any] | N
     ]
     if faults is not None:
         tally = faults.get("tally", {})
+        shown = faults.get("task_errors", [])
+        share = sum("database is locked" in e for e in shown) / len(shown) if shown else 0.0
+        locked = f"{'all' if share == 1 else f'{share:.0%}'} of the first {len(shown)}" if shown else "none"
         lines += [
             "",
             f"Randomized fault run (`--trials {args.trials}`, seed {faults.get('seed', '?')}): "
@@ -426,8 +429,8 @@ def render(app: dict[str, Any], base: dict[str, Any], faults: dict[str, Any] | N
             f"{tally.get('fault timeout_after_accept', 0)} × timeout after accept; killed workers "
             f"{tally.get('killed_after_accept', 0) + tally.get('killed_before_send', 0)}, lost task messages "
             f"{tally.get('lost_message', 0)}, 409s forced {tally.get('accepted_before_409', 0)}; task crashes "
-            f"recovered by the sweep: {len(faults.get('task_errors', []))}"
-            f"{' (first 20 shown in the JSON)' if len(faults.get('task_errors', [])) >= 20 else ''}.",
+            f"dropped (as Celery would) and recovered by the periodic sweep: {faults.get('task_error_count', 0)}, "
+            f'{locked} of them SQLite "database is locked" in `reconcile_order`.',
         ]
         for v in faults.get("violations", [])[:10]:
             lines.append(f"- {v}")

@@ -16,7 +16,10 @@ _ids = itertools.count(1)
 
 
 def make_trader(username: str = "alice") -> tuple[Any, KalshiAccount]:
-    account = KalshiAccount.objects.create(name=f"acct-{username}", api_key_id=f"key-{username}")
+    # A key path that is never read: these tests do not reach Kalshi, but the account counts as refreshable.
+    account = KalshiAccount.objects.create(
+        name=f"acct-{username}", api_key_id=f"key-{username}", private_key_path="/nonexistent/key.pem"
+    )
     user = make_user(username)
     TraderProfile.objects.create(user=user, account=account)
     return user, account

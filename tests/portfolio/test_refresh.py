@@ -138,3 +138,31 @@ def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice, django
     assert services.refresh_in_flight(alice.pk)  # and the balance is being refreshed
     assert 'id="portfolio-live" class="pf-live" hx-swap-oob="true"' in message["html"]
     assert 'id="pf-row-KX-A"' in message["html"]
+
+
+def test_the_equity_chart_draws_the_stored_points(client, alice):
+    for minutes, total in ((0, "104.00"), (5, "110.50"), (10, "98.25")):
+        EquityPoint.objects.create(
+            account=alice, at=T0 + timedelta(minutes=minutes), balance=D(total), portfolio_value=D("0")
+        )
+    html = client.get("/portfolio/").content.decode()
+    svg = html.split('<svg class="chart equity-chart"')[1].split("</svg>")[0]
+    assert svg.count(" L") == 2 and "$110.50" in svg and "$98.25" in svg
+
+
+def test_the_beat_refreshes_every_traded_account_once(alice):
+    from portfolio.tasks import refresh_portfolios
+
+    assert refresh_portfolios() == 1
+    assert refresh_portfolios() == 0  # single-flight: already queued within the window
+
+
+def test_an_account_without_a_key_is_not_polled_for_refreshes(client, frozen):
+    from trading.models import KalshiAccount
+
+    user, account = make_trader("dave")
+    KalshiAccount.objects.filter(pk=account.pk).update(private_key_path="")
+    client.force_login(user)
+    html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
+    assert "no API key" in html and 'hx-trigger="every 3s"' not in html
+    assert not services.refresh_in_flight(account.pk)

@@ -144,6 +144,8 @@ def test_a_scripted_session_matches_kalshi_to_the_cent(sim, trader, session_mark
     # If A happens, Alice's NO on A and YES on B both lose; if B happens both pay (6 + 5).
     assert [(o.ticker, o.payoff) for o in group.payoffs] == [(a, D("-5.20")), (b, D("5.80"))]
     assert view.max_loss == D("5.20")
+    html = services.render_live(view)
+    assert "if “Outcome A”: −$5.20" in html and "if “Outcome B”: +$5.80" in html
     assert view.mismatches == []
 
     # 7. Settlement: B wins, A loses (Alice's NO on A pays 6).

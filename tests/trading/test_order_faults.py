@@ -285,6 +285,7 @@ class FaultRig:
         return {
             "tally": dict(self.tally),
             "violations": self.violations[:50],
+            "task_error_count": len(self.scheduler.errors),
             "task_errors": self.scheduler.errors[:20],
         }
 
