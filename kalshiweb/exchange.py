@@ -6,13 +6,12 @@ import asyncio
 import concurrent.futures
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 
 from kalshiweb.kalshi.rest import KalshiClient
 
-T = TypeVar("T")
 
 
 def default_credentials() -> tuple[str | None, Path | None]:
@@ -31,7 +30,7 @@ def make_client(**overrides: Any) -> KalshiClient:
     return KalshiClient(settings.KALSHI_API_BASE, **kwargs)
 
 
-def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_blocking[T](make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from synchronous code — also when this thread already runs an
     event loop (an ASGI worker thread, a test driving a browser), by using a short-lived thread."""
     try:

@@ -1,6 +1,6 @@
 """Serve the ASGI app: daphne by default, uvicorn with ASGI_SERVER=uvicorn.
 
-    python -m kalshiweb.serve [--host 127.0.0.1] [--port 8000]
+python -m kalshiweb.serve [--host 127.0.0.1] [--port 8000]
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("KALSHIWEB_BIND", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--server", default=os.environ.get("ASGI_SERVER", "daphne"), choices=["daphne", "uvicorn"])
+    parser.add_argument(
+        "--server", default=os.environ.get("ASGI_SERVER", "daphne"), choices=["daphne", "uvicorn"]
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
     if args.server == "uvicorn":
         import uvicorn
 
-        uvicorn.run("kalshiweb.asgi:application", host=args.host, port=args.port, lifespan="off", ws="websockets")
+        uvicorn.run(
+            "kalshiweb.asgi:application", host=args.host, port=args.port, lifespan="off", ws="websockets"
+        )
         return
     from daphne.cli import CommandLineInterface
 

@@ -87,6 +87,13 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file (not :memory:) so that browser tests can run daphne in a subprocess on the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    # Several processes write (web, Celery, the feed): take the write lock at BEGIN so a read-then-write
+    # transaction waits for it instead of failing with "database is locked", and let readers run in WAL mode.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -154,7 +161,10 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
     "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},
-    "refresh-portfolios": {"task": "portfolio.tasks.refresh_portfolios", "schedule": envint("KALSHIWEB_PORTFOLIO_REFRESH_SECONDS", 60)},
+    "refresh-portfolios": {
+        "task": "portfolio.tasks.refresh_portfolios",
+        "schedule": envint("KALSHIWEB_PORTFOLIO_REFRESH_SECONDS", 60),
+    },
 }
 
 # Kalshi connection. With no credentials the built-in simulator is used.
@@ -183,7 +193,9 @@ KALSHI_API_KEY_ID = envstr("KALSHI_API_KEY_ID")
 KALSHI_PRIVATE_KEY_PATH = envstr("KALSHI_PRIVATE_KEY_PATH")
 if KALSHI_ENV == "simulator" and not KALSHI_API_KEY_ID:
     # The simulator's key pair is generated into var/ on first run (kalshiweb.bootstrap).
-    KALSHI_API_KEY_ID = (VAR_DIR / "sim_key_id").read_text().strip() if (VAR_DIR / "sim_key_id").exists() else ""
+    KALSHI_API_KEY_ID = (
+        (VAR_DIR / "sim_key_id").read_text().strip() if (VAR_DIR / "sim_key_id").exists() else ""
+    )
     KALSHI_PRIVATE_KEY_PATH = KALSHI_PRIVATE_KEY_PATH or str(VAR_DIR / "sim_private_key.pem")
 
 KALSHI_RATE_LIMIT_TIER = envstr("KALSHI_RATE_LIMIT_TIER", "basic")

@@ -49,7 +49,15 @@ class EventAdmin(admin.ModelAdmin):
     list_display = ["event_ticker", "title", "category", "mutually_exclusive"]
     search_fields = ["event_ticker", "title"]
     list_filter = ["category", "mutually_exclusive"]
-    readonly_fields = ["event_ticker", "series", "title", "sub_title", "category", "mutually_exclusive", "strike_date"]
+    readonly_fields = [
+        "event_ticker",
+        "series",
+        "title",
+        "sub_title",
+        "category",
+        "mutually_exclusive",
+        "strike_date",
+    ]
 
 
 @admin.register(Market)
@@ -80,11 +88,17 @@ class MarketAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-synced {count} of {len(tickers)} market(s).", messages.SUCCESS)
 
     def get_urls(self) -> list[Any]:
-        extra = [path("feed-health/", self.admin_site.admin_view(self.feed_health), name="markets_feed_health")]
+        extra = [
+            path("feed-health/", self.admin_site.admin_view(self.feed_health), name="markets_feed_health")
+        ]
         return extra + super().get_urls()
 
     def feed_health(self, request: HttpRequest) -> TemplateResponse:
-        context = {**self.admin_site.each_context(request), "title": "Feed health", "health": live.feed_health()}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Feed health",
+            "health": live.feed_health(),
+        }
         return TemplateResponse(request, "admin/markets/feed_health.html", context)
 
 

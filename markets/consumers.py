@@ -74,13 +74,10 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         await self._send_snapshot(good)
 
     async def _refusing(self) -> bool:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
         try:
-            until = await client.get(REFUSE_KEY)
+            until = await get_hub().redis().get(REFUSE_KEY)
         except aioredis.RedisError:
             return False
-        finally:
-            await client.aclose()
         try:
             return until is not None and float(until) > time.time()
         except ValueError:
@@ -122,7 +119,9 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         if isinstance(tickers, str):
             tickers = [t for t in tickers.split(",") if t]
         if action not in {"watch", "unwatch"} or not isinstance(tickers, list):
-            await self.send(text_data=error_fragment("Unknown command: send action watch/unwatch with tickers."))
+            await self.send(
+                text_data=error_fragment("Unknown command: send action watch/unwatch with tickers.")
+            )
             return
         if action == "watch":
             await self.watch([str(t) for t in tickers])
@@ -158,14 +157,13 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         await self._send_snapshot(good)
 
     async def _send_snapshot(self, tickers: list[str]) -> None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        if not tickers:
+            return
         try:
-            raw = await client.mget([f"kw:frag:{t}" for t in tickers])
+            raw = await get_hub().redis().mget([f"kw:frag:{t}" for t in tickers])
         except aioredis.RedisError as exc:
             log.warning("no snapshot for browser: %s", exc)
             return
-        finally:
-            await client.aclose()
         for ticker, payload in zip(tickers, raw, strict=True):
             if payload is None:
                 continue
@@ -183,16 +181,25 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.wakeup.set()
 
     async def _send_loop(self) -> None:
+        """Send pending updates as soon as they arrive, but never two frames closer than 1/rate apart.
+
+        The wait is measured from the previous send (not a fixed pause after every send), so a feed that
+        publishes at the cap is relayed without added delay, and a burst is conflated to its latest state."""
         interval = 1.0 / self.max_updates_per_second
+        loop = asyncio.get_running_loop()
+        last_sent = -interval
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
+            wait = last_sent + interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             if not self.pending:
                 continue
             batch, self.pending = self.pending, {}
+            last_sent = loop.time()
             try:
                 await self.send(text_data="".join(batch.values()))
             except Exception:  # the socket is gone; disconnect() cleans up
                 log.debug("send to browser failed", exc_info=True)
                 return
-            await asyncio.sleep(interval)

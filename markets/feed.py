@@ -31,7 +31,14 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from kalshiweb.kalshi.stream import Connected, Disconnected, KalshiStream, SequenceGap, StreamError, Subscription
+from kalshiweb.kalshi.stream import (
+    Connected,
+    Disconnected,
+    KalshiStream,
+    SequenceGap,
+    StreamError,
+    Subscription,
+)
 from markets.feed_state import FeedState
 from markets.hub import WATCH_PREFIX
 from markets.leader import Lease
@@ -130,7 +137,10 @@ class Feed:
             asyncio.create_task(self._interest_loop(), name="feed-interest"),
             asyncio.create_task(self._flush_loop(), name="feed-flush"),
             asyncio.create_task(self._health_loop(), name="feed-health"),
-            *(asyncio.create_task(make(), name=f"feed-extra-{i}") for i, make in enumerate(self.leader_tasks)),
+            *(
+                asyncio.create_task(make(), name=f"feed-extra-{i}")
+                for i, make in enumerate(self.leader_tasks)
+            ),
         ]
         try:
             while True:
@@ -139,7 +149,12 @@ class Feed:
                     return
                 for task in tasks:
                     if task.done() and not task.cancelled() and task.exception() is not None:
-                        log.error("%s: %s died: %r; restarting leadership", self.name, task.get_name(), task.exception())
+                        log.error(
+                            "%s: %s died: %r; restarting leadership",
+                            self.name,
+                            task.get_name(),
+                            task.exception(),
+                        )
                         return
         finally:
             self.is_leader = False
@@ -290,7 +305,9 @@ class Feed:
 
     def health(self) -> dict[str, Any]:
         stream_health = self.stream.health() if self.stream is not None else None
-        ages = [a for a in (stream_health.last_message_age.values() if stream_health else []) if a is not None]
+        ages = [
+            a for a in (stream_health.last_message_age.values() if stream_health else []) if a is not None
+        ]
         return {
             "name": self.name,
             "leader": self.is_leader,

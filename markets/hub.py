@@ -65,10 +65,16 @@ class Hub:
     def watch_key(self) -> str:
         return f"{WATCH_PREFIX}{self.process_id}"
 
+    def redis(self) -> aioredis.Redis:
+        """A client on this loop for the consumers' small reads (shares the hub's connection pool)."""
+        if self._redis is None:
+            self._redis = aioredis.Redis.from_url(self.redis_url)
+        return self._redis
+
     async def _ensure_started(self) -> None:
-        if self._redis is not None:
+        if self._pubsub is not None:
             return
-        self._redis = aioredis.Redis.from_url(self.redis_url)
+        self.redis()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(CONTROL_CHANNEL)
         self._tasks = [
@@ -86,7 +92,8 @@ class Hub:
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.delete(self.watch_key)
-                await self._pubsub.aclose()
+                if self._pubsub is not None:
+                    await self._pubsub.aclose()
                 await self._redis.aclose()
         self._redis = None
         self._pubsub = None
@@ -180,7 +187,6 @@ class Hub:
         self.messages_received += 1
         for listener in list(self.listeners.get(ticker, ())):
             listener.offer(ticker, update)
-
 
     def control(self, data: bytes | str) -> None:
         """Operator commands: {"action": "close_all"} closes every local browser socket with code 4012."""

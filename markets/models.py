@@ -30,7 +30,9 @@ class Series(models.Model):
 
 class Event(models.Model):
     event_ticker = models.CharField(max_length=100, primary_key=True)
-    series = models.ForeignKey(Series, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    series = models.ForeignKey(
+        Series, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
     title = models.CharField(max_length=300, blank=True)
     sub_title = models.CharField(max_length=300, blank=True)
     category = models.CharField(max_length=100, blank=True, db_index=True)
@@ -73,7 +75,9 @@ class Market(models.Model):
 
     ticker = models.CharField(max_length=120, primary_key=True)
     event = models.ForeignKey(Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="markets")
-    series = models.ForeignKey(Series, on_delete=models.SET_NULL, null=True, blank=True, related_name="markets")
+    series = models.ForeignKey(
+        Series, on_delete=models.SET_NULL, null=True, blank=True, related_name="markets"
+    )
     title = models.CharField(max_length=400, blank=True)
     yes_sub_title = models.CharField(max_length=300, blank=True)
     no_sub_title = models.CharField(max_length=300, blank=True)

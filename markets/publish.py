@@ -22,7 +22,11 @@ def _s(value: Decimal | None) -> str | None:
 
 
 def book_context(
-    yes_bids: list[tuple[Decimal, Decimal]], no_bids: list[tuple[Decimal, Decimal]], *, depth: int = 10, stale: bool = False
+    yes_bids: list[tuple[Decimal, Decimal]],
+    no_bids: list[tuple[Decimal, Decimal]],
+    *,
+    depth: int = 10,
+    stale: bool = False,
 ) -> dict[str, Any]:
     """The ladder as the page shows it: YES asks (from NO bids) above the spread, YES bids below, with totals."""
     bids = sorted(yes_bids, key=lambda level: level[0], reverse=True)[:depth]
@@ -45,7 +49,9 @@ def book_context(
     }
 
 
-def quote_from_book(yes_bids: list[tuple[Decimal, Decimal]], no_bids: list[tuple[Decimal, Decimal]]) -> dict[str, Any]:
+def quote_from_book(
+    yes_bids: list[tuple[Decimal, Decimal]], no_bids: list[tuple[Decimal, Decimal]]
+) -> dict[str, Any]:
     best_yes = max(yes_bids, default=None, key=lambda level: level[0])
     best_no = max(no_bids, default=None, key=lambda level: level[0])
     return {

@@ -68,7 +68,10 @@ class SyncResult:
 
 
 def _price_ranges(market: k.Market) -> list[dict[str, str]]:
-    return [{"start": f"{r.start:.4f}", "end": f"{r.end:.4f}", "step": f"{r.step:.4f}"} for r in market.price_ranges]
+    return [
+        {"start": f"{r.start:.4f}", "end": f"{r.end:.4f}", "step": f"{r.step:.4f}"}
+        for r in market.price_ranges
+    ]
 
 
 def market_row(market: k.Market, series_ticker: str | None, now: object) -> Market:

@@ -8,9 +8,8 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
-
 from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi.errors import KalshiError
@@ -113,7 +112,14 @@ def market_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "markets": list(page),
         "watched": _watched_tickers(request),
-        "filters": {"q": q, "status": status, "category": category, "series": series, "closing": closing, "sort": sort},
+        "filters": {
+            "q": q,
+            "status": status,
+            "category": category,
+            "series": series,
+            "closing": closing,
+            "sort": sort,
+        },
         "categories": sorted({c for c in Series.objects.values_list("category", flat=True) if c}),
         "series_list": Series.objects.order_by("ticker"),
         "statuses": list(Market.STATUS_FILTERS),
@@ -147,7 +153,8 @@ def market_detail(request: HttpRequest, ticker: str) -> HttpResponse:
         "chart_error": chart_error,
         "chart_deferred": chart_deferred,
         "book": live.get_book(ticker),
-        "trades": live.get_trades(ticker)[:30] or (recent_trades(ticker) if partial in ("", "market-trades") else []),
+        "trades": live.get_trades(ticker)[:30]
+        or (recent_trades(ticker) if partial in ("", "market-trades") else []),
         "watched": _watched_tickers(request),
         "live_tickers": [ticker],
         "live_view": "detail",
@@ -181,7 +188,11 @@ def watchlist(request: HttpRequest) -> HttpResponse:
         live.overlay_quote(w.market, live.get_quote(w.market_id))
         for w in Watch.objects.filter(user=request.user).select_related("market", "market__event")
     ]
-    context = {"markets": markets, "watched": {m.ticker for m in markets}, "live_tickers": [m.ticker for m in markets]}
+    context = {
+        "markets": markets,
+        "watched": {m.ticker for m in markets},
+        "live_tickers": [m.ticker for m in markets],
+    }
     return render(request, "markets/watchlist.html", context)
 
 

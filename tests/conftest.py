@@ -48,7 +48,9 @@ def browser() -> Iterator[object]:
     if path is None:
         if os.environ.get("KALSHIWEB_REQUIRE_BROWSER"):
             pytest.fail("KALSHIWEB_REQUIRE_BROWSER is set but no Chromium was found")
-        pytest.skip("no Chromium installed (apt-get install chromium, or set CHROMIUM_PATH): browser tests skipped")
+        pytest.skip(
+            "no Chromium installed (apt-get install chromium, or set CHROMIUM_PATH): browser tests skipped"
+        )
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests
@@ -58,7 +60,12 @@ def browser() -> Iterator[object]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+            ],
         )
         yield chromium
         chromium.close()
@@ -143,16 +150,17 @@ def celery_worker(transactional_db: None) -> Iterator[object]:
     from kalshiweb.celery import app
 
     app.conf.broker_url = os.environ["REDIS_URL"]
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
+    ) as worker:
         yield worker
 
 
 @pytest.fixture
 def trader(sim: object, sim_settings: object, transactional_db: None) -> object:
     """Alice, a trader linked to a funded simulator account (key stored encrypted)."""
-    from trading.models import KalshiAccount, TraderProfile
-
     from tests.factories import make_user
+    from trading.models import KalshiAccount, TraderProfile
 
     key_id, pem = sim.add_account()  # type: ignore[attr-defined]
     account = KalshiAccount(name=f"sim-{key_id[:8]}", environment="simulator", api_key_id=key_id)
@@ -171,7 +179,9 @@ def database_url() -> str:
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
 
 
 @pytest.fixture

@@ -17,9 +17,12 @@ def make_user(username: str = "alice", password: str = "correct-horse-battery", 
 
 
 def make_market(ticker: str = "KXFED-26DEC-T4.25", **overrides: Any) -> Market:
-    series, _ = Series.objects.get_or_create(ticker=ticker.split("-")[0], defaults={"title": "Fed", "category": "Economics"})
+    series, _ = Series.objects.get_or_create(
+        ticker=ticker.split("-")[0], defaults={"title": "Fed", "category": "Economics"}
+    )
     event, _ = Event.objects.get_or_create(
-        event_ticker="-".join(ticker.split("-")[:2]), defaults={"series": series, "title": "Fed decision", "category": "Economics"}
+        event_ticker="-".join(ticker.split("-")[:2]),
+        defaults={"series": series, "title": "Fed decision", "category": "Economics"},
     )
     fields: dict[str, Any] = {
         "event": event,

@@ -5,4 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SAMPLES = Path(os.environ.get("KALSHI_SAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "kalshi-samples")
+SAMPLES = Path(
+    os.environ.get("KALSHI_SAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "kalshi-samples"
+)

@@ -14,7 +14,13 @@ from trading.tasks import cancel_order, reconcile_order
 class KalshiAccountForm(forms.ModelForm):
     # Write-only: the stored key is never rendered back (not even encrypted); leave empty to keep it.
     private_key = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "placeholder": "Paste a PEM private key to set or replace it"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "autocomplete": "off",
+                "placeholder": "Paste a PEM private key to set or replace it",
+            }
+        ),
         required=False,
         help_text="Write-only. Stored encrypted with KALSHIWEB_FERNET_KEY; never shown again.",
     )
@@ -30,7 +36,9 @@ class KalshiAccountForm(forms.ModelForm):
             try:
                 probe.set_private_key(pem)
             except Exception:
-                raise forms.ValidationError("This is not a usable private key (PEM, RSA or Ed25519).") from None
+                raise forms.ValidationError(
+                    "This is not a usable private key (PEM, RSA or Ed25519)."
+                ) from None
         return pem
 
     def save(self, commit: bool = True) -> KalshiAccount:
@@ -56,7 +64,15 @@ class KalshiAccountAdmin(admin.ModelAdmin):
 
 @admin.register(TraderProfile)
 class TraderProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "account", "can_trade", "halted", "max_contracts_per_order", "max_notional_per_order", "max_position_per_market"]
+    list_display = [
+        "user",
+        "account",
+        "can_trade",
+        "halted",
+        "max_contracts_per_order",
+        "max_notional_per_order",
+        "max_position_per_market",
+    ]
     list_filter = ["can_trade", "halted", "account"]
     search_fields = ["user__username"]
     actions = ["lift_halt"]
@@ -90,7 +106,18 @@ class OrderEventInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["pk", "created_at", "user", "ticker", "action", "outcome", "count", "price", "status", "fill_count"]
+    list_display = [
+        "pk",
+        "created_at",
+        "user",
+        "ticker",
+        "action",
+        "outcome",
+        "count",
+        "price",
+        "status",
+        "fill_count",
+    ]
     list_filter = ["status", "user", "account", "created_at"]
     search_fields = ["ticker", "client_order_id", "exchange_order_id"]
     date_hierarchy = "created_at"
@@ -122,7 +149,17 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(Fill)
 class FillAdmin(admin.ModelAdmin):
-    list_display = ["created_time", "account", "user", "ticker", "outcome_side", "count", "yes_price", "fee", "is_taker"]
+    list_display = [
+        "created_time",
+        "account",
+        "user",
+        "ticker",
+        "outcome_side",
+        "count",
+        "yes_price",
+        "fee",
+        "is_taker",
+    ]
     list_filter = ["account", "is_taker", "created_time"]
     search_fields = ["ticker", "fill_id", "exchange_order_id"]
     readonly_fields = [f.name for f in Fill._meta.fields]

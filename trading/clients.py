@@ -24,7 +24,13 @@ def client_for(account: KalshiAccount, **overrides: Any) -> KalshiSyncClient:
     cache: dict[tuple[Any, ...], KalshiSyncClient] = getattr(_local, "clients", None) or {}
     _local.clients = cache
     rest_base, _ws = account.urls()
-    key = (account.pk, account.api_key_id, rest_base, account.private_key_encrypted[:32], tuple(sorted(overrides.items())))
+    key = (
+        account.pk,
+        account.api_key_id,
+        rest_base,
+        account.private_key_encrypted[:32],
+        tuple(sorted(overrides.items())),
+    )
     client = cache.get(key)
     if client is None:
         limiter = RedisRateLimiter(

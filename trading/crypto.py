@@ -37,4 +37,6 @@ def decrypt(token: str) -> bytes:
     try:
         return fernet().decrypt(token.encode())
     except InvalidToken:
-        raise KeyDecryptionError("stored private key cannot be decrypted: was KALSHIWEB_FERNET_KEY changed?") from None
+        raise KeyDecryptionError(
+            "stored private key cannot be decrypted: was KALSHIWEB_FERNET_KEY changed?"
+        ) from None

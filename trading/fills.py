@@ -27,7 +27,9 @@ def _order_for(account: KalshiAccount, exchange_order_id: str, client_order_id: 
     if order is None and client_order_id:
         order = Order.objects.filter(account=account, client_order_id=client_order_id).first()
         if order is not None and order.exchange_order_id is None:
-            Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(exchange_order_id=exchange_order_id)
+            Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(
+                exchange_order_id=exchange_order_id
+            )
             order.exchange_order_id = exchange_order_id
     return order
 
@@ -64,9 +66,15 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
             )
             if order is not None:
                 services.refresh_fill_count(order)
-                services.audit(order, "fill", source, received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)})
+                services.audit(
+                    order,
+                    "fill",
+                    source,
+                    received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)},
+                )
                 frames = services.render_order_update(
-                    order, toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢"
+                    order,
+                    toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢",
                 )
                 frames.append(render_to_string("trading/_fill_row.html", {"fill": row, "oob": True}))
                 services.notify_user(order.user_id, frames)
@@ -86,7 +94,12 @@ def apply_user_order(account: KalshiAccount, msg: m.UserOrder) -> bool:
         return False
     return services.apply_exchange_order(
         order,
-        {"status": msg.status, "order_id": msg.order_id, "fill_count": msg.fill_count, "remaining_count": msg.remaining_count},
+        {
+            "status": msg.status,
+            "order_id": msg.order_id,
+            "fill_count": msg.fill_count,
+            "remaining_count": msg.remaining_count,
+        },
         "user_orders",
     )
 
@@ -105,16 +118,25 @@ def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
 
     Returns (new fills, orders changed)."""
     account = KalshiAccount.objects.get(pk=account_id)
-    last = Fill.objects.filter(account=account).order_by("-created_time").values_list("created_time", flat=True).first()
+    last = (
+        Fill.objects.filter(account=account)
+        .order_by("-created_time")
+        .values_list("created_time", flat=True)
+        .first()
+    )
     since = int((last or datetime(2020, 1, 1, tzinfo=UTC)).timestamp()) - 60
     new = 0
     for fill in client.iter_fills(min_ts=since):
         if record_fill(account, fill, source="fills reconcile") is not None:
             new += 1
     changed = 0
-    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(exchange_order_id=None):
+    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(
+        exchange_order_id=None
+    ):
         try:
-            if services.apply_exchange_order(order, client.get_order(order.exchange_order_id), "orders reconcile"):
+            if services.apply_exchange_order(
+                order, client.get_order(order.exchange_order_id), "orders reconcile"
+            ):
                 changed += 1
         except Exception as exc:
             log.warning("could not reconcile order %s: %s", order.pk, exc)

@@ -38,21 +38,35 @@ class OrderTicketForm(forms.Form):
         choices=[("gtc", "GTC"), ("gtt", "GTT"), ("ioc", "IOC"), ("fok", "FOK")],
         initial="gtc",
     )
-    expiration = forms.DateTimeField(label="Expires", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    expiration = forms.DateTimeField(
+        label="Expires", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
     post_only = forms.BooleanField(required=False)
     reduce_only = forms.BooleanField(required=False)
 
-    def __init__(self, *args: Any, market: Market, limits: Any = None, position: Decimal = Decimal(0),
-                 balance: Decimal | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        market: Market,
+        limits: Any = None,
+        position: Decimal = Decimal(0),
+        balance: Decimal | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.market = market
         self.limits = limits
         self.position = position
         self.balance = balance
         self.fields["count"].error_messages.update(
-            {"min_value": "Quantity must be at least 0.01 contracts.", "max_decimal_places": "Quantity can have at most 2 decimals (0.01 contracts)."}
+            {
+                "min_value": "Quantity must be at least 0.01 contracts.",
+                "max_decimal_places": "Quantity can have at most 2 decimals (0.01 contracts).",
+            }
         )
-        self.fields["price_cents"].error_messages.update({"max_decimal_places": "That price is finer than any Kalshi price grid."})
+        self.fields["price_cents"].error_messages.update(
+            {"max_decimal_places": "That price is finer than any Kalshi price grid."}
+        )
 
     def clean_price_cents(self) -> Decimal:
         cents = self.cleaned_data["price_cents"]
@@ -61,7 +75,9 @@ class OrderTicketForm(forms.Form):
             raise forms.ValidationError("The limit must be between 0¢ and 100¢ (exclusive).")
         if not on_grid(price, self.market.price_ranges):
             steps = ", ".join(sorted({r.get("step", "") for r in self.market.price_ranges or []}))
-            raise forms.ValidationError(f"{cents.normalize():f}¢ is not on this market's price grid (steps: ${steps}).")
+            raise forms.ValidationError(
+                f"{cents.normalize():f}¢ is not on this market's price grid (steps: ${steps})."
+            )
         return cents
 
     def clean(self) -> dict[str, Any]:
@@ -83,7 +99,9 @@ class OrderTicketForm(forms.Form):
             self.add_error("post_only", "Post-only orders must rest: use GTC or GTT.")
         if data.get("reduce_only"):
             if tif != "ioc":
-                self.add_error("reduce_only", "Kalshi accepts reduce-only only with immediate-or-cancel (IOC).")
+                self.add_error(
+                    "reduce_only", "Kalshi accepts reduce-only only with immediate-or-cancel (IOC)."
+                )
             held = self.position if data.get("outcome") == "yes" else -self.position
             if data.get("action") == "buy" or held <= 0:
                 self.add_error("reduce_only", "Reduce-only must sell a position you hold in this outcome.")
@@ -97,18 +115,30 @@ class OrderTicketForm(forms.Form):
         limits = self.limits
         if limits is not None:
             if limits.max_contracts_per_order is not None and count > limits.max_contracts_per_order:
-                self.add_error("count", f"Over your limit of {limits.max_contracts_per_order.normalize():f} contracts per order.")
+                self.add_error(
+                    "count",
+                    f"Over your limit of {limits.max_contracts_per_order.normalize():f} contracts per order.",
+                )
             notional = count * (price if data.get("action") == "buy" else ONE - price)
             if limits.max_notional_per_order is not None and notional > limits.max_notional_per_order:
-                self.add_error("count", f"Over your limit of ${limits.max_notional_per_order:,.2f} per order (this one: ${notional:,.2f}).")
+                self.add_error(
+                    "count",
+                    f"Over your limit of ${limits.max_notional_per_order:,.2f} per order (this one: ${notional:,.2f}).",
+                )
             if limits.max_position_per_market is not None:
                 signed = count if (data.get("outcome") == "yes") == (data.get("action") == "buy") else -count
                 after = abs(self.position + signed)
                 if after > limits.max_position_per_market and after > abs(self.position):
-                    self.add_error("count", f"This would take your position to {after.normalize():f}, over your limit of {limits.max_position_per_market.normalize():f}.")
+                    self.add_error(
+                        "count",
+                        f"This would take your position to {after.normalize():f}, over your limit of {limits.max_position_per_market.normalize():f}.",
+                    )
         if self.balance is not None and data.get("action") == "buy":
             from trading.preview import taker_fee
 
             cost = count * price + taker_fee(count, price if data.get("outcome") == "yes" else ONE - price)
             if cost > self.balance:
-                self.add_error("count", f"Insufficient balance: this order needs ${cost:,.2f}, you have ${self.balance:,.2f}.")
+                self.add_error(
+                    "count",
+                    f"Insufficient balance: this order needs ${cost:,.2f}, you have ${self.balance:,.2f}.",
+                )

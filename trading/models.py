@@ -33,7 +33,9 @@ class KalshiAccount(models.Model):
     api_key_id = models.CharField(max_length=100)
     # Fernet token of the PEM; write-only in forms and admin, never rendered, logged or serialized.
     private_key_encrypted = models.TextField(blank=True, editable=False)
-    private_key_path = models.CharField(max_length=500, blank=True, help_text="Alternative to a stored key: a PEM file on the server.")
+    private_key_path = models.CharField(
+        max_length=500, blank=True, help_text="Alternative to a stored key: a PEM file on the server."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,20 +90,22 @@ class TradingHalt(models.Model):
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     set_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return "Trading HALTED" if self.halted else "Trading open"
+
     @classmethod
     def current(cls) -> TradingHalt:
         halt, _ = cls.objects.get_or_create(pk=1)
         return halt
-
-    def __str__(self) -> str:
-        return "Trading HALTED" if self.halted else "Trading open"
 
 
 class TraderProfile(models.Model):
     """Links a user to the Kalshi account they trade, with their risk limits. No profile: viewer only."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trader")
-    account = models.ForeignKey(KalshiAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="traders")
+    account = models.ForeignKey(
+        KalshiAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="traders"
+    )
     can_trade = models.BooleanField(default=True)
     halted = models.BooleanField(default=False, help_text="Set by the trader's kill switch or by staff.")
     halted_reason = models.CharField(max_length=300, blank=True)
@@ -182,7 +186,9 @@ class Order(models.Model):
         indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["account", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.count} {self.outcome.upper()} {self.ticker} @ {self.price} [{self.status}]"
+        return (
+            f"{self.action} {self.count} {self.outcome.upper()} {self.ticker} @ {self.price} [{self.status}]"
+        )
 
     @property
     def is_open(self) -> bool:
@@ -217,7 +223,10 @@ class Order(models.Model):
     def mark_submitting(self) -> bool:
         """Claim the order for submission. False: another worker (or an earlier delivery) has it."""
         return self._transition(
-            (self.Status.NEW,), status=self.Status.SUBMITTING, submitted_at=timezone.now(), attempts=models.F("attempts") + 1
+            (self.Status.NEW,),
+            status=self.Status.SUBMITTING,
+            submitted_at=timezone.now(),
+            attempts=models.F("attempts") + 1,
         )
 
     def release_for_retry(self) -> bool:
@@ -237,7 +246,10 @@ class Order(models.Model):
 
     def mark_unknown(self, reason: str) -> bool:
         return self._transition(
-            (self.Status.SUBMITTING,), status=self.Status.UNKNOWN, error_code="outcome_unknown", error_message=reason[:500]
+            (self.Status.SUBMITTING,),
+            status=self.Status.UNKNOWN,
+            error_code="outcome_unknown",
+            error_message=reason[:500],
         )
 
     def mark_rejected(self, code: str, message: str) -> bool:
@@ -255,7 +267,9 @@ class Fill(models.Model):
     fill_id = models.CharField(max_length=100)
     account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="fills")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="fills")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="fills")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="fills"
+    )
     exchange_order_id = models.CharField(max_length=100, db_index=True)
     ticker = models.CharField(max_length=120, db_index=True)
     outcome_side = models.CharField(max_length=3)

@@ -50,8 +50,14 @@ def _levels(book: dict[str, Any], key: str) -> list[tuple[Decimal, Decimal]]:
 
 
 def preview_order(
-    *, outcome: str, action: str, price: Decimal, count: Decimal, book: dict[str, Any] | None,
-    balance: Decimal | None, position: Decimal = Decimal("0"),
+    *,
+    outcome: str,
+    action: str,
+    price: Decimal,
+    count: Decimal,
+    book: dict[str, Any] | None,
+    balance: Decimal | None,
+    position: Decimal = Decimal("0"),
 ) -> Preview:
     """`price` is in the chosen outcome's leg (a NO buy at 0.56 is a YES ask at 0.44)."""
     book = book or {}

@@ -31,7 +31,9 @@ def _accounts() -> list[tuple[int, str, str, Any]]:
         try:
             signer = account.signer()
         except Exception as exc:
-            log.warning("account %s: unusable key (%s); its fills will not stream", account.name, type(exc).__name__)
+            log.warning(
+                "account %s: unusable key (%s); its fills will not stream", account.name, type(exc).__name__
+            )
             continue
         rest_base, ws_url = account.urls()
         out.append((account.pk, rest_base, ws_url, signer))
@@ -86,7 +88,9 @@ class AccountStreams:
                     await stream.close()
 
     async def _run_account(self, account_id: int, rest_base: str, ws_url: str, signer: Any) -> None:
-        stream = self.streams[account_id] = KalshiStream(ws_url, signer=signer, maintain_books=False, backoff_cap=self.backoff_cap)
+        stream = self.streams[account_id] = KalshiStream(
+            ws_url, signer=signer, maintain_books=False, backoff_cap=self.backoff_cap
+        )
         await stream.start(wait=False)
         subscribed = False
         async for item in stream:
@@ -98,7 +102,9 @@ class AccountStreams:
                     # Catch up on whatever happened while we were not listening.
                     new, changed = await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
                     if new or changed:
-                        log.info("account %s: reconciled %d missed fill(s), %d order(s)", account_id, new, changed)
+                        log.info(
+                            "account %s: reconciled %d missed fill(s), %d order(s)", account_id, new, changed
+                        )
                 elif isinstance(item, SequenceGap):
                     await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
                 elif isinstance(item, StreamError):

@@ -25,32 +25,64 @@ from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile
 
 log = logging.getLogger(__name__)
 
-TIF_TO_V2 = {"gtc": "good_till_canceled", "gtt": "good_till_canceled", "ioc": "immediate_or_cancel", "fok": "fill_or_kill"}
-EXCHANGE_STATUS = {"resting": Order.Status.RESTING, "executed": Order.Status.EXECUTED, "canceled": Order.Status.CANCELED}
+TIF_TO_V2 = {
+    "gtc": "good_till_canceled",
+    "gtt": "good_till_canceled",
+    "ioc": "immediate_or_cancel",
+    "fok": "fill_or_kill",
+}
+EXCHANGE_STATUS = {
+    "resting": Order.Status.RESTING,
+    "executed": Order.Status.EXECUTED,
+    "canceled": Order.Status.CANCELED,
+}
 
 
 class TradingRefused(Exception):
     """The order may not be placed (halt, no account, stale data…); the message is shown to the trader."""
 
 
-def audit(order: Order, kind: str, actor: str, *, sent: Any = None, received: Any = None, note: str = "") -> None:
+def audit(
+    order: Order, kind: str, actor: str, *, sent: Any = None, received: Any = None, note: str = ""
+) -> None:
     OrderEvent.objects.create(
-        order=order, kind=kind, actor=actor, status=order.status, sent=sent, received=received, note=note[:500]
+        order=order,
+        kind=kind,
+        actor=actor,
+        status=order.status,
+        sent=sent,
+        received=received,
+        note=note[:500],
     )
 
 
+_UNSET = object()
+
+
 def trader_profile(user: Any) -> TraderProfile | None:
-    return TraderProfile.objects.select_related("account").filter(user=user).first()
+    """The user's trader profile (with its account), read once per request: it is memoised on the user object."""
+    cached = getattr(user, "_kw_trader_profile", _UNSET)
+    if cached is not _UNSET:
+        return cached  # type: ignore[return-value]
+    profile = TraderProfile.objects.select_related("account").filter(user=user).first()
+    try:
+        user._kw_trader_profile = profile
+    except AttributeError:
+        pass
+    return profile
 
 
 def check_can_trade(user: Any) -> TraderProfile:
     profile = trader_profile(user)
     if profile is None or profile.account is None or not profile.can_trade:
         raise TradingRefused("Your login is view-only: ask an admin to link it to a Kalshi account.")
-    if TradingHalt.current().halted:
-        raise TradingRefused(f"Trading is halted for everyone: {TradingHalt.current().reason or 'by staff'}.")
+    halt = TradingHalt.current()
+    if halt.halted:
+        raise TradingRefused(f"Trading is halted for everyone: {halt.reason or 'by staff'}.")
     if profile.halted:
-        raise TradingRefused(f"Your trading is halted: {profile.halted_reason or 'kill switch'}. An admin can lift it.")
+        raise TradingRefused(
+            f"Your trading is halted: {profile.halted_reason or 'kill switch'}. An admin can lift it."
+        )
     return profile
 
 
@@ -173,7 +205,9 @@ def apply_ack(order: Order, result: k.CreateOrderResult) -> bool:
     )
     if not changed:
         # The stream got there first: keep its state, but make sure we know the exchange id.
-        Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(exchange_order_id=result.order_id)
+        Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(
+            exchange_order_id=result.order_id
+        )
     return changed
 
 
@@ -195,7 +229,11 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
         link_orphan_fills(order, order_id)
     if order.status in Order.FINAL_STATUSES:
         return False
-    if order.status == Order.Status.RESTING and target == Order.Status.RESTING and fill_count <= order.fill_count:
+    if (
+        order.status == Order.Status.RESTING
+        and target == Order.Status.RESTING
+        and fill_count <= order.fill_count
+    ):
         return False
     changed = order._transition(
         tuple(allowed),
@@ -206,14 +244,21 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
         acknowledged_at=order.acknowledged_at or timezone.now(),
     )
     if changed:
-        audit(order, "exchange_state", actor, received={"status": status, "fill_count": str(fill_count), "remaining_count": str(remaining)})
+        audit(
+            order,
+            "exchange_state",
+            actor,
+            received={"status": status, "fill_count": str(fill_count), "remaining_count": str(remaining)},
+        )
         notify_user(order.user_id, render_order_update(order))
     return changed
 
 
 def link_orphan_fills(order: Order, exchange_order_id: str) -> None:
     """Fills that arrived before we knew the order's exchange id are attached to it now."""
-    Fill.objects.filter(exchange_order_id=exchange_order_id, order__isnull=True).update(order=order, user=order.user)
+    Fill.objects.filter(exchange_order_id=exchange_order_id, order__isnull=True).update(
+        order=order, user=order.user
+    )
     refresh_fill_count(order)
 
 

@@ -81,8 +81,16 @@ def submit_order(self: Any, order_id: int) -> str:
         return "unknown"
     except KalshiError as exc:
         order.mark_rejected(exc.code or "rejected", exc.message or str(exc))
-        services.audit(order, "rejected", WORKER, received={"code": exc.code, "message": exc.message, "status": exc.http_status})
-        services.notify_user(order.user_id, services.render_order_update(order, toast=f"Order rejected: {exc.message or exc.code}"))
+        services.audit(
+            order,
+            "rejected",
+            WORKER,
+            received={"code": exc.code, "message": exc.message, "status": exc.http_status},
+        )
+        services.notify_user(
+            order.user_id,
+            services.render_order_update(order, toast=f"Order rejected: {exc.message or exc.code}"),
+        )
         return "rejected"
     with transaction.atomic():
         services.apply_ack(order, result)
@@ -92,7 +100,11 @@ def submit_order(self: Any, order_id: int) -> str:
             order,
             "acknowledged",
             WORKER,
-            received={"order_id": result.order_id, "fill_count": str(result.fill_count), "remaining_count": str(result.remaining_count)},
+            received={
+                "order_id": result.order_id,
+                "fill_count": str(result.fill_count),
+                "remaining_count": str(result.remaining_count),
+            },
         )
         services.notify_user(order.user_id, services.render_order_update(order))
     if order.cancel_requested and order.status == Order.Status.RESTING:
@@ -106,7 +118,9 @@ def reconcile_order(self: Any, order_id: int) -> str:
     if order is None or order.status not in (Order.Status.SUBMITTING, Order.Status.UNKNOWN):
         return "nothing to do"
     try:
-        remote = client_for(order.account).find_order(client_order_id=str(order.client_order_id), ticker=order.ticker)
+        remote = client_for(order.account).find_order(
+            client_order_id=str(order.client_order_id), ticker=order.ticker
+        )
     except KalshiError as exc:
         log.warning("reconcile of order %s failed (%s); retrying", order_id, exc)
         raise self.retry(countdown=_backoff(self.request.retries)) from None
@@ -114,7 +128,12 @@ def reconcile_order(self: Any, order_id: int) -> str:
         with transaction.atomic():
             services.apply_exchange_order(order, remote, "reconcile")
             services.link_orphan_fills(order, remote.order_id)
-            services.audit(order, "reconciled", "reconcile", received={"order_id": remote.order_id, "status": remote.status})
+            services.audit(
+                order,
+                "reconciled",
+                "reconcile",
+                received={"order_id": remote.order_id, "status": remote.status},
+            )
         return "found"
     submitted = order.submitted_at or order.created_at
     if timezone.now() - submitted < timedelta(seconds=NOT_FOUND_GRACE_SECONDS):
@@ -122,7 +141,9 @@ def reconcile_order(self: Any, order_id: int) -> str:
     # The exchange has no order with this client_order_id: it never took it. Submitting again is safe —
     # the same client_order_id makes the exchange refuse a duplicate.
     if order.release_for_retry():
-        services.audit(order, "not_on_exchange", "reconcile", note="not found by client_order_id; resubmitting")
+        services.audit(
+            order, "not_on_exchange", "reconcile", note="not found by client_order_id; resubmitting"
+        )
         submit_order.delay(order.pk)
     return "resubmitted"
 
@@ -148,7 +169,10 @@ def cancel_order(self: Any, order_id: int) -> str:
         services.audit(order, "cancel_uncertain", WORKER, note=str(exc))
     except KalshiError as exc:
         services.audit(order, "cancel_refused", WORKER, received={"code": exc.code, "message": exc.message})
-        services.notify_user(order.user_id, services.render_order_update(order, toast=f"Cancel refused: {exc.message or exc.code}"))
+        services.notify_user(
+            order.user_id,
+            services.render_order_update(order, toast=f"Cancel refused: {exc.message or exc.code}"),
+        )
         Order.objects.filter(pk=order.pk).update(cancel_requested=False)
         return "refused"
     try:
@@ -168,7 +192,9 @@ def cancel_all_for_account(self: Any, account_id: int, actor: str) -> str:
         client.cancel_all_orders()
     except RateLimited:
         raise self.retry(countdown=_backoff(self.request.retries)) from None
-    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(exchange_order_id=None):
+    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(
+        exchange_order_id=None
+    ):
         try:
             services.apply_exchange_order(order, client.get_order(order.exchange_order_id), actor)
         except KalshiError as exc:
@@ -182,11 +208,15 @@ def reconcile_stuck_orders() -> int:
     """Periodic: orders left submitting/unknown (a killed worker, a lost task) are reconciled."""
     cutoff = timezone.now() - timedelta(seconds=settings.KALSHIWEB_RECONCILE_AFTER_SECONDS)
     stuck = list(
-        Order.objects.filter(status__in=(Order.Status.SUBMITTING, Order.Status.UNKNOWN), updated_at__lt=cutoff).values_list("pk", flat=True)
+        Order.objects.filter(
+            status__in=(Order.Status.SUBMITTING, Order.Status.UNKNOWN), updated_at__lt=cutoff
+        ).values_list("pk", flat=True)
     )
     for pk in stuck:
         reconcile_order.delay(pk)
-    lost_new = list(Order.objects.filter(status=Order.Status.NEW, created_at__lt=cutoff).values_list("pk", flat=True))
+    lost_new = list(
+        Order.objects.filter(status=Order.Status.NEW, created_at__lt=cutoff).values_list("pk", flat=True)
+    )
     for pk in lost_new:
         submit_order.delay(pk)  # the task message was lost; the claim makes a second one harmless
     return len(stuck) + len(lost_new)

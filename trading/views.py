@@ -37,7 +37,10 @@ def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
     if book is None:
         return "data", "Waiting for the order book: the exchange feed has not delivered this market yet."
     if book.get("stale"):
-        return "data", "The order book is stale (resyncing with the exchange): trading is paused until it is current."
+        return (
+            "data",
+            "The order book is stale (resyncing with the exchange): trading is paused until it is current.",
+        )
     health = live.feed_health()
     if not health or not health.get("connected"):
         return "data", "The exchange feed is down: trading is paused until market data is live again."
@@ -46,7 +49,9 @@ def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
     return "", ""
 
 
-def _ticket_context(request: HttpRequest, market: Market, form: OrderTicketForm | None = None, **extra: Any) -> dict[str, Any]:
+def _ticket_context(
+    request: HttpRequest, market: Market, form: OrderTicketForm | None = None, **extra: Any
+) -> dict[str, Any]:
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
     position = services.position(account, market.ticker) if account else Decimal(0)
@@ -108,7 +113,9 @@ def preview(request: HttpRequest, ticker: str) -> HttpResponse:
             balance=form.balance,
             position=form.position,
         )
-    return render(request, "trading/_ticket.html#preview", {"form": form, "preview": result, "market": market})
+    return render(
+        request, "trading/_ticket.html#preview", {"form": form, "preview": result, "market": market}
+    )
 
 
 @require_POST
@@ -130,10 +137,14 @@ def place(request: HttpRequest, ticker: str) -> HttpResponse:
                 return redirect("markets:detail", ticker=ticker)
             context = _ticket_context(request, market, placed=order)
             response = render(request, "trading/_ticket.html#ticket", context)
-            response.content += render(request, "trading/_order_row.html", {"order": order, "prepend": True}).content
+            response.content += render(
+                request, "trading/_order_row.html", {"order": order, "prepend": True}
+            ).content
             return response
     status = 200 if request.htmx else 400
-    return render(request, "trading/_ticket.html#ticket", _ticket_context(request, market, form=form), status=status)
+    return render(
+        request, "trading/_ticket.html#ticket", _ticket_context(request, market, form=form), status=status
+    )
 
 
 def _own_order(request: HttpRequest, order_id: int) -> Order:
@@ -207,7 +218,12 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
     if profile is None or profile.account is None:
         raise Http404("no trading account")
     if request.POST.get("confirm") != "yes":
-        return render(request, "trading/orders.html", {"kill_error": "Tick the confirmation to cancel everything."}, status=400)
+        return render(
+            request,
+            "trading/orders.html",
+            {"kill_error": "Tick the confirmation to cancel everything."},
+            status=400,
+        )
     profile.halted = True
     profile.halted_reason = f"kill switch at {timezone.localtime():%H:%M:%S}"
     profile.save(update_fields=["halted", "halted_reason"])

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,88 +15,145 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('event_ticker', models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('sub_title', models.CharField(blank=True, max_length=300)),
-                ('category', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('mutually_exclusive', models.BooleanField(default=False)),
-                ('strike_date', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("event_ticker", models.CharField(max_length=100, primary_key=True, serialize=False)),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("sub_title", models.CharField(blank=True, max_length=300)),
+                ("category", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("mutually_exclusive", models.BooleanField(default=False)),
+                ("strike_date", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['event_ticker'],
+                "ordering": ["event_ticker"],
             },
         ),
         migrations.CreateModel(
-            name='Series',
+            name="Series",
             fields=[
-                ('ticker', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('category', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('frequency', models.CharField(blank=True, max_length=50)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("ticker", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("category", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("frequency", models.CharField(blank=True, max_length=50)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'series',
-                'ordering': ['ticker'],
+                "verbose_name_plural": "series",
+                "ordering": ["ticker"],
             },
         ),
         migrations.CreateModel(
-            name='Market',
+            name="Market",
             fields=[
-                ('ticker', models.CharField(max_length=120, primary_key=True, serialize=False)),
-                ('title', models.CharField(blank=True, max_length=400)),
-                ('yes_sub_title', models.CharField(blank=True, max_length=300)),
-                ('no_sub_title', models.CharField(blank=True, max_length=300)),
-                ('market_type', models.CharField(default='binary', max_length=20)),
-                ('status', models.CharField(db_index=True, max_length=20)),
-                ('result', models.CharField(blank=True, max_length=10)),
-                ('open_time', models.DateTimeField(blank=True, null=True)),
-                ('close_time', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('expected_expiration_time', models.DateTimeField(blank=True, null=True)),
-                ('rules_primary', models.TextField(blank=True)),
-                ('rules_secondary', models.TextField(blank=True)),
-                ('price_level_structure', models.CharField(blank=True, max_length=60)),
-                ('price_ranges', models.JSONField(blank=True, default=list)),
-                ('yes_bid', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('yes_ask', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('no_bid', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('no_ask', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('yes_bid_size', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('yes_ask_size', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('last_price', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('previous_price', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('spread', models.DecimalField(blank=True, db_index=True, decimal_places=4, max_digits=8, null=True)),
-                ('volume', models.DecimalField(db_index=True, decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('volume_24h', models.DecimalField(db_index=True, decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('open_interest', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('quote_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='markets', to='markets.event')),
-                ('series', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='markets', to='markets.series')),
+                ("ticker", models.CharField(max_length=120, primary_key=True, serialize=False)),
+                ("title", models.CharField(blank=True, max_length=400)),
+                ("yes_sub_title", models.CharField(blank=True, max_length=300)),
+                ("no_sub_title", models.CharField(blank=True, max_length=300)),
+                ("market_type", models.CharField(default="binary", max_length=20)),
+                ("status", models.CharField(db_index=True, max_length=20)),
+                ("result", models.CharField(blank=True, max_length=10)),
+                ("open_time", models.DateTimeField(blank=True, null=True)),
+                ("close_time", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("expected_expiration_time", models.DateTimeField(blank=True, null=True)),
+                ("rules_primary", models.TextField(blank=True)),
+                ("rules_secondary", models.TextField(blank=True)),
+                ("price_level_structure", models.CharField(blank=True, max_length=60)),
+                ("price_ranges", models.JSONField(blank=True, default=list)),
+                ("yes_bid", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                ("yes_ask", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                ("no_bid", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                ("no_ask", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                ("yes_bid_size", models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16)),
+                ("yes_ask_size", models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16)),
+                ("last_price", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                (
+                    "previous_price",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True),
+                ),
+                (
+                    "spread",
+                    models.DecimalField(blank=True, db_index=True, decimal_places=4, max_digits=8, null=True),
+                ),
+                (
+                    "volume",
+                    models.DecimalField(db_index=True, decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                (
+                    "volume_24h",
+                    models.DecimalField(db_index=True, decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                ("open_interest", models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16)),
+                ("quote_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="markets",
+                        to="markets.event",
+                    ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="markets",
+                        to="markets.series",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['ticker'],
+                "ordering": ["ticker"],
             },
         ),
         migrations.AddField(
-            model_name='event',
-            name='series',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='markets.series'),
+            model_name="event",
+            name="series",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="events",
+                to="markets.series",
+            ),
         ),
         migrations.CreateModel(
-            name='Watch',
+            name="Watch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='watches', to='markets.market')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='watches', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="watches",
+                        to="markets.market",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="watches",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'market'), name='unique_watch_per_user')],
+                "ordering": ["created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "market"), name="unique_watch_per_user")
+                ],
             },
         ),
     ]

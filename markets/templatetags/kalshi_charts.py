@@ -23,16 +23,23 @@ def _scale(values: list[float], lo: float, hi: float, size: float, invert: bool 
 @register.simple_tag
 def price_chart(points: list[dict[str, Any]] | None) -> SafeString:
     """A YES-price line over time; each point {"t": epoch seconds, "price": Decimal or str}."""
-    pts = [(float(p["t"]), float(Decimal(str(p["price"])))) for p in points or [] if p.get("price") is not None]
+    pts = [
+        (float(p["t"]), float(Decimal(str(p["price"])))) for p in points or [] if p.get("price") is not None
+    ]
     if len(pts) < 2:
         return mark_safe('<p class="empty">Not enough trades for a chart yet.</p>')
     xs = _scale([t for t, _ in pts], pts[0][0], pts[-1][0], WIDTH)
     ys = _scale([v for _, v in pts], 0.0, 1.0, HEIGHT, invert=True)
-    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
+    path = " ".join(
+        f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+    )
     grid = format_html_join(
         "",
         '<line x1="0" x2="{}" y1="{}" y2="{}" class="grid"/><text x="2" y="{}" class="axis">{}¢</text>',
-        ((WIDTH, y, y, y - 2, c) for c, y in ((c, _scale([c / 100], 0, 1, HEIGHT, invert=True)[0]) for c in (25, 50, 75))),
+        (
+            (WIDTH, y, y, y - 2, c)
+            for c, y in ((c, _scale([c / 100], 0, 1, HEIGHT, invert=True)[0]) for c in (25, 50, 75))
+        ),
     )
     return format_html(
         '<svg class="chart price-chart" viewBox="0 0 {} {}" role="img" aria-label="YES price over time">{}'
@@ -62,7 +69,11 @@ def depth_chart(book: dict[str, Any] | None) -> SafeString:
         ys = _scale([t for _, t in levels], 0, top, HEIGHT, invert=True)
         d = f"M{xs[0]:.1f},{HEIGHT}"
         for i, y in enumerate(ys):
-            d += f" L{xs[i]:.1f},{y:.1f} L{xs[i + 1]:.1f},{y:.1f}" if i + 1 < len(xs) - 1 else f" L{xs[i]:.1f},{y:.1f}"
+            d += (
+                f" L{xs[i]:.1f},{y:.1f} L{xs[i + 1]:.1f},{y:.1f}"
+                if i + 1 < len(xs) - 1
+                else f" L{xs[i]:.1f},{y:.1f}"
+            )
         return d + f" L{xs[len(ys) - 1]:.1f},{HEIGHT} Z"
 
     bid_path = area(bids, lo)

@@ -49,7 +49,7 @@ def setup_django(var: Path) -> str:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def add_markets(sim: object, count: int) -> None:
@@ -57,7 +57,9 @@ def add_markets(sim: object, count: int) -> None:
         ex = sim.exchange  # type: ignore[attr-defined]
         template = next(m for m in ex.markets.values() if m.status == "active")
         for i in range(count):
-            ex.add_market(dataclasses.replace(template, ticker=f"{template.event_ticker}-BENCH{i:05d}", market_id=""))
+            ex.add_market(
+                dataclasses.replace(template, ticker=f"{template.event_ticker}-BENCH{i:05d}", market_id="")
+            )
 
     sim.call(build)  # type: ignore[attr-defined]
 
@@ -100,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         for m in sample:
             row = market_row(m, None, now)
-            fields = {f.attname: getattr(row, f.attname) for f in Market._meta.concrete_fields if f.attname not in ("ticker", "series_id")}
+            fields = {
+                f.attname: getattr(row, f.attname)
+                for f in Market._meta.concrete_fields
+                if f.attname not in ("ticker", "series_id")
+            }
             Market.objects.update_or_create(ticker=m.ticker, defaults=fields)
         per_row = (time.perf_counter() - t0) / len(sample)
         baseline_s = per_row * len(markets)
@@ -124,7 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             timed("/markets/")
         home = [timed("/") for _ in range(requests)]
         listing = []
-        variants = [{}, {"sort": "volume_24h"}, {"sort": "close_time"}, {"sort": "spread"}, {"q": "BENCH01"}, {"status": "all", "page": "50"}]
+        variants = [
+            {},
+            {"sort": "volume_24h"},
+            {"sort": "close_time"},
+            {"sort": "spread"},
+            {"q": "BENCH01"},
+            {"status": "all", "page": "50"},
+        ]
         for i in range(requests):
             listing.append(timed("/markets/", variants[i % len(variants)]))
         detail = [timed(f"/markets/{ticker}/") for _ in range(requests)]

@@ -223,8 +223,9 @@ def render_diagnostics(now: str, results: list[Any], table: str, detail: str, ve
     lines = [
         DIAG,
         "",
-        f"Run {now}: the app with one setting changed through the environment (no code change), same method, to test "
-        "the explanations above. Rows marked (diagnostic) are not the shipped configuration.",
+        f"Run {now}, same method, to test the explanations above: the app with one setting changed through the "
+        "environment (no code change), or the ceiling with the stalled browsers connected. Rows marked "
+        "(diagnostic) are not the shipped configuration.",
         "",
         table,
         "",

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; each writes its own section of docs/benchmarks.md.
 
-    python tests/benchmarks/run_all.py [--quick]
+python tests/benchmarks/run_all.py [--quick]
 """
 
 from __future__ import annotations

@@ -20,9 +20,22 @@ def staff_client(client, django_user_model):
 
 
 def test_staff_see_the_feed_health(staff_client):
-    live.client().set("kw:feed:health", json.dumps({"connected": True, "name": "feed-1", "reconnects": 3, "gaps": 1,
-                                                    "last_message_age": 0.4, "stale_books": 0, "watched": 7,
-                                                    "messages_per_second": 12.5, "published": 99}))
+    live.client().set(
+        "kw:feed:health",
+        json.dumps(
+            {
+                "connected": True,
+                "name": "feed-1",
+                "reconnects": 3,
+                "gaps": 1,
+                "last_message_age": 0.4,
+                "stale_books": 0,
+                "watched": 7,
+                "messages_per_second": 12.5,
+                "published": 99,
+            }
+        ),
+    )
     try:
         body = staff_client.get("/admin/markets/market/feed-health/").content.decode()
     finally:

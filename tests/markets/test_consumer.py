@@ -37,7 +37,9 @@ async def connect(path: str, user=TRADER) -> WebsocketCommunicator:
     return communicator
 
 
-async def publish_until_received(client, ticker: str, payload: dict, communicator, timeout: float = 3.0) -> str:
+async def publish_until_received(
+    client, ticker: str, payload: dict, communicator, timeout: float = 3.0
+) -> str:
     """Publish (repeatedly, since the hub subscribes asynchronously) until the browser gets a frame."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,7 +61,10 @@ async def test_it_closes_the_socket_of_an_anonymous_visitor():
 async def test_it_relays_a_published_update_for_a_watched_market(redis_client):
     communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
     frame = await publish_until_received(
-        redis_client, "KXB-2", {"ticker": "KXB-2", "row": "<div id='rowq-KXB-2'>42¢</div>", "detail": "x"}, communicator
+        redis_client,
+        "KXB-2",
+        {"ticker": "KXB-2", "row": "<div id='rowq-KXB-2'>42¢</div>", "detail": "x"},
+        communicator,
     )
     assert frame == "<div id='rowq-KXB-2'>42¢</div>"
     await communicator.disconnect()
@@ -67,7 +72,9 @@ async def test_it_relays_a_published_update_for_a_watched_market(redis_client):
 
 async def test_it_sends_the_detail_fragment_to_a_detail_page(redis_client):
     communicator = await connect("/ws/markets/?tickers=KXA-1&view=detail")
-    frame = await publish_until_received(redis_client, "KXA-1", {"row": "row", "detail": "<b>detail</b>"}, communicator)
+    frame = await publish_until_received(
+        redis_client, "KXA-1", {"row": "row", "detail": "<b>detail</b>"}, communicator
+    )
     assert frame == "<b>detail</b>"
     await communicator.disconnect()
 
@@ -105,7 +112,9 @@ async def test_it_sends_the_latest_stored_state_on_connect(redis_client):
     await redis_client.delete("kw:frag:KXSNAP-1")
 
 
-@pytest.mark.parametrize("bad", ["not json", "[1, 2]", json.dumps({"action": "explode"}), json.dumps({"action": "watch"})])
+@pytest.mark.parametrize(
+    "bad", ["not json", "[1, 2]", json.dumps({"action": "explode"}), json.dumps({"action": "watch"})]
+)
 async def test_it_answers_a_malformed_browser_message_with_an_error_frame_and_keeps_going(redis_client, bad):
     communicator = await connect("/ws/markets/?tickers=KXA-1")
     await communicator.send_to(text_data=bad)

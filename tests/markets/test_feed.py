@@ -18,7 +18,9 @@ from markets.hub import WATCH_PREFIX, market_channel
 pytestmark = pytest.mark.asyncio
 
 
-def render(ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]) -> dict[str, Any]:
+def render(
+    ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]
+) -> dict[str, Any]:
     # The real templates are exercised by test_publish; here the payload carries the raw state.
     return {"ticker": ticker, "row": json.dumps(quote), "detail": json.dumps(book)}
 
@@ -36,7 +38,13 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> 
 
 
 def open_ticker(sim) -> str:
-    return sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and m.price_level_structure == "linear_cent"))
+    return sim.call(
+        lambda: next(
+            t
+            for t, m in sim.exchange.markets.items()
+            if m.status == "active" and m.price_level_structure == "linear_cent"
+        )
+    )
 
 
 def sim_book(sim, ticker: str) -> tuple[list, list]:
@@ -86,7 +94,9 @@ async def watch(redis_client, *tickers: str, key: str = "test-server") -> None:
     await redis_client.expire(f"{WATCH_PREFIX}{key}", 30)
 
 
-async def test_it_subscribes_upstream_only_to_watched_markets_and_drops_them_when_nobody_watches(sim, feed, redis_client):
+async def test_it_subscribes_upstream_only_to_watched_markets_and_drops_them_when_nobody_watches(
+    sim, feed, redis_client
+):
     ticker = open_ticker(sim)
     await watch(redis_client, ticker)
     await wait_for(lambda: feed.watched == {ticker} and not feed.state.markets[ticker].book.stale)
@@ -105,8 +115,15 @@ async def test_it_keeps_the_book_equal_to_the_exchange_and_publishes_each_change
     await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
     yes, _ = sim_book(sim, ticker)
     price = (yes[-1][0] if yes else D("0.10")) - D("0.01")
-    sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("7"), price=price,
-             time_in_force="good_till_canceled")
+    sim.call(
+        sim.exchange.create_order,
+        "sim-mm",
+        ticker=ticker,
+        side="bid",
+        count=D("7"),
+        price=price,
+        time_in_force="good_till_canceled",
+    )
     await wait_for(lambda: feed_book(feed, ticker) == sim_book(sim, ticker))
     message = await wait_for(lambda: pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2))
     assert json.loads(message["data"])["ticker"] == ticker
@@ -121,10 +138,19 @@ async def test_it_recovers_the_book_after_the_upstream_connection_drops(sim, fee
     await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
     before = feed.stream.reconnect_count
     sim.faults.drop_connections()
-    sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("3"), price=D("0.02"),
-             time_in_force="good_till_canceled")
+    sim.call(
+        sim.exchange.create_order,
+        "sim-mm",
+        ticker=ticker,
+        side="bid",
+        count=D("3"),
+        price=D("0.02"),
+        time_in_force="good_till_canceled",
+    )
     await wait_for(lambda: feed.stream.reconnect_count > before)
-    await wait_for(lambda: not feed.state.markets[ticker].book.stale and feed_book(feed, ticker) == sim_book(sim, ticker))
+    await wait_for(
+        lambda: not feed.state.markets[ticker].book.stale and feed_book(feed, ticker) == sim_book(sim, ticker)
+    )
 
 
 async def test_it_resyncs_the_book_after_a_sequence_gap(sim, feed, redis_client):
@@ -133,12 +159,21 @@ async def test_it_resyncs_the_book_after_a_sequence_gap(sim, feed, redis_client)
     await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
     gaps = feed.stream.gap_count
     sim.faults.skip_seq(1)
-    for i in range(3):
-        sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("2"), price=D("0.03"),
-                 time_in_force="good_till_canceled")
+    for _i in range(3):
+        sim.call(
+            sim.exchange.create_order,
+            "sim-mm",
+            ticker=ticker,
+            side="bid",
+            count=D("2"),
+            price=D("0.03"),
+            time_in_force="good_till_canceled",
+        )
         await asyncio.sleep(0.05)
     await wait_for(lambda: feed.stream.gap_count > gaps)
-    await wait_for(lambda: not feed.state.markets[ticker].book.stale and feed_book(feed, ticker) == sim_book(sim, ticker))
+    await wait_for(
+        lambda: not feed.state.markets[ticker].book.stale and feed_book(feed, ticker) == sim_book(sim, ticker)
+    )
 
 
 async def test_the_watchdog_reconnects_a_silent_stream(sim, feed, redis_client):
@@ -166,8 +201,16 @@ async def test_a_standby_feed_takes_over_when_the_leader_dies(sim, redis_client)
     key_id, pem = sim.add_account()
 
     def make() -> Feed:
-        return Feed(redis_url=settings.REDIS_URL, ws_url=sim.ws_url, key_id=key_id, private_key=pem, render=render,
-                    interest_interval=0.1, lease_ttl_ms=1500, backoff_cap=0.5)
+        return Feed(
+            redis_url=settings.REDIS_URL,
+            ws_url=sim.ws_url,
+            key_id=key_id,
+            private_key=pem,
+            render=render,
+            interest_interval=0.1,
+            lease_ttl_ms=1500,
+            backoff_cap=0.5,
+        )
 
     first, second = make(), make()
     first_task = asyncio.create_task(first.run())
@@ -180,7 +223,9 @@ async def test_a_standby_feed_takes_over_when_the_leader_dies(sim, redis_client)
     first_task.cancel()
     await asyncio.gather(first_task, return_exceptions=True)
     started = time.monotonic()
-    await wait_for(lambda: second.is_leader and second.stream is not None and second.stream.connected, timeout=10)
+    await wait_for(
+        lambda: second.is_leader and second.stream is not None and second.stream.connected, timeout=10
+    )
     assert time.monotonic() - started < 5
     second_task.cancel()
     await asyncio.gather(second_task, return_exceptions=True)
@@ -196,16 +241,30 @@ async def test_a_newly_watched_market_gets_its_recent_trades_from_rest(sim, redi
     async def seed(t: str) -> list[dict[str, Any]]:
         async with KalshiClient(sim.rest_base) as client:
             page = await client.get_trades(ticker=t, limit=30)
-        return [{"price": str(tr.yes_price), "count": str(tr.count), "side": tr.taker_outcome_side, "time": "x"} for tr in page.items]
+        return [
+            {"price": str(tr.yes_price), "count": str(tr.count), "side": tr.taker_outcome_side, "time": "x"}
+            for tr in page.items
+        ]
 
     key_id, pem = sim.add_account()
-    feed = Feed(redis_url=settings.REDIS_URL, ws_url=sim.ws_url, key_id=key_id, private_key=pem, render=render,
-                seed_trades=seed, interest_interval=0.1)
+    feed = Feed(
+        redis_url=settings.REDIS_URL,
+        ws_url=sim.ws_url,
+        key_id=key_id,
+        private_key=pem,
+        render=render,
+        seed_trades=seed,
+        interest_interval=0.1,
+    )
     task = asyncio.create_task(feed.run())
     try:
         await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
         await watch(redis_client, ticker)
-        await wait_for(lambda: ticker in feed.state.markets and len(feed.state.markets[ticker].trades) == min(30, expected))
+        await wait_for(
+            lambda: (
+                ticker in feed.state.markets and len(feed.state.markets[ticker].trades) == min(30, expected)
+            )
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

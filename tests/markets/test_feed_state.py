@@ -10,12 +10,16 @@ from markets.publish import book_context
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def snapshot(ticker="KXA-1", seq=1, yes=((D("0.40"), D("100")), (D("0.42"), D("250"))), no=((D("0.56"), D("300")),)):
+def snapshot(
+    ticker="KXA-1", seq=1, yes=((D("0.40"), D("100")), (D("0.42"), D("250"))), no=((D("0.56"), D("300")),)
+):
     return m.OrderbookSnapshot(sid=1, seq=seq, market_ticker=ticker, market_id="id", yes=yes, no=no)
 
 
 def delta(price, change, side="yes", seq=2, ticker="KXA-1"):
-    return m.OrderbookDelta(sid=1, seq=seq, market_ticker=ticker, market_id="id", price=D(price), delta=D(change), side=side)
+    return m.OrderbookDelta(
+        sid=1, seq=seq, market_ticker=ticker, market_id="id", price=D(price), delta=D(change), side=side
+    )
 
 
 def test_it_builds_a_quote_from_snapshot_and_deltas():
@@ -64,8 +68,19 @@ def test_trades_keep_the_newest_first_and_set_the_last_price():
     state.watch("KXA-1")
     for i in range(40):
         state.apply(
-            m.Trade(sid=2, seq=i + 1, trade_id=str(i), market_ticker="KXA-1", yes_price=D("0.43"), no_price=D("0.57"),
-                    count=D(i + 1), taker_outcome_side="yes", taker_book_side="bid", is_block_trade=False, ts=NOW)
+            m.Trade(
+                sid=2,
+                seq=i + 1,
+                trade_id=str(i),
+                market_ticker="KXA-1",
+                yes_price=D("0.43"),
+                no_price=D("0.57"),
+                count=D(i + 1),
+                taker_outcome_side="yes",
+                taker_book_side="bid",
+                is_block_trade=False,
+                ts=NOW,
+            )
         )
     live = state.markets["KXA-1"]
     assert len(live.trades) == 30 and live.trades[0]["count"] == "40"
@@ -73,7 +88,9 @@ def test_trades_keep_the_newest_first_and_set_the_last_price():
 
 
 def test_the_ladder_shows_yes_asks_from_no_bids_with_cumulative_sizes():
-    view = book_context([(D("0.42"), D("250")), (D("0.41"), D("800"))], [(D("0.56"), D("300")), (D("0.55"), D("420"))])
+    view = book_context(
+        [(D("0.42"), D("250")), (D("0.41"), D("800"))], [(D("0.56"), D("300")), (D("0.55"), D("420"))]
+    )
     assert [row["price"] for row in view["asks"]] == ["0.45", "0.44"]
     assert view["asks"][-1]["total"] == "300"
     assert [row["total"] for row in view["bids"]] == ["250", "1050"]

@@ -83,12 +83,14 @@ def test_it_renders_the_market_detail_page_complete_without_javascript(client, a
     assert "Resolves YES if the Fed cuts." in body
     assert 'id="market-quote-KXFED-26DEC-T4_25"' in body
     assert 'id="market-book-KXFED-26DEC-T4_25"' in body
-    assert "ws-connect=\"/ws/markets/?view=detail&amp;tickers=KXFED-26DEC-T4.25\"" in body
+    assert 'ws-connect="/ws/markets/?view=detail&amp;tickers=KXFED-26DEC-T4.25"' in body
 
 
 def test_it_returns_a_polling_partial_for_the_detail_quote(client, alice):
     make_market("KXFED-26DEC-T4.25")
-    response = client.get("/markets/KXFED-26DEC-T4.25/", {"partial": "market-quote"}, headers={"HX-Request": "true"})
+    response = client.get(
+        "/markets/KXFED-26DEC-T4.25/", {"partial": "market-quote"}, headers={"HX-Request": "true"}
+    )
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="market-quote-KXFED-26DEC-T4_25"')
     assert "every 5s [document.body.dataset.live !== 'true']" in body
@@ -122,7 +124,9 @@ def test_a_trader_never_sees_another_traders_stars(client, alice):
     assert "No starred markets yet" in body
 
 
-def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(client, alice, sim_settings, sim):
+def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(
+    client, alice, sim_settings, sim
+):
     from markets.sync import sync_markets
 
     sync_markets()
@@ -135,11 +139,15 @@ def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(c
 def test_the_price_chart_says_when_the_exchange_is_unreachable(client, alice, settings):
     settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
     make_market("KXFED-26DEC-T4.25")
-    body = client.get("/markets/KXFED-26DEC-T4.25/", {"partial": "market-chart"}, headers={"HX-Request": "true"}).content.decode()
+    body = client.get(
+        "/markets/KXFED-26DEC-T4.25/", {"partial": "market-chart"}, headers={"HX-Request": "true"}
+    ).content.decode()
     assert "Price history unavailable" in body
 
 
-def test_the_full_page_defers_the_chart_so_the_first_paint_never_waits_for_the_exchange(client, alice, settings):
+def test_the_full_page_defers_the_chart_so_the_first_paint_never_waits_for_the_exchange(
+    client, alice, settings
+):
     settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
     make_market("KXFED-26DEC-T4.25")
     body = client.get("/markets/KXFED-26DEC-T4.25/").content.decode()
@@ -148,11 +156,18 @@ def test_the_full_page_defers_the_chart_so_the_first_paint_never_waits_for_the_e
 
 def test_the_book_partial_draws_the_ladder_and_depth_chart(client, alice):
     make_market("KXBOOK-1")
-    book = {"bids": [{"price": "0.42", "size": "250", "total": "250"}], "asks": [{"price": "0.44", "size": "300", "total": "300"}],
-            "spread": "0.02", "ts": 1, "stale": False}
+    book = {
+        "bids": [{"price": "0.42", "size": "250", "total": "250"}],
+        "asks": [{"price": "0.44", "size": "300", "total": "300"}],
+        "spread": "0.02",
+        "ts": 1,
+        "stale": False,
+    }
     live.client().set("kw:book:KXBOOK-1", json.dumps(book))
     try:
-        body = client.get("/markets/KXBOOK-1/", {"partial": "market-book"}, headers={"HX-Request": "true"}).content.decode()
+        body = client.get(
+            "/markets/KXBOOK-1/", {"partial": "market-book"}, headers={"HX-Request": "true"}
+        ).content.decode()
     finally:
         live.client().delete("kw:book:KXBOOK-1")
     assert "spread 2¢" in body and "250" in body

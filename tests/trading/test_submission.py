@@ -27,18 +27,42 @@ def wait_for(predicate, timeout: float = 15.0) -> Any:
 
 
 def open_market(sim) -> str:
-    ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and m.price_level_structure == "linear_cent"))
-    Market.objects.get_or_create(ticker=ticker, defaults={"status": "active", "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]})
+    ticker = sim.call(
+        lambda: next(
+            t
+            for t, m in sim.exchange.markets.items()
+            if m.status == "active" and m.price_level_structure == "linear_cent"
+        )
+    )
+    Market.objects.get_or_create(
+        ticker=ticker,
+        defaults={
+            "status": "active",
+            "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
+        },
+    )
     return ticker
 
 
 def exchange_orders(sim, user_id: str, client_order_id: str) -> list:
-    return sim.call(lambda: [o for o in sim.exchange.account(user_id).orders.values() if o.client_order_id == client_order_id])
+    return sim.call(
+        lambda: [
+            o for o in sim.exchange.account(user_id).orders.values() if o.client_order_id == client_order_id
+        ]
+    )
 
 
 def cleaned(**overrides: Any) -> dict[str, Any]:
-    data = {"outcome": "yes", "action": "buy", "price": D("0.02"), "count": D("3"), "time_in_force": "gtc", "expiration": None,
-            "post_only": False, "reduce_only": False}
+    data = {
+        "outcome": "yes",
+        "action": "buy",
+        "price": D("0.02"),
+        "count": D("3"),
+        "time_in_force": "gtc",
+        "expiration": None,
+        "post_only": False,
+        "reduce_only": False,
+    }
     data.update(overrides)
     return data
 
@@ -68,7 +92,9 @@ def test_a_lost_answer_is_reconciled_to_exactly_one_order(sim, trader, celery_wo
     sim.faults.fail_next(1, mode, path_prefix="/portfolio/events/orders", hang_seconds=3)
     try:
         order = place_order(trader, cleaned(), ticker)
-        order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first(), timeout=25)
+        order = wait_for(
+            lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first(), timeout=25
+        )
     finally:
         sim.faults.reset()
     assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
@@ -80,7 +106,9 @@ def test_a_429_is_retried_and_places_one_order(sim, trader, celery_worker):
     sim.faults.fail_next(2, "429", path_prefix="/portfolio/events/orders")
     try:
         order = place_order(trader, cleaned(), ticker)
-        order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first(), timeout=25)
+        order = wait_for(
+            lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first(), timeout=25
+        )
     finally:
         sim.faults.reset()
     assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1

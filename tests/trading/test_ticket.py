@@ -8,7 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from markets import live
@@ -24,8 +25,13 @@ GOOD = {"outcome": "yes", "action": "buy", "count": "10", "price_cents": "44", "
 @pytest.fixture
 def fresh_book():
     """A current book and a connected feed, as the feed would leave them in Redis."""
-    book = {"bids": [{"price": "0.42", "size": "250", "total": "250"}], "asks": [{"price": "0.44", "size": "300", "total": "300"}],
-            "spread": "0.02", "stale": False, "ts": time.time()}
+    book = {
+        "bids": [{"price": "0.42", "size": "250", "total": "250"}],
+        "asks": [{"price": "0.44", "size": "300", "total": "300"}],
+        "spread": "0.02",
+        "stale": False,
+        "ts": time.time(),
+    }
     live.client().set(f"kw:book:{TICKER}", json.dumps(book))
     live.client().set("kw:feed:health", json.dumps({"connected": True}))
     yield book
@@ -36,8 +42,13 @@ def fresh_book():
 def alice(client, monkeypatch):
     account = KalshiAccount.objects.create(name="acct-a", api_key_id="key-a")
     user = make_user("alice")
-    TraderProfile.objects.create(user=user, account=account, max_contracts_per_order=D("100"), max_notional_per_order=D("50"),
-                                 max_position_per_market=D("150"))
+    TraderProfile.objects.create(
+        user=user,
+        account=account,
+        max_contracts_per_order=D("100"),
+        max_notional_per_order=D("50"),
+        max_position_per_market=D("150"),
+    )
     # The balance comes from the exchange; here it is the cached value the ticket reads.
     monkeypatch.setattr("trading.views.get_balance", lambda account, **kw: D("1000"))
     monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
@@ -85,7 +96,9 @@ def test_a_no_buy_is_sent_as_a_yes_ask_at_one_minus_the_price(client, alice, fre
         ({"time_in_force": "forever"}, "Select a valid choice"),
     ],
 )
-def test_it_rejects_bad_input_with_a_clear_message_and_creates_nothing(client, alice, fresh_book, overrides, message):
+def test_it_rejects_bad_input_with_a_clear_message_and_creates_nothing(
+    client, alice, fresh_book, overrides, message
+):
     body = place(client, **overrides).content.decode()
     assert message in body
     assert Order.objects.count() == 0
@@ -138,8 +151,12 @@ def test_a_viewer_sees_market_data_but_cannot_trade(client, fresh_book):
 
 
 def test_the_preview_says_whether_the_order_crosses_and_what_it_costs(client, alice, fresh_book):
-    TraderProfile.objects.filter(user=alice).update(max_contracts_per_order=None, max_notional_per_order=None, max_position_per_market=None)
-    body = client.post(f"/orders/market/{TICKER}/preview/", {**GOOD, "count": "400", "price_cents": "44"}).content.decode()
+    TraderProfile.objects.filter(user=alice).update(
+        max_contracts_per_order=None, max_notional_per_order=None, max_position_per_market=None
+    )
+    body = client.post(
+        f"/orders/market/{TICKER}/preview/", {**GOOD, "count": "400", "price_cents": "44"}
+    ).content.decode()
     assert "fills part, rests the rest" in body and "fills 300 @ 44¢" in body
     assert "Balance after" in body
     body = client.post(f"/orders/market/{TICKER}/preview/", {**GOOD, "price_cents": "40"}).content.decode()
@@ -149,8 +166,19 @@ def test_the_preview_says_whether_the_order_crosses_and_what_it_costs(client, al
 def test_a_trader_cannot_cancel_or_see_another_traders_order(client, alice, fresh_book):
     bob = make_user("bob")
     account = KalshiAccount.objects.create(name="acct-b", api_key_id="key-b")
-    theirs = Order.objects.create(user=bob, account=account, ticker=TICKER, outcome="yes", action="buy", price=D("0.4"),
-                                  book_side="bid", yes_price=D("0.4"), count=D("1"), remaining_count=D("1"), status="resting")
+    theirs = Order.objects.create(
+        user=bob,
+        account=account,
+        ticker=TICKER,
+        outcome="yes",
+        action="buy",
+        price=D("0.4"),
+        book_side="bid",
+        yes_price=D("0.4"),
+        count=D("1"),
+        remaining_count=D("1"),
+        status="resting",
+    )
     assert client.post(f"/orders/{theirs.pk}/cancel/").status_code == 404
     assert f"order-{theirs.pk}" not in client.get("/orders/").content.decode()
     assert f"order-{theirs.pk}" not in client.get(f"/orders/market/{TICKER}/orders/").content.decode()
@@ -179,12 +207,22 @@ def test_the_kill_switch_needs_confirmation(client, alice):
     assert not TraderProfile.objects.get(user=alice).halted
 
 
-text = st.one_of(st.text(max_size=12), st.sampled_from(["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२"]))
+text = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२"]),
+)
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(count=text, price=text, tif=st.sampled_from(["gtc", "gtt", "ioc", "fok", "x", ""]), outcome=st.sampled_from(["yes", "no", "maybe"]))
-def test_random_bad_input_never_creates_an_order_and_always_explains(client, alice, fresh_book, count, price, tif, outcome):
+@given(
+    count=text,
+    price=text,
+    tif=st.sampled_from(["gtc", "gtt", "ioc", "fok", "x", ""]),
+    outcome=st.sampled_from(["yes", "no", "maybe"]),
+)
+def test_random_bad_input_never_creates_an_order_and_always_explains(
+    client, alice, fresh_book, count, price, tif, outcome
+):
     before = Order.objects.count()
     response = place(client, count=count, price_cents=price, time_in_force=tif, outcome=outcome)
     assert response.status_code == 200

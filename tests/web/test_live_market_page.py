@@ -21,7 +21,11 @@ def yes_bid_text(page) -> str:
 
 def test_a_price_moves_live_then_by_polling_then_live_again(sim, feed_process, daphne_server, page, settings):
     ticker = sim.call(
-        lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and m.price_level_structure == "linear_cent")
+        lambda: next(
+            t
+            for t, m in sim.exchange.markets.items()
+            if m.status == "active" and m.price_level_structure == "linear_cent"
+        )
     )
     assert Market.objects.filter(ticker=ticker).exists()
     make_user("alice")
@@ -35,10 +39,17 @@ def test_a_price_moves_live_then_by_polling_then_live_again(sim, feed_process, d
     badge.filter(has_text="Live").wait_for(timeout=30000)
 
     def improve_bid(to: D) -> None:
-        sim.call(sim.exchange.create_order, "sim-mm", ticker=ticker, side="bid", count=D("5"), price=to,
-                 time_in_force="good_till_canceled")
+        sim.call(
+            sim.exchange.create_order,
+            "sim-mm",
+            ticker=ticker,
+            side="bid",
+            count=D("5"),
+            price=to,
+            time_in_force="good_till_canceled",
+        )
 
-    yes, no = sim.call(sim.exchange.book, ticker)
+    _yes, no = sim.call(sim.exchange.book, ticker)
     best_no = max((p for p, _ in no), default=D("0.50"))
     # A YES bid just below the best YES ask (1 − best NO bid) rests and becomes the new best bid.
     first = D(1) - best_no - D("0.01")
@@ -54,6 +65,8 @@ def test_a_price_moves_live_then_by_polling_then_live_again(sim, feed_process, d
     improve_bid(second)
     page.locator(".quote-line .yes").filter(has_text=f"Yes {int(second * 100)}¢").wait_for(timeout=30000)
     assert badge.inner_text() == "Polling"
-    assert time.monotonic() - started_polling < 12, "the change arrived by polling, before the socket came back"
+    assert time.monotonic() - started_polling < 12, (
+        "the change arrived by polling, before the socket came back"
+    )
 
     badge.filter(has_text="Live").wait_for(timeout=60000)

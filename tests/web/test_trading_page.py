@@ -12,8 +12,16 @@ import pytest
 pytestmark = [pytest.mark.browser]
 
 
-def test_a_trader_places_sees_a_fill_and_cancels(sim, trader, feed_process, daphne_server, celery_worker, page):
-    ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active" and m.price_level_structure == "linear_cent"))
+def test_a_trader_places_sees_a_fill_and_cancels(
+    sim, trader, feed_process, daphne_server, celery_worker, page
+):
+    ticker = sim.call(
+        lambda: next(
+            t
+            for t, m in sim.exchange.markets.items()
+            if m.status == "active" and m.price_level_structure == "linear_cent"
+        )
+    )
     page.goto(f"{daphne_server}/login/")
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
@@ -44,7 +52,15 @@ def test_a_trader_places_sees_a_fill_and_cancels(sim, trader, feed_process, daph
 
     # Another trader sells into our bid: the fill comes back live.
     seller_key, _pem = sim.add_account()
-    sim.call(sim.exchange.create_order, sim.user_id(seller_key), ticker=ticker, side="ask", count=D("5"), price=price, time_in_force="immediate_or_cancel")
+    sim.call(
+        sim.exchange.create_order,
+        sim.user_id(seller_key),
+        ticker=ticker,
+        side="ask",
+        count=D("5"),
+        price=price,
+        time_in_force="immediate_or_cancel",
+    )
     page.locator("#toasts .toast").filter(has_text=f"Filled 5 YES {ticker}").wait_for(timeout=30000)
     page.locator("#my-fills-body tr").first.filter(has_text=ticker).wait_for(timeout=10000)
     row.locator(".badge").filter(has_text="filled").wait_for(timeout=10000)

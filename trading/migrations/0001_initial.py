@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,133 +17,303 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='KalshiAccount',
+            name="KalshiAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('environment', models.CharField(choices=[('simulator', 'Simulator'), ('demo', 'Demo'), ('production', 'Production')], default='simulator', max_length=20)),
-                ('api_key_id', models.CharField(max_length=100)),
-                ('private_key_encrypted', models.TextField(blank=True, editable=False)),
-                ('private_key_path', models.CharField(blank=True, help_text='Alternative to a stored key: a PEM file on the server.', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "environment",
+                    models.CharField(
+                        choices=[("simulator", "Simulator"), ("demo", "Demo"), ("production", "Production")],
+                        default="simulator",
+                        max_length=20,
+                    ),
+                ),
+                ("api_key_id", models.CharField(max_length=100)),
+                ("private_key_encrypted", models.TextField(blank=True, editable=False)),
+                (
+                    "private_key_path",
+                    models.CharField(
+                        blank=True,
+                        help_text="Alternative to a stored key: a PEM file on the server.",
+                        max_length=500,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ticker', models.CharField(db_index=True, max_length=120)),
-                ('outcome', models.CharField(choices=[('yes', 'YES'), ('no', 'NO')], max_length=3)),
-                ('action', models.CharField(choices=[('buy', 'Buy'), ('sell', 'Sell')], max_length=4)),
-                ('price', models.DecimalField(decimal_places=4, help_text="Limit price in the chosen outcome's leg.", max_digits=8)),
-                ('book_side', models.CharField(choices=[('bid', 'bid'), ('ask', 'ask')], max_length=3)),
-                ('yes_price', models.DecimalField(decimal_places=4, max_digits=8)),
-                ('count', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('time_in_force', models.CharField(choices=[('gtc', 'Good till canceled'), ('gtt', 'Good till time'), ('ioc', 'Immediate or cancel'), ('fok', 'Fill or kill')], default='gtc', max_length=3)),
-                ('expiration_time', models.DateTimeField(blank=True, null=True)),
-                ('post_only', models.BooleanField(default=False)),
-                ('reduce_only', models.BooleanField(default=False)),
-                ('client_order_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('exchange_order_id', models.CharField(blank=True, max_length=100, null=True, unique=True)),
-                ('status', models.CharField(choices=[('new', 'sending…'), ('submitting', 'sending…'), ('resting', 'resting'), ('executed', 'filled'), ('canceled', 'canceled'), ('rejected', 'rejected'), ('unknown', 'reconciling')], db_index=True, default='new', max_length=12)),
-                ('fill_count', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('remaining_count', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('average_fill_price', models.DecimalField(blank=True, decimal_places=6, max_digits=18, null=True)),
-                ('fees', models.DecimalField(decimal_places=6, default=Decimal('0'), max_digits=18)),
-                ('error_code', models.CharField(blank=True, max_length=100)),
-                ('error_message', models.CharField(blank=True, max_length=500)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='trading.kalshiaccount')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ticker", models.CharField(db_index=True, max_length=120)),
+                ("outcome", models.CharField(choices=[("yes", "YES"), ("no", "NO")], max_length=3)),
+                ("action", models.CharField(choices=[("buy", "Buy"), ("sell", "Sell")], max_length=4)),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=4, help_text="Limit price in the chosen outcome's leg.", max_digits=8
+                    ),
+                ),
+                ("book_side", models.CharField(choices=[("bid", "bid"), ("ask", "ask")], max_length=3)),
+                ("yes_price", models.DecimalField(decimal_places=4, max_digits=8)),
+                ("count", models.DecimalField(decimal_places=2, max_digits=16)),
+                (
+                    "time_in_force",
+                    models.CharField(
+                        choices=[
+                            ("gtc", "Good till canceled"),
+                            ("gtt", "Good till time"),
+                            ("ioc", "Immediate or cancel"),
+                            ("fok", "Fill or kill"),
+                        ],
+                        default="gtc",
+                        max_length=3,
+                    ),
+                ),
+                ("expiration_time", models.DateTimeField(blank=True, null=True)),
+                ("post_only", models.BooleanField(default=False)),
+                ("reduce_only", models.BooleanField(default=False)),
+                ("client_order_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("exchange_order_id", models.CharField(blank=True, max_length=100, null=True, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "sending…"),
+                            ("submitting", "sending…"),
+                            ("resting", "resting"),
+                            ("executed", "filled"),
+                            ("canceled", "canceled"),
+                            ("rejected", "rejected"),
+                            ("unknown", "reconciling"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=12,
+                    ),
+                ),
+                ("fill_count", models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16)),
+                (
+                    "remaining_count",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                (
+                    "average_fill_price",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=18, null=True),
+                ),
+                ("fees", models.DecimalField(decimal_places=6, default=Decimal("0"), max_digits=18)),
+                ("error_code", models.CharField(blank=True, max_length=100)),
+                ("error_message", models.CharField(blank=True, max_length=500)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="trading.kalshiaccount",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Fill',
+            name="Fill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fill_id', models.CharField(max_length=100)),
-                ('exchange_order_id', models.CharField(db_index=True, max_length=100)),
-                ('ticker', models.CharField(db_index=True, max_length=120)),
-                ('outcome_side', models.CharField(max_length=3)),
-                ('book_side', models.CharField(max_length=3)),
-                ('action', models.CharField(blank=True, max_length=20)),
-                ('yes_price', models.DecimalField(decimal_places=4, max_digits=8)),
-                ('count', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('fee', models.DecimalField(decimal_places=6, default=Decimal('0'), max_digits=18)),
-                ('is_taker', models.BooleanField(default=False)),
-                ('post_position', models.DecimalField(blank=True, decimal_places=2, max_digits=16, null=True)),
-                ('created_time', models.DateTimeField(db_index=True)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='fills', to=settings.AUTH_USER_MODEL)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='fills', to='trading.kalshiaccount')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='fills', to='trading.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("fill_id", models.CharField(max_length=100)),
+                ("exchange_order_id", models.CharField(db_index=True, max_length=100)),
+                ("ticker", models.CharField(db_index=True, max_length=120)),
+                ("outcome_side", models.CharField(max_length=3)),
+                ("book_side", models.CharField(max_length=3)),
+                ("action", models.CharField(blank=True, max_length=20)),
+                ("yes_price", models.DecimalField(decimal_places=4, max_digits=8)),
+                ("count", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("fee", models.DecimalField(decimal_places=6, default=Decimal("0"), max_digits=18)),
+                ("is_taker", models.BooleanField(default=False)),
+                (
+                    "post_position",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=16, null=True),
+                ),
+                ("created_time", models.DateTimeField(db_index=True)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="fills",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="fills",
+                        to="trading.kalshiaccount",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="fills",
+                        to="trading.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_time', '-pk'],
+                "ordering": ["-created_time", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor', models.CharField(max_length=100)),
-                ('kind', models.CharField(max_length=40)),
-                ('status', models.CharField(blank=True, max_length=12)),
-                ('sent', models.JSONField(blank=True, null=True)),
-                ('received', models.JSONField(blank=True, null=True)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='trading.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor", models.CharField(max_length=100)),
+                ("kind", models.CharField(max_length=40)),
+                ("status", models.CharField(blank=True, max_length=12)),
+                ("sent", models.JSONField(blank=True, null=True)),
+                ("received", models.JSONField(blank=True, null=True)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="trading.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TraderProfile',
+            name="TraderProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('can_trade', models.BooleanField(default=True)),
-                ('halted', models.BooleanField(default=False, help_text="Set by the trader's kill switch or by staff.")),
-                ('halted_reason', models.CharField(blank=True, max_length=300)),
-                ('max_contracts_per_order', models.DecimalField(blank=True, decimal_places=2, max_digits=16, null=True)),
-                ('max_notional_per_order', models.DecimalField(blank=True, decimal_places=6, help_text='Dollars.', max_digits=18, null=True)),
-                ('max_position_per_market', models.DecimalField(blank=True, decimal_places=2, max_digits=16, null=True)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='traders', to='trading.kalshiaccount')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='trader', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("can_trade", models.BooleanField(default=True)),
+                (
+                    "halted",
+                    models.BooleanField(
+                        default=False, help_text="Set by the trader's kill switch or by staff."
+                    ),
+                ),
+                ("halted_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "max_contracts_per_order",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=16, null=True),
+                ),
+                (
+                    "max_notional_per_order",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, help_text="Dollars.", max_digits=18, null=True
+                    ),
+                ),
+                (
+                    "max_position_per_market",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=16, null=True),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="traders",
+                        to="trading.kalshiaccount",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="trader",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TradingHalt',
+            name="TradingHalt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('halted', models.BooleanField(default=False)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('set_at', models.DateTimeField(blank=True, null=True)),
-                ('set_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("halted", models.BooleanField(default=False)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("set_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "set_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['user', 'status'], name='trading_ord_user_id_d93b91_idx'),
+            model_name="order",
+            index=models.Index(fields=["user", "status"], name="trading_ord_user_id_d93b91_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['account', 'status'], name='trading_ord_account_f89586_idx'),
+            model_name="order",
+            index=models.Index(fields=["account", "status"], name="trading_ord_account_f89586_idx"),
         ),
         migrations.AddConstraint(
-            model_name='fill',
-            constraint=models.UniqueConstraint(fields=('account', 'fill_id'), name='unique_fill_per_account'),
+            model_name="fill",
+            constraint=models.UniqueConstraint(fields=("account", "fill_id"), name="unique_fill_per_account"),
         ),
     ]

@@ -23,6 +23,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         client = redis.Redis.from_url(settings.REDIS_URL)
         if options["refuse_for"] > 0:
-            client.set(REFUSE_KEY, str(time.time() + options["refuse_for"]), ex=int(options["refuse_for"]) + 1)
+            client.set(
+                REFUSE_KEY, str(time.time() + options["refuse_for"]), ex=int(options["refuse_for"]) + 1
+            )
         receivers = client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all"}))
         self.stdout.write(f"asked {receivers} server process(es) to close their browser sockets")

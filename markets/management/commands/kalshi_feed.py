@@ -58,7 +58,9 @@ class Command(BaseCommand):
         key_id, key_path = default_credentials()
         cache = MarketCache()
 
-        def render(ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]) -> dict[str, Any]:
+        def render(
+            ticker: str, quote: dict[str, Any], book: dict[str, Any] | None, trades: list[dict[str, Any]]
+        ) -> dict[str, Any]:
             return render_update(cache.get(ticker), quote, book, trades)
 
         async def seed_trades(ticker: str) -> list[dict[str, Any]]:
