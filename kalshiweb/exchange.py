@@ -13,7 +13,6 @@ from django.conf import settings
 from kalshiweb.kalshi.rest import KalshiClient
 
 
-
 def default_credentials() -> tuple[str | None, Path | None]:
     """The deployment's own key (used for market data): KALSHI_API_KEY_ID + KALSHI_PRIVATE_KEY_PATH."""
     key_id = settings.KALSHI_API_KEY_ID or None
