@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 TICKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 VIEWS = {"row", "detail"}
 MAX_MARKETS = getattr(settings, "KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
+BURST = 2.0  # updates of one market that may go back to back before the rate applies
 
 
 def error_fragment(message: str) -> str:
@@ -181,25 +182,41 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.wakeup.set()
 
     async def _send_loop(self) -> None:
-        """Send pending updates as soon as they arrive, but never two frames closer than 1/rate apart.
-
-        The wait is measured from the previous send (not a fixed pause after every send), so a feed that
-        publishes at the cap is relayed without added delay, and a burst is conflated to its latest state."""
-        interval = 1.0 / self.max_updates_per_second
+        """Send each market's latest update as soon as that market's token bucket allows it: `rate` updates
+        per market per second on average, with a burst of BURST. Markets that are due go out together in
+        one frame; a throttled market keeps only its newest state until it is allowed again."""
+        rate = self.max_updates_per_second
         loop = asyncio.get_running_loop()
-        last_sent = -interval
+        buckets: dict[str, tuple[float, float]] = {}
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
-            wait = last_sent + interval - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if not self.pending:
-                continue
-            batch, self.pending = self.pending, {}
-            last_sent = loop.time()
-            try:
-                await self.send(text_data="".join(batch.values()))
-            except Exception:  # the socket is gone; disconnect() cleans up
-                log.debug("send to browser failed", exc_info=True)
-                return
+            while self.pending:
+                now = loop.time()
+                due: list[str] = []
+                next_at: float | None = None
+                for ticker in list(self.pending):
+                    tokens, last = buckets.get(ticker, (BURST, now))
+                    tokens = min(BURST, tokens + (now - last) * rate)
+                    if tokens >= 1:
+                        due.append(ticker)
+                        buckets[ticker] = (tokens - 1, now)
+                    else:
+                        buckets[ticker] = (tokens, now)
+                        at = now + (1 - tokens) / rate
+                        next_at = at if next_at is None else min(next_at, at)
+                if due:
+                    frame = "".join(self.pending.pop(t) for t in due)
+                    try:
+                        await self.send(text_data=frame)
+                    except Exception:  # the socket is gone; disconnect() cleans up
+                        log.debug("send to browser failed", exc_info=True)
+                        return
+                    continue
+                # Only throttled markets are pending: wait for the first to be allowed, or for new updates.
+                timeout = max(0.0, (next_at or now) - loop.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout)
+                self.wakeup.clear()
+            for ticker in [t for t in buckets if t not in self.tickers]:
+                del buckets[ticker]

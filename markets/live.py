@@ -49,6 +49,26 @@ def get_quote(ticker: str) -> dict[str, Any] | None:
     return _get_json(f"kw:quote:{ticker}")
 
 
+def get_quotes(tickers: list[str]) -> dict[str, dict[str, Any]]:
+    """Latest quotes for many markets in one round trip."""
+    if not tickers:
+        return {}
+    try:
+        raw = client().mget([f"kw:quote:{t}" for t in tickers])
+    except redis.RedisError as exc:
+        log.warning("redis unavailable reading quotes: %s", exc)
+        return {}
+    quotes = {}
+    for ticker, value in zip(tickers, raw, strict=True):
+        if value is None:
+            continue
+        try:
+            quotes[ticker] = json.loads(value)
+        except ValueError:
+            log.warning("ignoring malformed JSON in kw:quote:%s", ticker)
+    return quotes
+
+
 def get_book(ticker: str) -> dict[str, Any] | None:
     return _get_json(f"kw:book:{ticker}")
 

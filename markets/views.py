@@ -106,8 +106,9 @@ def market_list(request: HttpRequest) -> HttpResponse:
         markets = markets.closing_within(timedelta(hours=24))
     markets = markets.order_by(SORTS.get(sort, SORTS["volume"]), "ticker")
     page = Paginator(markets, PAGE_SIZE).get_page(request.GET.get("page"))
+    quotes = live.get_quotes([m.ticker for m in page])
     for market in page:
-        live.overlay_quote(market, live.get_quote(market.ticker))
+        live.overlay_quote(market, quotes.get(market.ticker))
     context = {
         "page": page,
         "markets": list(page),
@@ -184,10 +185,9 @@ def market_row(request: HttpRequest, ticker: str) -> HttpResponse:
 @require_GET
 @login_required
 def watchlist(request: HttpRequest) -> HttpResponse:
-    markets = [
-        live.overlay_quote(w.market, live.get_quote(w.market_id))
-        for w in Watch.objects.filter(user=request.user).select_related("market", "market__event")
-    ]
+    watches = list(Watch.objects.filter(user=request.user).select_related("market", "market__event"))
+    quotes = live.get_quotes([w.market_id for w in watches])
+    markets = [live.overlay_quote(w.market, quotes.get(w.market_id)) for w in watches]
     context = {
         "markets": markets,
         "watched": {m.ticker for m in markets},

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import os
 import platform
 import statistics
@@ -64,6 +65,16 @@ def add_markets(sim: object, count: int) -> None:
     sim.call(build)  # type: ignore[attr-defined]
 
 
+def serve_simulator(count: int, conn: object) -> None:
+    """Child process: the simulator with `count` extra markets, until the parent says stop."""
+    from kalshiweb.simulator.testing import start_simulator
+
+    with start_simulator(seed=1, activity=0.0, rate_limit_tier=None) as sim:
+        add_markets(sim, count)
+        conn.send(sim.rest_base)  # type: ignore[attr-defined]
+        conn.recv()  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--markets", type=int, default=10_000)
@@ -79,20 +90,28 @@ def main(argv: list[str] | None = None) -> int:
 
     from kalshiweb.exchange import run_blocking
     from kalshiweb.kalshi.rest import KalshiClient
-    from kalshiweb.simulator.testing import start_simulator
     from markets.models import Market
     from markets.sync import fetch_all, market_row, store
 
-    with start_simulator(seed=1, activity=0.0, rate_limit_tier=None) as sim:
-        add_markets(sim, n)
+    # The exchange runs in a process of its own (as Kalshi does), so the sync is measured from the client's
+    # side and the two do not share one interpreter's lock.
+    ctx = multiprocessing.get_context("fork")
+    parent_end, child_end = ctx.Pipe()
+    server = ctx.Process(target=serve_simulator, args=(n, child_end), daemon=True)
+    server.start()
+    rest_base = parent_end.recv()
+    try:
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+            os.sched_setaffinity(server.pid, {0})
+            os.sched_setaffinity(0, {1})
 
         async def fetch() -> tuple:
-            async with KalshiClient(sim.rest_base) as client:
+            async with KalshiClient(rest_base) as client:
                 return await fetch_all(client)
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         series, events, markets = run_blocking(fetch)
-        fetch_s = time.perf_counter() - t0
+        fetch_s, fetch_cpu = time.perf_counter() - t0, time.process_time() - c0
         first = store(series, events, markets)
         second = store(series, events, markets)
 
@@ -114,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         user = get_user_model().objects.create_user("bench", password="bench-password-123")
         from django.conf import settings
 
-        settings.KALSHI_API_BASE = sim.rest_base
+        settings.KALSHI_API_BASE = rest_base
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(user)
         ticker = markets[0].ticker
@@ -142,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             listing.append(timed("/markets/", variants[i % len(variants)]))
         detail = [timed(f"/markets/{ticker}/") for _ in range(requests)]
         detail_partial = [timed(f"/markets/{ticker}/", {"partial": "market-quote"}) for _ in range(requests)]
+    finally:
+        parent_end.send("stop")
+        server.join(10)
 
     total = len(markets)
     sync_s = fetch_s + first.seconds
@@ -153,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| sync step | seconds | note |",
         "|---|---|---|",
-        f"| fetch all pages over loopback HTTP (client parse included) | {fetch_s:.2f} | {total // 1000 + 1} pages of 1,000 |",
+        f"| fetch all pages over loopback HTTP (client parse included; simulator in its own process) | {fetch_s:.2f} | {total // 1000 + 1} pages of 1,000 |",
         f"| bulk upsert, first sync (insert) | {first.seconds:.2f} | |",
         f"| bulk upsert, re-sync (update) | {second.seconds:.2f} | |",
+        f"| of which our client's CPU (HTTP + parsing into typed Markets) | {fetch_cpu:.2f} | the rest of the fetch is the simulator building its JSON in its own process |",
         f"| **full sync (fetch + upsert)** | **{sync_s:.2f}** | target ≤ 5 s: {'met' if sync_s <= 5 else 'NOT met'} |",
+        f"| our side only (client CPU + first upsert) | {fetch_cpu + first.seconds:.2f} | what a sync against a fast server would cost: {'within' if fetch_cpu + first.seconds <= 5 else 'over'} 5 s |",
         f"| baseline: one `update_or_create` per market | {baseline_s:.2f} | {per_row * 1000:.2f} ms/market on a 300-market sample, scaled; bulk is {baseline_s / max(second.seconds, 1e-9):.0f}× faster |",
         "",
         "| page (Django test client, in-process) | p50 ms | p95 ms | × baseline p50 |",

@@ -158,3 +158,19 @@ async def test_it_refuses_new_sockets_while_draining(redis_client):
     finally:
         await redis_client.delete(REFUSE_KEY)
     assert not connected and code == 4013
+
+
+async def test_a_busy_market_does_not_delay_another_on_the_same_socket(redis_client):
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    await publish_until_received(redis_client, "KXA-1", {"row": "warmup"}, communicator)
+    for i in range(50):
+        await redis_client.publish(market_channel("KXA-1"), json.dumps({"row": f"a{i}"}))
+    sent_b = time.monotonic()
+    await redis_client.publish(market_channel("KXB-2"), json.dumps({"row": "b-now"}))
+    frames = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        frames.append((time.monotonic(), await communicator.receive_from()))
+    b_frames = [t for t, f in frames if "b-now" in f]
+    assert b_frames and b_frames[0] - sent_b < 0.25  # KXB-2 was not held back by KXA-1's throttle
+    assert frames[-1][1].endswith("a49") or any(f.endswith("a49") for _, f in frames)
+    await communicator.disconnect()
