@@ -31,6 +31,16 @@ TICKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 VIEWS = {"row", "detail"}
 MAX_MARKETS = getattr(settings, "KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
 BURST = 2.0  # updates of one market that may go back to back before the rate applies
+# Liveness: every PING_SECONDS the page is sent a comment with a nonce that live.js echoes back. A socket
+# that has not echoed any recent nonce for PONG_TIMEOUT seconds is not reading (a stalled tab, a dead
+# network path) and is closed: under daphne, which buffers without backpressure, that is what bounds
+# the memory one stalled browser can hold. 0 disables.
+PING_SECONDS = float(getattr(settings, "KALSHIWEB_SOCKET_PING_SECONDS", 15))
+PONG_TIMEOUT = float(getattr(settings, "KALSHIWEB_SOCKET_PONG_TIMEOUT", 60))
+
+
+def ping_frame(nonce: int) -> str:
+    return f"<!--kw:ping:{nonce}-->"
 
 
 def error_fragment(message: str) -> str:
@@ -70,6 +80,11 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             await get_hub().watch(self, good)
         await self.accept()
         self.sender = asyncio.create_task(self._send_loop())
+        self.nonces: list[int] = []
+        self.last_pong = asyncio.get_running_loop().time()
+        self.heartbeat: asyncio.Task[None] | None = (
+            asyncio.create_task(self._heartbeat()) if PING_SECONDS > 0 and PONG_TIMEOUT > 0 else None
+        )
         for problem in problems:
             await self.send(text_data=error_fragment(problem))
         await self._send_snapshot(good)
@@ -95,10 +110,11 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "user_group", None) and self.channel_layer is not None:
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
-        if getattr(self, "sender", None) is not None:
-            self.sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.sender
+        for task in (getattr(self, "sender", None), getattr(self, "heartbeat", None)):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if getattr(self, "tickers", None) is not None:
             hub = get_hub()
             hub.detach(self)
@@ -116,6 +132,10 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=error_fragment("Ignored a malformed message (expected an object)."))
             return
         action = message.get("action")
+        if action == "pong":
+            if message.get("n") in getattr(self, "nonces", ()):
+                self.last_pong = asyncio.get_running_loop().time()
+            return
         tickers = message.get("tickers")
         if isinstance(tickers, str):
             tickers = [t for t in tickers.split(",") if t]
@@ -180,6 +200,20 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             return
         self.pending[ticker] = html
         self.wakeup.set()
+
+    async def _heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        nonce = 0
+        while True:
+            await asyncio.sleep(PING_SECONDS)
+            if loop.time() - self.last_pong > PONG_TIMEOUT:
+                log.info("closing a browser socket that stopped answering pings")
+                await self.close(code=TRY_AGAIN_LATER)
+                return
+            nonce += 1
+            self.nonces = [*self.nonces[-3:], nonce]
+            with contextlib.suppress(Exception):
+                await self.send(text_data=ping_frame(nonce))
 
     async def _send_loop(self) -> None:
         """Send each market's latest update as soon as that market's token bucket allows it: `rate` updates

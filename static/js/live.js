@@ -18,6 +18,13 @@
     box.appendChild(el);
     setTimeout(function () { el.remove(); }, 5000);
   }
+  // Liveness: answer the server's ping comments (it closes sockets that stop reading) and keep them out of htmx.
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    var m = /^<!--kw:ping:(\d+)-->$/.exec(evt.detail.message || "");
+    if (!m) return;
+    evt.preventDefault();
+    try { evt.detail.socketWrapper.sendImmediately(JSON.stringify({ action: "pong", n: parseInt(m[1], 10) }), evt.target); } catch (e) { /* closed */ }
+  });
   var wasLive = false;
   document.addEventListener("htmx:wsOpen", function () {
     setState("live", "Live over WebSocket");

@@ -174,3 +174,31 @@ async def test_a_busy_market_does_not_delay_another_on_the_same_socket(redis_cli
     assert b_frames and b_frames[0] - sent_b < 0.25  # KXB-2 was not held back by KXA-1's throttle
     assert frames[-1][1].endswith("a49") or any(f.endswith("a49") for _, f in frames)
     await communicator.disconnect()
+
+
+async def test_a_socket_that_stops_answering_pings_is_closed(redis_client, monkeypatch):
+    monkeypatch.setattr("markets.consumers.PING_SECONDS", 0.1)
+    monkeypatch.setattr("markets.consumers.PONG_TIMEOUT", 0.35)
+    communicator = await connect("/ws/markets/?tickers=KXA-1")
+    assert (await communicator.receive_from(timeout=2)).startswith("<!--kw:ping:")
+    # Never answered: after the timeout the server closes with "try again later" (a live page reconnects).
+    while True:
+        output = await communicator.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            break
+    assert output["code"] == 4013
+
+
+async def test_a_socket_that_echoes_its_pings_stays_open(redis_client, monkeypatch):
+    monkeypatch.setattr("markets.consumers.PING_SECONDS", 0.1)
+    monkeypatch.setattr("markets.consumers.PONG_TIMEOUT", 0.35)
+    communicator = await connect("/ws/markets/?tickers=KXA-1")
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:
+        frame = await communicator.receive_from(timeout=2)
+        nonce = int(frame.removeprefix("<!--kw:ping:").removesuffix("-->"))
+        await communicator.send_to(text_data=json.dumps({"action": "pong", "n": nonce}))
+    # Over 1 s, three times the timeout, every frame was a ping (receive_from fails on a close): still open.
+    frame = await communicator.receive_from(timeout=2)
+    assert frame.startswith("<!--kw:ping:")
+    await communicator.disconnect()
