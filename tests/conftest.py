@@ -230,3 +230,19 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def clean_app_keys() -> Iterator[None]:
+    """Each test starts with none of the app's Redis state (cached balances, quotes, books, leases…): database
+    ids repeat across tests, so a key left by one test could otherwise describe another test's account."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        keys = list(client.scan_iter(match="kw:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+    yield

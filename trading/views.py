@@ -152,6 +152,14 @@ def _own_order(request: HttpRequest, order_id: int) -> Order:
     return get_object_or_404(Order, pk=order_id, user=request.user)
 
 
+@require_GET
+@login_required
+def order_row(request: HttpRequest, order_id: int) -> HttpResponse:
+    """One order's row from the database. A row still being sent or reconciled re-reads itself every 2 s, so a
+    push that raced ahead of the POST's own response can never leave it showing a stale state."""
+    return render(request, "trading/_order_row.html", {"order": _own_order(request, order_id)})
+
+
 @require_POST
 @login_required
 def cancel(request: HttpRequest, order_id: int) -> HttpResponse:

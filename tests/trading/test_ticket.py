@@ -233,3 +233,27 @@ def test_random_bad_input_never_creates_an_order_and_always_explains(
         assert order.count > 0 and 0 < order.price < 1  # only a genuinely valid order gets through
     else:
         assert "field-error" in body or "form-errors" in body or "blocker" in body
+
+
+def test_a_row_still_being_sent_rereads_itself_and_stops_once_settled(client, alice):
+    account = KalshiAccount.objects.get(name="acct-a")
+    order = Order.objects.create(
+        user=alice,
+        account=account,
+        ticker=TICKER,
+        outcome="yes",
+        action="buy",
+        price=D("0.4"),
+        book_side="bid",
+        yes_price=D("0.4"),
+        count=D("1"),
+        remaining_count=D("1"),
+    )
+    body = client.get(f"/orders/{order.pk}/row/").content.decode()
+    assert "sending…" in body and 'hx-trigger="every 2s"' in body
+    Order.objects.filter(pk=order.pk).update(status="resting")
+    body = client.get(f"/orders/{order.pk}/row/").content.decode()
+    assert "resting" in body and "hx-trigger" not in body
+    bob = make_user("bob")
+    client.force_login(bob)
+    assert client.get(f"/orders/{order.pk}/row/").status_code == 404

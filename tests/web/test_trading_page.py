@@ -45,7 +45,12 @@ def test_a_trader_places_sees_a_fill_and_cancels(
         page.fill("#ticket input[name=price_cents]", cents)
         page.click("#ticket button[type=submit]")
         row = page.locator("#open-orders-body tr").first
-        row.locator(".badge").filter(has_text="sending…").wait_for(timeout=5000)
+        try:
+            row.locator(".badge").filter(has_text="sending…").wait_for(timeout=5000)
+        except Exception:
+            print("TICKET:", page.locator("#ticket").inner_text())
+            print("ORDERS:", page.locator("#orders-panel").inner_text())
+            raise
     finally:
         sim.faults.reset()
     row.locator(".badge").filter(has_text="resting").wait_for(timeout=30000)
