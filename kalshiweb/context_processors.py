@@ -12,9 +12,9 @@ def environment(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         from trading.balance import cached_balance
-        from trading.models import TraderProfile
+        from trading.services import trader_profile
 
-        profile = TraderProfile.objects.select_related("account").filter(user=user).first()
+        profile = trader_profile(user)  # memoised on the user: the views of the same request reuse it
         if profile is not None and profile.account is not None:
             context["topbar_balance"], _ts = cached_balance(profile.account)
             context["topbar_env"] = profile.account.environment

@@ -162,9 +162,9 @@ def market_detail(request: HttpRequest, ticker: str) -> HttpResponse:
     }
     if not partial:
         from trading.models import Fill, Order
-        from trading.views import _ticket_context
+        from trading.views import ticket_context
 
-        context["ticket"] = _ticket_context(request, market)
+        context["ticket"] = ticket_context(request, market)
         context["my_orders"] = Order.objects.for_user(request.user).filter(ticker=ticker)[:50]
         context["my_fills"] = Fill.objects.filter(user=request.user, ticker=ticker)[:50]
     template = "markets/market_detail.html"

@@ -18,12 +18,6 @@ def taker_fee(count: Decimal, price: Decimal) -> Decimal:
     return (TAKER_FEE_RATE * count * price * (ONE - price)).quantize(CENT, rounding=ROUND_CEILING)
 
 
-def yes_leg(outcome: str, action: str) -> tuple[str, bool]:
-    """(V2 book side, whether the order buys YES exposure)."""
-    buys_yes = (outcome == "yes") == (action == "buy")
-    return ("bid" if buys_yes else "ask"), buys_yes
-
-
 @dataclass(frozen=True)
 class Preview:
     crosses: bool

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kalshiweb.kalshi import models as k
+from kalshiweb.kalshi.rest import book_order
 from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile, TradingHalt
 
 log = logging.getLogger(__name__)
@@ -141,13 +142,11 @@ def render_order_update(order: Order, *, toast: str = "") -> list[str]:
 
 def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
     """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit."""
-    from trading.preview import yes_leg
     from trading.tasks import submit_order
 
     profile = check_can_trade(user)
     outcome, action, price = cleaned["outcome"], cleaned["action"], cleaned["price"]
-    book_side, _ = yes_leg(outcome, action)
-    yes_price = price if outcome == "yes" else Decimal(1) - price
+    book_side, yes_price = book_order(outcome, action, price)
     with transaction.atomic():
         order = Order.objects.create(
             user=user,

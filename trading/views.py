@@ -49,13 +49,17 @@ def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
     return "", ""
 
 
-def _ticket_context(
+def ticket_context(
     request: HttpRequest, market: Market, form: OrderTicketForm | None = None, **extra: Any
 ) -> dict[str, Any]:
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
-    position = services.position(account, market.ticker) if account else Decimal(0)
-    balance = get_balance(account) if account else None
+    if form is not None:
+        # The bound form already read them for its own checks: no second position query or balance read.
+        position, balance = form.position, form.balance
+    else:
+        position = services.position(account, market.ticker) if account else Decimal(0)
+        balance = get_balance(account) if account else None
     if form is None:
         form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market)})
     blocker_kind, blocker = ticket_blocker(request, market)
@@ -93,7 +97,7 @@ def _form(request: HttpRequest, market: Market) -> OrderTicketForm:
 @login_required
 def ticket(request: HttpRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market, ticker=ticker)
-    return render(request, "trading/_ticket.html#ticket", _ticket_context(request, market))
+    return render(request, "trading/_ticket.html#ticket", ticket_context(request, market))
 
 
 @require_POST
@@ -135,7 +139,7 @@ def place(request: HttpRequest, ticker: str) -> HttpResponse:
         else:
             if not request.htmx:
                 return redirect("markets:detail", ticker=ticker)
-            context = _ticket_context(request, market, placed=order)
+            context = ticket_context(request, market, placed=order)
             response = render(request, "trading/_ticket.html#ticket", context)
             response.content += render(
                 request, "trading/_order_row.html", {"order": order, "prepend": True}
@@ -143,7 +147,7 @@ def place(request: HttpRequest, ticker: str) -> HttpResponse:
             return response
     status = 200 if request.htmx else 400
     return render(
-        request, "trading/_ticket.html#ticket", _ticket_context(request, market, form=form), status=status
+        request, "trading/_ticket.html#ticket", ticket_context(request, market, form=form), status=status
     )
 
 
