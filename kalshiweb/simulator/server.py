@@ -233,14 +233,14 @@ def _decode_cursor(cursor: str) -> Any:
         raise bad_request("invalid cursor") from None
 
 
-def paginate(
-    items: list[dict[str, Any]],
-    key: Callable[[dict[str, Any]], list[Any]],
+def paginate[T](
+    items: list[T],
+    key: Callable[[T], list[Any]],
     limit: int,
     cursor: str | None,
     *,
     descending: bool = False,
-) -> tuple[list[dict[str, Any]], str]:
+) -> tuple[list[T], str]:
     """Keyset pagination: items are sorted by ``key`` (unique per item); the opaque cursor holds the key of
     the last item returned, so items added or removed meanwhile never shift a page. Empty cursor = last page."""
     items = sorted(items, key=key, reverse=descending)
@@ -770,7 +770,11 @@ class SimulatorApp:
             }
         }
 
-    def _markets_filtered(self, req: Request) -> list[dict[str, Any]]:
+    def _markets_filtered(self, req: Request) -> list[str]:
+        """Tickers (sorted) of the markets that match GET /markets' filters.
+
+        Ticker, event, series and status are read from the engine's objects; a market is serialised here only
+        when a time bound needs its wire timestamps, so a page costs the serialisation of that page alone."""
         status = req.q("status")
         if status and status not in MARKET_STATUS_FILTER:
             raise bad_request(f"status must be one of {', '.join(MARKET_STATUS_FILTER)}")
@@ -790,20 +794,23 @@ class SimulatorApp:
                 "max_settled_ts",
             )
         }
+        bounded = any(v is not None for v in bounds.values())
+        statuses = MARKET_STATUS_FILTER[status] if status else None
+        markets = self.exchange.markets
         out = []
-        for ticker in sorted(self.exchange.markets):
+        for ticker in sorted(markets):
             if tickers and ticker not in tickers:
                 continue
-            m = self.market_json(ticker)
-            if event_ticker and m.get("event_ticker") != event_ticker:
+            market = markets[ticker]
+            if event_ticker and market.event_ticker != event_ticker:
                 continue
-            if series_ticker and self._series_of_event(m.get("event_ticker", "")) != series_ticker:
+            if series_ticker and self._series_of_event(market.event_ticker) != series_ticker:
                 continue
-            if status and m.get("status") not in MARKET_STATUS_FILTER[status]:
+            if statuses is not None and market.status not in statuses:
                 continue
-            if not self._in_bounds(m, bounds):
+            if bounded and not self._in_bounds(self.market_json(ticker), bounds):
                 continue
-            out.append(m)
+            out.append(ticker)
         return out
 
     @staticmethod
@@ -828,9 +835,9 @@ class SimulatorApp:
 
     def get_markets(self, req: Request) -> dict[str, Any]:
         limit = req.q_int("limit", 100, lo=0, hi=1000) or 100
-        markets = self._markets_filtered(req)
-        page, cursor = paginate(markets, lambda m: [m["ticker"]], limit, req.q("cursor"))
-        return {"markets": page, "cursor": cursor}
+        tickers = self._markets_filtered(req)
+        page, cursor = paginate(tickers, lambda t: [t], limit, req.q("cursor"))
+        return {"markets": [self.market_json(t) for t in page], "cursor": cursor}
 
     def get_market(self, req: Request) -> dict[str, Any]:
         self._market(req.params["ticker"])

@@ -40,30 +40,70 @@ _Q6 = Decimal("0.000001")
 _Q2 = Decimal("0.01")
 
 
+# The wire's fixed-point strings and timestamps are pure functions of the value, and a catalogue repeats the
+# same few prices, counts and times thousands of times: memoise them (bounded; cleared when full). Zero is
+# never memoised (Decimal("-0") == Decimal("0") but quantizes to "-0.0000"), nor anything unhashable.
+_MEMO_MAX = 8192
+_dollars_memo: dict[Decimal, str] = {}
+_dollars6_memo: dict[Decimal, str] = {}
+_count_memo: dict[Decimal, str] = {}
+_rfc3339_memo: dict[datetime, str] = {}
+
+
+def _fixed(d: Decimal, q: Decimal, memo: dict[Decimal, str]) -> str:
+    if not d:
+        return str(Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN))
+    try:
+        return memo[d]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable (a signalling NaN): no memo
+        return str(Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN))
+    text = str(Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN))
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[d] = text
+    return text
+
+
 def dollars(d: Decimal) -> str:
     """Price / dollar amount with 4 decimals: Decimal('0.42') -> '0.4200'."""
-    return str(Decimal(d).quantize(_Q4, rounding=ROUND_HALF_EVEN))
+    return _fixed(d, _Q4, _dollars_memo)
 
 
 def dollars6(d: Decimal) -> str:
     """Cost / fee amount with 6 decimals: Decimal('0.01') -> '0.010000'."""
-    return str(Decimal(d).quantize(_Q6, rounding=ROUND_HALF_EVEN))
+    return _fixed(d, _Q6, _dollars6_memo)
 
 
 def count_fp(d: Decimal) -> str:
     """Contract count with 2 decimals: Decimal('10') -> '10.00'."""
-    return str(Decimal(d).quantize(_Q2, rounding=ROUND_HALF_EVEN))
+    return _fixed(d, _Q2, _count_memo)
 
 
 def cents(d: Decimal) -> int:
     return int((Decimal(d) * 100).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def rfc3339(dt: datetime) -> str:
+def _rfc3339(dt: datetime) -> str:
     dt = dt.astimezone(UTC)
     if dt.microsecond:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339(dt: datetime) -> str:
+    # Memoised only for UTC datetimes: equal instants then print alike (zones with a DST fold can compare
+    # two different instants as equal).
+    if dt.tzinfo is not UTC:
+        return _rfc3339(dt)
+    text = _rfc3339_memo.get(dt)
+    if text is None:
+        text = _rfc3339(dt)
+        if len(_rfc3339_memo) >= _MEMO_MAX:
+            _rfc3339_memo.clear()
+        _rfc3339_memo[dt] = text
+    return text
 
 
 def _ts(ts: datetime | int | float) -> datetime:
@@ -87,6 +127,14 @@ def price_ranges_json(m: Market) -> list[dict[str, str]]:
 
 def market_json(m: Market) -> dict[str, Any]:
     created = m.created_time or m.open_time
+    # The top of each side once (the yes_bid/yes_ask/... properties would each walk the book again).
+    best_yes, best_no = m.best("yes"), m.best("no")
+    yes_bid, yes_bid_size = best_yes if best_yes else (ZERO, ZERO)
+    no_bid, yes_ask_size = best_no if best_no else (ZERO, ZERO)
+    yes_ask = ONE - best_no[0] if best_no else ONE
+    no_ask = ONE - best_yes[0] if best_yes else ONE
+    close = rfc3339(m.close_time)
+    latest = rfc3339(m.latest_expiration_time) if m.latest_expiration_time else close
     out: dict[str, Any] = {
         "ticker": m.ticker,
         "event_ticker": m.event_ticker,
@@ -98,18 +146,20 @@ def market_json(m: Market) -> dict[str, Any]:
         "created_time": rfc3339(created),
         "updated_time": rfc3339(m.updated_time or created),
         "open_time": rfc3339(m.open_time),
-        "close_time": rfc3339(m.close_time),
-        "expected_expiration_time": rfc3339(m.expected_expiration_time or m.close_time),
-        "expiration_time": rfc3339(m.latest_expiration_time or m.close_time),
-        "latest_expiration_time": rfc3339(m.latest_expiration_time or m.close_time),
+        "close_time": close,
+        "expected_expiration_time": rfc3339(m.expected_expiration_time)
+        if m.expected_expiration_time
+        else close,
+        "expiration_time": latest,
+        "latest_expiration_time": latest,
         "settlement_timer_seconds": int(m.settlement_timer_seconds),
         "status": m.status,
-        "yes_bid_dollars": dollars(m.yes_bid),
-        "yes_bid_size_fp": count_fp(m.yes_bid_size),
-        "yes_ask_dollars": dollars(m.yes_ask),
-        "yes_ask_size_fp": count_fp(m.yes_ask_size),
-        "no_bid_dollars": dollars(m.no_bid),
-        "no_ask_dollars": dollars(m.no_ask),
+        "yes_bid_dollars": dollars(yes_bid),
+        "yes_bid_size_fp": count_fp(yes_bid_size),
+        "yes_ask_dollars": dollars(yes_ask),
+        "yes_ask_size_fp": count_fp(yes_ask_size),
+        "no_bid_dollars": dollars(no_bid),
+        "no_ask_dollars": dollars(no_ask),
         "last_price_dollars": dollars(m.last_price),
         "volume_fp": count_fp(m.volume),
         "volume_24h_fp": count_fp(m.volume_24h),

@@ -59,6 +59,26 @@ def test_pagination_walks_every_market_exactly_once(http: httpx.Client, sim: Run
     assert pages == -(-len(seen) // 4)
 
 
+def test_market_pages_equal_the_single_market_bodies(http: httpx.Client) -> None:
+    """A page is serialised from the page's tickers only: every item is what GET /markets/{ticker} says."""
+    body = http.get("/markets", params={"limit": 5, "event_ticker": "KXSIM-PAGES"}).json()
+    assert [m["ticker"] for m in body["markets"]] == EXTRA[:5]
+    for item in body["markets"]:
+        single = http.get(f"/markets/{item['ticker']}").json()["market"]
+        assert item == single
+    rest = http.get(
+        "/markets", params={"limit": 1000, "event_ticker": "KXSIM-PAGES", "cursor": body["cursor"]}
+    )
+    assert [m["ticker"] for m in rest.json()["markets"]] == EXTRA[5:]
+    assert rest.json()["cursor"] == ""
+    # A time bound still reads the wire timestamps, with the other filters.
+    close = min(int(time.time()) + 10**9, 2**31)
+    bounded = http.get(
+        "/markets", params={"event_ticker": EVENT, "max_close_ts": close, "limit": 1000}
+    ).json()
+    assert {m["ticker"] for m in bounded["markets"]} == set(TICKERS)
+
+
 def test_markets_filters(http: httpx.Client) -> None:
     body = http.get("/markets", params={"event_ticker": EVENT}).json()
     assert {m["ticker"] for m in body["markets"]} == set(TICKERS)

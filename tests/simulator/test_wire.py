@@ -334,3 +334,57 @@ def test_ws_market_lifecycle_metadata_and_price_structure_updates_have_the_offic
     assert grid["price_ranges"] == [{"start": "0.0000", "end": "1.0000", "step": "0.0010"}]
     assert bid(ex, "alice", "0.405", "1").status == "resting"
     assert parse(Market, wire.market_json(ex.get_market(T))).yes_sub_title == "above $95,000"
+
+
+def test_memoised_fixed_point_and_times_match_the_plain_formatting() -> None:
+    """dollars/count_fp/rfc3339 memoise by value; the memo must never change what is printed."""
+    from datetime import UTC, datetime, timezone
+    from decimal import ROUND_HALF_EVEN
+
+    def plain(d: Any, q: str) -> str:
+        return str(D(d).quantize(D(q), rounding=ROUND_HALF_EVEN))
+
+    values = [
+        D("0.42"),
+        D("0.420"),
+        D("1"),
+        1,
+        D("0.00005"),
+        D("0.00015"),
+        D("-0"),
+        D("0"),
+        D("-0.42"),
+        D("NaN"),
+    ]
+    for _ in range(2):  # the second pass reads the memo
+        for v in values:
+            assert wire.dollars(v) == plain(v, "0.0001")
+            assert wire.dollars6(v) == plain(v, "0.000001")
+            assert wire.count_fp(v) == plain(v, "0.01")
+    assert wire.dollars(D("-0")) == "-0.0000" and wire.dollars(D("0")) == "0.0000"
+    plus2 = timezone(timedelta(hours=2))
+    at = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    for _ in range(2):
+        assert wire.rfc3339(at) == "2026-03-01T12:00:00Z"
+        assert wire.rfc3339(at.replace(microsecond=5)) == "2026-03-01T12:00:00.000005Z"
+        assert wire.rfc3339(at.astimezone(plus2)) == "2026-03-01T12:00:00Z"
+
+
+def test_market_json_reads_each_side_of_the_book_as_the_properties_do(traded: Exchange) -> None:
+    m = traded.get_market(T)
+    out = wire.market_json(m)
+    assert out["yes_bid_dollars"] == wire.dollars(m.yes_bid)
+    assert out["yes_bid_size_fp"] == wire.count_fp(m.yes_bid_size)
+    assert out["yes_ask_dollars"] == wire.dollars(m.yes_ask)
+    assert out["yes_ask_size_fp"] == wire.count_fp(m.yes_ask_size)
+    assert out["no_bid_dollars"] == wire.dollars(m.no_bid)
+    assert out["no_ask_dollars"] == wire.dollars(m.no_ask)
+    empty = make_exchange().get_market(T)  # no orders: bid 0 / ask 1, sizes 0
+    out = wire.market_json(empty)
+    assert (out["yes_bid_dollars"], out["yes_ask_dollars"], out["no_bid_dollars"], out["no_ask_dollars"]) == (
+        "0.0000",
+        "1.0000",
+        "0.0000",
+        "1.0000",
+    )
+    assert out["expiration_time"] == out["latest_expiration_time"]
