@@ -111,27 +111,29 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
     for f in client.iter_fills(min_ts=_since(last_fill)):
         record_fill(account, f, source="portfolio refresh")
     when = at or now()
-    snapshot, _ = PortfolioSnapshot.objects.update_or_create(
-        account=account,
-        defaults={
-            "balance": balance.balance,
-            "portfolio_value": Decimal(balance.portfolio_value_cents) / 100,
-            "positions": positions,
-            "as_of": when,
-            "last_error": "",
-            "last_error_at": None,
-        },
-    )
-    store_balance(account, balance.balance)
-    last_point = (
-        EquityPoint.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
-    )
-    if last_point is None or when - last_point >= EQUITY_EVERY:
-        EquityPoint.objects.get_or_create(
+    # The snapshot and its equity point become visible together: a reader never sees one without the other.
+    with transaction.atomic():
+        snapshot, _ = PortfolioSnapshot.objects.update_or_create(
             account=account,
-            at=when,
-            defaults={"balance": snapshot.balance, "portfolio_value": snapshot.portfolio_value},
+            defaults={
+                "balance": balance.balance,
+                "portfolio_value": Decimal(balance.portfolio_value_cents) / 100,
+                "positions": positions,
+                "as_of": when,
+                "last_error": "",
+                "last_error_at": None,
+            },
         )
+        last_point = (
+            EquityPoint.objects.filter(account=account).order_by("-at").values_list("at", flat=True).first()
+        )
+        if last_point is None or when - last_point >= EQUITY_EVERY:
+            EquityPoint.objects.get_or_create(
+                account=account,
+                at=when,
+                defaults={"balance": snapshot.balance, "portfolio_value": snapshot.portfolio_value},
+            )
+    store_balance(account, balance.balance)
     return snapshot
 
 
