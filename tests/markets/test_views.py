@@ -172,3 +172,103 @@ def test_the_book_partial_draws_the_ladder_and_depth_chart(client, alice):
         live.client().delete("kw:book:KXBOOK-1")
     assert "spread 2¢" in body and "250" in body
     assert 'class="chart depth-chart"' in body
+
+
+def _row_order(body: str, tickers: list[str]) -> list[str]:
+    found = [(body.index(f'id="mrow-{t}"'), t) for t in tickers if f'id="mrow-{t}"' in body]
+    return [t for _, t in sorted(found)]
+
+
+def test_each_sort_orders_the_page_with_the_ticker_as_tie_break_and_empty_values_last(client, alice):
+    now = timezone.now()
+    make_market(
+        "KXS-A",
+        volume=Decimal(5),
+        volume_24h=Decimal(9),
+        spread=Decimal("0.05"),
+        close_time=now + timedelta(days=2),
+    )
+    make_market("KXS-B", volume=Decimal(7), volume_24h=Decimal(1), spread=None, close_time=None)
+    make_market(
+        "KXS-C",
+        volume=Decimal(5),
+        volume_24h=Decimal(9),
+        spread=Decimal("0.01"),
+        close_time=now + timedelta(days=1),
+    )
+    tickers = ["KXS-A", "KXS-B", "KXS-C"]
+    expected = {
+        "volume": ["KXS-B", "KXS-A", "KXS-C"],
+        "volume_24h": ["KXS-A", "KXS-C", "KXS-B"],
+        "spread": ["KXS-C", "KXS-A", "KXS-B"],
+        "close_time": ["KXS-C", "KXS-A", "KXS-B"],
+        "ticker": ["KXS-A", "KXS-B", "KXS-C"],
+    }
+    for sort, order in expected.items():
+        body = client.get("/markets/", {"sort": sort}).content.decode()
+        assert _row_order(body, tickers) == order, sort
+
+
+def test_pages_split_the_sorted_list_without_overlap_and_count_every_match(client, alice):
+    from markets.views import PAGE_SIZE
+
+    tickers = [f"KXPG-{i:03d}" for i in range(PAGE_SIZE + 7)]
+    for i, t in enumerate(tickers):
+        make_market(t, volume=Decimal(1000 - i), title=f"Paged market {i}")
+    make_market("KXPG-OTHER", title="Elsewhere", status="finalized")
+    first = client.get("/markets/").content.decode()
+    second = client.get("/markets/", {"page": "2"}).content.decode()
+    assert _row_order(first, tickers) == tickers[:PAGE_SIZE]
+    assert _row_order(second, tickers) == tickers[PAGE_SIZE:]
+    assert "Page 1 of 2" in first and "Page 2 of 2" in second
+    searched = client.get("/markets/", {"q": "paged market 1", "page": "1"}).content.decode()
+    expected = [t for i, t in enumerate(tickers) if f"Paged market {i}".startswith("Paged market 1")]
+    assert _row_order(searched, tickers) == expected
+    everything = client.get("/markets/", {"status": "all", "sort": "ticker", "page": "2"}).content.decode()
+    assert 'id="mrow-KXPG-OTHER"' in everything  # status=all includes settled markets (sorted last by ticker)
+    assert client.get("/markets/", {"page": "999"}).status_code == 200  # out of range: the last page
+
+
+def test_the_category_filter_matches_the_event_or_the_series_category(client, alice):
+    make_market("KXCAT-1", title="Economics one")
+    other = make_market("KXOTH-1", title="Weather one")
+    other.event.category = "Climate"
+    other.event.save()
+    other.series.category = "Climate"
+    other.series.save()
+    body = client.get("/markets/", {"category": "Climate"}).content.decode()
+    assert "Weather one" in body and "Economics one" not in body
+
+
+def test_the_list_rows_carry_the_same_links_and_live_cells_as_the_single_row_renderers(client, alice):
+    """The list assigns ids and links in bulk; they must be what reverse() and the shared partials give, so
+    the feed's out-of-band row updates (markets.publish) land on the list's elements."""
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    from markets.models import Market
+
+    make_market("KXODD-26.5-X", title="Odd ticker")
+    body = client.get("/markets/").content.decode()
+    assert 'id="mrow-KXODD-26_5-X"' in body
+    assert f'href="{reverse("markets:detail", args=["KXODD-26.5-X"])}"' in body
+    assert f'action="{reverse("markets:toggle_watch", args=["KXODD-26.5-X"])}"' in body
+    market = Market.objects.get(ticker="KXODD-26.5-X")
+    market.quote_ts = None
+    single = render_to_string("markets/_fragments.html#row-quote", {"market": market})
+    assert single.strip() in body
+    polled = client.get(reverse("markets:row", args=["KXODD-26.5-X"])).content.decode()
+    assert polled.strip() == single.strip()
+
+
+def test_bulk_row_links_equal_reverse_for_unusual_tickers():
+    from django.urls import reverse
+
+    from markets.models import Market
+    from markets.views import prepare_rows
+
+    tickers = ["KX-A.B", "KX-%41", "KX-ü", "KX-a b", "KX-!$&'()*+,;=:@~"]
+    for market in prepare_rows(Market(ticker=t) for t in tickers):
+        for name, attr in (("detail", "detail_url"), ("row", "row_url"), ("toggle_watch", "watch_url")):
+            assert getattr(market, attr) == reverse(f"markets:{name}", args=[market.ticker])
+        assert market.dom_id == Market(ticker=market.ticker).dom_id
