@@ -5,6 +5,11 @@ consumer registers with the process Hub, sends the current state, then relays up
 into a latest-wins buffer per market; a sender task flushes it at most MAX_UPDATES_PER_SECOND times
 a second, so a browser gets at most that many updates per market per second, always the newest, and
 a slow browser only ever holds one pending update per market.
+
+Flow control: the server cannot rely on `send` blocking (daphne buffers without limit), so the page's
+pong to a ping is the acknowledgement that it has read every frame sent before that ping. Market
+frames stop while more than WINDOW characters are unacknowledged; updates then wait in the
+latest-wins buffer (one per market) and the page resumes with the newest state when it answers.
 """
 
 from __future__ import annotations
@@ -33,10 +38,16 @@ MAX_MARKETS = getattr(settings, "KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
 BURST = 2.0  # updates of one market that may go back to back before the rate applies
 # Liveness: every PING_SECONDS the page is sent a comment with a nonce that live.js echoes back. A socket
 # that has not echoed any recent nonce for PONG_TIMEOUT seconds is not reading (a stalled tab, a dead
-# network path) and is closed: under daphne, which buffers without backpressure, that is what bounds
-# the memory one stalled browser can hold. 0 disables.
+# network path) and is closed: that bounds how long a stalled browser is held (flow control below
+# bounds how much). PING_SECONDS 0: no periodic ping; PONG_TIMEOUT 0: never close.
 PING_SECONDS = float(getattr(settings, "KALSHIWEB_SOCKET_PING_SECONDS", 15))
 PONG_TIMEOUT = float(getattr(settings, "KALSHIWEB_SOCKET_PONG_TIMEOUT", 60))
+# Flow control: at most WINDOW characters of frames (the fragments are ASCII but for a few "¢", so this is
+# within ~1% of UTF-8 bytes) may be sent and not yet acknowledged by a pong; a market frame goes out only
+# while fewer are, so one goes over by at most one frame (one fragment per market). A ping follows every
+# half window, so a page that answers within half a window's worth of updates never pauses. 0 disables.
+WINDOW = int(getattr(settings, "KALSHIWEB_SOCKET_WINDOW_BYTES", 256 * 1024))
+MAX_UNANSWERED = 16  # pings remembered; an answer to an older one is ignored
 
 
 def ping_frame(nonce: int) -> str:
@@ -63,6 +74,15 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.pending: dict[str, str] = {}
         self.wakeup = asyncio.Event()
         self.sender: asyncio.Task[None] | None = None
+        self.heartbeat: asyncio.Task[None] | None = None
+        # Flow control (see WINDOW): `sent` counts characters of frames sent, `acked` is `sent` as of the
+        # newest ping the page answered, `pinged` as of the newest ping; `unanswered` maps nonce -> `sent`.
+        self.window = max(WINDOW, 0)
+        self.sent = self.acked = self.pinged = 0
+        self.nonce = 0
+        self.unanswered: dict[int, int] = {}
+        self.acked_event = asyncio.Event()
+        self.last_pong = asyncio.get_running_loop().time()
         if await self._refusing():
             # Draining for maintenance: "try again later" — the browser polls and retries with backoff.
             await self.close(code=TRY_AGAIN_LATER)
@@ -80,11 +100,9 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             await get_hub().watch(self, good)
         await self.accept()
         self.sender = asyncio.create_task(self._send_loop())
-        self.nonces: list[int] = []
         self.last_pong = asyncio.get_running_loop().time()
-        self.heartbeat: asyncio.Task[None] | None = (
-            asyncio.create_task(self._heartbeat()) if PING_SECONDS > 0 and PONG_TIMEOUT > 0 else None
-        )
+        if PING_SECONDS > 0:
+            self.heartbeat = asyncio.create_task(self._heartbeat())
         for problem in problems:
             await self.send(text_data=error_fragment(problem))
         await self._send_snapshot(good)
@@ -103,9 +121,16 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         asyncio.get_running_loop().create_task(self.close(code=code))
 
     async def user_update(self, event: dict[str, Any]) -> None:
+        # Order and fill pushes bypass the flow-control window on purpose: they are a trader's own, a few
+        # a minute, each is a notification that must not wait behind market data, and they cannot be
+        # conflated (latest-wins would drop a fill toast). A stalled page can therefore be owed at most
+        # PONG_TIMEOUT seconds of them before it is closed, and the page re-reads its orders and fills
+        # from the database on reconnect (kw:resync in live.js). They still count as sent, so they
+        # shrink the room left for market frames.
         html = event.get("html")
         if isinstance(html, str):
             await self.send(text_data=html)
+            self.sent += len(html)
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "user_group", None) and self.channel_layer is not None:
@@ -113,8 +138,12 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         for task in (getattr(self, "sender", None), getattr(self, "heartbeat", None)):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:  # it had already failed (the socket went away under it): nothing to undo
+                    log.debug("browser socket task failed", exc_info=True)
         if getattr(self, "tickers", None) is not None:
             hub = get_hub()
             hub.detach(self)
@@ -133,8 +162,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             return
         action = message.get("action")
         if action == "pong":
-            if message.get("n") in getattr(self, "nonces", ()):
-                self.last_pong = asyncio.get_running_loop().time()
+            self._pong(message.get("n"))
             return
         tickers = message.get("tickers")
         if isinstance(tickers, str):
@@ -201,31 +229,63 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.pending[ticker] = html
         self.wakeup.set()
 
+    async def _ping(self) -> None:
+        """Send a ping; its answer acknowledges every frame sent before it."""
+        self.nonce += 1
+        self.unanswered[self.nonce] = self.pinged = self.sent
+        if len(self.unanswered) > MAX_UNANSWERED:
+            del self.unanswered[next(iter(self.unanswered))]
+        await self.send(text_data=ping_frame(self.nonce))
+
+    def _pong(self, nonce: object) -> None:
+        """The page answered ping `nonce` (anything else is ignored): it has read all sent before it."""
+        if type(nonce) is not int or nonce not in self.unanswered:
+            return
+        self.last_pong = asyncio.get_running_loop().time()
+        self.acked = max(self.acked, self.unanswered[nonce])
+        for n in [n for n in self.unanswered if n <= nonce]:
+            del self.unanswered[n]
+        self.acked_event.set()
+
     async def _heartbeat(self) -> None:
         loop = asyncio.get_running_loop()
-        nonce = 0
         while True:
             await asyncio.sleep(PING_SECONDS)
-            if loop.time() - self.last_pong > PONG_TIMEOUT:
+            if PONG_TIMEOUT > 0 and loop.time() - self.last_pong > PONG_TIMEOUT:
                 log.info("closing a browser socket that stopped answering pings")
-                await self.close(code=TRY_AGAIN_LATER)
+                with contextlib.suppress(Exception):  # already closing: disconnect() cleans up either way
+                    await self.close(code=TRY_AGAIN_LATER)
                 return
-            nonce += 1
-            self.nonces = [*self.nonces[-3:], nonce]
             with contextlib.suppress(Exception):
-                await self.send(text_data=ping_frame(nonce))
+                await self._ping()
 
     async def _send_loop(self) -> None:
         """Send each market's latest update as soon as that market's token bucket allows it: `rate` updates
         per market per second on average, with a burst of BURST. Markets that are due go out together in
-        one frame; a throttled market keeps only its newest state until it is allowed again."""
+        one frame; a throttled market keeps only its newest state until it is allowed again. While WINDOW
+        characters are unacknowledged nothing is sent and `pending` keeps the newest state of each market."""
         rate = self.max_updates_per_second
         loop = asyncio.get_running_loop()
         buckets: dict[str, tuple[float, float]] = {}
+        window = self.window
+        ping_every = window // 2
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
             while self.pending:
+                if window and self.sent - self.acked >= window:
+                    # The page has not read the last window: wait for its answer (pinging now if no ping is
+                    # out), then send whatever is newest. The heartbeat closes it if it never answers.
+                    self.acked_event.clear()
+                    if not self.unanswered:
+                        try:
+                            await self._ping()
+                        except Exception:
+                            log.debug("ping to browser failed", exc_info=True)
+                            return
+                    if self.sent - self.acked >= window:
+                        await self.acked_event.wait()
+                    continue
                 now = loop.time()
                 due: list[str] = []
                 next_at: float | None = None
@@ -243,6 +303,9 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                     frame = "".join(self.pending.pop(t) for t in due)
                     try:
                         await self.send(text_data=frame)
+                        self.sent += len(frame)
+                        if window and self.sent - self.pinged >= ping_every:
+                            await self._ping()
                     except Exception:  # the socket is gone; disconnect() cleans up
                         log.debug("send to browser failed", exc_info=True)
                         return

@@ -18,7 +18,9 @@
     box.appendChild(el);
     setTimeout(function () { el.remove(); }, 5000);
   }
-  // Liveness: answer the server's ping comments (it closes sockets that stop reading) and keep them out of htmx.
+  // Liveness and flow control: answer the server's ping comments as soon as they are read (each answer tells
+  // the server that everything before the ping was read, and it stops sending market data to a page that lags
+  // a window behind; it closes sockets that stop answering), and keep them out of htmx.
   document.addEventListener("htmx:wsBeforeMessage", function (evt) {
     var m = /^<!--kw:ping:(\d+)-->$/.exec(evt.detail.message || "");
     if (!m) return;

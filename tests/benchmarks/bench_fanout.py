@@ -50,7 +50,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from fanout_client import StalledBrowser, Stats, open_clients  # noqa: E402
+from fanout_client import StalledBrowser, Stats, kernel_queued, open_clients  # noqa: E402
 from fanout_common import (  # noqa: E402
     FRAG_PREFIX,
     all_processes_cpu,
@@ -85,6 +85,11 @@ VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
         "app on uvicorn, KALSHIWEB_MAX_UPDATES_PER_SECOND=20 (diagnostic)",
     ),
     "ceiling-stalled": ("ceiling", {}, "ceiling with the stalled browsers connected (diagnostic)"),
+    "daphne-noflow": (
+        "daphne",
+        {"KALSHIWEB_SOCKET_PING_SECONDS": "0", "KALSHIWEB_SOCKET_WINDOW_BYTES": "0"},
+        "app on daphne, no pings and no flow control (diagnostic)",
+    ),
 }
 LOG_NEEDLES = (
     "Exception inside application",  # daphne: an application instance crashed
@@ -126,6 +131,11 @@ class Config:
     stalled_markets: int  # markets of each workload the stalled browsers watch
     tail: float = 1.0  # the feed runs this long after the measured window
     settle: float = 1.0  # pause after closing a workload's sockets
+    # The app servers' KALSHIWEB_SOCKET_PING_SECONDS / _PONG_TIMEOUT, shorter than the defaults (15 / 60 s)
+    # so that a server's run outlasts the timeout: measured sockets must answer to survive it, and the
+    # stalled browsers are closed by it.
+    ping_s: int = 5
+    pong_timeout_s: int = 20
 
 
 FULL = Config(
@@ -147,7 +157,10 @@ QUICK = Config(
     stalled_markets=5,
     tail=0.4,
     settle=0.3,
+    ping_s=1,
+    pong_timeout_s=4,
 )
+WINDOW_BYTES = 256 * 1024  # KALSHIWEB_SOCKET_WINDOW_BYTES for the app servers (the default)
 
 
 @dataclass
@@ -174,6 +187,8 @@ class WorkloadResult:
     feed: dict[str, Any]
     rss_slope_mib_min: float
     dropped: int
+    pongs: int = 0  # pings the measured sockets answered during this workload
+    feed_span: tuple[float, float] = (0.0, 0.0)  # time.monotonic() when the feed started and ended
 
     @property
     def frames_s(self) -> float:
@@ -367,6 +382,7 @@ async def run_workload(
     clients = await open_clients("127.0.0.1", port, paths, f"http://127.0.0.1:{port}", cookie, stats)
     connect_s = time.monotonic() - started
     await asyncio.sleep(cfg.settle / 2)
+    feed_t0 = time.monotonic()
     feed = await asyncio.create_subprocess_exec(
         sys.executable,
         str(HERE / "fanout_feed.py"),
@@ -387,6 +403,7 @@ async def run_workload(
     stats.measuring = False
     s1 = snapshot(server_pid, feed.pid, ctx.redis_pid)
     out, _ = await feed.communicate()
+    feed_t1 = time.monotonic()
     feed_summary = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
     # Every socket must end on the final update of each of its markets.
     want = [[t.encode() for t in ts] for ts in per_socket]
@@ -441,6 +458,8 @@ async def run_workload(
         feed=feed_summary,
         rss_slope_mib_min=slope_per_min(in_window),
         dropped=dropped,
+        pongs=stats.pongs,
+        feed_span=(feed_t0, feed_t1),
     )
 
 
@@ -484,10 +503,16 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
             )
         t0 = time.monotonic()
 
+        ports = {s.port for s in stalled}
+
         async def sample() -> None:
             n = 0
             while True:
                 result.rss_samples.append((time.monotonic() - t0, proc_rss_kib(proc.pid)))
+                if stalled:
+                    queued = kernel_queued(port, ports)
+                    for s in stalled:
+                        s.sample(queued)
                 if n % 10 == 0:
                     for s in stalled:
                         s.poke()
@@ -509,15 +534,30 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
             * len(render_row(wl.tickers()[0], 10**6, 1e6))
             for wl in cfg.workloads
         }
+        # What flow control allows in flight: the window, plus one frame (one fragment per market) that
+        # starts below it, plus the pings.
+        row_len = len(render_row(cfg.workloads[0].tickers()[0], 10**6, 1e6).encode())
+        bound = WINDOW_BYTES + len(watch) * row_len + 4096
         for s in stalled:
             nbytes, how = await asyncio.to_thread(s.drain, min(1.0, cfg.settle))
             feed_s = cfg.warmup + cfg.measure + cfg.tail
+            # Offered while the server still had it open (from connecting to the last sample that saw it).
+            open_end = s.open_until or s.opened_at
+            offered_open = sum(
+                max(0.0, min(open_end, w.feed_span[1]) - max(s.opened_at, w.feed_span[0]))
+                * offered_per_s[w.workload]
+                for w in result.workloads
+            )
             result.stalled.append(
                 {
                     "chatty": s.chatty,
                     "backlog_bytes": nbytes,
                     "ended": how,
+                    "bound_bytes": bound,
+                    "peak_kernel_bytes": s.peak_queued,
+                    "open_s": (s.open_until - s.opened_at) if s.open_until else 0.0,
                     "offered_bytes": sum(offered_per_s.values()) * feed_s,
+                    "offered_open_bytes": offered_open,
                 }
             )
     except Exception as exc:  # report, keep going with the other servers
@@ -589,9 +629,9 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
     lines.append("")
     lines.append(
         "| server | run s | VmRSS start MiB | peak MiB | end MiB | RSS slope in window A / B (MiB/min) |"
-        " offered to each stalled socket | backlog drained at end: silent | chatty |"
+        " offered to each stalled socket over the run | flow-control bound | backlog drained at end (kernel peak while open, time open): silent | chatty |"
     )
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind in by:
         r = by.get(kind)
         if r is None or not r.rss_samples or not r.stalled:
@@ -603,11 +643,17 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
         def cell(s: dict[str, Any] | None) -> str:
             if s is None:
                 return "–"
-            return f"{s['backlog_bytes'] / 2**20:.2f} MiB ({s['ended']})"
+            return (
+                f"{s['backlog_bytes'] / 2**20:.2f} MiB ({s['ended']}; kernel peak"
+                f" {s.get('peak_kernel_bytes', 0) / 2**20:.2f} MiB, open ~{s.get('open_s', 0):.0f} s,"
+                f" {s.get('offered_open_bytes', float('nan')) / 2**20:.2f} MiB offered while open)"
+            )
 
         lines.append(
             f"| {LABELS[kind]} | {fmt(r.duration_s, 0)} | {fmt(r.rss_start_mib)} | {fmt(r.rss_peak_mib)} |"
-            f" {fmt(r.rss_end_mib)} | {slopes} | {offered / 2**20:.2f} MiB | {cell(st.get(False))} |"
+            f" {fmt(r.rss_end_mib)} | {slopes} | {offered / 2**20:.2f} MiB |"
+            f" {max((s.get('bound_bytes', 0) for s in r.stalled), default=0) / 2**20:.2f} MiB |"
+            f" {cell(st.get(False))} |"
             f" {cell(st.get(True))} |"
         )
     return "\n".join(lines)
@@ -616,8 +662,8 @@ def tables(results: list[ServerResult], cfg: Config) -> str:
 def details(results: list[ServerResult]) -> str:
     lines = [
         "| server | workload | connect s | window s | max ms | sockets dropped by server | out-of-order |"
-        " final wait s | feed CPU % | redis CPU % | other processes' CPU % | feed worst lag ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " final wait s | feed CPU % | redis CPU % | other processes' CPU % | feed worst lag ms | pings answered |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for w in r.workloads:
@@ -626,7 +672,7 @@ def details(results: list[ServerResult]) -> str:
                 f"| {LABELS[r.server]} | {w.workload} | {fmt(w.connect_s)} | {fmt(w.window_s)} | {fmt(w.max_ms)} |"
                 f" {w.dropped} | {w.out_of_order} | {fmt(w.final_wait_s, 2)} | {fmt(100 * w.feed_cpu_s / w.window_s, 0)} |"
                 f" {redis_pct} | {fmt(w.cpu_busy.get('others', float('nan')), 0)} |"
-                f" {fmt(w.feed.get('worst_lag_ms', float('nan')))} |"
+                f" {fmt(w.feed.get('worst_lag_ms', float('nan')))} | {w.pongs:,} |"
             )
     for r in results:
         if r.log_errors:
@@ -636,20 +682,43 @@ def details(results: list[ServerResult]) -> str:
     return "\n".join(lines)
 
 
+def stalled_held(s: dict[str, Any]) -> int:
+    """Bytes the server had pushed towards a stalled socket: what the drain read at the end, or the peak the
+    kernel held for it while open if that is more (a reset discards what the kernel held)."""
+    return max(s["backlog_bytes"], s.get("peak_kernel_bytes", 0))
+
+
 def memory_verdict(r: ServerResult) -> str:
-    """Bounded or not, from what the server still held for the stalled sockets at the end."""
+    """Bounded or not, from what the server pushed towards the stalled sockets (it never grows on its own)."""
     bits = []
     for s in r.stalled:
         label = "chatty" if s["chatty"] else "silent"
-        held, offered = s["backlog_bytes"] / 2**20, s["offered_bytes"] / 2**20
-        if s["ended"] != "still open":
-            bits.append(f"{label}: the server closed it ({s['ended']}), {held:.1f} MiB left")
-        elif offered < 1.5 * KERNEL_BUFFER_MIB:
-            bits.append(f"{label}: inconclusive (only {offered:.1f} MiB offered)")
-        elif held > KERNEL_BUFFER_MIB * 1.3:
-            bits.append(f"{label}: NOT bounded, held {held:.1f} of {offered:.1f} MiB offered")
+        held, offered = stalled_held(s) / 2**20, s["offered_bytes"] / 2**20
+        bound = s.get("bound_bytes", 0) / 2**20
+        if bound:  # what matters is what was offered while the server held the socket open
+            offered = s.get("offered_open_bytes", s["offered_bytes"]) / 2**20
+        if s["ended"] == "still open":
+            closed = ", still open at the end"
         else:
-            bits.append(f"{label}: bounded, held {held:.1f} of {offered:.1f} MiB offered")
+            closed = f", closed by the server after ~{s.get('open_s', 0):.0f} s ({s['ended']} at the drain)"
+        if bound and held > bound:
+            bits.append(
+                f"{label}: NOT bounded, held {held:.2f} of {offered:.1f} MiB offered while open (bound {bound:.2f})"
+                + closed
+            )
+        elif offered < (2 * bound if bound else 1.5 * KERNEL_BUFFER_MIB):
+            bits.append(f"{label}: inconclusive (only {offered:.2f} MiB offered while open){closed}")
+        elif bound:
+            bits.append(
+                f"{label}: bounded, held {held:.2f} of {offered:.1f} MiB offered while open (bound {bound:.2f})"
+                + closed
+            )
+        elif held <= KERNEL_BUFFER_MIB * 1.3:
+            bits.append(
+                f"{label}: bounded by backpressure, held {held:.1f} of {offered:.1f} MiB offered{closed}"
+            )
+        else:
+            bits.append(f"{label}: NOT bounded, held {held:.1f} of {offered:.1f} MiB offered{closed}")
     return "stalled browsers " + ", ".join(bits) if bits else "stalled browsers: no data"
 
 
@@ -772,6 +841,9 @@ def main(argv: list[str] | None = None) -> int:
             "DJANGO_SETTINGS_MODULE": "kalshiweb.settings",
             "DJANGO_DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
+            "KALSHIWEB_SOCKET_PING_SECONDS": str(cfg.ping_s),
+            "KALSHIWEB_SOCKET_PONG_TIMEOUT": str(cfg.pong_timeout_s),
+            "KALSHIWEB_SOCKET_WINDOW_BYTES": str(WINDOW_BYTES),
         }
         redis_proc = None
         redis_url = os.environ.get("REDIS_URL", "")

@@ -2,8 +2,11 @@
 
 Each client is the `websockets` Sans-I/O ClientProtocol driven by a plain asyncio Protocol (no task,
 no queue, no future per message), so a thousand sockets at 10-20k frames/s fit on one core with room
-to spare. Clients offer no permessage-deflate (see bench_fanout.py). The non-reading "browser" is a
-raw blocking socket with a tiny receive buffer that does the handshake and then never calls recv().
+to spare. Clients offer no permessage-deflate (see bench_fanout.py). Like a page running live.js,
+each client answers the server's ping comments (`<!--kw:ping:N-->` → `{"action":"pong","n":N}`) as
+soon as it has read them; the server uses those answers for flow control and closes sockets that stop
+answering. The non-reading "browser" is a raw blocking socket with a tiny receive buffer that does
+the handshake and then never calls recv() (so it answers nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from websockets.protocol import State
 from websockets.typing import Origin
 from websockets.uri import parse_uri
 
+PING_PREFIX = b"<!--kw:ping:"  # markets.consumers.ping_frame (kept literal: no Django import here)
+
 
 @dataclass
 class Stats:
@@ -28,6 +33,7 @@ class Stats:
     frames: int = 0
     fragments: int = 0
     out_of_order: int = 0
+    pongs: int = 0  # pings answered (all the time, not only while measuring)
     latencies: list[float] = field(default_factory=list)
 
 
@@ -88,6 +94,11 @@ class WSClient(asyncio.Protocol):
                 self.transport.write(chunk)
 
     def _on_text(self, data: bytes) -> None:
+        if data.startswith(PING_PREFIX):
+            # What live.js does: echo the nonce at once (data_received flushes it). Not a market frame.
+            self.proto.send_text(b'{"action":"pong","n":' + data[len(PING_PREFIX) : -3] + b"}")
+            self.stats.pongs += 1
+            return
         now = time.monotonic()
         stats = self.stats
         last = self.last
@@ -149,6 +160,29 @@ async def open_clients(
     return list(await asyncio.gather(*(one(p) for p in paths)))
 
 
+def kernel_queued(server_port: int, client_ports: set[int]) -> dict[int, tuple[int, bool]]:
+    """For loopback connections to `server_port` from each of `client_ports`: the bytes the kernel holds
+    for it (the server end's send queue + the client end's receive queue, from /proc/net/tcp) and
+    whether the server's end is still ESTABLISHED."""
+    out: dict[int, tuple[int, bool]] = {}
+    try:
+        with open("/proc/net/tcp") as fh:
+            lines = fh.readlines()[1:]
+    except OSError:
+        return out
+    for line in lines:
+        f = line.split()
+        lport, rport = int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)
+        tx, rx = (int(x, 16) for x in f[4].split(":"))
+        if lport == server_port and rport in client_ports:
+            nbytes, est = out.get(rport, (0, False))
+            out[rport] = (nbytes + tx, est or f[3] == "01")
+        elif lport in client_ports and rport == server_port:
+            nbytes, est = out.get(lport, (0, False))
+            out[lport] = (nbytes + rx, est)
+    return out
+
+
 class StalledBrowser:
     """A browser that stops reading: handshake, then never recv() again (TCP-level backpressure).
 
@@ -184,6 +218,17 @@ class StalledBrowser:
         if self.proto.state is not State.OPEN:
             raise ConnectionError(f"stalled browser: handshake failed: {buf[:80]!r}")
         self.sends_failed = False
+        self.port = self.sock.getsockname()[1]
+        self.opened_at = time.monotonic()
+        self.peak_queued = 0  # most bytes the kernel held for this socket (both ends), sampled
+        self.open_until: float | None = None  # last sample that saw the server's end established
+
+    def sample(self, queued: dict[int, tuple[int, bool]]) -> None:
+        """Record one kernel_queued() observation (keyed by this socket's port)."""
+        nbytes, established = queued.get(self.port, (0, False))
+        self.peak_queued = max(self.peak_queued, nbytes)
+        if established:
+            self.open_until = time.monotonic()
 
     def poke(self) -> None:
         """The no-op command a chatty stalled page sends (watch nothing)."""

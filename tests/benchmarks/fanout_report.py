@@ -40,11 +40,22 @@ Method (`python tests/benchmarks/bench_fanout.py`; `--quick` is a smaller smoke 
   per delivered market update as well as per frame.
 - Final state: after the measured window the feed stops and publishes one last, distinct update per market;
   a socket is exact when its last-seen sequence for every market it watches is that final one (waiting ≤ 5 s).
+- Pings: the measured sockets answer the server's ping comments at once, as `static/js/live.js` does; the app
+  uses the answers for flow control (at most `KALSHIWEB_SOCKET_WINDOW_BYTES`, here the default 256 KiB, sent and
+  not yet acknowledged) and closes a socket that has not answered for `KALSHIWEB_SOCKET_PONG_TIMEOUT`. The app
+  servers run with `KALSHIWEB_SOCKET_PING_SECONDS={cfg.ping_s}` and `KALSHIWEB_SOCKET_PONG_TIMEOUT={cfg.pong_timeout_s}`
+  (the defaults are 15 and 60 s) so that each server's run outlasts the timeout: a measured socket that did not
+  answer would be closed (counted as "dropped by server"), and the stalled browsers are.
 - Stalled browsers: for each app server's whole run (both workloads), two extra sockets with a 4 kB receive
-  buffer that do the handshake and never read again, watching the first {cfg.stalled_markets} markets of each workload: one
-  silent, one that still sends a no-op command (`{{"action": "watch", "tickers": []}}`) every 5 s. VmRSS from
-  `/proc/<pid>/status` every 0.5 s; at the end each stalled socket is drained and the backlog the server had
-  queued for it (user space + kernel buffers) is counted. The ceiling runs without them: `broadcast()` has no
+  buffer that do the handshake and never read again (so they answer no ping), watching the first
+  {cfg.stalled_markets} markets of each workload: one silent, one that still sends a no-op command
+  (`{{"action": "watch", "tickers": []}}`) every 5 s. VmRSS from `/proc/<pid>/status` every 0.5 s; every 0.5 s
+  the bytes the kernel holds for each stalled connection (the server end's send queue + the client end's receive
+  queue, `/proc/net/tcp`) and whether the server's end is still established ("time open"); at the end each
+  stalled socket is drained and what the server had pushed to it is counted (a reset discards what the kernel
+  held, so "held" is the larger of the drained bytes and the kernel peak). Bound = the window + one frame with
+  one fragment of every watched market + 4 KiB of pings; "offered" is what the feed published for the watched
+  markets over the whole run. The ceiling runs without them: `broadcast()` has no
   backpressure, and CPython 3.13's asyncio transport recomputes its write-buffer size by summing every queued
   chunk on each write, so each frame pushed to a backed-up socket costs time proportional to its backlog; with
   the stalled browsers connected the ceiling's CPU per delivered frame rose by ~10% in A and ~50% in B in
@@ -99,19 +110,20 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
                 lat.append(f"{kind} {wl} p50 {w.p50_ms:.0f} / p99 {w.p99_ms:.0f} ms")
     ca, cb = _ws(results, "ceiling", "A"), _ws(results, "ceiling", "B")
     if lat and ca and cb:
+        busy = []
+        for kind in ("daphne", "uvicorn"):
+            for wl in ("A", "B"):
+                w = _ws(results, kind, wl)
+                if w:
+                    busy.append(f"{kind} {wl} {100 * w.server_cpu_s / w.window_s:.0f}%")
         out.append(
             "Latency ("
             + "; ".join(lat)
-            + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms): apart from disturbed windows it is set by the "
-            "consumer's throttle, not by CPU: `_send_loop` sends, then sleeps a full 1/KALSHIWEB_MAX_UPDATES_PER_SECOND "
-            "(100 ms), so an update that arrives during the sleep waits for it to end. In A the feed period (100 ms) "
-            "equals that sleep, and each send cycle lasts 100 ms plus the send and the timer's lateness, so the "
-            "sender drifts against the feed: every update waits a growing share of the sleep until one is conflated "
-            "away (delivered frames/s a few % under the offered rate) and the wait sweeps 0-100 ms, p50 ≈ 50 ms and "
-            "p99 ≈ 100 ms. In B, 20 staggered markets per socket arrive uniformly within each 100 ms, so p50 ≈ 50 ms "
-            "and p99 ≈ 100 ms for any 10 frames/s cap. p99 ≤ 50 ms needs a flush interval ≤ ~50 ms (≥ 20 frames/s), "
-            "and for A a limiter that sends at once when the last send was ≥ 1/rate ago (schedule from the last "
-            "send, allow a small burst) instead of sleeping after every send."
+            + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms): `_send_loop` paces each market with its own "
+            "token bucket (KALSHIWEB_MAX_UPDATES_PER_SECOND per market, burst 2) and sends a due update at once, so "
+            "at the feed's 10 Hz per market the throttle rarely holds an update back; the tail is queueing on the "
+            "server's core (server CPU in the windows: " + ", ".join(busy) + ") and, in disturbed windows, "
+            "preemption by other processes."
         )
     counts = []
     for r in results:
@@ -157,28 +169,31 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
         for chatty, label in ((False, "silent"), (True, "chatty")):
             s = st.get(chatty)
             if s:
+                held = max(s["backlog_bytes"], s.get("peak_kernel_bytes", 0))
                 parts.append(
-                    f"{label} {s['backlog_bytes'] / 2**20:.2f} of {s['offered_bytes'] / 2**20:.2f} MiB offered "
-                    f"({s['ended']})"
+                    f"{label} {held / 2**20:.2f} of {s['offered_bytes'] / 2**20:.2f} MiB offered "
+                    f"(bound {s.get('bound_bytes', 0) / 2**20:.2f} MiB; open ~{s.get('open_s', 0):.0f} s; "
+                    f"at the drain: {s['ended']})"
                 )
         slopes = ", ".join(f"{w.workload}: {w.rss_slope_mib_min:+.1f} MiB/min" for w in r.workloads)
         out.append(
             f"Stalled browsers on {r.server}: VmRSS {r.rss_start_mib:.1f} → {r.rss_end_mib:.1f} MiB over "
             f"{r.duration_s:.0f} s (peak {r.rss_peak_mib:.1f}; slope in the measured windows {slopes}); "
-            f"backlog the server still held for them at the end: {'; '.join(parts)}."
+            f"most the server pushed towards them: {'; '.join(parts)}."
         )
     out.append(
-        "The kernel's socket buffers alone hold ~3 MiB per stalled socket on loopback (what a stalled socket still "
-        "delivered after the server had closed it), so a drained backlog near the offered total means the server "
-        "buffered everything, one stuck near ~3 MiB that it applied backpressure. "
-        "How memory is (not) bounded: uvicorn's `websockets` protocol awaits `drain()` in `send`, so a stalled "
-        "socket blocks its consumer's `_send_loop` and the latest-wins `pending` dict holds at most one fragment per "
-        "market. daphne (autobahn on Twisted) accepts every `websocket.send` into the transport's buffer without "
-        "backpressure, so the consumer never blocks, the conflation never engages and the backlog grows at the "
-        "full offered rate for as long as the socket lives. daphne pings only sockets that have sent nothing for "
-        "20 s and aborts them 30 s later, so a silent stalled browser is cut off after ~50 s, but one that still "
-        "sends anything (a chatty page) is never cut off. uvicorn's `websockets` keepalive closes a stalled socket after "
-        "~40 s (ping every 20 s, 20 s timeout) whether or not it sends."
+        "How memory is bounded: the consumer counts the characters it sends and pings after every half window; "
+        "the page's answer to a ping acknowledges everything sent before it. While a window "
+        "(`KALSHIWEB_SOCKET_WINDOW_BYTES`) is unacknowledged no market frame is sent and updates wait in the "
+        "latest-wins `pending` dict (one per market), so a socket that stops reading is owed at most a window "
+        "plus one frame, whatever the server does with `send`: daphne (autobahn on Twisted) accepts every "
+        "`websocket.send` into its transport buffer without backpressure, uvicorn's `websockets` protocol awaits "
+        "`drain()`; the window (256 KiB) is below what loopback kernel buffers alone hold for one socket (~3 MiB), "
+        "so with either server the backlog sits in the kernel. A socket that has not answered for "
+        "`KALSHIWEB_SOCKET_PONG_TIMEOUT` is closed (4013: the page reconnects and re-reads), which bounds how long. "
+        "Order/fill pushes bypass the window (low rate; the page re-reads them on reconnect). "
+        "Independently, daphne pings sockets that have sent nothing for 20 s and aborts them 30 s later, and "
+        "uvicorn's `websockets` keepalive closes a stalled socket after ~40 s."
     )
     return out
 

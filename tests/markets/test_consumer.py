@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 from types import SimpleNamespace
 
@@ -201,4 +203,163 @@ async def test_a_socket_that_echoes_its_pings_stays_open(redis_client, monkeypat
     # Over 1 s, three times the timeout, every frame was a ping (receive_from fails on a close): still open.
     frame = await communicator.receive_from(timeout=2)
     assert frame.startswith("<!--kw:ping:")
+    await communicator.disconnect()
+
+
+# ---- flow control: a page that does not acknowledge what it was sent gets no more than a window of it
+
+PAD = "x" * 1000
+MARK_RE = re.compile(r"\[(KX[AB]-\d):(\d+)\]")
+
+
+def fragment(ticker: str, seq: int) -> str:
+    return f"<div id='rowq-{ticker}'>[{ticker}:{seq}]{PAD}</div>"
+
+
+async def publish_for(client, tickers: list[str], seconds: float, start: int = 0) -> dict[str, int]:
+    """Publish a new state of every market every 20 ms (far above the 10/s cap); the last seq of each."""
+    seq = start
+    last: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seq += 1
+        for t in tickers:
+            await client.publish(market_channel(t), json.dumps({"row": fragment(t, seq)}))
+            last[t] = seq
+        await asyncio.sleep(0.02)
+    return last
+
+
+async def warm_up(client, communicator, tickers: list[str], pings: list[int] | None = None) -> int:
+    """Make sure the hub is subscribed to every market; returns the characters of market frames received
+    doing so (and appends the nonces of the pings received to `pings`)."""
+    frames = []
+    for t in tickers:
+        frames.append(await publish_until_received(client, t, {"row": fragment(t, 0)}, communicator))
+    while not await communicator.receive_nothing(timeout=0.2):  # stragglers of the repeated publishes
+        frames.append(await communicator.receive_from())
+    if pings is not None:
+        pings += [nonce(f) for f in frames if is_ping(f)]
+    return sum(len(f) for f in frames if not is_ping(f))
+
+
+def is_ping(frame: str) -> bool:
+    return frame.startswith("<!--kw:ping:")
+
+
+def nonce(frame: str) -> int:
+    return int(frame.removeprefix("<!--kw:ping:").removesuffix("-->"))
+
+
+def flow_control(monkeypatch, window: int, ping: float, timeout: float) -> None:
+    monkeypatch.setattr("markets.consumers.WINDOW", window)
+    monkeypatch.setattr("markets.consumers.PING_SECONDS", ping)
+    monkeypatch.setattr("markets.consumers.PONG_TIMEOUT", timeout)
+
+
+async def test_a_socket_that_never_answers_gets_at_most_a_window_then_is_closed(redis_client, monkeypatch):
+    window = 3000
+    flow_control(monkeypatch, window, ping=0.25, timeout=2.0)
+    tickers = ["KXA-1", "KXB-2"]
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    received = await warm_up(redis_client, communicator, tickers)
+    publisher = asyncio.create_task(publish_for(redis_client, tickers, 4.0))
+    started = time.monotonic()
+    closed = None
+    while closed is None and time.monotonic() - started < 6:
+        if await communicator.receive_nothing(timeout=0.1):
+            continue
+        output = await communicator.receive_output()
+        if output["type"] == "websocket.close":
+            closed = output
+        elif not is_ping(output["text"]):
+            received += len(output["text"])
+    last = await publisher
+    # Offered: ~2 markets × 10 updates/s × ~1 kB for ~2 s after warm-up, several windows; got at most one
+    # window plus one frame (one fragment per market), and then the close after the pong timeout.
+    assert last["KXA-1"] > 100
+    assert received <= window + len(tickers) * len(fragment("KXA-1", 999))
+    assert received >= window  # it did send until the window was full
+    assert closed == {"type": "websocket.close", "code": 4013}
+
+
+async def test_a_socket_that_answers_keeps_receiving_every_latest_state(redis_client, monkeypatch):
+    window = 3000
+    flow_control(monkeypatch, window, ping=0.25, timeout=1.0)
+    tickers = ["KXA-1", "KXB-2"]
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    received = await warm_up(redis_client, communicator, tickers)
+    publisher = asyncio.create_task(publish_for(redis_client, tickers, 2.5))
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + 6
+    # Until the publisher is done and the page shows its last update (heartbeat pings never stop).
+    while time.monotonic() < deadline and not (publisher.done() and seen == publisher.result()):
+        if await communicator.receive_nothing(timeout=0.05):
+            continue
+        output = await communicator.receive_output()
+        assert output["type"] == "websocket.send", output  # never closed: it answers (2.5 s > timeout)
+        frame = output["text"]
+        if is_ping(frame):
+            await communicator.send_to(text_data=json.dumps({"action": "pong", "n": nonce(frame)}))
+            continue
+        received += len(frame)
+        for ticker, seq in MARK_RE.findall(frame):
+            seen[ticker] = int(seq)
+    last = await publisher
+    assert seen == last  # ends on the newest state of every market
+    # ~2 markets × 10/s × 1 kB × 2.5 s ≈ 50 kB: many windows went through, paced by the rate cap, not stalled.
+    assert received > 10 * window
+    await communicator.disconnect()
+
+
+async def test_after_a_late_pong_a_stalled_socket_resumes_with_the_newest_state(redis_client, monkeypatch):
+    window = 3000
+    flow_control(monkeypatch, window, ping=30, timeout=60)  # no periodic ping or close during the test
+    tickers = ["KXA-1", "KXB-2"]
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    pings: list[int] = []
+    await warm_up(redis_client, communicator, tickers, pings)
+    publisher = asyncio.create_task(publish_for(redis_client, tickers, 1.0))
+    while not publisher.done() or not await communicator.receive_nothing(timeout=0.3):
+        if await communicator.receive_nothing(timeout=0.05):
+            continue
+        frame = await communicator.receive_from()
+        if is_ping(frame):
+            pings.append(nonce(frame))
+    stalled_at = await publisher
+    assert pings  # it asked for an acknowledgement and then stopped
+    # Stalled: a second burst of updates sends nothing at all.
+    last = await publish_for(redis_client, tickers, 0.5, start=stalled_at["KXA-1"])
+    assert await communicator.receive_nothing(timeout=0.3)
+    # The page answers the newest ping late: it gets the newest state of each market once, not a backlog.
+    await communicator.send_to(text_data=json.dumps({"action": "pong", "n": pings[-1]}))
+    got = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        frame = await communicator.receive_from()
+        got += [(t, int(s)) for t, s in MARK_RE.findall(frame)]
+    assert sorted(got) == sorted(last.items())
+    await communicator.disconnect()
+
+
+async def test_a_pong_with_an_unknown_or_malformed_nonce_acknowledges_nothing(redis_client, monkeypatch):
+    window = 3000
+    flow_control(monkeypatch, window, ping=30, timeout=60)
+    tickers = ["KXA-1", "KXB-2"]
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    pings: list[int] = []
+    await warm_up(redis_client, communicator, tickers, pings)
+    publisher = asyncio.create_task(publish_for(redis_client, tickers, 1.0))
+    while not publisher.done() or not await communicator.receive_nothing(timeout=0.3):
+        if await communicator.receive_nothing(timeout=0.05):
+            continue
+        frame = await communicator.receive_from()
+        if is_ping(frame):
+            pings.append(nonce(frame))
+    start = await publisher
+    for bad in (pings[-1] + 1, str(pings[-1]), [pings[-1]], True, None, 1.5):
+        await communicator.send_to(text_data=json.dumps({"action": "pong", "n": bad}))
+    await publish_for(redis_client, tickers, 0.3, start=start["KXA-1"])
+    assert await communicator.receive_nothing(timeout=0.3)  # still stalled, and nothing crashed
+    await communicator.send_to(text_data=json.dumps({"action": "pong", "n": pings[-1]}))
+    assert MARK_RE.search(await communicator.receive_from(timeout=2))
     await communicator.disconnect()
