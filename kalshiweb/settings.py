@@ -89,6 +89,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
     # Several processes write (web, Celery, the feed): take the write lock at BEGIN so a read-then-write
     # transaction waits for it instead of failing with "database is locked", and let readers run in WAL mode.
+    # synchronous=NORMAL in WAL mode: a commit is not fsynced (the WAL is, at checkpoints), so the database
+    # cannot be corrupted, but an OS crash or power loss (not a process crash) may drop the last commits. For
+    # orders: a lost acknowledgement leaves the order SUBMITTING and the sweep reconciles it by client_order_id;
+    # a lost claim leaves it NEW and the sweep resubmits it with the same client_order_id, so the exchange
+    # refuses a duplicate (409) and it is reconciled. One corner remains: a trader who cancels such an order
+    # before the sweep has run cancels it only locally (it looks never sent). Use PostgreSQL where that matters.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -161,6 +167,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILI
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = envstr("KALSHIWEB_CELERY_QUEUE", "celery")
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
+# Celery's Django fix-up closes every database connection before and after every task unless this is set:
+# a new connection per order. Workers keep theirs; kalshiweb/celery.py drops unusable ones around each task.
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1_000_000)
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
     "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},

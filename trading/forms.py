@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -49,14 +50,14 @@ class OrderTicketForm(forms.Form):
         *args: Any,
         market: Market,
         limits: Any = None,
-        position: Decimal = Decimal(0),
+        position: Decimal | Callable[[], Decimal] = Decimal(0),
         balance: Decimal | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.market = market
         self.limits = limits
-        self.position = position
+        self._position = position
         self.balance = balance
         self.fields["count"].error_messages.update(
             {
@@ -67,6 +68,15 @@ class OrderTicketForm(forms.Form):
         self.fields["price_cents"].error_messages.update(
             {"max_decimal_places": "That price is finer than any Kalshi price grid."}
         )
+
+    @property
+    def position(self) -> Decimal:
+        """The trader's net YES position in this market. Given as a callable, it is read on first use only:
+        placing an order needs it only for reduce-only and a position limit, so the usual order does not
+        query it before its commit (the re-rendered ticket reads it after)."""
+        if callable(self._position):
+            self._position = self._position()
+        return self._position
 
     def clean_price_cents(self) -> Decimal:
         cents = self.cleaned_data["price_cents"]

@@ -221,11 +221,27 @@ class Order(models.Model):
         return n == 1
 
     def mark_submitting(self) -> bool:
-        """Claim the order for submission. False: another worker (or an earlier delivery) has it."""
+        """Claim the order for submission. False: another worker (or an earlier delivery) has it.
+
+        The claim is a conditional update on status NEW. It is first tried with the attempt count this object
+        was read with (`attempts = n + 1 WHERE attempts = n`), so the new count is known without re-reading the
+        row; if the row changed since it was read, the claim is made with `attempts + 1` and the count re-read."""
+        now = timezone.now()
+        claimed = Order.objects.filter(pk=self.pk, status=self.Status.NEW, attempts=self.attempts).update(
+            status=self.Status.SUBMITTING, submitted_at=now, attempts=self.attempts + 1, updated_at=now
+        )
+        if claimed:
+            self.status, self.submitted_at, self.attempts, self.updated_at = (
+                self.Status.SUBMITTING,
+                now,
+                self.attempts + 1,
+                now,
+            )
+            return True
         return self._transition(
             (self.Status.NEW,),
             status=self.Status.SUBMITTING,
-            submitted_at=timezone.now(),
+            submitted_at=now,
             attempts=models.F("attempts") + 1,
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.db.models import Case, F, Sum, When
+from django.db.models import Case, F, Q, Sum, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -73,11 +73,25 @@ def trader_profile(user: Any) -> TraderProfile | None:
     return profile
 
 
+def current_halt(user: Any) -> TradingHalt:
+    """The global halt as this request sees it: read once per request (memoised on the user object, like
+    `trader_profile`), so the ticket check and `place_order` do not each query it."""
+    cached = getattr(user, "_kw_halt", None)
+    if cached is not None:
+        return cached
+    halt = TradingHalt.current()
+    try:
+        user._kw_halt = halt
+    except AttributeError:
+        pass
+    return halt
+
+
 def check_can_trade(user: Any) -> TraderProfile:
     profile = trader_profile(user)
     if profile is None or profile.account is None or not profile.can_trade:
         raise TradingRefused("Your login is view-only: ask an admin to link it to a Kalshi account.")
-    halt = TradingHalt.current()
+    halt = current_halt(user)
     if halt.halted:
         raise TradingRefused(f"Trading is halted for everyone: {halt.reason or 'by staff'}.")
     if profile.halted:
@@ -255,8 +269,12 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
 
 def link_orphan_fills(order: Order, exchange_order_id: str) -> None:
     """Fills that arrived before we knew the order's exchange id are attached to it now."""
+    fills = Fill.objects.filter(Q(order=order) | Q(exchange_order_id=exchange_order_id, order__isnull=True))
+    if not fills.exists():
+        return  # the usual acknowledgement of an order that has not traded: one query, not two
     Fill.objects.filter(exchange_order_id=exchange_order_id, order__isnull=True).update(
-        order=order, user=order.user
+        order=order,
+        user_id=order.user_id,  # the id: `order.user` would load the user row for nothing
     )
     refresh_fill_count(order)
 

@@ -50,19 +50,28 @@ def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
 
 
 def ticket_context(
-    request: HttpRequest, market: Market, form: OrderTicketForm | None = None, **extra: Any
+    request: HttpRequest,
+    market: Market,
+    form: OrderTicketForm | None = None,
+    *,
+    read: OrderTicketForm | None = None,
+    blocked: tuple[str, str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """The ticket's context. `read`: a form of this request that already read the position and balance (the
+    bound form, or after a placement the form that placed it); `blocked`: this request's `ticket_blocker`
+    answer. Neither is read a second time then."""
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
-    if form is not None:
-        # The bound form already read them for its own checks: no second position query or balance read.
-        position, balance = form.position, form.balance
+    read = read or form
+    if read is not None:
+        position, balance = read.position, read.balance
     else:
         position = services.position(account, market.ticker) if account else Decimal(0)
         balance = get_balance(account) if account else None
     if form is None:
         form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market)})
-    blocker_kind, blocker = ticket_blocker(request, market)
+    blocker_kind, blocker = blocked if blocked is not None else ticket_blocker(request, market)
     return {
         "market": market,
         "form": form,
@@ -88,7 +97,7 @@ def _form(request: HttpRequest, market: Market) -> OrderTicketForm:
         request.POST,
         market=market,
         limits=profile,
-        position=services.position(account, market.ticker) if account else Decimal(0),
+        position=(lambda: services.position(account, market.ticker)) if account else Decimal(0),
         balance=get_balance(account) if account else None,
     )
 
@@ -127,7 +136,8 @@ def preview(request: HttpRequest, ticker: str) -> HttpResponse:
 def place(request: HttpRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market, ticker=ticker)
     form = _form(request, market)
-    _kind, blocker = ticket_blocker(request, market)
+    blocked = ticket_blocker(request, market)
+    blocker = blocked[1]
     if blocker:
         form.is_valid()
         form.add_error(None, blocker)
@@ -139,16 +149,17 @@ def place(request: HttpRequest, ticker: str) -> HttpResponse:
         else:
             if not request.htmx:
                 return redirect("markets:detail", ticker=ticker)
-            context = ticket_context(request, market, placed=order)
+            # A fresh ticket, with the position and balance this request read (the new order has not
+            # traded yet; its fills arrive over the socket) and the blocker it checked.
+            context = ticket_context(request, market, read=form, blocked=blocked, placed=order)
             response = render(request, "trading/_ticket.html#ticket", context)
             response.content += render(
                 request, "trading/_order_row.html", {"order": order, "prepend": True}
             ).content
             return response
     status = 200 if request.htmx else 400
-    return render(
-        request, "trading/_ticket.html#ticket", ticket_context(request, market, form=form), status=status
-    )
+    context = ticket_context(request, market, form=form, blocked=blocked)
+    return render(request, "trading/_ticket.html#ticket", context, status=status)
 
 
 def _own_order(request: HttpRequest, order_id: int) -> Order:

@@ -1,22 +1,30 @@
 """Order-path benchmark (issue 5): where the time goes between a trader's click and the acknowledgement on screen.
 
     python tests/benchmarks/bench_orders.py [--quick] [--seconds 25] [--rate 10] [--trials N]
+                                            [--no-postgres | --postgres URL] [--pool prefork --concurrency 2]
 
 - Load: 10 traders sharing one Kalshi account post orders through the real view (`trading:place`, Django's
   test client, htmx request) at a sustained `--rate` orders/s — 10/s is the whole Basic write budget of the
-  account — for `--seconds`. A Celery worker in its own process (threads pool, 4 threads) submits them over
-  loopback HTTP to the simulator, which enforces Basic limits (`rate_limit_tier="basic"`); the app's Redis
-  token bucket is at the same tier. A channels-redis receiver subscribed to the traders' `user.<id>` groups
-  stands in for their browsers.
+  account — for `--seconds`. A Celery worker in its own process (by default as the Procfile runs it: prefork,
+  concurrency 2) submits them over loopback HTTP to the simulator, which runs in a process of its own and
+  enforces Basic limits (`rate_limit_tier="basic"`); the app's Redis token bucket is at the same tier. A
+  channels-redis receiver subscribed to the traders' `user.<id>` groups, also in its own process, stands in
+  for their browsers.
 - Hops, per order, from the moment the POST starts (same machine, wall clock in every process): order row
-  written (the "created" OrderEvent, inside the view's transaction); task started (`submitted_at`, the claim); request signed and sent (the "submitting"
-  OrderEvent, written just before the signed POST goes out); exchange processed it (the simulator order's
-  `created_time`); acknowledgement recorded (`acknowledged_at`); browser update received on `user.<id>`;
-  and the POST handled (the view returned the re-rendered ticket, which happens after the commit).
+  written (the "created" OrderEvent, inside the view's transaction); view committed and task message published
+  (Celery's after_task_publish, in the web process); worker picked the task up (task_prerun); the claim
+  (`submitted_at`); claim + "submitting" row written (that OrderEvent, in the claim's transaction); request
+  signed and sent (the signed POST handed to the worker's HTTP connection: an httpx transport wrapper that
+  only reads the clock); exchange processed it (the simulator order's `created_time`); acknowledgement
+  recorded (`acknowledged_at`); browser update received on `user.<id>`; and the POST handled (the view
+  returned the re-rendered ticket, which happens after the commit).
 - Baseline, same run, same simulator: one asyncio process that signs and POSTs directly (our SDK's
   `KalshiClient`, its own Basic-tier account) at the same rate and for the same time.
 - 429s (OrderEvent "rate_limited" in the app; HTTP 429s in the baseline) and duplicates (more than one
   simulator order per client_order_id) are counted.
+- Two runs, each in a subprocess with its own simulator, worker and baseline: SQLite, then PostgreSQL
+  (`--postgres URL`, default postgres://postgres@127.0.0.1:5432/kw_bench_orders, dropped and re-created;
+  `--no-postgres` skips it).
 - `--trials N` also runs the randomized fault test (tests/trading/test_order_faults.py) with N trials.
 
 Results are printed as markdown and written to the "## Order path" section of docs/benchmarks.md.
@@ -48,6 +56,18 @@ HEADING = "## Order path"
 ORDER_ID = re.compile(r'id="order-(\d+)"')
 STATUS = re.compile(r'class="order status-(\w+)"')
 TARGETS = {"sent_p99_ms": 15.0, "browser_p99_ms": 50.0}
+HOPS = {  # key -> row name, in path order (times since the POST started)
+    "created": "order row written (view, before commit)",
+    "published": "view committed, task message published",
+    "picked": "worker thread picked the task up",
+    "started": "task claimed the order (`submitted_at`)",
+    "audited": 'claim + "submitting" row written (one transaction)',
+    "sent": "request signed and sent (handed to the HTTP connection)",
+    "exchange": "exchange processed it",
+    "acked": "acknowledgement recorded",
+    "browser": "browser update received",
+    "handled": "POST handled (view returned the ticket)",
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -55,6 +75,92 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def serve_simulator(conn: Any) -> None:
+    """Child process: the exchange simulator (Basic limits), driven over a pipe, until the parent says stop.
+
+    The simulator runs in a process of its own, as Kalshi does: the order path's latency is then not inflated
+    by the benchmark's own interpreter lock (test client, simulator and receiver in one process)."""
+    from kalshiweb.simulator.testing import start_simulator
+    from tests.simulator.simhelp import EVENT, add_markets
+
+    n = 0
+    with start_simulator(seed=1, activity=0.0, rate_limit_tier="basic") as sim:
+        conn.send((sim.rest_base, sim.ws_url))
+        while True:
+            command, *args = conn.recv()
+            try:
+                if command == "stop":
+                    conn.send(None)
+                    return
+                if command == "market":
+                    n += 1
+                    ticker = f"{EVENT}-OK{n}{uuid.uuid4().hex[:6].upper()}"
+                    add_markets(sim, [ticker])
+                    conn.send(ticker)
+                elif command == "account":
+                    key_id, pem = sim.add_account(args[0])
+                    conn.send((key_id, pem, sim.user_id(key_id)))
+                elif command == "orders":
+                    user_id, ticker = args
+
+                    def collect(user_id: str = user_id, ticker: str = ticker) -> list[tuple[str, float]]:
+                        orders = sim.exchange.account(user_id).orders.values()
+                        return [
+                            (o.client_order_id, o.created_time.timestamp())
+                            for o in orders
+                            if o.ticker == ticker
+                        ]
+
+                    conn.send(sim.call(collect))
+                else:
+                    conn.send(ValueError(f"unknown command {command!r}"))
+            except Exception as exc:  # report it to the parent, keep serving
+                conn.send(exc)
+
+
+class SimProcess:
+    """The parent's handle on the simulator process: its URLs and the few calls the benchmark needs."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")  # before Django or any thread starts in this process
+        self._conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=serve_simulator, args=(child,), daemon=True)
+        self.process.start()
+        if not self._conn.poll(30):
+            raise RuntimeError("the simulator process did not start")
+        self.rest_base, self.ws_url = self._conn.recv()
+        self._lock = threading.Lock()
+
+    def _call(self, *command: Any) -> Any:
+        with self._lock:
+            self._conn.send(command)
+            answer = self._conn.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def fresh_market(self) -> str:
+        return self._call("market")
+
+    def add_account(self, balance: D) -> tuple[str, bytes, str]:
+        return self._call("account", balance)
+
+    def orders(self, user_id: str, ticker: str) -> list[tuple[str, float]]:
+        """(client_order_id, created_time as a timestamp) of the account's orders in a market."""
+        return self._call("orders", user_id, ticker)
+
+    def stop(self) -> None:
+        try:
+            self._call("stop")
+        except (EOFError, OSError):
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 def setup(var: Path, sim: Any) -> dict[str, str]:
@@ -86,52 +192,128 @@ def setup(var: Path, sim: Any) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], var: Path) -> subprocess.Popen[bytes]:
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "kalshiweb",
-        "worker",
-        "--pool",
-        "threads",
-        "--concurrency",
-        "4",
-    ]
-    args += [
-        "-Q",
-        env["KALSHIWEB_CELERY_QUEUE"],
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    args += ["-l", "WARNING"]
+def start_worker(env: dict[str, str], var: Path, pool: str, concurrency: int) -> subprocess.Popen[bytes]:
+    """The real Celery worker (by default as the Procfile runs it: prefork ×2), started through `worker_main`
+    below for its two clocks."""
+    args = [sys.executable, str(Path(__file__).resolve()), "--as-worker", str(var / "stamps.txt"), "--"]
+    args += ["--pool", pool, "--concurrency", str(concurrency), "-Q", env["KALSHIWEB_CELERY_QUEUE"]]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
     log = open(var / "worker.log", "wb")  # the worker process owns it
     return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
 
 
+def worker_main(stamps: str, celery_args: list[str]) -> int:
+    """Worker mode: `celery worker` itself, with two clocks that change nothing on the path. `picked`: the
+    worker thread is about to run `submit_order` (Celery's task_prerun). `sent`: the signed POST is handed to
+    the HTTP connection (an httpx transport wrapper around the default one, same pool limits as the client's
+    own), i.e. after the claim, the rate-limit token and the signature: the point the hop's name says."""
+    import django
+    import httpx
+
+    django.setup()
+    from celery.signals import task_prerun
+
+    import trading.clients as clients
+    from kalshiweb.celery import app
+
+    lock = threading.Lock()
+    out = open(stamps, "a", buffering=1)
+
+    def stamp(kind: str, key: Any, at: float) -> None:
+        with lock:
+            out.write(f"{kind} {key} {at!r}\n")
+
+    class StampingTransport(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self._inner = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=20, max_keepalive_connections=20)
+            )
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            at = time.time()
+            response = await self._inner.handle_async_request(request)
+            if request.method == "POST" and request.url.path.endswith("/portfolio/events/orders"):
+                stamp("sent", json.loads(request.content).get("client_order_id"), at)
+            return response
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    real_client = clients.KalshiSyncClient
+
+    def stamping_client(base_url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("transport", StampingTransport())
+        return real_client(base_url, **kwargs)
+
+    clients.KalshiSyncClient = stamping_client  # type: ignore[assignment,misc]
+
+    def picked(task: Any = None, args: Any = None, **_: Any) -> None:
+        if task is not None and task.name == "trading.tasks.submit_order" and args:
+            stamp("picked", args[0], time.time())
+
+    task_prerun.connect(picked, weak=False)
+    app.worker_main(["worker", *celery_args])
+    return 0
+
+
+def read_stamps(path: Path) -> dict[str, dict[str, float]]:
+    """kind -> key -> first time, from the worker's stamp file."""
+    found: dict[str, dict[str, float]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            kind, key, at = line.split()
+            found.setdefault(kind, {}).setdefault(key, float(at))
+    return found
+
+
 class Receiver:
-    """The traders' browsers: one channel-layer channel in every trader's `user.<id>` group."""
+    """The traders' browsers: one channel-layer channel in every trader's `user.<id>` group, in a process of its
+    own (browsers do not share the server's interpreter; in-process, the receiver's thread competed with the
+    test client for one GIL and inflated the last hop)."""
 
-    def __init__(self, user_ids: list[int]) -> None:
-        self.user_ids = user_ids
-        self.seen: dict[int, dict[str, float]] = {}  # order pk -> status -> first time seen
-        self.ready = threading.Event()
-        self._stop = False
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self.thread.start()
-        assert self.ready.wait(10), "channel-layer receiver did not start"
+    def __init__(self, user_ids: list[int], env: dict[str, str], var: Path) -> None:
+        self.out = var / "received.json"
+        args = [sys.executable, str(Path(__file__).resolve()), "--as-receiver", str(self.out)]
+        args.append(",".join(str(u) for u in user_ids))
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("channel-layer receiver did not start")
+        self.seen: dict[int, dict[str, float]] = {}
 
-    async def _run(self) -> None:
-        from channels.layers import get_channel_layer
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(15)
+        if self.out.exists():
+            raw = json.loads(self.out.read_text())
+            self.seen = {int(pk): statuses for pk, statuses in raw.items()}
 
+
+def receiver_main(out: str, user_ids: list[int]) -> int:
+    """Receiver mode: listen on the traders' groups until stdin closes, then write what arrived when."""
+    import django
+
+    django.setup()
+    from channels.layers import get_channel_layer
+
+    seen: dict[int, dict[str, float]] = {}
+    stop = threading.Event()
+
+    def wait_for_eof() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    async def run() -> None:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        for uid in self.user_ids:
+        for uid in user_ids:
             await layer.group_add(f"user.{uid}", channel)
-        self.ready.set()
-        while not self._stop:
+        print("ready", flush=True)
+        threading.Thread(target=wait_for_eof, daemon=True).start()
+        while not stop.is_set():
             try:
                 message = await asyncio.wait_for(layer.receive(channel), 0.5)
             except TimeoutError:
@@ -140,13 +322,13 @@ class Receiver:
             html = message.get("html", "")
             pk, status = ORDER_ID.search(html), STATUS.search(html)
             if pk and status:
-                self.seen.setdefault(int(pk.group(1)), {}).setdefault(status.group(1), now)
-        for uid in self.user_ids:
+                seen.setdefault(int(pk.group(1)), {}).setdefault(status.group(1), now)
+        for uid in user_ids:
             await layer.group_discard(f"user.{uid}", channel)
 
-    def stop(self) -> None:
-        self._stop = True
-        self.thread.join(5)
+    asyncio.run(run())
+    Path(out).write_text(json.dumps(seen))
+    return 0
 
 
 def fresh_book(ticker: str) -> None:
@@ -163,16 +345,29 @@ def fresh_book(ticker: str) -> None:
     live.client().set("kw:feed:health", json.dumps({"connected": True}))
 
 
-def run_app(sim: Any, env: dict[str, str], var: Path, seconds: float, rate: float) -> dict[str, Any]:
+def run_app(
+    sim: SimProcess, env: dict[str, str], var: Path, seconds: float, rate: float, pool: tuple[str, int]
+) -> dict[str, Any]:
+    from celery.signals import after_task_publish
     from django.test import Client
 
     from tests.factories import make_market, make_user
-    from tests.trading import orderkit as kit
-    from trading.models import Order, OrderEvent, TraderProfile
+    from trading.models import KalshiAccount, Order, OrderEvent, TraderProfile
 
-    ticker = kit.fresh_market(sim)
+    published: dict[int, float] = {}
+
+    def on_publish(sender: Any = None, body: Any = None, **_: Any) -> None:
+        # In this (the web) process: the view's transaction committed and the task message is on the broker.
+        if sender == "trading.tasks.submit_order" and body and body[0]:
+            published.setdefault(int(body[0][0]), time.time())
+
+    after_task_publish.connect(on_publish, weak=False)
+    ticker = sim.fresh_market()
     make_market(ticker)
-    account, sim_user = kit.funded_account(sim, "desk", D("10000000"))
+    key_id, pem, sim_user = sim.add_account(D("10000000"))
+    account = KalshiAccount(name=f"desk-{key_id[:8]}", environment="simulator", api_key_id=key_id)
+    account.set_private_key(pem)
+    account.save()
     users, clients = [], []
     for i in range(10):
         user = make_user(f"trader{i}")
@@ -183,8 +378,8 @@ def run_app(sim: Any, env: dict[str, str], var: Path, seconds: float, rate: floa
         clients.append(client)
     url = f"/orders/market/{ticker}/place/"
     form = {"outcome": "yes", "action": "buy", "count": "1", "price_cents": "2", "time_in_force": "gtc"}
-    receiver = Receiver([u.pk for u in users])
-    worker = start_worker(env, var)
+    receiver = Receiver([u.pk for u in users], env, var)
+    worker = start_worker(env, var, *pool)
     try:
         fresh_book(ticker)
         # Warm-up (worker start, connections, templates), then let the account's write bucket refill.
@@ -227,10 +422,10 @@ def run_app(sim: Any, env: dict[str, str], var: Path, seconds: float, rate: floa
             open_ = Order.objects.filter(
                 pk__in=posts, status__in=(Order.Status.NEW, Order.Status.SUBMITTING, Order.Status.UNKNOWN)
             )
-            if not open_.exists() and all("resting" in receiver.seen.get(pk, {}) for pk in posts):
+            if not open_.exists():
                 break
             time.sleep(0.2)
-        time.sleep(0.5)
+        time.sleep(1.0)  # the last pushes reach the receiver process
     finally:
         receiver.stop()
         worker.terminate()
@@ -242,30 +437,35 @@ def run_app(sim: Any, env: dict[str, str], var: Path, seconds: float, rate: floa
     ours = {
         str(coid) for coid in Order.objects.filter(pk__in=posts).values_list("client_order_id", flat=True)
     }
-    placed = [o for o in kit.exchange_orders(sim, sim_user, ticker=ticker) if o.client_order_id in ours]
-    remote = {o.client_order_id: o for o in placed}
+    placed = [(coid, at) for coid, at in sim.orders(sim_user, ticker) if coid in ours]
+    remote = dict(placed)
     copies: dict[str, int] = {}
-    for o in placed:
-        copies[o.client_order_id] = copies.get(o.client_order_id, 0) + 1
-    hops: dict[str, list[float]] = {
-        k: [] for k in ("handled", "created", "started", "sent", "exchange", "acked", "browser")
-    }
+    for coid, _at in placed:
+        copies[coid] = copies.get(coid, 0) + 1
+    stamps = read_stamps(var / "stamps.txt")
+    hops: dict[str, list[float]] = {k: [] for k in HOPS}
     statuses: dict[str, int] = {}
     for order in Order.objects.filter(pk__in=posts):
         t0, t1 = posts[order.pk]
+        coid = str(order.client_order_id)
         statuses[order.status] = statuses.get(order.status, 0) + 1
         events: dict[str, float] = {}
         for e in order.events.all():
             events.setdefault(e.kind, e.at.timestamp())
         hops["handled"].append(t1 - t0)
         hops["created"].append(events["created"] - t0)
+        if order.pk in published:
+            hops["published"].append(published[order.pk] - t0)
+        if str(order.pk) in stamps.get("picked", {}):
+            hops["picked"].append(stamps["picked"][str(order.pk)] - t0)
         if order.submitted_at:
             hops["started"].append(order.submitted_at.timestamp() - t0)
         if "submitting" in events:
-            hops["sent"].append(events["submitting"] - t0)
-        r = remote.get(str(order.client_order_id))
-        if r is not None:
-            hops["exchange"].append(r.created_time.timestamp() - t0)
+            hops["audited"].append(events["submitting"] - t0)
+        if coid in stamps.get("sent", {}):
+            hops["sent"].append(stamps["sent"][coid] - t0)
+        if coid in remote:
+            hops["exchange"].append(remote[coid] - t0)
         if order.acknowledged_at:
             hops["acked"].append(order.acknowledged_at.timestamp() - t0)
         shown = receiver.seen.get(order.pk, {}).get("resting")
@@ -286,16 +486,15 @@ def run_app(sim: Any, env: dict[str, str], var: Path, seconds: float, rate: floa
     }
 
 
-def run_baseline(sim: Any, seconds: float, rate: float) -> dict[str, Any]:
+def run_baseline(sim: SimProcess, seconds: float, rate: float) -> dict[str, Any]:
     """One asyncio process that signs and POSTs directly, paced like the app's load."""
     from kalshiweb.kalshi.auth import KalshiSigner
     from kalshiweb.kalshi.errors import RateLimited
     from kalshiweb.kalshi.models import OrderRequest
     from kalshiweb.kalshi.rest import KalshiClient
-    from tests.trading import orderkit as kit
 
-    ticker = kit.fresh_market(sim)
-    key_id, pem = sim.add_account(D("10000000"))
+    ticker = sim.fresh_market()
+    key_id, pem, _user = sim.add_account(D("10000000"))
 
     async def main() -> dict[str, Any]:
         client = KalshiClient(sim.rest_base, signer=KalshiSigner.from_pem(key_id, pem))
@@ -365,35 +564,49 @@ def ms(values: list[float], q: float) -> str:
     return f"{pct(values, q) * 1000:.1f}"
 
 
-def render(app: dict[str, Any], base: dict[str, Any], faults: dict[str, Any] | None, args: Any) -> str:
+NOTES = ""  # the analysis paragraph under the tables (set below, from the measured runs)
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def db_label(url: str) -> str:
+    return "PostgreSQL" if url.startswith(("postgres", "postgresql")) else "SQLite"
+
+
+def breakdown(h: dict[str, list[float]]) -> str:
+    """Where the time goes: the difference of the p50s of consecutive hops."""
+    order = ["created", "published", "picked", "started", "audited", "sent", "exchange", "acked", "browser"]
+    parts, previous, name = [], 0.0, "POST start"
+    for key in order:
+        if not h.get(key):
+            continue
+        p50 = pct(h[key], 0.5) * 1000
+        parts.append(f"{name} → {key} {p50 - previous:.1f}")
+        previous, name = p50, key
+    return "; ".join(parts) + " (ms, differences of p50s)"
+
+
+def render_run(run: dict[str, Any], args: Any) -> list[str]:
+    app, base = run["app"], run["baseline"]
     h = app["hops"]
-    rows = [
-        ("order row written (view, before commit)", h["created"]),
-        ("task started (claim)", h["started"]),
-        ("request signed and sent", h["sent"]),
-        ("exchange processed it", h["exchange"]),
-        ("acknowledgement recorded", h["acked"]),
-        ("browser update received", h["browser"]),
-        ("POST handled (view returned the ticket)", h["handled"]),
-    ]
     sent99, browser99 = pct(h["sent"], 0.99) * 1000, pct(h["browser"], 0.99) * 1000
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
     lines = [
-        HEADING,
+        f"### {run['database']}",
         "",
-        f"`python tests/benchmarks/bench_orders.py{' --quick' if args.quick else ''}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.machine()} × {os.cpu_count()} cores, Python {platform.python_version()}, SQLite, embedded Redis.",
-        "",
-        f"10 traders sharing one Basic-tier account post through `trading:place` (test client) at {args.rate:g} orders/s "
-        f"for {args.seconds:g} s ({app['orders']} orders, {app['offered_rate']:.2f}/s offered, worst pacing slip "
-        f"{app['max_late_ms']:.0f} ms); Celery worker process (threads ×4) → simulator over loopback (Basic limits "
-        "enforced); a channels-redis receiver on the traders' `user.<id>` groups stands in for the browsers. "
-        "Times are from the start of the POST, per order.",
+        f"{app['orders']} orders at {app['offered_rate']:.2f}/s offered (worst pacing slip {app['max_late_ms']:.0f} ms); "
+        f"load average {run['load_before']} before, {run['load_after']} after.",
         "",
         "| hop (time since the POST started) | p50 ms | p99 ms | max ms | n |",
         "|---|---|---|---|---|",
     ]
-    for name, values in rows:
+    for key, name in HOPS.items():
+        values = h[key]
         lines.append(
             f"| {name} | {ms(values, 0.5)} | {ms(values, 0.99)} | {ms(values, 1.0)} | {len(values)} |"
         )
@@ -414,15 +627,58 @@ def render(app: dict[str, Any], base: dict[str, Any], faults: dict[str, Any] | N
         "",
         f"End states: {app['statuses']}; outcome-unknown events: {app['outcome_unknown']}; orders whose "
         f"acknowledgement never reached the receiver: {app['browser_missing']}.",
+        "",
+        f"Where the time goes: {breakdown(h)}.",
+        "",
     ]
+    return lines
+
+
+def render(runs: list[dict[str, Any]], faults: dict[str, Any] | None, args: Any) -> str:
+    flags = (" --quick" if args.quick else "") + ("" if args.postgres else " --no-postgres")
+    lines = [
+        HEADING,
+        "",
+        f"`python tests/benchmarks/bench_orders.py{flags}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()} × {os.cpu_count()} cores, Python {platform.python_version()}, embedded Redis; "
+        f"{' and '.join(r['database'] for r in runs)}.",
+        "",
+        f"10 traders sharing one Basic-tier account post through `trading:place` (test client) at {args.rate:g} orders/s "
+        f"for {args.seconds:g} s; a Celery worker ({runs[0]['pool']}) submits them to the simulator over loopback "
+        "HTTP; the simulator runs in a process of its own (Basic limits enforced); a channels-redis receiver on "
+        "the traders' `user.<id>` groups stands in for the browsers. Times are from the start of the POST, per "
+        'order; "request signed and sent" is the moment the signed POST is handed to the worker\'s HTTP connection '
+        "(after the claim, the rate-limit token and the signature). Each database is a separate run with its own "
+        "baseline.",
+        "",
+        "| target | " + " | ".join(r["database"] for r in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for label, key, target in (
+        ("POST → request sent p99 ≤ 15 ms", "sent", TARGETS["sent_p99_ms"]),
+        ("POST → browser p99 ≤ 50 ms", "browser", TARGETS["browser_p99_ms"]),
+    ):
+        cells = []
+        for r in runs:
+            v = pct(r["app"]["hops"][key], 0.99) * 1000
+            cells.append(f"{v:.1f} ms, {'met' if v <= target else '**not met**'}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = []
+    for r in runs:
+        a = r["app"]
+        ok = a["rate_limited"] == 0 and a["duplicates"] == 0 and a["on_exchange"] == a["orders"]
+        cells.append(f"{a['rate_limited']} / {a['duplicates']}, {'met' if ok else '**not met**'}")
+    lines.append("| zero 429s / zero duplicates | " + " | ".join(cells) + " |")
+    lines.append("")
+    for r in runs:
+        lines += render_run(r, args)
     if faults is not None:
         tally = faults.get("tally", {})
         shown = faults.get("task_errors", [])
         share = sum("database is locked" in e for e in shown) / len(shown) if shown else 0.0
         locked = f"{'all' if share == 1 else f'{share:.0%}'} of the first {len(shown)}" if shown else "none"
         lines += [
-            "",
-            f"Randomized fault run (`--trials {args.trials}`, seed {faults.get('seed', '?')}): "
+            f"Randomized fault run (`--trials {args.trials}`, SQLite, seed {faults.get('seed', '?')}): "
             f"{tally.get('trials', 0)} trials, {tally.get('orders', 0)} orders in {faults.get('seconds', 0):.0f} s — "
             f"{'**no invariant violated**' if faults.get('passed') and not faults.get('violations') else '**FAILED**'}. "
             f"Faults injected: {tally.get('fault 429', 0)} × 429, {tally.get('fault 500', 0)} × 500, "
@@ -430,14 +686,61 @@ def render(app: dict[str, Any], base: dict[str, Any], faults: dict[str, Any] | N
             f"{tally.get('killed_after_accept', 0) + tally.get('killed_before_send', 0)}, lost task messages "
             f"{tally.get('lost_message', 0)}, 409s forced {tally.get('accepted_before_409', 0)}; task crashes "
             f"dropped (as Celery would) and recovered by the periodic sweep: {faults.get('task_error_count', 0)}, "
-            f'{locked} of them SQLite "database is locked" in `reconcile_order`.',
+            f'{locked} of them SQLite "database is locked".',
         ]
         for v in faults.get("violations", [])[:10]:
             lines.append(f"- {v}")
-    return "\n".join(lines) + "\n"
+        lines.append("")
+    if NOTES:
+        lines.append(NOTES.strip())
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def fresh_postgres(url: str) -> None:
+    """Drop and create the benchmark's PostgreSQL database (the URL names it)."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def one_run(database_url: str, seconds: float, rate: float, pool: tuple[str, int], out: Path) -> int:
+    """One database: simulator process, Django on a fresh database, the app's run, then the baseline."""
+    load_before = loadavg()
+    sim = SimProcess()  # forked before Django is set up here
+    try:
+        var = Path(tempfile.mkdtemp(prefix="kalshiweb-bench-orders-"))
+        if database_url:
+            fresh_postgres(database_url)
+            os.environ["DATABASE_URL"] = database_url
+        else:
+            os.environ.pop("DATABASE_URL", None)
+        env = setup(var, sim)
+        app = run_app(sim, env, var, seconds, rate, pool)
+        base = run_baseline(sim, seconds, rate)
+    finally:
+        sim.stop()
+    label = db_label(os.environ.get("DATABASE_URL", ""))
+    result = {
+        "database": label,
+        "pool": f"{pool[0]} ×{pool[1]}",
+        "app": app,
+        "baseline": base,
+        "load_before": load_before,
+        "load_after": loadavg(),
+    }
+    out.write_text(json.dumps(result))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--as-worker"]:
+        return worker_main(argv[1], argv[3:])
+    if argv[:1] == ["--as-receiver"]:
+        return receiver_main(argv[1], [int(u) for u in argv[2].split(",")])
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -447,22 +750,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trials", type=int, default=None, help="fault trials (default 2000; 200 with --quick)"
     )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "KALSHIWEB_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/kw_bench_orders"
+        ),
+        help="PostgreSQL URL for the second run (its database is dropped and re-created); '' to skip",
+    )
+    parser.add_argument("--no-postgres", dest="postgres", action="store_const", const="")
+    parser.add_argument("--pool", default="prefork", help="Celery pool (default: prefork, as the Procfile)")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery concurrency (Procfile default: 2)")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--one-run", nargs=2, metavar=("DATABASE_URL", "OUT_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = min(args.seconds, 8.0)
+    if args.one_run:
+        return one_run(
+            args.one_run[0], args.seconds, args.rate, (args.pool, args.concurrency), Path(args.one_run[1])
+        )
     if args.trials is None:
         args.trials = 200 if args.quick else 2000
 
-    from kalshiweb.simulator.testing import start_simulator
-
-    var = Path(tempfile.mkdtemp(prefix="kalshiweb-bench-orders-"))
-    with start_simulator(seed=1, activity=0.0, rate_limit_tier="basic") as sim:
-        env = setup(var, sim)
-        app = run_app(sim, env, var, args.seconds, args.rate)
-        base = run_baseline(sim, args.seconds, args.rate)
+    runs = []
+    for url in ["", args.postgres] if args.postgres else [""]:
+        out = Path(tempfile.mkdtemp(prefix="kalshiweb-bench-orders-")) / "run.json"
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KALSHIWEB_VAR_DIR")}
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--seconds",
+            str(args.seconds),
+            "--rate",
+            str(args.rate),
+            "--pool",
+            args.pool,
+            "--concurrency",
+            str(args.concurrency),
+        ]
+        code = subprocess.call([*cmd, "--one-run", url, str(out)], cwd=ROOT, env=env)
+        if code != 0 or not out.exists():
+            print(f"the {db_label(url)} run failed (exit {code})", file=sys.stderr)
+            return 1
+        runs.append(json.loads(out.read_text()))
     faults = run_fault_trials(args.trials) if args.trials > 0 else None
-    text = render(app, base, faults, args)
+    text = render(runs, faults, args)
     print(text)
     if not args.no_doc:
         from tests.benchmarks.docs_section import write_section
@@ -472,4 +804,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -124,3 +124,85 @@ def test_the_same_task_delivered_twice_submits_once(sim, trader, celery_worker):
     time.sleep(1.0)
     assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
     assert list(Order.objects.get(pk=order.pk).events.values_list("kind", flat=True)).count("submitting") == 1
+
+
+def test_the_claim_and_its_submitting_row_commit_together_or_not_at_all(sim, trader, monkeypatch):
+    """One transaction before the POST: when its audit row cannot be written, the claim is rolled back with
+    it (the order is still NEW, nothing was sent), and the next delivery submits it exactly once."""
+    from trading import services
+
+    ticker = open_market(sim)
+    monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
+    order = place_order(trader, cleaned(), ticker)
+    real_audit = services.audit
+
+    def failing_audit(o: Order, kind: str, *args: Any, **kwargs: Any) -> None:
+        if kind == "submitting":
+            raise RuntimeError("audit row could not be written")
+        real_audit(o, kind, *args, **kwargs)
+
+    monkeypatch.setattr(services, "audit", failing_audit)
+    with pytest.raises(RuntimeError, match="audit row"):
+        submit_order.run(order.pk)
+    row = Order.objects.get(pk=order.pk)
+    assert (row.status, row.attempts, row.submitted_at) == (Order.Status.NEW, 0, None)
+    assert not row.events.filter(kind="submitting").exists()
+    assert exchange_orders(sim, trader.sim_user_id, str(order.client_order_id)) == []
+
+    monkeypatch.setattr(services, "audit", real_audit)
+    assert submit_order.run(order.pk) == Order.Status.RESTING
+    assert submit_order.run(order.pk) == "already resting"
+    row = Order.objects.get(pk=order.pk)
+    kinds = list(row.events.values_list("kind", "status"))
+    assert kinds.count(("submitting", Order.Status.SUBMITTING)) == 1 and row.attempts == 1
+    assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
+
+
+def test_concurrent_deliveries_claim_once_and_submit_once(sim, trader, monkeypatch):
+    """Four threads (each its own connection, as worker threads are) run the same task at once."""
+    import threading
+
+    from django.db import connection
+
+    ticker = open_market(sim)
+    monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
+    queued: list[tuple] = []
+    monkeypatch.setattr("trading.tasks.reconcile_order.apply_async", lambda *a, **k: queued.append(a))
+    orders = [place_order(trader, cleaned(), ticker) for _ in range(3)]
+    for order in orders:
+        start = threading.Barrier(4)
+        answers: list[str] = []
+
+        def deliver(
+            pk: int = order.pk, start: threading.Barrier = start, answers: list[str] = answers
+        ) -> None:
+            try:
+                start.wait()
+                answers.append(submit_order.run(pk))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=deliver) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers.count(Order.Status.RESTING) == 1, answers
+        assert all(a.startswith("already") for a in answers if a != Order.Status.RESTING), answers
+        row = Order.objects.get(pk=order.pk)
+        assert row.status == Order.Status.RESTING and row.attempts == 1
+        assert list(row.events.values_list("kind", flat=True)).count("submitting") == 1
+        assert len(exchange_orders(sim, trader.sim_user_id, str(order.client_order_id))) == 1
+
+
+def test_a_claim_from_a_row_read_before_another_attempt_still_counts_attempts(sim, trader, monkeypatch):
+    ticker = open_market(sim)
+    monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
+    order = place_order(trader, cleaned(), ticker)
+    stale = Order.objects.get(pk=order.pk)
+    Order.objects.filter(pk=order.pk).update(attempts=2)  # e.g. two 429s since `stale` was read
+    assert stale.mark_submitting()
+    assert stale.attempts == 3 and Order.objects.get(pk=order.pk).attempts == 3
+    assert not Order.objects.get(pk=order.pk).mark_submitting()  # claimed: nobody else gets it
+    fresh = Order.objects.get(pk=order.pk)
+    assert fresh.status == Order.Status.SUBMITTING and fresh.submitted_at == stale.submitted_at

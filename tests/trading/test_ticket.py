@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -257,3 +258,37 @@ def test_a_row_still_being_sent_rereads_itself_and_stops_once_settled(client, al
     bob = make_user("bob")
     client.force_login(bob)
     assert client.get(f"/orders/{order.pk}/row/").status_code == 404
+
+
+def test_placing_a_plain_order_reads_the_position_only_after_its_commit(client, alice, fresh_book):
+    """The position is needed before the commit only for reduce-only and a position limit."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    TraderProfile.objects.filter(user=alice).update(max_position_per_market=None)
+    with CaptureQueriesContext(connection) as queries:
+        response = place(client)
+    assert response.status_code == 200 and Order.objects.count() == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "trading_order"'))
+    position_reads = [i for i, q in enumerate(sql) if 'FROM "trading_fill"' in q]
+    assert position_reads and all(i > insert for i in position_reads), sql  # still shown on the ticket
+    assert sum('FROM "trading_tradinghalt"' in q for q in sql) == 1, sql  # the halt is read once
+
+
+def test_a_position_limit_still_reads_the_position_before_placing(client, alice, fresh_book):
+    from trading.models import Fill
+
+    Fill.objects.create(
+        fill_id="f1",
+        account=TraderProfile.objects.get(user=alice).account,
+        exchange_order_id="x1",
+        ticker=TICKER,
+        outcome_side="yes",
+        book_side="bid",
+        yes_price=D("0.40"),
+        count=D("145"),
+        created_time=timezone.now(),
+    )
+    body = place(client, count="10").content.decode()
+    assert "over your limit of 150" in body and not Order.objects.exists()
