@@ -513,6 +513,8 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
                     queued = kernel_queued(port, ports)
                     for s in stalled:
                         s.sample(queued)
+                    if n % 4 == 0:
+                        mark(f"stalled sockets in the kernel: {queued}")
                 if n % 10 == 0:
                     for s in stalled:
                         s.poke()

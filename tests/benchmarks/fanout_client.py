@@ -220,14 +220,16 @@ class StalledBrowser:
         self.sends_failed = False
         self.port = self.sock.getsockname()[1]
         self.opened_at = time.monotonic()
-        self.peak_queued = 0  # most bytes the kernel held for this socket (both ends), sampled
+        self.peak_queued = (
+            0  # most bytes the kernel held for this socket (both ends) while the server had it open
+        )
         self.open_until: float | None = None  # last sample that saw the server's end established
 
     def sample(self, queued: dict[int, tuple[int, bool]]) -> None:
         """Record one kernel_queued() observation (keyed by this socket's port)."""
         nbytes, established = queued.get(self.port, (0, False))
-        self.peak_queued = max(self.peak_queued, nbytes)
-        if established:
+        if established:  # once the server has closed its end, the drain at the end counts what is left
+            self.peak_queued = max(self.peak_queued, nbytes)
             self.open_until = time.monotonic()
 
     def poke(self) -> None:

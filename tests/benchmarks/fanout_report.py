@@ -51,8 +51,8 @@ Method (`python tests/benchmarks/bench_fanout.py`; `--quick` is a smaller smoke 
   {cfg.stalled_markets} markets of each workload: one silent, one that still sends a no-op command
   (`{{"action": "watch", "tickers": []}}`) every 5 s. VmRSS from `/proc/<pid>/status` every 0.5 s; every 0.5 s
   the bytes the kernel holds for each stalled connection (the server end's send queue + the client end's receive
-  queue, `/proc/net/tcp`) and whether the server's end is still established ("time open"); at the end each
-  stalled socket is drained and what the server had pushed to it is counted (a reset discards what the kernel
+  queue, `/proc/net/tcp`; the peak is taken while the server's end is established) and whether it still is
+  ("time open"); at the end each stalled socket is drained and what the server had pushed to it is counted (a reset discards what the kernel
   held, so "held" is the larger of the drained bytes and the kernel peak). Bound = the window + one frame with
   one fragment of every watched market + 4 KiB of pings; "offered" is what the feed published for the watched
   markets over the whole run. The ceiling runs without them: `broadcast()` has no
@@ -99,8 +99,9 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             "during "
             + ", ".join(noisy)
             + " (they are not pinned, so they also preempt the server on CPU 0). "
-            "CPU-time ratios are affected little; latency tails (p99, max) and delivered frames/s in those windows "
-            "are not reliable."
+            "Latency tails (p99, max), delivered frames/s and the final state in those windows are not reliable, and "
+            "CPU per frame is inflated too when the server is preempted enough to fall behind (its queues grow): "
+            "compare ratios with a quiet run before reading a regression into them."
         )
     lat = []
     for kind in ("daphne", "uvicorn"):
