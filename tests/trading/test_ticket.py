@@ -274,6 +274,7 @@ def test_placing_a_plain_order_reads_the_position_only_after_its_commit(client, 
     position_reads = [i for i, q in enumerate(sql) if 'FROM "trading_fill"' in q]
     assert position_reads and all(i > insert for i in position_reads), sql  # still shown on the ticket
     assert sum('FROM "trading_tradinghalt"' in q for q in sql) == 1, sql  # the halt is read once
+    assert sum('FROM "markets_market"' in q for q in sql) == 1, sql  # no deferred market field is loaded
 
 
 def test_a_position_limit_still_reads_the_position_before_placing(client, alice, fresh_book):
