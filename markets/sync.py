@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 
 from kalshiweb.exchange import make_client, run_blocking
@@ -175,7 +176,10 @@ def _column_adapters(model: type[models.Model], names: list[str]) -> list[Callab
         if kind == "DateTimeField":
             adapters.append(ops.adapt_datetimefield_value)
         elif kind == "DecimalField":
-            adapters.append(partial(_decimal, ops, field.max_digits, field.decimal_places))
+            if type(ops).adapt_decimalfield_value is BaseDatabaseOperations.adapt_decimalfield_value:
+                adapters.append(_decimal)  # the backend takes the Decimal as it is (SQLite, PostgreSQL)
+            else:
+                adapters.append(partial(_adapted_decimal, ops, field.max_digits, field.decimal_places))
         elif kind == "JSONField":
             adapters.append(partial(ops.adapt_json_value, encoder=field.encoder))
         elif kind in ("CharField", "TextField", "ForeignKey"):
@@ -189,32 +193,56 @@ def _text(value: Any) -> Any:
     return value if value is None or isinstance(value, str) else str(value)
 
 
-def _decimal(ops: Any, max_digits: int, places: int, value: Any) -> Any:
+def _decimal(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError(f"not a finite Decimal: {value!r}")
-    return ops.adapt_decimalfield_value(value, max_digits, places)
+    return value
+
+
+def _adapted_decimal(ops: Any, max_digits: int, places: int, value: Any) -> Any:
+    value = _decimal(value)
+    return None if value is None else ops.adapt_decimalfield_value(value, max_digits, places)
 
 
 def _upsert_rows(model: type[models.Model], names: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT … ON CONFLICT (pk) DO UPDATE SET every other column, as multi-row statements of up to BATCH rows
-    (fewer if the backend's parameter limit needs it). SQLite ≥ 3.24 and PostgreSQL share this syntax."""
+    """INSERT … ON CONFLICT (pk) DO UPDATE SET every other column. SQLite ≥ 3.24 and PostgreSQL share the
+    syntax; SQLite takes multi-row statements of up to BATCH rows (fewer if its parameter limit needs it),
+    PostgreSQL takes the rows through COPY into a temporary table and one INSERT … SELECT (psycopg would
+    otherwise split a 29,000-placeholder statement in Python, or parse and plan one statement per row)."""
+    if not rows:
+        return
     qn = connection.ops.quote_name
     by_attname = {f.attname: f.column for f in model._meta.concrete_fields}
     pk = model._meta.pk.column
     cols = [by_attname[n] for n in names]
     columns = ", ".join(qn(c) for c in cols)
     updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in cols if c != pk)
+    table = qn(model._meta.db_table)
+    conflict = f" ON CONFLICT ({qn(pk)}) DO UPDATE SET {updates}"
+    if connection.vendor == "postgresql":
+        staging = qn(f"kw_staging_{model._meta.db_table}")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}{conflict}")
+            cursor.execute(f"DROP TABLE {staging}")
+        return
     row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
     max_params = connection.features.max_query_params or 65535
     batch = max(1, min(BATCH, max_params // len(names)))
-    head = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES "
-    tail = f" ON CONFLICT ({qn(pk)}) DO UPDATE SET {updates}"
+    head = f"INSERT INTO {table} ({columns}) VALUES "
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
-            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, [v for row in chunk for v in row])
+            cursor.execute(
+                head + ", ".join([row_sql] * len(chunk)) + conflict, [v for row in chunk for v in row]
+            )
 
 
 def upsert_markets(items: Iterable[k.Market]) -> int:
@@ -274,5 +302,11 @@ def store(series: Iterable[k.Series], events: Iterable[k.Event], markets: Iterab
         result.series = upsert_series(series)
         result.events = upsert_events(events)
         result.markets = upsert_markets(markets)
+    if connection.vendor == "postgresql" and result.markets:
+        # Fresh planner statistics after a bulk load (autovacuum would take up to a minute): without them the
+        # market list's search and sorts can pick a scan over the indexes meant for them.
+        with connection.cursor() as cursor:
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Series, Event, Market))
+            cursor.execute(f"ANALYZE {tables}")
     result.seconds = time.perf_counter() - started
     return result

@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     n = 1_000 if args.quick else args.markets
     requests = 20 if args.quick else 60
     var = Path(tempfile.mkdtemp(prefix="kalshiweb-bench-"))
+    load_before = loadavg()
     engine = setup_django(var)
 
     from django.contrib.auth import get_user_model
@@ -90,8 +91,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from kalshiweb.exchange import run_blocking
     from kalshiweb.kalshi.rest import KalshiClient
-    from markets.models import Market
+    from markets.models import Event, Market, Series
     from markets.sync import fetch_all, market_row, store
+
+    # A server database (PostgreSQL) outlives the run: start from empty market tables and no bench user, so
+    # the first sync is an insert as it is on SQLite's fresh file.
+    Market.objects.all().delete()
+    Event.objects.all().delete()
+    Series.objects.all().delete()
+    get_user_model().objects.filter(username="bench").delete()
 
     # The exchange runs in a process of its own (as Kalshi does), so the sync is measured from the client's
     # side and the two do not share one interpreter's lock.
@@ -157,8 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             {"q": "BENCH01"},
             {"status": "all", "page": "50"},
         ]
+        per_variant: dict[str, list[float]] = {}
         for i in range(requests):
-            listing.append(timed("/markets/", variants[i % len(variants)]))
+            variant = variants[i % len(variants)]
+            ms = timed("/markets/", variant)
+            listing.append(ms)
+            per_variant.setdefault(
+                "&".join(f"{k}={v}" for k, v in variant.items()) or "(default)", []
+            ).append(ms)
         detail = [timed(f"/markets/{ticker}/") for _ in range(requests)]
         detail_partial = [timed(f"/markets/{ticker}/", {"partial": "market-quote"}) for _ in range(requests)]
     finally:
@@ -167,11 +181,15 @@ def main(argv: list[str] | None = None) -> int:
 
     total = len(markets)
     sync_s = fetch_s + first.seconds
+    run = "python tests/benchmarks/bench_markets.py" + (" --quick" if args.quick else "")
+    if engine != "sqlite":
+        run = f"DATABASE_URL={engine}://… {run}"
     lines = [
-        "## Markets: sync and render",
+        f"### Database: {engine}",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"database {engine}, {total:,} markets (`python tests/benchmarks/bench_markets.py{' --quick' if args.quick else ''}`).",
+        f"database {engine}, {total:,} markets (`{run}`); load average {load_before} before, {loadavg()} after "
+        "(the machine is shared: compare against the same-run baselines).",
         "",
         "| sync step | seconds | note |",
         "|---|---|---|",
@@ -193,13 +211,49 @@ def main(argv: list[str] | None = None) -> int:
         f"Targets: list and detail p95 ≤ 50 ms — list {'met' if pct(listing, 0.95) <= 50 else 'NOT met'}, "
         f"detail {'met' if pct(detail, 0.95) <= 50 else 'NOT met'}.",
         "",
+        "| market list variant | requests | p50 ms | max ms |",
+        "|---|---|---|---|",
+        *(
+            f"| `{name}` | {len(values)} | {statistics.median(values):.1f} | {max(values):.1f} |"
+            for name, values in per_variant.items()
+        ),
+        "",
     ]
     report = "\n".join(lines)
     print(report)
-    from tests.benchmarks.docs_section import write_section
+    from tests.benchmarks.docs_section import DOC, write_section
 
-    write_section("## Markets: sync and render", report)
+    write_section(HEADING, section_with(DOC.read_text() if DOC.exists() else "", engine, report))
     return 0
+
+
+HEADING = "## Markets: sync and render"
+INTRO = (
+    "Run once per database: each run replaces its own `### Database:` part and keeps the other "
+    "(`python tests/benchmarks/bench_markets.py` for SQLite, with `DATABASE_URL=postgres://…` for PostgreSQL)."
+)
+
+
+def section_with(doc: str, engine: str, report: str) -> str:
+    """The markets section with this engine's part replaced and the other engines' parts kept."""
+    parts: dict[str, str] = {}
+    start = doc.find(HEADING)
+    if start != -1:
+        end = doc.find("\n## ", start + len(HEADING))
+        section = doc[start : end if end != -1 else len(doc)]
+        for chunk in section.split("\n### Database: ")[1:]:
+            name = chunk.split("\n", 1)[0].strip()
+            parts[name] = "### Database: " + chunk.strip()
+    parts[engine] = report.strip()
+    ordered = sorted(parts, key=lambda name: (name != "sqlite", name))
+    return "\n\n".join([HEADING, INTRO, *(parts[name] for name in ordered)]) + "\n"
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 if __name__ == "__main__":

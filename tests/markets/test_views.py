@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from markets import live
@@ -261,14 +262,28 @@ def test_the_list_rows_carry_the_same_links_and_live_cells_as_the_single_row_ren
     assert polled.strip() == single.strip()
 
 
-def test_bulk_row_links_equal_reverse_for_unusual_tickers():
-    from django.urls import reverse
+def test_bulk_row_values_equal_what_the_partials_compute_from_a_market():
+    """prepare_rows() hands the partials dicts with pre-escaped links: the rendered rows must be byte for byte
+    what the same partial renders from the Market itself (as the feed and the polling row do)."""
+    from django.template.loader import render_to_string
+    from django.utils.html import escape
 
     from markets.models import Market
     from markets.views import prepare_rows
 
-    tickers = ["KX-A.B", "KX-%41", "KX-ü", "KX-a b", "KX-!$&'()*+,;=:@~"]
-    for market in prepare_rows(Market(ticker=t) for t in tickers):
-        for name, attr in (("detail", "detail_url"), ("row", "row_url"), ("toggle_watch", "watch_url")):
-            assert getattr(market, attr) == reverse(f"markets:{name}", args=[market.ticker])
-        assert market.dom_id == Market(ticker=market.ticker).dom_id
+    tickers = ["KX-A.B", "KX-%41", "KX-ü", "KX-a b", "KX-!$&'()*+,;=:@~", "KX-<b>"]
+    markets = [
+        Market(ticker=t, title=f"<i>{t}</i>", yes_bid=Decimal("0.42"), last_price=Decimal("0.5"))
+        for t in tickers
+    ]
+    for market in markets:
+        market.quote_ts = 12.5
+    for market, row in zip(markets, prepare_rows(markets), strict=True):
+        for name, key in (("detail", "detail_url"), ("row", "row_url"), ("toggle_watch", "watch_url")):
+            assert row[key] == escape(reverse(f"markets:{name}", args=[market.ticker]))
+        ctx = {"watched": {tickers[0]}, "request": None}
+        for partial in ("market-row", "row-quote"):
+            from_market = render_to_string(f"markets/_fragments.html#{partial}", {**ctx, "market": market})
+            from_row = render_to_string(f"markets/_fragments.html#{partial}", {**ctx, "market": row})
+            assert from_row == from_market
+        assert "<i>" not in from_row
