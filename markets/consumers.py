@@ -91,7 +91,15 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         # The trader's own order and fill updates (low rate: the channel layer is fine here).
         self.user_group = f"user.{user.pk}"
         if self.channel_layer is not None:
-            await self.channel_layer.group_add(self.user_group, self.channel_name)
+            try:
+                await self.channel_layer.group_add(self.user_group, self.channel_name)
+            except aioredis.RedisError as exc:
+                # Without the group the trader would silently miss order and fill pushes: "try again later"
+                # instead (the page polls, then reconnects). disconnect() still detaches from the hub.
+                log.warning("refusing a browser socket: channel layer unavailable (%s)", exc)
+                self.user_group = ""
+                await self.close(code=TRY_AGAIN_LATER)
+                return
         requested = [t for t in ",".join(query.get("tickers", [])).split(",") if t]
         good, problems = self._admit(requested)
         # Register interest before accepting and before the snapshot: no update falls in between.
@@ -134,7 +142,12 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "user_group", None) and self.channel_layer is not None:
-            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.user_group, self.channel_name)
+            except aioredis.RedisError as exc:
+                # Not fatal (channels-redis expires the membership): the hub clean-up below must still run,
+                # or the hub would keep offering updates to a closed socket.
+                log.warning("could not leave %s: %s", self.user_group, exc)
         for task in (getattr(self, "sender", None), getattr(self, "heartbeat", None)):
             if task is not None:
                 task.cancel()

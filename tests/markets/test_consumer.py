@@ -363,3 +363,36 @@ async def test_a_pong_with_an_unknown_or_malformed_nonce_acknowledges_nothing(re
     await communicator.send_to(text_data=json.dumps({"action": "pong", "n": pings[-1]}))
     assert MARK_RE.search(await communicator.receive_from(timeout=2))
     await communicator.disconnect()
+
+
+async def test_a_channel_layer_error_on_disconnect_still_detaches_from_the_hub(redis_client, monkeypatch):
+    from channels.layers import get_channel_layer
+    from redis.exceptions import MaxConnectionsError
+
+    async def no_connection(*args, **kwargs):
+        raise MaxConnectionsError("Too many connections")
+
+    communicator = await connect("/ws/markets/?tickers=KXA-1")
+    hub = current_hub()
+    assert hub.listeners.get("KXA-1")
+    monkeypatch.setattr(type(get_channel_layer()), "group_discard", no_connection)
+    await communicator.disconnect()
+    assert not hub.listeners.get("KXA-1")
+    assert await redis_client.exists(hub.watch_key) == 0
+
+
+async def test_a_channel_layer_error_on_connect_asks_the_page_to_try_again_later(redis_client, monkeypatch):
+    from channels.layers import get_channel_layer
+    from redis.exceptions import MaxConnectionsError
+
+    async def no_connection(*args, **kwargs):
+        raise MaxConnectionsError("Too many connections")
+
+    monkeypatch.setattr(type(get_channel_layer()), "group_add", no_connection)
+    communicator = WebsocketCommunicator(MarketStreamConsumer.as_asgi(), "/ws/markets/?tickers=KXA-1")
+    communicator.scope["user"] = TRADER
+    connected, code = await communicator.connect()
+    assert not connected and code == 4013
+    await communicator.wait()
+    hub = current_hub()
+    assert hub is None or not hub.listeners.get("KXA-1")
