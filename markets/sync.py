@@ -303,10 +303,15 @@ def store(series: Iterable[k.Series], events: Iterable[k.Event], markets: Iterab
         result.events = upsert_events(events)
         result.markets = upsert_markets(markets)
     if connection.vendor == "postgresql" and result.markets:
-        # Fresh planner statistics after a bulk load (autovacuum would take up to a minute): without them the
-        # market list's search and sorts can pick a scan over the indexes meant for them.
+        # A sync rewrites every market row: until autovacuum comes round (up to a minute or more) the table
+        # holds as many dead rows as live ones, the visibility map is clear (no index-only counts) and the
+        # planner's statistics are stale, and the market list's count and search fall back to sequential
+        # scans (measured: 22 ms instead of 3 ms for a search count over 10,000 markets). Clean up now;
+        # VACUUM cannot run inside a transaction, so a caller's transaction gets ANALYZE alone.
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Series, Event, Market))
         with connection.cursor() as cursor:
-            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Series, Event, Market))
-            cursor.execute(f"ANALYZE {tables}")
+            cursor.execute(
+                f"ANALYZE {tables}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {tables}"
+            )
     result.seconds = time.perf_counter() - started
     return result
