@@ -736,6 +736,17 @@ def render(runs: list[dict[str, Any]], faults: dict[str, Any] | None, args: Any)
     return "\n".join(lines).rstrip() + "\n"
 
 
+def postgres_unreachable(url: str) -> str:
+    """Why the PostgreSQL server of `url` cannot be used ("" when it can)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", connect_timeout=3):
+            return ""
+    except Exception as exc:  # no driver, no server, no access: the SQLite run still happens
+        return f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+
+
 def fresh_postgres(url: str) -> None:
     """Drop and create the benchmark's PostgreSQL database (the URL names it)."""
     import psycopg
@@ -821,6 +832,9 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(args.from_results.read_text())
         return publish(render(saved["runs"], saved["faults"], args), args)
 
+    if args.postgres and (why := postgres_unreachable(args.postgres)):
+        print(f"PostgreSQL run skipped: {why}", file=sys.stderr)
+        args.postgres = ""
     runs = []
     for url in ["", args.postgres] if args.postgres else [""]:
         out = Path(tempfile.mkdtemp(prefix="kalshiweb-bench-orders-")) / "run.json"
