@@ -131,10 +131,10 @@ class Config:
     stalled_markets: int  # markets of each workload the stalled browsers watch
     tail: float = 1.0  # the feed runs this long after the measured window
     settle: float = 1.0  # pause after closing a workload's sockets
-    # The app servers' KALSHIWEB_SOCKET_PING_SECONDS / _PONG_TIMEOUT, shorter than the defaults (15 / 60 s)
-    # so that a server's run outlasts the timeout: measured sockets must answer to survive it, and the
-    # stalled browsers are closed by it.
-    ping_s: int = 5
+    # The app servers' KALSHIWEB_SOCKET_PING_SECONDS / _PONG_TIMEOUT: the default ping period (15 s) but a
+    # shorter timeout than the default 60 s, so that a server's run outlasts it: measured sockets must
+    # answer to survive it, and the stalled browsers are closed by it (at the first ping after 20 s: ~30 s).
+    ping_s: int = 15
     pong_timeout_s: int = 20
 
 

@@ -44,16 +44,17 @@ Method (`python tests/benchmarks/bench_fanout.py`; `--quick` is a smaller smoke 
   uses the answers for flow control (at most `KALSHIWEB_SOCKET_WINDOW_BYTES`, here the default 256 KiB, sent and
   not yet acknowledged) and closes a socket that has not answered for `KALSHIWEB_SOCKET_PONG_TIMEOUT`. The app
   servers run with `KALSHIWEB_SOCKET_PING_SECONDS={cfg.ping_s}` and `KALSHIWEB_SOCKET_PONG_TIMEOUT={cfg.pong_timeout_s}`
-  (the defaults are 15 and 60 s) so that each server's run outlasts the timeout: a measured socket that did not
-  answer would be closed (counted as "dropped by server"), and the stalled browsers are.
+  (the defaults are 15 and 60 s): the default ping rate, so its cost is what production pays, and a timeout that
+  each server's run outlasts, so the stalled browsers are closed by it (at the first ping after it). A measured
+  socket of B that did not answer would stop at the window within ~3 s; "pings answered" counts the answers.
 - Stalled browsers: for each app server's whole run (both workloads), two extra sockets with a 4 kB receive
   buffer that do the handshake and never read again (so they answer no ping), watching the first
   {cfg.stalled_markets} markets of each workload: one silent, one that still sends a no-op command
   (`{{"action": "watch", "tickers": []}}`) every 5 s. VmRSS from `/proc/<pid>/status` every 0.5 s; every 0.5 s
   the bytes the kernel holds for each stalled connection (the server end's send queue + the client end's receive
   queue, `/proc/net/tcp`; the peak is taken while the server's end is established) and whether it still is
-  ("time open"); at the end each stalled socket is drained and what the server had pushed to it is counted (a reset discards what the kernel
-  held, so "held" is the larger of the drained bytes and the kernel peak). Bound = the window + one frame with
+  ("time open"); at the end each stalled socket is drained and what the server had pushed to it is counted (a
+  reset discards what the kernel held, so "held" is the larger of the drained bytes and the kernel peak). Bound = the window + one frame with
   one fragment of every watched market + 4 KiB of pings; "offered" is what the feed published for the watched
   markets over the whole run. The ceiling runs without them: `broadcast()` has no
   backpressure, and CPython 3.13's asyncio transport recomputes its write-buffer size by summing every queued
@@ -86,6 +87,32 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             f"{100 * a.server_cpu_s / a.window_s:.0f}% of its core for {a.frames_s:,.0f} frames/s, so one {kind} "
             f"process tops out near {a.frames_s / max(a.server_cpu_s / a.window_s, 1e-9):,.0f} frames/s of this kind "
             f"(the ceiling near {ca.frames_s / max(ca.server_cpu_s / ca.window_s, 1e-9):,.0f})."
+        )
+    saturated = [
+        f"{r.server} {w.workload} ({100 * w.server_cpu_s / w.window_s:.0f}% of its core, "
+        f"{100 * w.fragments / (w.offered_updates * w.window_s):.0f}% of the offered updates delivered)"
+        for r in results
+        if r.server != "ceiling"
+        for w in r.workloads
+        if w.server_cpu_s / w.window_s >= 0.95
+    ]
+    if saturated:
+        ca = _ws(results, "ceiling", "A")
+        out.append(
+            "**Saturated**: "
+            + ", ".join(saturated)
+            + ": the server needed more than its one core, so updates queued (latency and the share of frames that "
+            "carry several markets grow, and with them CPU per frame; per market update is the fairer figure then). "
+            + (
+                f"On this machine the ceiling itself cost {ca.us_frame:.1f} µs per frame in A (25.5 µs in the run of "
+                "2026-11-24, on kernel 6.18.44-fc-v669), so the same code has less headroom here. "
+                if ca
+                else ""
+            )
+            + "`--servers ceiling,daphne,daphne-noflow` compares the same run with pings and flow control off "
+            '("Diagnostic runs" below): that isolates what the pings and acknowledgements cost. '
+            "The RSS slope in A is not the stalled sockets (they hold at most the bound): it is most likely the "
+            "server's own buffers while it is behind."
         )
     noisy = [
         f"{r.server} {w.workload} ({w.cpu_busy.get('others', 0):.0f}%)"
@@ -239,7 +266,7 @@ def render_diagnostics(now: str, results: list[Any], table: str, detail: str, ve
     lines = [
         DIAG,
         "",
-        f"Run {now}, same method, to test the explanations above: the app with one setting changed through the "
+        f"Run {now}, same method, to test the explanations above: the app with settings changed through the "
         "environment (no code change), or the ceiling with the stalled browsers connected. Rows marked "
         "(diagnostic) are not the shipped configuration.",
         "",
