@@ -312,13 +312,9 @@ async def test_a_socket_that_answers_keeps_receiving_every_latest_state(redis_cl
     await communicator.disconnect()
 
 
-async def test_after_a_late_pong_a_stalled_socket_resumes_with_the_newest_state(redis_client, monkeypatch):
-    window = 3000
-    flow_control(monkeypatch, window, ping=30, timeout=60)  # no periodic ping or close during the test
-    tickers = ["KXA-1", "KXB-2"]
-    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
-    pings: list[int] = []
-    await warm_up(redis_client, communicator, tickers, pings)
+async def publish_until_stalled(redis_client, communicator, tickers, pings: list[int]) -> dict[str, int]:
+    """Publish for a second while reading without answering pings (their nonces go to `pings`), until the
+    socket has stopped sending; returns the newest sequence published per market."""
     publisher = asyncio.create_task(publish_for(redis_client, tickers, 1.0))
     while not publisher.done() or not await communicator.receive_nothing(timeout=0.3):
         if await communicator.receive_nothing(timeout=0.05):
@@ -326,7 +322,17 @@ async def test_after_a_late_pong_a_stalled_socket_resumes_with_the_newest_state(
         frame = await communicator.receive_from()
         if is_ping(frame):
             pings.append(nonce(frame))
-    stalled_at = await publisher
+    return await publisher
+
+
+async def test_after_a_late_pong_a_stalled_socket_resumes_with_the_newest_state(redis_client, monkeypatch):
+    window = 3000
+    flow_control(monkeypatch, window, ping=30, timeout=60)  # no periodic ping or close during the test
+    tickers = ["KXA-1", "KXB-2"]
+    communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
+    pings: list[int] = []
+    await warm_up(redis_client, communicator, tickers, pings)
+    stalled_at = await publish_until_stalled(redis_client, communicator, tickers, pings)
     assert pings  # it asked for an acknowledgement and then stopped
     # Stalled: a second burst of updates sends nothing at all.
     last = await publish_for(redis_client, tickers, 0.5, start=stalled_at["KXA-1"])
@@ -348,14 +354,7 @@ async def test_a_pong_with_an_unknown_or_malformed_nonce_acknowledges_nothing(re
     communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
     pings: list[int] = []
     await warm_up(redis_client, communicator, tickers, pings)
-    publisher = asyncio.create_task(publish_for(redis_client, tickers, 1.0))
-    while not publisher.done() or not await communicator.receive_nothing(timeout=0.3):
-        if await communicator.receive_nothing(timeout=0.05):
-            continue
-        frame = await communicator.receive_from()
-        if is_ping(frame):
-            pings.append(nonce(frame))
-    start = await publisher
+    start = await publish_until_stalled(redis_client, communicator, tickers, pings)
     for bad in (pings[-1] + 1, str(pings[-1]), [pings[-1]], True, None, 1.5):
         await communicator.send_to(text_data=json.dumps({"action": "pong", "n": bad}))
     await publish_for(redis_client, tickers, 0.3, start=start["KXA-1"])
