@@ -152,3 +152,57 @@ class OrderTicketForm(forms.Form):
                     "count",
                     f"Insufficient balance: this order needs ${cost:,.2f}, you have ${self.balance:,.2f}.",
                 )
+
+
+class AmendForm(OrderTicketForm):
+    """A new limit and/or size for a resting order. The order's outcome, action and time in force stay; the
+    ticket's checks apply to the amended order as a whole (grid, quantity steps, market open, risk limits), with
+    the order's own reservation counted as available and its fills already in the position."""
+
+    def __init__(self, data: Any = None, *, order: Any, market: Market, **kwargs: Any) -> None:
+        self.order = order
+        if data is not None:
+            data = {
+                "count": data.get("count"),
+                "price_cents": data.get("price_cents"),
+                "outcome": order.outcome,
+                "action": order.action,
+                "time_in_force": order.time_in_force,
+                "expiration": order.expiration_time,
+                "post_only": order.post_only,
+                "reduce_only": order.reduce_only,
+            }
+        initial = {"count": order.count.normalize(), "price_cents": (order.price * 100).normalize()}
+        balance = kwargs.pop("balance", None)
+        if balance is not None and order.action == "buy":
+            from trading.preview import taker_fee
+
+            leg = order.price if order.outcome == "yes" else ONE - order.price
+            # What the order's remaining part already holds back counts as available to the amended order.
+            balance += order.remaining_count * order.price + taker_fee(order.remaining_count, leg)
+        super().__init__(data, market=market, balance=balance, initial=initial, **kwargs)
+        self.fields["count"].label = "Contracts (total)"
+
+    def clean(self) -> dict[str, Any]:
+        order = self.order
+        count = self.cleaned_data.get("count")
+        if count is not None:
+            filled = order.fill_count
+            if count <= filled:
+                self.add_error(
+                    "count", f"Must be more than the {filled.normalize():f} contracts already filled."
+                )
+            # Risk and balance checks see what is still to trade: the fills are already in the position.
+            signed = filled if (order.outcome == "yes") == (order.action == "buy") else -filled
+            self._position = self.position - signed
+            cents = self.cleaned_data.get("price_cents")
+            if self.balance is not None and order.action == "buy" and cents is not None:
+                self.balance += filled * cents / 100  # the filled part is paid for already
+        data = super().clean()
+        if (
+            not self.errors
+            and data.get("price") == order.price.normalize()
+            and data.get("count") == order.count
+        ):
+            raise forms.ValidationError("Nothing to change: give a new limit or size.")
+        return data

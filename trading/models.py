@@ -173,6 +173,11 @@ class Order(models.Model):
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # A requested amend until the exchange has it: the new limit in the trader's leg and the new total count
+    # (already filled + the remaining wanted), as Kalshi's amend takes it. Absolute targets, so sending the same
+    # amend twice leaves the same order.
+    amend_price = models.DecimalField(**PRICE, null=True, blank=True)
+    amend_count = models.DecimalField(**COUNT, null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -207,6 +212,37 @@ class Order(models.Model):
     @property
     def cancelable(self) -> bool:
         return self.status == self.Status.RESTING and not self.cancel_requested
+
+    @property
+    def amending(self) -> bool:
+        return self.amend_price is not None
+
+    @property
+    def amendable(self) -> bool:
+        return self.cancelable and not self.amending and bool(self.exchange_order_id)
+
+    def request_amend(self, price: Decimal, count: Decimal) -> bool:
+        """Record an amend to send. False when the order is no longer resting, is being canceled, or already
+        has an amend in flight (one at a time: the second would race the first on the exchange)."""
+        now = timezone.now()
+        n = Order.objects.filter(
+            pk=self.pk, status=self.Status.RESTING, cancel_requested=False, amend_price__isnull=True
+        ).update(amend_price=price, amend_count=count, updated_at=now)
+        if n:
+            self.amend_price, self.amend_count, self.updated_at = price, count, now
+        return n == 1
+
+    def finish_amend(self, **changes: Any) -> bool:
+        """Clear the amend in flight (the exchange has it, refused it, or the order is gone), with `changes`."""
+        changes.setdefault("updated_at", timezone.now())
+        n = Order.objects.filter(pk=self.pk, amend_price__isnull=False).update(
+            amend_price=None, amend_count=None, **changes
+        )
+        if n:
+            for key, value in changes.items():
+                setattr(self, key, value)
+            self.amend_price = self.amend_count = None
+        return n == 1
 
     def _transition(self, from_statuses: tuple[str, ...], **changes: Any) -> bool:
         changes.setdefault("updated_at", timezone.now())

@@ -183,6 +183,52 @@ def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order
     return order
 
 
+def request_amend(user: Any, order: Order, price: Decimal, count: Decimal) -> bool:
+    """Record the amend (the row shows "amending…" at once) and queue it after commit. False: the order can no
+    longer be amended (it filled, was canceled, or another amend is in flight)."""
+    from trading.tasks import amend_order
+
+    check_can_trade(user)
+    with transaction.atomic():
+        if not order.request_amend(price, count):
+            return False
+        side, yes_price = book_order(order.outcome, order.action, price)
+        audit(
+            order,
+            "amend_requested",
+            user.get_username(),
+            sent={"side": side, "price": str(yes_price), "count": str(count)},
+        )
+        amend_order.delay_on_commit(order.pk)
+    return True
+
+
+def amend_target(order: Order) -> tuple[str, Decimal, Decimal]:
+    """The amend in flight as Kalshi takes it: (book side, YES price, new total count)."""
+    side, yes_price = book_order(order.outcome, order.action, order.amend_price)
+    return side, yes_price, order.amend_count
+
+
+def apply_amend(
+    order: Order, *, fill_count: Decimal | None, remaining: Decimal | None, exchange_id: str
+) -> bool:
+    """The exchange has the amend: the row takes its new limit and size (and the fills the exchange reports)."""
+    _side, yes_price, count = amend_target(order)
+    fills = max(order.fill_count, fill_count or Decimal(0))
+    left = remaining if remaining is not None else max(count - fills, Decimal(0))
+    changes: dict[str, Any] = {
+        "price": order.amend_price,
+        "yes_price": yes_price,
+        "count": count,
+        "fill_count": fills,
+        "remaining_count": left,
+        "exchange_order_id": exchange_id or order.exchange_order_id,
+    }
+    if left == 0:
+        changes["status"] = Order.Status.EXECUTED
+    return order.finish_amend(**changes)
+
+
 def order_request(order: Order) -> k.OrderRequest:
     return k.OrderRequest(
         ticker=order.ticker,

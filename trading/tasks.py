@@ -193,6 +193,90 @@ def cancel_order(self: Any, order_id: int) -> str:
     return "canceled"
 
 
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def amend_order(self: Any, order_id: int) -> str:
+    """Send the amend in flight. Its target (limit and total count) is absolute, so a redelivery or a retry after
+    a lost answer cannot amend twice: the exchange's order is read first, and the amend is sent again only when
+    the order does not already have it."""
+    order = _load(order_id)
+    if order is None or not order.amending:
+        return "nothing to do"
+
+    def drop(note: str, toast: str = "") -> str:
+        if order.finish_amend():
+            services.audit(order, "amend_dropped", WORKER, note=note)
+            order.refresh_from_db()
+            services.notify_user(order.user_id, services.render_order_update(order, toast=toast))
+        return "dropped"
+
+    if order.status != Order.Status.RESTING or not order.exchange_order_id:
+        return drop(
+            f"order is {order.status}: not amended", toast="Amend not sent: the order is no longer resting."
+        )
+    side, yes_price, count = services.amend_target(order)
+    client = client_for(order.account)
+    # Read the exchange's order first (one GET from the read budget): a retry after a lost answer, a redelivery
+    # after a killed worker or the sweep may find the amend already done. Two deliveries racing past this both
+    # send the same absolute target, which leaves the same order.
+    try:
+        remote = client.get_order(order.exchange_order_id)
+    except RateLimited:
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    except NotFound:
+        return drop("the exchange has no such order: not amended", toast="Amend not sent: order not found.")
+    except KalshiError as exc:
+        raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
+    if remote.status != "resting":
+        with transaction.atomic():
+            services.apply_exchange_order(order, remote, "amend")
+            return drop(f"order is {remote.status} on the exchange: not amended")
+    if remote.yes_price == yes_price and remote.fill_count + remote.remaining_count == count:
+        with transaction.atomic():
+            services.apply_amend(
+                order,
+                fill_count=remote.fill_count,
+                remaining=remote.remaining_count,
+                exchange_id=remote.order_id,
+            )
+            services.audit(order, "amended", "reconcile", received={"order_id": remote.order_id})
+            services.notify_user(order.user_id, services.render_order_update(order))
+        return "found amended"
+    try:
+        result = client.amend_order(
+            order.exchange_order_id,
+            ticker=order.ticker,
+            side=side,
+            price=yes_price,
+            count=count,
+            client_order_id=str(order.client_order_id),
+        )
+    except RateLimited:
+        raise self.retry(countdown=_backoff(self.request.retries)) from None
+    except (OutcomeUnknown, ExchangeUnavailable, ProtocolError) as exc:
+        services.audit(order, "amend_unknown", WORKER, note=str(exc))
+        raise self.retry(countdown=0.5 + _backoff(self.request.retries)) from None
+    except KalshiError as exc:
+        services.audit(
+            order,
+            "amend_refused",
+            WORKER,
+            received={"code": exc.code, "message": exc.message, "status": exc.http_status},
+        )
+        return drop(exc.message or str(exc.code), toast=f"Amend refused: {exc.message or exc.code}")
+    with transaction.atomic():
+        services.apply_amend(
+            order, fill_count=result.fill_count, remaining=result.remaining_count, exchange_id=result.order_id
+        )
+        services.audit(
+            order,
+            "amended",
+            WORKER,
+            received={"order_id": result.order_id, "remaining_count": str(result.remaining_count)},
+        )
+        services.notify_user(order.user_id, services.render_order_update(order))
+    return "amended"
+
+
 @shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def cancel_all_for_account(self: Any, account_id: int, actor: str) -> str:
     """The kill switch: Kalshi's cancel-all, then bring every open order of the account up to date."""
@@ -229,4 +313,9 @@ def reconcile_stuck_orders() -> int:
     )
     for pk in lost_new:
         submit_order.delay(pk)  # the task message was lost; the claim makes a second one harmless
-    return len(stuck) + len(lost_new)
+    lost_amends = list(
+        Order.objects.filter(amend_price__isnull=False, updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for pk in lost_amends:
+        amend_order.delay(pk)  # it reads the exchange's order before sending anything
+    return len(stuck) + len(lost_new) + len(lost_amends)

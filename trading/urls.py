@@ -12,6 +12,7 @@ urlpatterns = [
     path("panel/", views.orders_panel, name="orders_panel_all"),
     path("fills/", views.fills_panel, name="fills_panel_all"),
     path("<int:order_id>/cancel/", views.cancel, name="cancel"),
+    path("<int:order_id>/amend/", views.amend, name="amend"),
     path("<int:order_id>/row/", views.order_row, name="order_row"),
     path("market/<str:ticker>/ticket/", views.ticket, name="ticket"),
     path("market/<str:ticker>/preview/", views.preview, name="preview"),

@@ -16,7 +16,7 @@ from markets import live
 from markets.models import Market
 from trading import services
 from trading.balance import get_balance
-from trading.forms import OrderTicketForm
+from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, Order, TradingHalt
 from trading.preview import preview_order
 from trading.tasks import cancel_all_for_account, cancel_order
@@ -191,6 +191,58 @@ def cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     if not request.htmx:
         return redirect(request.POST.get("next") or "trading:orders")
     return render(request, "trading/_order_row.html", {"order": order})
+
+
+@login_required
+def amend(request: HttpRequest, order_id: int) -> HttpResponse:
+    """GET: the order's row as an amend form (new limit and/or total size). POST: validate as the ticket does,
+    record the amend and queue it; the row then shows "amending…" until the exchange has it."""
+    order = _own_order(request, order_id)
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    market = get_object_or_404(TICKET_MARKETS, ticker=order.ticker)
+    problem = ""
+    if not order.amendable:
+        problem = "Only a resting order can be amended (not while it is being canceled or amended)."
+    else:
+        try:
+            services.check_can_trade(request.user)
+        except services.TradingRefused as exc:
+            problem = str(exc)
+    if request.method == "GET" and not problem:
+        form = AmendForm(order=order, market=market)
+        return render(request, "trading/_amend_row.html", {"order": order, "form": form})
+    if request.method == "GET":
+        return render(request, "trading/_order_row.html", {"order": order, "row_error": problem})
+    profile = services.trader_profile(request.user)
+    account = profile.account if profile else None
+    form = AmendForm(
+        request.POST,
+        order=order,
+        market=market,
+        limits=profile,
+        position=(lambda: services.position(account, market.ticker)) if account else Decimal(0),
+        balance=get_balance(account) if account else None,
+    )
+    if problem:
+        form.is_valid()
+        form.add_error(None, problem)
+    elif form.is_valid():
+        try:
+            done = services.request_amend(
+                request.user, order, form.cleaned_data["price"], form.cleaned_data["count"]
+            )
+        except services.TradingRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            if done:
+                if not request.htmx:
+                    return redirect(request.POST.get("next") or "trading:orders")
+                return render(request, "trading/_order_row.html", {"order": order})
+            form.add_error(None, "The order changed meanwhile (filled, canceled or already being amended).")
+    if not request.htmx:
+        return render(request, "trading/_amend_row.html", {"order": order, "form": form}, status=400)
+    return render(request, "trading/_amend_row.html", {"order": order, "form": form})
 
 
 @require_POST

@@ -1,5 +1,6 @@
 """In headless Chromium: a trader places an order on the market page, sees it sending then resting, the
-simulator crosses it, the fill toast and blotter row appear without a reload, and another order is canceled.
+simulator crosses it, the fill toast and blotter row appear without a reload, and another order is amended
+(new limit and size) and then canceled.
 Real parts throughout: daphne, the feed process (market data + the account's private streams), a Celery
 worker, Redis, and the simulator over loopback."""
 
@@ -76,6 +77,24 @@ def test_a_trader_places_sees_a_fill_and_cancels(
     page.click("#ticket button[type=submit]")
     second = page.locator("#open-orders-body tr").first
     second.locator(".badge").filter(has_text="resting").wait_for(timeout=30000)
-    second.locator("button", has_text="Cancel").click()
     second_id = second.get_attribute("id")
+
+    # Amend it in place: a new limit and size, sent by the worker, and the row shows the exchange's answer.
+    lower = str(int(cents) - 2)
+    second.locator("button", has_text="Amend").click()
+    form = page.locator(f"#{second_id} form.amend-form")
+    form.wait_for(timeout=10000)
+    form.locator("input[name=count]").fill("3")
+    form.locator("input[name=price_cents]").fill(lower)
+    form.locator("button[type=submit]").click()
+    amended = page.locator(f"#{second_id}")
+    amended.locator("td.num").filter(has_text=f"{lower}¢").wait_for(timeout=30000)
+    amended.locator("td.num").filter(has_text="3").first.wait_for(timeout=10000)
+    amended.locator(".amending").wait_for(state="detached", timeout=30000)
+    remote = sim.call(
+        lambda: [o for o in sim.exchange.account(trader.sim_user_id).orders.values() if o.is_resting]
+    )
+    assert [(o.yes_price, o.remaining_count) for o in remote] == [(D(lower) / 100, D("3"))]
+
+    page.locator(f"#{second_id} button", has_text="Cancel").click()
     page.locator(f"#{second_id} .badge").filter(has_text="canceled").wait_for(timeout=30000)
