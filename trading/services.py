@@ -332,8 +332,11 @@ def refresh_fill_count(order: Order) -> None:
         return
     changes: dict[str, Any] = {"fill_count": filled}
     if order.status in Order.OPEN_STATUSES:
-        changes["remaining_count"] = max(order.count - filled, Decimal("0"))
-        if filled >= order.count:
+        # While an amend is in flight the exchange's size may already be the new one: never call the order
+        # filled on the old size then (the amend's answer, or the exchange's order state, settles it).
+        total = max(order.count, order.amend_count) if order.amend_count is not None else order.count
+        changes["remaining_count"] = max(total - filled, Decimal("0"))
+        if filled >= total:
             changes["status"] = Order.Status.EXECUTED
     Order.objects.filter(pk=order.pk, fill_count__lt=filled).update(**changes, updated_at=timezone.now())
     order.refresh_from_db()

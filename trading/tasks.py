@@ -262,7 +262,13 @@ def amend_order(self: Any, order_id: int) -> str:
             WORKER,
             received={"code": exc.code, "message": exc.message, "status": exc.http_status},
         )
-        return drop(exc.message or str(exc.code), toast=f"Amend refused: {exc.message or exc.code}")
+        dropped = drop(exc.message or str(exc.code), toast=f"Amend refused: {exc.message or exc.code}")
+        # The refusal may be because the order changed meanwhile (filled, canceled): take the exchange's view.
+        try:
+            services.apply_exchange_order(order, client.get_order(order.exchange_order_id), "amend")
+        except KalshiError as error:
+            log.info("after a refused amend, order %s could not be refreshed: %s", order.pk, error)
+        return dropped
     with transaction.atomic():
         services.apply_amend(
             order, fill_count=result.fill_count, remaining=result.remaining_count, exchange_id=result.order_id

@@ -197,3 +197,38 @@ def test_an_amend_whose_task_was_lost_is_sent_by_the_sweep(sim, trader, celery_w
     order = amended(order)
     assert order.price == D("0.03")
     assert the_exchange_order(sim, trader, order).yes_price == D("0.03")
+
+
+def test_an_amend_that_crosses_fills_at_once_and_rests_the_rest(sim, trader, celery_worker, client):
+    from markets.models import Market
+    from tests.trading.orderkit import fresh_market
+
+    ticker = fresh_market(sim)  # an empty book: only the seller below trades with us
+    Market.objects.create(
+        ticker=ticker,
+        status="active",
+        price_ranges=[{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
+    )
+    order = place_order(trader, cleaned(), ticker)
+    order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first())
+    seller_key, _pem = sim.add_account()
+    sim.call(
+        sim.exchange.create_order,
+        sim.user_id(seller_key),
+        ticker=ticker,
+        side="ask",
+        count=D("2"),
+        price=D("0.05"),
+        time_in_force="good_till_canceled",
+    )
+    client.force_login(trader)
+    client.post(f"/orders/{order.pk}/amend/", {"price_cents": "5", "count": "5"}, headers=HTMX)
+    order = amended(order)
+    assert (order.count, order.fill_count, order.remaining_count, order.status) == (
+        D("5"),
+        D("2"),
+        D("3"),
+        Order.Status.RESTING,
+    )
+    remote = the_exchange_order(sim, trader, order)
+    assert (remote.fill_count, remote.remaining_count, remote.yes_price) == (D("2"), D("3"), D("0.05"))
