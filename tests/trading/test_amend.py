@@ -3,6 +3,7 @@ simulator over loopback HTTP — once, under a lost answer, and with the exchang
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal as D
 
 import pytest
@@ -232,3 +233,91 @@ def test_an_amend_that_crosses_fills_at_once_and_rests_the_rest(sim, trader, cel
     )
     remote = the_exchange_order(sim, trader, order)
     assert (remote.fill_count, remote.remaining_count, remote.yes_price) == (D("2"), D("3"), D("0.05"))
+
+
+def test_randomized_faults_and_duplicate_deliveries_leave_every_amend_done_once(
+    sim, trader, settings, monkeypatch
+):
+    """Seeded trials: a resting order, an amend to a random limit and size, 0-2 injected failures on its amend
+    request (429, 500, timeout after accept) and the task delivered 1-3 times at once on separate threads, each
+    delivery re-run on `Retry` as the broker would. Every trial ends with one exchange order at exactly the
+    target, the row equal to it and no amend left in flight."""
+    import random
+    import threading
+
+    from celery.exceptions import Retry
+    from django.db import connection
+
+    from markets.models import Market
+    from tests.trading.orderkit import fresh_market
+    from trading import tasks
+    from trading.services import request_amend
+
+    settings.KALSHI_ORDER_TIMEOUT_SECONDS = 0.5
+    monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
+    monkeypatch.setattr("trading.tasks.amend_order.delay_on_commit", lambda *a, **k: None)
+    monkeypatch.setattr("trading.tasks._backoff", lambda retries: 0.0)
+    rng = random.Random(20261202)
+    trials = int(os.environ.get("KALSHIWEB_AMEND_TRIALS", "24"))
+    faults_seen: list[str] = []
+
+    def deliver(order_id: int, errors: list[BaseException]) -> None:
+        try:
+            for _ in range(20):
+                try:
+                    tasks.amend_order.run(order_id)
+                    return
+                except Retry:
+                    continue
+            errors.append(AssertionError("still retrying after 20 runs"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    for trial in range(trials):
+        ticker = fresh_market(sim)
+        Market.objects.create(
+            ticker=ticker, status="active", price_ranges=[{"start": "0", "end": "1", "step": "0.01"}]
+        )
+        order = place_order(trader, cleaned(), ticker)
+        tasks.submit_order.run(order.pk)
+        order.refresh_from_db()
+        assert order.status == Order.Status.RESTING, trial
+        price = D(rng.choice([1, 3, 4, 5, 6, 7])) / 100
+        count = D(rng.randint(1, 6))
+        assert request_amend(trader, order, price, count)
+        mode = rng.choice(["none", "429", "500", "timeout_after_accept"])
+        if mode != "none":
+            times = rng.randint(1, 2)
+            faults_seen += [mode] * times
+            sim.faults.fail_next(
+                times,
+                mode,
+                path_prefix=f"/portfolio/events/orders/{order.exchange_order_id}/amend",
+                hang_seconds=0.8,
+            )
+        errors: list[BaseException] = []
+        threads = [
+            threading.Thread(target=deliver, args=(order.pk, errors)) for _ in range(rng.randint(1, 3))
+        ]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+        finally:
+            sim.faults.reset()
+        assert not errors, (trial, errors)
+        row = Order.objects.get(pk=order.pk)
+        remote = the_exchange_order(sim, trader, row)
+        context = (trial, mode, price, count, list(row.events.values_list("kind", "actor")))
+        assert row.amend_price is None and row.amend_count is None, context
+        assert (remote.yes_price, remote.fill_count + remote.remaining_count) == (price, count), context
+        assert (row.price, row.yes_price, row.count, row.remaining_count) == (
+            price,
+            price,
+            count,
+            remote.remaining_count,
+        ), context
+    assert set(faults_seen) == {"429", "500", "timeout_after_accept"}  # the seed exercises every fault
