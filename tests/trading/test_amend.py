@@ -40,6 +40,18 @@ def the_exchange_order(sim, trader, order: Order):
     return found[0]
 
 
+def empty_market(sim) -> str:
+    """A new open market with an empty book on the simulator, and its row here."""
+    from markets.models import Market
+    from tests.trading.orderkit import fresh_market
+
+    ticker = fresh_market(sim)
+    Market.objects.create(
+        ticker=ticker, status="active", price_ranges=[{"start": "0", "end": "1", "step": "0.01"}]
+    )
+    return ticker
+
+
 def test_an_amend_moves_the_resting_order_on_the_exchange(sim, trader, celery_worker, client):
     order = resting_order(sim, trader)
     client.force_login(trader)
@@ -201,15 +213,7 @@ def test_an_amend_whose_task_was_lost_is_sent_by_the_sweep(sim, trader, celery_w
 
 
 def test_an_amend_that_crosses_fills_at_once_and_rests_the_rest(sim, trader, celery_worker, client):
-    from markets.models import Market
-    from tests.trading.orderkit import fresh_market
-
-    ticker = fresh_market(sim)  # an empty book: only the seller below trades with us
-    Market.objects.create(
-        ticker=ticker,
-        status="active",
-        price_ranges=[{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
-    )
+    ticker = empty_market(sim)  # only the seller below trades with us
     order = place_order(trader, cleaned(), ticker)
     order = wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).first())
     seller_key, _pem = sim.add_account()
@@ -248,8 +252,6 @@ def test_randomized_faults_and_duplicate_deliveries_leave_every_amend_done_once(
     from celery.exceptions import Retry
     from django.db import connection
 
-    from markets.models import Market
-    from tests.trading.orderkit import fresh_market
     from trading import tasks
     from trading.services import request_amend
 
@@ -276,10 +278,7 @@ def test_randomized_faults_and_duplicate_deliveries_leave_every_amend_done_once(
             connection.close()
 
     for trial in range(trials):
-        ticker = fresh_market(sim)
-        Market.objects.create(
-            ticker=ticker, status="active", price_ranges=[{"start": "0", "end": "1", "step": "0.01"}]
-        )
+        ticker = empty_market(sim)
         order = place_order(trader, cleaned(), ticker)
         tasks.submit_order.run(order.pk)
         order.refresh_from_db()
