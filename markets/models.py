@@ -13,6 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 _DOMID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def dom_id(text: object) -> str:
+    """A ticker made safe for an element id and a CSS selector (dots and odd characters → _)."""
+    return _DOMID_UNSAFE.sub("_", str(text))
+
+
 PRICE = {"max_digits": 8, "decimal_places": 4}
 COUNT = {"max_digits": 16, "decimal_places": 2}
 
@@ -136,8 +143,8 @@ class Market(models.Model):
     # markets.views.prepare_rows); anything else (the feed's renderer, a single row) computes them here.
     @cached_property
     def dom_id(self) -> str:
-        """The ticker made safe for an element id and a CSS selector (same as the `domid` filter)."""
-        return _DOMID_UNSAFE.sub("_", self.ticker)
+        """The ticker made safe for an element id and a CSS selector (as the `domid` filter makes it)."""
+        return dom_id(self.ticker)
 
     @cached_property
     def detail_url(self) -> str:

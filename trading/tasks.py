@@ -209,6 +209,18 @@ def amend_order(self: Any, order_id: int) -> str:
             services.notify_user(order.user_id, services.render_order_update(order, toast=toast))
         return "dropped"
 
+    def done(fill_count: Any, remaining: Any, exchange_id: str, actor: str) -> None:
+        """The exchange has the amend: the row takes it, the audit says who saw it, the trader is told."""
+        with transaction.atomic():
+            services.apply_amend(order, fill_count=fill_count, remaining=remaining, exchange_id=exchange_id)
+            services.audit(
+                order,
+                "amended",
+                actor,
+                received={"order_id": exchange_id, "remaining_count": str(remaining)},
+            )
+            services.notify_user(order.user_id, services.render_order_update(order))
+
     if order.status != Order.Status.RESTING or not order.exchange_order_id:
         return drop(
             f"order is {order.status}: not amended", toast="Amend not sent: the order is no longer resting."
@@ -231,15 +243,7 @@ def amend_order(self: Any, order_id: int) -> str:
             services.apply_exchange_order(order, remote, "amend")
             return drop(f"order is {remote.status} on the exchange: not amended")
     if remote.yes_price == yes_price and remote.fill_count + remote.remaining_count == count:
-        with transaction.atomic():
-            services.apply_amend(
-                order,
-                fill_count=remote.fill_count,
-                remaining=remote.remaining_count,
-                exchange_id=remote.order_id,
-            )
-            services.audit(order, "amended", "reconcile", received={"order_id": remote.order_id})
-            services.notify_user(order.user_id, services.render_order_update(order))
+        done(remote.fill_count, remote.remaining_count, remote.order_id, "reconcile")
         return "found amended"
     try:
         result = client.amend_order(
@@ -269,17 +273,7 @@ def amend_order(self: Any, order_id: int) -> str:
         except KalshiError as error:
             log.info("after a refused amend, order %s could not be refreshed: %s", order.pk, error)
         return dropped
-    with transaction.atomic():
-        services.apply_amend(
-            order, fill_count=result.fill_count, remaining=result.remaining_count, exchange_id=result.order_id
-        )
-        services.audit(
-            order,
-            "amended",
-            WORKER,
-            received={"order_id": result.order_id, "remaining_count": str(result.remaining_count)},
-        )
-        services.notify_user(order.user_id, services.render_order_update(order))
+    done(result.fill_count, result.remaining_count, result.order_id, WORKER)
     return "amended"
 
 

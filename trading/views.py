@@ -9,8 +9,10 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from markets import live
 from markets.models import Market
@@ -94,16 +96,27 @@ def _default_price(market: Market) -> Any:
     return (Decimal(str(ask)) * 100).normalize() if ask else None
 
 
-def _form(request: HttpRequest, market: Market) -> OrderTicketForm:
+def _checks(request: HttpRequest, market: Market) -> dict[str, Any]:
+    """What the ticket's checks read for this trader and market: limits, position (read on first use), balance."""
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
-    return OrderTicketForm(
-        request.POST,
-        market=market,
-        limits=profile,
-        position=(lambda: services.position(account, market.ticker)) if account else Decimal(0),
-        balance=get_balance(account) if account else None,
-    )
+    return {
+        "limits": profile,
+        "position": (lambda: services.position(account, market.ticker)) if account else Decimal(0),
+        "balance": get_balance(account) if account else None,
+    }
+
+
+def _form(request: HttpRequest, market: Market) -> OrderTicketForm:
+    return OrderTicketForm(request.POST, market=market, **_checks(request, market))
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Where a plain (non-htmx) form post returns: its `next` when that is a path on this site."""
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("trading:orders")
+    return redirect(target)
 
 
 @require_GET
@@ -189,17 +202,16 @@ def cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         services.audit(order, "cancel_requested", request.user.get_username())
         cancel_order.delay_on_commit(order.pk)
     if not request.htmx:
-        return redirect(request.POST.get("next") or "trading:orders")
+        return _back(request)
     return render(request, "trading/_order_row.html", {"order": order})
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def amend(request: HttpRequest, order_id: int) -> HttpResponse:
     """GET: the order's row as an amend form (new limit and/or total size). POST: validate as the ticket does,
     record the amend and queue it; the row then shows "amending…" until the exchange has it."""
     order = _own_order(request, order_id)
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     market = get_object_or_404(TICKET_MARKETS, ticker=order.ticker)
     problem = ""
     if not order.amendable:
@@ -214,16 +226,7 @@ def amend(request: HttpRequest, order_id: int) -> HttpResponse:
         return render(request, "trading/_amend_row.html", {"order": order, "form": form})
     if request.method == "GET":
         return render(request, "trading/_order_row.html", {"order": order, "row_error": problem})
-    profile = services.trader_profile(request.user)
-    account = profile.account if profile else None
-    form = AmendForm(
-        request.POST,
-        order=order,
-        market=market,
-        limits=profile,
-        position=(lambda: services.position(account, market.ticker)) if account else Decimal(0),
-        balance=get_balance(account) if account else None,
-    )
+    form = AmendForm(request.POST, order=order, market=market, **_checks(request, market))
     if problem:
         form.is_valid()
         form.add_error(None, problem)
@@ -237,7 +240,7 @@ def amend(request: HttpRequest, order_id: int) -> HttpResponse:
         else:
             if done:
                 if not request.htmx:
-                    return redirect(request.POST.get("next") or "trading:orders")
+                    return _back(request)
                 return render(request, "trading/_order_row.html", {"order": order})
             form.add_error(None, "The order changed meanwhile (filled, canceled or already being amended).")
     if not request.htmx:

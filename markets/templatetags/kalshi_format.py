@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
+
+from markets.models import dom_id
 
 register = template.Library()
 
@@ -76,7 +77,7 @@ def chance(value: object) -> str:
 @register.filter
 def domid(value: object) -> str:
     """A ticker made safe for an element id and a CSS selector (dots and odd characters → _)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", str(value))
+    return dom_id(value)
 
 
 @register.filter

@@ -320,3 +320,13 @@ def test_randomized_faults_and_duplicate_deliveries_leave_every_amend_done_once(
             remote.remaining_count,
         ), context
     assert set(faults_seen) == {"429", "500", "timeout_after_accept"}  # the seed exercises every fault
+
+
+def test_a_plain_form_post_only_returns_to_a_page_of_this_site(sim, trader, client):
+    order = make_resting(trader, open_market(sim))
+    client.force_login(trader)
+    response = client.post(f"/orders/{order.pk}/cancel/", {"next": "https://elsewhere.example/phish"})
+    assert response.status_code == 302 and response["Location"] == "/orders/"
+    other = make_resting(trader, open_market(sim))
+    response = client.post(f"/orders/{other.pk}/cancel/", {"next": "/markets/"})
+    assert response["Location"] == "/markets/"
