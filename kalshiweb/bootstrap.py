@@ -94,10 +94,10 @@ def prepare() -> list[str]:
         os.environ["SIM_API_KEY_ARG"] = f"{key_id}={public}"
         processes.insert(1 if "redis" in processes else 0, "sim")
     elif kalshi_env == "simulator":
-        public = os.environ.get("KALSHI_PUBLIC_KEY_PATH", "")
-        if not public:
+        public_path = os.environ.get("KALSHI_PUBLIC_KEY_PATH", "")
+        if not public_path:
             sys.exit("KALSHI_API_KEY_ID is set for the simulator: also set KALSHI_PUBLIC_KEY_PATH")
-        os.environ["SIM_API_KEY_ARG"] = f"{os.environ['KALSHI_API_KEY_ID']}={public}"
+        os.environ["SIM_API_KEY_ARG"] = f"{os.environ['KALSHI_API_KEY_ID']}={public_path}"
         processes.insert(1 if "redis" in processes else 0, "sim")
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
@@ -113,10 +113,10 @@ def prepare() -> list[str]:
     after_migrate()
 
     # honcho rewrites PORT for each process, so the web port travels as KALSHIWEB_PORT.
-    port = os.environ["KALSHIWEB_PORT"] = os.environ.get("PORT", "8000")
+    web_port = os.environ["KALSHIWEB_PORT"] = os.environ.get("PORT", "8000")
     host = os.environ.setdefault("KALSHIWEB_BIND", "127.0.0.1")
     print("=" * 72)
-    print(f" kalshiweb is starting at http://{host}:{port}/")
+    print(f" kalshiweb is starting at http://{host}:{web_port}/")
     print(f" {login}")
     print(f" Exchange: {kalshi_env}   Redis: {os.environ['REDIS_URL']}")
     print(" Ctrl-C stops everything.")

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ class Feed:
         render: Callable[[str, dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]], dict[str, Any]],
         on_lead: Callable[[], None] | None = None,
         seed_trades: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None,
-        leader_tasks: list[Callable[[], Awaitable[None]]] | None = None,
+        leader_tasks: list[Callable[[], Coroutine[Any, Any, None]]] | None = None,
         flush_interval: float = 0.1,
         interest_interval: float = 1.0,
         republish_after: float = 10.0,
@@ -176,7 +176,7 @@ class Feed:
             if not keys:
                 return set()
             members = await client.sunion(keys)
-            return {m.decode() for m in members}
+            return {m.decode() if isinstance(m, bytes) else m for m in members}
         finally:
             await client.aclose()
 

@@ -74,8 +74,7 @@ class Hub:
     async def _ensure_started(self) -> None:
         if self._pubsub is not None:
             return
-        self.redis()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self.redis().pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(CONTROL_CHANNEL)
         self._tasks = [
             asyncio.create_task(self._read_loop(), name="hub-read"),

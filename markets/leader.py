@@ -44,4 +44,4 @@ class Lease:
 
     async def holder(self) -> str | None:
         value = await self.client.get(self.key)
-        return value.decode() if value else None
+        return value.decode() if isinstance(value, bytes) else value

@@ -12,16 +12,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from kalshiweb.dbfields import COUNT, PRICE
+
 _DOMID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def dom_id(text: object) -> str:
     """A ticker made safe for an element id and a CSS selector (dots and odd characters → _)."""
     return _DOMID_UNSAFE.sub("_", str(text))
-
-
-PRICE = {"max_digits": 8, "decimal_places": 4}
-COUNT = {"max_digits": 16, "decimal_places": 2}
 
 
 class Series(models.Model):

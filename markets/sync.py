@@ -179,9 +179,9 @@ def _column_adapters(model: type[models.Model], names: list[str]) -> list[Callab
             if type(ops).adapt_decimalfield_value is BaseDatabaseOperations.adapt_decimalfield_value:
                 adapters.append(_decimal)  # the backend takes the Decimal as it is (SQLite, PostgreSQL)
             else:
-                adapters.append(partial(_adapted_decimal, ops, field.max_digits, field.decimal_places))
+                adapters.append(partial(_adapted_decimal, ops, field.max_digits, field.decimal_places))  # type: ignore[attr-defined]
         elif kind == "JSONField":
-            adapters.append(partial(ops.adapt_json_value, encoder=field.encoder))
+            adapters.append(partial(ops.adapt_json_value, encoder=field.encoder))  # type: ignore[attr-defined]
         elif kind in ("CharField", "TextField", "ForeignKey"):
             adapters.append(_text)
         else:  # pragma: no cover - a new column type must be given an adapter on purpose
@@ -214,8 +214,8 @@ def _upsert_rows(model: type[models.Model], names: list[str], rows: list[tuple[A
     if not rows:
         return
     qn = connection.ops.quote_name
-    by_attname = {f.attname: f.column for f in model._meta.concrete_fields}
-    pk = model._meta.pk.column
+    by_attname = {f.attname: str(f.column) for f in model._meta.concrete_fields}
+    pk = str(model._meta.pk.column)
     cols = [by_attname[n] for n in names]
     columns = ", ".join(qn(c) for c in cols)
     updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in cols if c != pk)

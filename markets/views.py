@@ -9,7 +9,7 @@ from urllib.parse import quote
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import F, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from kalshiweb.exchange import make_client, run_blocking
+from kalshiweb.http import TraderRequest
 from kalshiweb.kalshi.errors import KalshiError
 from markets import live
 from markets.models import Market, Series, Watch
@@ -36,7 +37,8 @@ CHART_SPAN = {1: timedelta(hours=6), 60: timedelta(days=7), 1440: timedelta(days
 
 def price_history(market: Market, period: int) -> tuple[list[dict[str, object]], str | None]:
     """Closing YES prices from the exchange's candlesticks (trade price, else the bid/ask mid)."""
-    if market.series_id is None:
+    series = market.series_id
+    if series is None:
         return [], "unknown series"
     end = timezone.now()
     start = max(end - CHART_SPAN[period], market.open_time or end - CHART_SPAN[period])
@@ -44,7 +46,7 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
     async def fetch() -> list[Any]:
         async with make_client(timeout=3.0, max_attempts=1) as client:
             return await client.get_candlesticks(
-                market.series_id, market.ticker, start_ts=start, end_ts=end, period_interval=period
+                series, market.ticker, start_ts=start, end_ts=end, period_interval=period
             )
 
     try:
@@ -61,7 +63,7 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
     return points, None
 
 
-def _watched_tickers(request: HttpRequest) -> set[str]:
+def _watched_tickers(request: TraderRequest) -> set[str]:
     return set(Watch.objects.filter(user=request.user).values_list("market_id", flat=True))
 
 
@@ -171,7 +173,7 @@ def _page_of_markets(markets: QuerySet[Market], number: str | None) -> tuple[Pag
 
 @require_GET
 @login_required
-def market_list(request: HttpRequest) -> HttpResponse:
+def market_list(request: TraderRequest) -> HttpResponse:
     q = request.GET.get("q", "")
     status = request.GET.get("status", "open")
     category = request.GET.get("category", "")
@@ -218,13 +220,14 @@ def market_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def market_detail(request: HttpRequest, ticker: str) -> HttpResponse:
+def market_detail(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market.objects.select_related("event", "series"), ticker=ticker)
     live.overlay_quote(market, live.get_quote(ticker))
     period = request.GET.get("period", "60")
     period = period if period in CHART_PERIODS else "60"
     partial = request.GET.get("partial", "")
-    chart, chart_error = ([], None)
+    chart: list[dict[str, object]] = []
+    chart_error: str | None = None
     # The chart needs a REST call: the full page defers it (hx-trigger="load") so the first paint is fast.
     chart_deferred = partial != "market-chart" and not request.GET.get("period")
     if not chart_deferred:
@@ -258,7 +261,7 @@ def market_detail(request: HttpRequest, ticker: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def market_row(request: HttpRequest, ticker: str) -> HttpResponse:
+def market_row(request: TraderRequest, ticker: str) -> HttpResponse:
     """The live quote cells of one market row (the polling fallback of the list and watchlist)."""
     market = get_object_or_404(Market, ticker=ticker)
     live.overlay_quote(market, live.get_quote(ticker))
@@ -267,7 +270,7 @@ def market_row(request: HttpRequest, ticker: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def watchlist(request: HttpRequest) -> HttpResponse:
+def watchlist(request: TraderRequest) -> HttpResponse:
     watches = list(Watch.objects.filter(user=request.user).select_related("market", "market__event"))
     quotes = live.get_quotes([w.market_id for w in watches])
     markets = [live.overlay_quote(w.market, quotes.get(w.market_id)) for w in watches]
@@ -281,7 +284,7 @@ def watchlist(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def toggle_watch(request: HttpRequest, ticker: str) -> HttpResponse:
+def toggle_watch(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market, ticker=ticker)
     deleted, _ = Watch.objects.filter(user=request.user, market=market).delete()
     if not deleted:
@@ -295,5 +298,5 @@ def toggle_watch(request: HttpRequest, ticker: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def feed_status(request: HttpRequest) -> HttpResponse:
+def feed_status(request: TraderRequest) -> HttpResponse:
     return render(request, "markets/_fragments.html#feed-status", {"health": live.feed_health()})

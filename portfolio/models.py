@@ -9,7 +9,8 @@ from typing import Any
 
 from django.db import models
 
-from trading.models import COUNT, MONEY, KalshiAccount
+from kalshiweb.dbfields import COUNT, MONEY
+from trading.models import KalshiAccount
 
 
 class PortfolioSnapshot(models.Model):

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from portfolio import pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
+from portfolio.pnl import Mark
 from trading.models import Fill, KalshiAccount, TraderProfile
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def live_positions(account_id: int) -> dict[str, dict[str, Decimal]]:
 class Row:
     pnl: pnl.MarketPnl
     market: Any  # markets.Market or None
-    mark: pnl.Mark
+    mark: Mark
     value: Decimal | None
     unrealized: Decimal | None
     share: Decimal | None = None
@@ -252,13 +253,13 @@ class EventGroup:
 
     @property
     def value(self) -> Decimal | None:
-        values = [r.value for r in self.rows]
-        return None if any(v is None for v in values) else sum(values, ZERO)  # type: ignore[arg-type]
+        values = [r.value for r in self.rows if r.value is not None]
+        return None if len(values) < len(self.rows) else sum(values, ZERO)
 
     @property
     def unrealized(self) -> Decimal | None:
-        values = [r.unrealized for r in self.rows]
-        return None if any(v is None for v in values) else sum(values, ZERO)  # type: ignore[arg-type]
+        values = [r.unrealized for r in self.rows if r.unrealized is not None]
+        return None if len(values) < len(self.rows) else sum(values, ZERO)
 
     @property
     def max_loss(self) -> Decimal:

@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from kalshiweb.http import TraderRequest
 from portfolio import services
 from portfolio.models import EquityPoint, Settlement
 from trading.models import Fill, KalshiAccount
@@ -33,7 +34,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _account(request: HttpRequest) -> KalshiAccount | None:
+def _account(request: TraderRequest) -> KalshiAccount | None:
     from trading.services import trader_profile
 
     profile = trader_profile(request.user)
@@ -42,7 +43,7 @@ def _account(request: HttpRequest) -> KalshiAccount | None:
 
 @require_GET
 @login_required
-def portfolio(request: HttpRequest) -> HttpResponse:
+def portfolio(request: TraderRequest) -> HttpResponse:
     account = _account(request)
     if account is None:
         return render(request, "portfolio/portfolio.html", {"account": None})
@@ -66,7 +67,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def portfolio_live(request: HttpRequest) -> HttpResponse:
+def portfolio_live(request: TraderRequest) -> HttpResponse:
     """The figures and positions (the same partial the socket pushes). A stale snapshot queues a refresh."""
     account = _account(request)
     if account is None:
@@ -90,7 +91,7 @@ def _parse_date(value: str | None) -> date | None:
         return None
 
 
-def _filtered_fills(request: HttpRequest, account: KalshiAccount) -> tuple[Any, dict[str, Any]]:
+def _filtered_fills(request: TraderRequest, account: KalshiAccount) -> tuple[Any, dict[str, Any]]:
     fills = Fill.objects.filter(account=account).order_by("-created_time", "-pk")
     ticker = request.GET.get("ticker", "").strip()
     since, until = _parse_date(request.GET.get("since")), _parse_date(request.GET.get("until"))
@@ -117,7 +118,7 @@ def _filtered_fills(request: HttpRequest, account: KalshiAccount) -> tuple[Any, 
 
 @require_GET
 @login_required
-def fill_history(request: HttpRequest) -> HttpResponse:
+def fill_history(request: TraderRequest) -> HttpResponse:
     account = _account(request)
     if account is None:
         return render(request, "portfolio/fills.html", {"account": None})
@@ -138,7 +139,7 @@ class _Echo:
 
 @require_GET
 @login_required
-def fills_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+def fills_csv(request: TraderRequest) -> HttpResponse | StreamingHttpResponse:
     account = _account(request)
     if account is None:
         return HttpResponse(
@@ -174,7 +175,7 @@ def fills_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
 
 @require_GET
 @login_required
-def settlement_history(request: HttpRequest) -> HttpResponse:
+def settlement_history(request: TraderRequest) -> HttpResponse:
     account = _account(request)
     settlements = Settlement.objects.filter(account=account) if account else Settlement.objects.none()
     ticker = request.GET.get("ticker", "").strip()
@@ -190,7 +191,7 @@ def settlement_history(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_member_required
-def staff_exposure(request: HttpRequest) -> HttpResponse:
+def staff_exposure(request: TraderRequest) -> HttpResponse:
     return render(
         request,
         "portfolio/staff_exposure.html",

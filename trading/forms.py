@@ -91,7 +91,7 @@ class OrderTicketForm(forms.Form):
         return cents
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if not self.market.is_open or (self.market.close_time and self.market.close_time <= timezone.now()):
             raise forms.ValidationError("This market is not open for trading.")
         if "price_cents" in data:

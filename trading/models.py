@@ -14,12 +14,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from kalshiweb.dbfields import COUNT, MONEY, PRICE
 from kalshiweb.kalshi.auth import KalshiSigner
 from trading import crypto
-
-PRICE = {"max_digits": 8, "decimal_places": 4}
-COUNT = {"max_digits": 16, "decimal_places": 2}
-MONEY = {"max_digits": 18, "decimal_places": 6}
 
 
 class KalshiAccount(models.Model):

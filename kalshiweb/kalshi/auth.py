@@ -124,7 +124,7 @@ class KalshiSigner:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("KalshiSigner cannot be pickled (it holds a private key)")
 
     def __copy__(self) -> KalshiSigner:

@@ -19,7 +19,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -317,7 +317,7 @@ class KalshiClient:
         *,
         signed: bool = False,
         cursor_required: bool = True,
-    ) -> AsyncIterator[T]:
+    ) -> AsyncGenerator[T]:
         cursor = params.get("cursor")
         seen: set[str] = set()
         while True:
@@ -603,7 +603,7 @@ class KalshiClient:
         data = await self._get("/portfolio/orders", params, signed=True)
         return page_of("GetOrdersResponse", "orders", data, Order.from_dict)
 
-    def iter_orders(self, *, page_size: int = 1000, **filters: Any) -> AsyncIterator[Order]:
+    def iter_orders(self, *, page_size: int = 1000, **filters: Any) -> AsyncGenerator[Order]:
         return self._paginate(
             "/portfolio/orders",
             "orders",
@@ -752,11 +752,11 @@ class KalshiClient:
     ) -> DecreaseOrderResult:
         if (reduce_by is None) == (reduce_to is None):
             raise ValueError("give exactly one of reduce_by or reduce_to")
-        body = (
-            {"reduce_by": format_count(reduce_by)}
-            if reduce_by is not None
-            else {"reduce_to": format_count(reduce_to)}
-        )  # type: ignore[arg-type]
+        if reduce_by is not None:
+            body = {"reduce_by": format_count(reduce_by)}
+        else:
+            assert reduce_to is not None
+            body = {"reduce_to": format_count(reduce_to)}
         data = await self._request(
             "POST",
             f"/portfolio/events/orders/{order_id}/decrease",

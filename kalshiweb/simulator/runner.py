@@ -90,7 +90,7 @@ def make_server(app: SimulatorApp, *, host: str, port: int, ping_interval: float
         port=port,
         lifespan="off",
         http="h11",
-        ws=KalshiWebSocketProtocol,  # type: ignore[arg-type]
+        ws=KalshiWebSocketProtocol,
         ws_ping_interval=ping_interval,
         ws_ping_timeout=max(30.0, ping_interval * 3),
         ws_per_message_deflate=False,
@@ -104,7 +104,7 @@ def make_server(app: SimulatorApp, *, host: str, port: int, ping_interval: float
             return None
         for conn in list(server.server_state.connections):
             if getattr(conn, "client", None) == tuple(client):
-                return conn.transport.abort  # type: ignore[attr-defined]
+                return conn.transport.abort
         return None
 
     app.transport_lookup = lookup

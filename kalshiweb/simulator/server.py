@@ -421,9 +421,10 @@ class SimulatorApp:
                 response = self.handle_sim(req)
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 req.path = path[len(API_PREFIX) :] or "/"
-                response = await self.handle_api(req, scope)
-                if response is None:  # timeout_after_accept: the connection was aborted
+                api_response = await self.handle_api(req, scope)
+                if api_response is None:  # timeout_after_accept: the connection was aborted
                     return
+                response = api_response
             else:
                 response = Response(404, not_found(f"no route for {path}").body())
         except ApiError as exc:

@@ -192,7 +192,8 @@ class Session:
             "update_subscription": self.cmd_update_subscription,
             "list_subscriptions": self.cmd_list_subscriptions,
         }
-        handler = handlers.get(data.get("cmd")) if isinstance(data.get("cmd"), str) else None
+        cmd = data.get("cmd")
+        handler = handlers.get(cmd) if isinstance(cmd, str) else None
         if handler is None:
             self.error(cmd_id, 5)
             return

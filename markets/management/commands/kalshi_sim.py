@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -47,9 +48,9 @@ class Command(BaseCommand):
             "--timestamp-window", type=float, default=30.0, help="signature freshness, seconds"
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         try:
-            keys = [parse_api_key(str(spec)) for spec in options["api_key"]]  # type: ignore[union-attr]
+            keys = [parse_api_key(str(spec)) for spec in options["api_key"]]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         for key_id, path in keys:
@@ -58,13 +59,13 @@ class Command(BaseCommand):
         tier = str(options["rate_limit_tier"])
         config = RunConfig(
             host=str(options["host"]),
-            port=int(options["port"]),  # type: ignore[arg-type]
-            seed=int(options["seed"]),  # type: ignore[arg-type]
-            activity=float(options["activity"]),  # type: ignore[arg-type]
+            port=int(options["port"]),
+            seed=int(options["seed"]),
+            activity=float(options["activity"]),
             balance=_dollars(str(options["balance"])) if options["balance"] is not None else None,
             rate_limit_tier=None if tier == "none" else tier,
-            ping_interval=float(options["ping_interval"]),  # type: ignore[arg-type]
-            timestamp_window_s=float(options["timestamp_window"]),  # type: ignore[arg-type]
+            ping_interval=float(options["ping_interval"]),
+            timestamp_window_s=float(options["timestamp_window"]),
             api_keys=keys,
         )
         run(config)
