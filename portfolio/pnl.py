@@ -70,7 +70,7 @@ class MarketPnl:
     cash: Decimal = ZERO  # net money in (+) / out (−) of the account for this market
     total_traded: Decimal = ZERO  # dollars spent buying either leg
     volume: Decimal = ZERO
-    settled: str = ""  # the result once settled ("yes"/"no")
+    settled: str = ""  # the result once settled ("yes"/"no"/"scalar")
 
     @property
     def side(self) -> str:
@@ -113,12 +113,17 @@ class MarketPnl:
         self.volume += q
         self.settled = ""
 
-    def settle(self, result: str) -> Decimal:
-        """Close the position at settlement; returns the payout."""
+    def settle(self, result: str, yes_value: Decimal | None = None) -> Decimal:
+        """Close the position at settlement; returns the payout. A scalar market pays `yes_value` dollars per
+        YES contract and the rest of the dollar per NO contract (Kalshi's settlement `value`)."""
         if result == "yes":
             payout = max(self.position, ZERO)
         elif result == "no":
             payout = max(-self.position, ZERO)
+        elif result == "scalar":
+            if yes_value is None or not ZERO <= yes_value <= ONE:
+                raise ValueError(f"a scalar settlement needs a YES value between 0 and 1, not {yes_value!r}")
+            payout = self.position * yes_value if self.position > 0 else -self.position * (ONE - yes_value)
         else:
             raise ValueError(f"unsupported market result {result!r}")
         self.realized += payout - self.cost
@@ -164,8 +169,8 @@ class Ledger:
         pnl.apply(trade)
         return pnl
 
-    def settle(self, ticker: str, result: str) -> Decimal:
-        return self.market(ticker).settle(result)
+    def settle(self, ticker: str, result: str, yes_value: Decimal | None = None) -> Decimal:
+        return self.market(ticker).settle(result, yes_value)
 
     @property
     def realized(self) -> Decimal:
@@ -187,8 +192,9 @@ class Ledger:
         return [m for m in self.markets.values() if m.position]
 
 
-def build_ledger(events: Iterable[Trade | tuple[str, str]]) -> Ledger:
-    """Replay fills (`Trade`) and settlements (`(ticker, result)`) in time order."""
+def build_ledger(events: Iterable[Trade | tuple[str, str] | tuple[str, str, Decimal | None]]) -> Ledger:
+    """Replay fills (`Trade`) and settlements (`(ticker, result)`, or `(ticker, "scalar", yes_value)`) in
+    time order."""
     ledger = Ledger()
     for event in events:
         if isinstance(event, Trade):

@@ -173,7 +173,7 @@ def store_settlement(account: KalshiAccount, s: Any) -> Settlement:
 
 def ledger_for(account: KalshiAccount) -> pnl.Ledger:
     """Replay the account's stored fills and settlements in time order."""
-    events: list[tuple[datetime, int, int, pnl.Trade | tuple[str, str]]] = []
+    events: list[tuple[datetime, int, int, pnl.Trade | tuple[str, str, Decimal | None]]] = []
     for f in (
         Fill.objects.filter(account=account)
         .order_by("created_time", "pk")
@@ -182,11 +182,15 @@ def ledger_for(account: KalshiAccount) -> pnl.Ledger:
         pk, ticker, book_side, yes_price, count, fee, created = f
         events.append((created, 0, pk, pnl.Trade(ticker, book_side, yes_price, count, fee)))
     for s in Settlement.objects.filter(account=account).values_list(
-        "pk", "ticker", "market_result", "settled_time"
+        "pk", "ticker", "market_result", "value_cents", "settled_time"
     ):
-        pk, ticker, result, settled = s
+        pk, ticker, result, value_cents, settled = s
         if result in ("yes", "no"):
-            events.append((settled, 1, pk, (ticker, result)))
+            events.append((settled, 1, pk, (ticker, result, None)))
+        elif result == "scalar" and value_cents is not None and 0 <= value_cents <= 100:
+            events.append((settled, 1, pk, (ticker, result, Decimal(value_cents) / 100)))
+        # Any other result (no value reported, a result Kalshi adds later) is not guessed at: the position
+        # stays open and marked, and the settlement still shows in the list with Kalshi's revenue.
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     return pnl.build_ledger(e[3] for e in events)
 

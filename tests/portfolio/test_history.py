@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from portfolio import services
 from portfolio.models import Settlement
 from tests.portfolio.helpers import make_fill, make_trader
 
@@ -74,3 +75,25 @@ def test_settlements_are_listed_with_their_profit(client, alice):
     html = client.get("/portfolio/settlements/").content.decode()
     assert "KX-OLD" in html and "+$1.80" in html
     assert "KX-OLD" in client.get("/portfolio/").content.decode()
+
+
+def test_a_scalar_settlement_is_replayed_at_its_value_and_listed_with_it(client, alice):
+    # alice holds 6 YES of KX-FED-A (10 bought at 0.40, 4 sold at 0.55): settled at 37¢ a YES contract.
+    Settlement.objects.create(
+        account=alice, ticker="KX-FED-A", event_ticker="KX", market_result="scalar", yes_count=D(6),
+        yes_total_cost=D("2.40"), no_count=0, no_total_cost=0, revenue=D("2.22"), value_cents=37,
+        settled_time=datetime(2026, 11, 6, tzinfo=UTC),
+    )  # fmt: skip
+    market = services.ledger_for(alice).market("KX-FED-A")
+    assert (market.position, market.settled) == (0, "scalar")
+    assert market.realized == D("0.60") + 6 * (D("0.37") - D("0.40"))  # the sale, then the settlement
+    assert "SCALAR @ 37¢" in client.get("/portfolio/settlements/").content.decode()
+
+
+def test_a_scalar_settlement_without_a_value_leaves_the_position_open(alice):
+    Settlement.objects.create(
+        account=alice, ticker="KX-FED-A", event_ticker="KX", market_result="scalar", yes_count=D(6),
+        yes_total_cost=D("2.40"), no_count=0, no_total_cost=0, revenue=D("2.22"), value_cents=None,
+        settled_time=datetime(2026, 11, 6, tzinfo=UTC),
+    )  # fmt: skip
+    assert services.ledger_for(alice).market("KX-FED-A").position == 6

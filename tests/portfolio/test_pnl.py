@@ -65,6 +65,29 @@ def test_settlement_pays_the_winning_leg_and_realizes_against_the_basis():
     assert (m.position, m.cost, m.realized) == (0, 0, D("2.40"))
 
 
+def test_a_scalar_settlement_pays_the_value_per_yes_and_the_rest_per_no():
+    yes, no = MarketPnl("A"), MarketPnl("B")
+    yes.apply(buy_yes("10", "0.40"))
+    no.apply(buy_no("4", "0.50"))
+    assert yes.settle("scalar", D("0.37")) == D("3.70")
+    assert (yes.position, yes.cost, yes.realized, yes.settled) == (0, 0, D("-0.30"), "scalar")
+    assert no.settle("scalar", D("0.37")) == D("2.52")  # 4 × 0.63
+    assert no.realized == D("0.52")
+
+
+def test_a_scalar_settlement_without_a_value_in_range_is_refused():
+    m = MarketPnl("T")
+    m.apply(buy_yes("1", "0.50"))
+    for bad in (None, D("1.01"), D("-0.01")):
+        try:
+            m.settle("scalar", bad)
+        except ValueError as exc:
+            assert "YES value" in str(exc)
+        else:
+            raise AssertionError(f"settled a scalar market at {bad!r}")
+    assert m.position == 1  # nothing half-applied
+
+
 def test_unrealized_marks_yes_at_the_price_and_no_at_its_complement():
     yes, no = MarketPnl("A"), MarketPnl("B")
     yes.apply(buy_yes("10", "0.31"))
@@ -127,6 +150,18 @@ def test_cash_is_conserved_exactly(seq, result):
     ledger.settle("A", result)
     a = ledger.market("A")
     assert a.cash == a.realized - a.fees and a.cost == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(trades, st.integers(min_value=0, max_value=100))
+def test_a_scalar_settlement_realizes_each_contract_at_its_legs_value(seq, value_cents):
+    # A YES contract ends up worth the value, a NO contract the rest of the dollar, whatever the fill order.
+    value = D(value_cents) / 100
+    ledger = build_ledger([*seq, ("A", "scalar", value), ("B", "scalar", value)])
+    expected = sum((t.count * ((value if t.leg == "yes" else 1 - value) - t.price) for t in seq), D(0))
+    assert ledger.realized == expected
+    assert ledger.cash == expected - ledger.fees
+    assert ledger.cost == 0 and not ledger.open_positions()
 
 
 @settings(max_examples=300, deadline=None)
