@@ -85,6 +85,11 @@ VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
         "app on uvicorn, KALSHIWEB_MAX_UPDATES_PER_SECOND=20 (diagnostic)",
     ),
     "ceiling-stalled": ("ceiling", {}, "ceiling with the stalled browsers connected (diagnostic)"),
+    "daphne-stock": (
+        "daphne",
+        {"KALSHIWEB_DAPHNE_FASTPATH": "0"},
+        "app on daphne, stock Twisted/autobahn write path (KALSHIWEB_DAPHNE_FASTPATH=0)",
+    ),
     "daphne-noflow": (
         "daphne",
         {"KALSHIWEB_SOCKET_PING_SECONDS": "0", "KALSHIWEB_SOCKET_WINDOW_BYTES": "0"},
