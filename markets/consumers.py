@@ -336,7 +336,11 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                         at = now + (1 - tokens) / rate
                         next_at = at if next_at is None else min(next_at, at)
                 if due:
-                    frame = "".join(self.pending.pop(t) for t in due)
+                    frame = (
+                        self.pending.pop(due[0])
+                        if len(due) == 1
+                        else "".join([self.pending.pop(t) for t in due])
+                    )
                     try:
                         await self.send_direct({"type": "websocket.send", "text": frame})
                         self.sent += len(frame)
@@ -351,5 +355,6 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout)
                 self.wakeup.clear()
-            for ticker in [t for t in buckets if t not in self.tickers]:
-                del buckets[ticker]
+            if len(buckets) > len(self.tickers):  # forget unwatched markets (at most MAX_MARKETS linger)
+                for ticker in [t for t in buckets if t not in self.tickers]:
+                    del buckets[ticker]
