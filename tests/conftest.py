@@ -102,7 +102,17 @@ def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
     log_path = Path(os.environ["KALSHIWEB_VAR_DIR"]) / f"daphne-{port}.log"
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kalshiweb.serve", "--server", "daphne", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "kalshiweb.serve",
+            "--server",
+            "daphne",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log_file,
