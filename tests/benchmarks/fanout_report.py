@@ -168,10 +168,25 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             + "; ".join(lat)
             + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms): `_send_loop` paces each market with its own "
             "token bucket (KALSHIWEB_MAX_UPDATES_PER_SECOND per market, burst 2) and sends a due update at once, so "
-            "at the feed's 10 Hz per market the throttle rarely holds an update back; the tail is queueing on the "
-            "server's core (server CPU in the windows: " + ", ".join(busy) + ") and, in disturbed windows, "
-            "preemption by other processes."
+            "at the feed's 10 Hz per market the throttle rarely holds an update back; a tail comes from queueing "
+            "on the server's core when it is busy (server CPU in the windows: "
+            + ", ".join(busy)
+            + ") and, in "
+            "disturbed windows, preemption by other processes."
         )
+        unexplained = [
+            f"{kind} {wl} (p99 {w.p99_ms:.0f} ms, max {w.max_ms:.0f} ms, server CPU "
+            f"{100 * w.server_cpu_s / w.window_s:.0f}%)"
+            for kind in ("daphne", "uvicorn")
+            for wl in ("A", "B")
+            if (w := _ws(results, kind, wl)) and w.p99_ms > 50 and w.server_cpu_s / w.window_s < 0.8
+        ]
+        if unexplained:
+            out.append(
+                "**p99 over target with the core not busy**: "
+                + ", ".join(unexplained)
+                + ": not queueing on the server's core; see the notes after this section."
+            )
     counts = []
     for r in results:
         if r.server == "ceiling":
