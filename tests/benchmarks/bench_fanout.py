@@ -84,6 +84,11 @@ VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
         {"KALSHIWEB_MAX_UPDATES_PER_SECOND": "20"},
         "app on uvicorn, KALSHIWEB_MAX_UPDATES_PER_SECOND=20 (diagnostic)",
     ),
+    "uvicorn-nopongclose": (
+        "uvicorn",
+        {"KALSHIWEB_SOCKET_PONG_TIMEOUT": "0"},
+        "app on uvicorn, our pong timeout off (diagnostic: stalled sockets left to uvicorn's keepalive)",
+    ),
     "ceiling-stalled": ("ceiling", {}, "ceiling with the stalled browsers connected (diagnostic)"),
     "daphne-stock": (
         "daphne",
