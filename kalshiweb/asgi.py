@@ -13,6 +13,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from markets.consumers import ExposeServerSend  # noqa: E402
 from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
 
 websocket_urlpatterns = [*market_ws]
@@ -24,6 +25,9 @@ http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.KALSHIWEB_SERVE_S
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # ExposeServerSend: the market socket's frames skip the send wrappers (see markets/consumers.py).
+        "websocket": ExposeServerSend(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -1,5 +1,8 @@
 """Serve the ASGI app: daphne by default, uvicorn with ASGI_SERVER=uvicorn.
 
+Under daphne, kalshiweb.daphne_fastpath first makes its per-frame writes cheaper (see that module;
+KALSHIWEB_DAPHNE_FASTPATH=0 keeps the stock path).
+
 python -m kalshiweb.serve [--host 127.0.0.1] [--port 8000]
 """
 
@@ -28,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     from daphne.cli import CommandLineInterface
 
+    from kalshiweb import daphne_fastpath
+
+    daphne_fastpath.install()  # before daphne listens: its connections are built from tcp.Port.transport
     sys.argv = ["daphne", "-b", args.host, "-p", str(args.port), "kalshiweb.asgi:application"]
     CommandLineInterface.entrypoint()
 

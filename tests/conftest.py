@@ -81,7 +81,8 @@ def page(browser: object) -> Iterator[object]:
 
 @pytest.fixture
 def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
-    """The real ASGI app under daphne, in a subprocess, on the test database. Yields its base URL."""
+    """The real ASGI app under daphne, started as the Procfile does (`python -m kalshiweb.serve`, so with
+    kalshiweb.daphne_fastpath installed), in a subprocess, on the test database. Yields its base URL."""
     from django.db import connection
 
     db = connection.settings_dict
@@ -101,7 +102,17 @@ def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
     log_path = Path(os.environ["KALSHIWEB_VAR_DIR"]) / f"daphne-{port}.log"
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "kalshiweb.asgi:application"],
+        [
+            sys.executable,
+            "-m",
+            "kalshiweb.serve",
+            "--server",
+            "daphne",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log_file,

@@ -84,7 +84,20 @@ VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
         {"KALSHIWEB_MAX_UPDATES_PER_SECOND": "20"},
         "app on uvicorn, KALSHIWEB_MAX_UPDATES_PER_SECOND=20 (diagnostic)",
     ),
+    "uvicorn-nopongclose": (
+        "uvicorn",
+        {"KALSHIWEB_SOCKET_PONG_TIMEOUT": "0"},
+        "app on uvicorn, our pong timeout off (diagnostic: stalled sockets left to uvicorn's keepalive)",
+    ),
     "ceiling-stalled": ("ceiling", {}, "ceiling with the stalled browsers connected (diagnostic)"),
+    "daphne-stock": (
+        "daphne",
+        {"KALSHIWEB_DAPHNE_FASTPATH": "0"},
+        "app on daphne, stock Twisted/autobahn write path (KALSHIWEB_DAPHNE_FASTPATH=0)",
+    ),
+    # --base-root DIR: the app of another checkout (e.g. `git archive <commit> | tar -x -C DIR`) under daphne,
+    # for a before/after in one run; its label comes from --base-label.
+    "daphne-base": ("daphne", {}, "app on daphne, base code"),
     "daphne-noflow": (
         "daphne",
         {"KALSHIWEB_SOCKET_PING_SECONDS": "0", "KALSHIWEB_SOCKET_WINDOW_BYTES": "0"},
@@ -98,6 +111,7 @@ LOG_NEEDLES = (
     "Timeout reading from",  # redis-py socket timeout
 )
 LABELS = {name: spec[2] for name, spec in VARIANTS.items()}
+BASE_ROOT = ROOT  # --base-root
 
 
 @dataclass
@@ -472,7 +486,7 @@ async def run_server(name: str, ctx: Context) -> ServerResult:
     env = {**ctx.env, **{k: v.format(redis_url=ctx.redis_url) for k, v in extra_env.items()}}
     proc = subprocess.Popen(
         server_command(kind, port),
-        cwd=ROOT,
+        cwd=BASE_ROOT if name == "daphne-base" else ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -809,7 +823,17 @@ def main(argv: list[str] | None = None) -> int:
         help="markets per workload the stalled browsers watch (0: they watch none)",
     )
     parser.add_argument("--json", type=Path, help="also dump the raw results as JSON here")
+    parser.add_argument(
+        "--base-root", type=Path, help="for --servers daphne-base: the checkout whose app it serves"
+    )
+    parser.add_argument("--base-label", default="", help="label of the daphne-base rows")
     args = parser.parse_args(argv)
+    if "daphne-base" in args.servers.split(","):
+        if args.base_root is None or not (args.base_root / "kalshiweb" / "serve.py").exists():
+            parser.error("--servers daphne-base needs --base-root DIR, a checkout with kalshiweb/serve.py")
+        global BASE_ROOT
+        BASE_ROOT = args.base_root.resolve()
+        LABELS["daphne-base"] = args.base_label or f"app on daphne, code of {BASE_ROOT.name}"
     cfg = QUICK if args.quick else FULL
     if args.stalled_markets is not None:
         cfg = dataclasses.replace(cfg, stalled_markets=args.stalled_markets)
@@ -914,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs and (not args.quick or args.write_docs):
         from fanout_report import render_diagnostics, render_section
 
-        if any(s not in SERVERS for s in servers):
+        if not set(SERVERS) <= set(servers):  # a main run may add variants (rows) to the three servers
             write_docs(diagnostics=render_diagnostics(now, results, table, detail, verdict))
         else:
             write_docs(render_section(now, machine, cfg, results, table, detail, verdict, wall, background))

@@ -24,8 +24,11 @@ Method (`python tests/benchmarks/bench_fanout.py`; `--quick` is a smaller smoke 
 - Three servers, one after the other, fed the same frames: the **ceiling** (`tests/benchmarks/fanout_ceiling.py`:
   asyncio, one Redis subscription, each update's row HTML `websockets.broadcast()` to the sockets watching that
   market, no conflation, no auth), and the app (`python -m kalshiweb.serve`, i.e. `kalshiweb.asgi:application`:
-  session auth, `AllowedHostsOriginValidator`, `MarketStreamConsumer` + `markets.hub`) under **daphne** and
-  **uvicorn** (`ws="websockets"`), default settings (10 frames/s per socket).
+  session auth, `AllowedHostsOriginValidator`, `MarketStreamConsumer` + `markets.hub`) under **daphne** (with
+  `kalshiweb.daphne_fastpath`, which `kalshiweb.serve` installs) and **uvicorn** (`ws="websockets"`), default
+  settings (10 frames/s per socket). Extra rows, when run (`--servers ceiling,daphne,uvicorn,daphne-stock`, or
+  `daphne-base --base-root DIR` for another checkout's code), are the same app with daphne's stock write path
+  (`KALSHIWEB_DAPHNE_FASTPATH=0`) or older code, measured in the same run.
 - The server process alone on CPU 0; the load generator (all sockets, one asyncio process driving the
   `websockets` Sans-I/O client protocol), the feed process and an embedded redis-server on CPU 1. Server CPU =
   utime+stime of the whole process (all threads) from `/proc/<pid>/stat` over the measurement window;
@@ -88,6 +91,22 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             f"process tops out near {a.frames_s / max(a.server_cpu_s / a.window_s, 1e-9):,.0f} frames/s of this kind "
             f"(the ceiling near {ca.frames_s / max(ca.server_cpu_s / ca.window_s, 1e-9):,.0f})."
         )
+    d_a, d_b = _ws(results, "daphne", "A"), _ws(results, "daphne", "B")
+    labels = {"daphne-stock": "Twisted's and autobahn's stock write path", "daphne-base": "the older code"}
+    for other, what in labels.items():
+        o_a, o_b = _ws(results, other, "A"), _ws(results, other, "B")
+        if not (d_a and d_b and o_a and o_b):
+            continue
+        out.append(
+            f"**Same run, daphne with {what}** ({other}): A {o_a.us_frame:.1f} µs per frame, "
+            f"{100 * o_a.server_cpu_s / o_a.window_s:.0f}% of its core for {o_a.frames_s:,.0f} frames/s, "
+            f"p50 {o_a.p50_ms:.0f} / p99 {o_a.p99_ms:.0f} ms; B {o_b.us_update:.1f} µs per market update, "
+            f"p99 {o_b.p99_ms:.0f} ms. The shipped daphne: A {d_a.us_frame:.1f} µs per frame "
+            f"({100 * (1 - d_a.us_frame / o_a.us_frame):.0f}% less), "
+            f"{100 * d_a.server_cpu_s / d_a.window_s:.0f}% of its core, p50 {d_a.p50_ms:.0f} / p99 "
+            f"{d_a.p99_ms:.0f} ms; B {d_b.us_update:.1f} µs per market update "
+            f"({100 * (1 - d_b.us_update / o_b.us_update):.0f}% less), p99 {d_b.p99_ms:.0f} ms."
+        )
     saturated = [
         f"{r.server} {w.workload} ({100 * w.server_cpu_s / w.window_s:.0f}% of its core, "
         f"{100 * w.fragments / (w.offered_updates * w.window_s):.0f}% of the offered updates delivered)"
@@ -149,10 +168,25 @@ def interpretation(results: list[Any], cfg: Any) -> list[str]:
             + "; ".join(lat)
             + f"; ceiling p99 {ca.p99_ms:.0f} / {cb.p99_ms:.0f} ms): `_send_loop` paces each market with its own "
             "token bucket (KALSHIWEB_MAX_UPDATES_PER_SECOND per market, burst 2) and sends a due update at once, so "
-            "at the feed's 10 Hz per market the throttle rarely holds an update back; the tail is queueing on the "
-            "server's core (server CPU in the windows: " + ", ".join(busy) + ") and, in disturbed windows, "
-            "preemption by other processes."
+            "at the feed's 10 Hz per market the throttle rarely holds an update back; a tail comes from queueing "
+            "on the server's core when it is busy (server CPU in the windows: "
+            + ", ".join(busy)
+            + ") and, in "
+            "disturbed windows, preemption by other processes."
         )
+        unexplained = [
+            f"{kind} {wl} (p99 {w.p99_ms:.0f} ms, max {w.max_ms:.0f} ms, server CPU "
+            f"{100 * w.server_cpu_s / w.window_s:.0f}%)"
+            for kind in ("daphne", "uvicorn")
+            for wl in ("A", "B")
+            if (w := _ws(results, kind, wl)) and w.p99_ms > 50 and w.server_cpu_s / w.window_s < 0.8
+        ]
+        if unexplained:
+            out.append(
+                "**p99 over target with the core not busy**: "
+                + ", ".join(unexplained)
+                + ": not queueing on the server's core; see the notes after this section."
+            )
     counts = []
     for r in results:
         if r.server == "ceiling":

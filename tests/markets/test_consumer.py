@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from markets.consumers import MarketStreamConsumer
+from markets.consumers import ExposeServerSend, MarketStreamConsumer
 from markets.hub import current_hub, market_channel
 
 pytestmark = pytest.mark.asyncio
@@ -70,6 +70,42 @@ async def test_it_relays_a_published_update_for_a_watched_market(redis_client):
     )
     assert frame == "<div id='rowq-KXB-2'>42¢</div>"
     await communicator.disconnect()
+
+
+async def test_behind_expose_server_send_market_frames_skip_the_inner_send_wrappers(redis_client):
+    """Under kalshiweb.asgi the stack starts with ExposeServerSend: market frames and pings go to the server's
+    send directly; accept, error frames and the rest still pass through the middlewares' send."""
+    seen_by_middleware: list[dict] = []
+
+    def spy_middleware(inner):
+        async def app(scope, receive, send):
+            async def spy_send(message):
+                seen_by_middleware.append(message)
+                await send(message)
+
+            return await inner(scope, receive, spy_send)
+
+        return app
+
+    app = ExposeServerSend(spy_middleware(MarketStreamConsumer.as_asgi()))
+    communicator = WebsocketCommunicator(app, "/ws/markets/?tickers=KXA-1,bad!&view=row")
+    communicator.scope["user"] = TRADER
+    connected, _ = await communicator.connect()
+    assert connected
+    assert "invalid ticker" in await communicator.receive_from()  # an error frame: through the stack
+    frame = await publish_until_received(redis_client, "KXA-1", {"row": "<i>direct</i>"}, communicator)
+    assert frame == "<i>direct</i>"
+    await communicator.disconnect()
+    texts = [m.get("text", "") for m in seen_by_middleware if m["type"] == "websocket.send"]
+    assert any("invalid ticker" in t for t in texts)
+    assert "<i>direct</i>" not in texts
+    assert any(m["type"] == "websocket.accept" for m in seen_by_middleware)
+
+
+async def test_the_apps_socket_stack_exposes_the_server_send():
+    from kalshiweb.asgi import application
+
+    assert isinstance(application.application_mapping["websocket"], ExposeServerSend)
 
 
 async def test_it_sends_the_detail_fragment_to_a_detail_page(redis_client):
