@@ -65,7 +65,12 @@ def trader_profile(user: Any) -> TraderProfile | None:
     cached = getattr(user, "_kw_trader_profile", _UNSET)
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
-    profile = TraderProfile.objects.select_related("account").filter(user=user).first()
+    relation = TraderProfile.user.field.remote_field
+    if getattr(user, "pk", None) is not None and relation.is_cached(user):
+        # Loaded with the user (trading.auth.TraderBackend): no query. None when the user has no profile.
+        profile = relation.get_cached_value(user)
+    else:
+        profile = TraderProfile.objects.select_related("account").filter(user=user).first()
     try:
         user._kw_trader_profile = profile
     except AttributeError:
