@@ -277,6 +277,58 @@ def test_placing_a_plain_order_reads_the_position_only_after_its_commit(client, 
     assert sum('FROM "markets_market"' in q for q in sql) == 1, sql  # no deferred market field is loaded
 
 
+def test_placing_a_plain_order_runs_three_statements_before_its_insert(
+    client, alice, fresh_book, django_assert_max_num_queries
+):
+    """Before the order's INSERT: the user with its trader profile and account (one statement), the market and
+    the halt; the session comes from Redis. After the commit only the position, for the re-rendered ticket."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    TraderProfile.objects.filter(user=alice).update(max_position_per_market=None)
+    TradingHalt.current()  # the halt's row exists (made once, by the first read ever)
+    # user, market, halt, savepoint, order, "created" event, release, position (display)
+    with django_assert_max_num_queries(8), CaptureQueriesContext(connection) as queries:
+        response = place(client)
+    assert response.status_code == 200 and Order.objects.count() == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "trading_order"'))
+    before = [q.split(" FROM ")[1].split()[0] for q in sql[:insert] if q.startswith("SELECT")]
+    assert before == ['"auth_user"', '"markets_market"', '"trading_tradinghalt"'], sql
+    assert '"trading_traderprofile"' in sql[0] and '"trading_kalshiaccount"' in sql[0], sql[0]
+    assert not any("django_session" in q for q in sql), sql
+
+
+def test_the_placed_response_has_the_fresh_ticket_and_the_new_row(client, alice, fresh_book):
+    body = place(client, count="3").content.decode()
+    order = Order.objects.get()
+    assert body.index('id="ticket"') < body.index(f'id="order-{order.pk}"')
+    assert "Order sent: buy 3 YES" in body and "Position 0" in body and "Balance $1,000.00" in body
+
+
+def test_a_viewer_gets_no_trader_profile_without_a_query(django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+
+    from trading.auth import TraderBackend
+    from trading.services import trader_profile
+
+    victor = TraderBackend().get_user(make_user("victor").pk)
+    assert victor is not None and victor.username == "victor"
+    with django_assert_num_queries(0):
+        assert trader_profile(victor) is None
+    plain = get_user_model().objects.get(username="victor")  # loaded without the join: one query
+    with django_assert_num_queries(1):
+        assert trader_profile(plain) is None
+
+
+def test_the_top_bar_shows_the_cached_balance(client, alice):
+    from trading.balance import store_balance
+
+    store_balance(TraderProfile.objects.get(user=alice).account, D("1234.5"))
+    body = client.get(f"/markets/{TICKER}/").content.decode()
+    assert 'class="topbar-balance"' in body and "$1,234.50" in body
+
+
 def test_a_position_limit_still_reads_the_position_before_placing(client, alice, fresh_book):
     from trading.models import Fill
 
