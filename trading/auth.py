@@ -1,4 +1,4 @@
-"""Authentication backend: Django's ModelBackend, loading the trader profile with the user."""
+"""Authentication backend: Django's ModelBackend, loading what a trading request checks with the user."""
 
 from __future__ import annotations
 
@@ -6,15 +6,27 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import Subquery
+
+from trading.models import TradingHalt
 
 
 class TraderBackend(ModelBackend):
     def get_user(self, user_id: Any) -> Any:
-        """The session's user with its trader profile and account (LEFT JOINs): `services.trader_profile`
-        then needs no query of its own, which saves a statement on every trading request."""
+        """The session's user with its trader profile and account (LEFT JOINs) and the global halt (as
+        `kw_halted`, `kw_halt_reason`; None when no halt was ever set): `services.trader_profile` and
+        `services.current_halt` then need no query of their own, two statements fewer on every trading request.
+        Both are read once per request either way."""
         model = get_user_model()
+        halt = TradingHalt.objects.filter(pk=1)
         try:
-            user = model._default_manager.select_related("trader__account").get(pk=user_id)
+            user = (
+                model._default_manager.select_related("trader__account")
+                .annotate(
+                    kw_halted=Subquery(halt.values("halted")), kw_halt_reason=Subquery(halt.values("reason"))
+                )
+                .get(pk=user_id)
+            )
         except model.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None

@@ -84,7 +84,11 @@ def current_halt(user: Any) -> TradingHalt:
     cached = getattr(user, "_kw_halt", None)
     if cached is not None:
         return cached
-    halt = TradingHalt.current()
+    if hasattr(user, "kw_halted"):
+        # Read with the user (trading.auth.TraderBackend); no row yet means no halt was ever set.
+        halt = TradingHalt(pk=1, halted=bool(user.kw_halted), reason=user.kw_halt_reason or "")
+    else:
+        halt = TradingHalt.current()
     try:
         user._kw_halt = halt
     except AttributeError:

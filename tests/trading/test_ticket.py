@@ -277,26 +277,38 @@ def test_placing_a_plain_order_reads_the_position_only_after_its_commit(client, 
     assert sum('FROM "markets_market"' in q for q in sql) == 1, sql  # no deferred market field is loaded
 
 
-def test_placing_a_plain_order_runs_three_statements_before_its_insert(
-    client, alice, fresh_book, django_assert_max_num_queries
+@pytest.mark.parametrize("halt_row", [True, False])
+def test_placing_a_plain_order_runs_two_statements_before_its_insert(
+    client, alice, fresh_book, django_assert_max_num_queries, halt_row
 ):
-    """Before the order's INSERT: the user with its trader profile and account (one statement), the market and
-    the halt; the session comes from Redis. After the commit only the position, for the re-rendered ticket."""
+    """Before the order's INSERT: the user with its trader profile, account and the global halt (one statement)
+    and the market; the session comes from Redis. After the commit only the position, for the fresh ticket."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     TraderProfile.objects.filter(user=alice).update(max_position_per_market=None)
-    TradingHalt.current()  # the halt's row exists (made once, by the first read ever)
-    # user, market, halt, savepoint, order, "created" event, release, position (display)
-    with django_assert_max_num_queries(8), CaptureQueriesContext(connection) as queries:
+    if halt_row:
+        TradingHalt.objects.create(pk=1, halted=False, reason="lifted")
+    # user, market, savepoint, order, "created" event, release, position (display)
+    with django_assert_max_num_queries(7), CaptureQueriesContext(connection) as queries:
         response = place(client)
     assert response.status_code == 200 and Order.objects.count() == 1
     sql = [q["sql"] for q in queries.captured_queries]
     insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "trading_order"'))
-    before = [q.split(" FROM ")[1].split()[0] for q in sql[:insert] if q.startswith("SELECT")]
-    assert before == ['"auth_user"', '"markets_market"', '"trading_tradinghalt"'], sql
-    assert '"trading_traderprofile"' in sql[0] and '"trading_kalshiaccount"' in sql[0], sql[0]
+    before = [q.split(" FROM ")[-1].split()[0] for q in sql[:insert] if q.startswith("SELECT")]
+    assert before == ['"auth_user"', '"markets_market"'], sql
+    for table in ("traderprofile", "kalshiaccount", "tradinghalt"):
+        assert f'"trading_{table}"' in sql[0], sql[0]
     assert not any("django_session" in q for q in sql), sql
+
+
+def test_a_halt_set_after_the_trader_logged_in_stops_the_next_order(client, alice, fresh_book):
+    place(client)
+    TradingHalt.objects.update_or_create(pk=1, defaults={"halted": True, "reason": "fat finger"})
+    assert "fat finger" in place(client).content.decode()
+    TradingHalt.objects.filter(pk=1).update(halted=False)
+    place(client)
+    assert Order.objects.count() == 2
 
 
 def test_the_placed_response_has_the_fresh_ticket_and_the_new_row(client, alice, fresh_book):
