@@ -111,6 +111,24 @@ def test_it_refuses_an_order_over_the_balance(client, alice, fresh_book, monkeyp
     assert "Insufficient balance" in body and Order.objects.count() == 0
 
 
+def test_the_cached_balance_read_with_the_book_refuses_an_order_over_it(
+    client, alice, fresh_book, monkeypatch
+):
+    from trading import balance
+
+    monkeypatch.setattr("trading.views.get_balance", balance.get_balance)  # the real one, not the fixture's
+    account = TraderProfile.objects.get(user=alice).account
+    balance.store_balance(account, D("2"))
+    try:
+        body = place(client, count="10", price_cents="44").content.decode()
+        assert "Insufficient balance" in body and "$2.00" in body and Order.objects.count() == 0
+        balance.store_balance(account, D("500"))
+        place(client, count="10", price_cents="44")
+        assert Order.objects.count() == 1
+    finally:
+        live.client().delete(balance.balance_key(account))
+
+
 def test_it_refuses_to_trade_on_a_stale_book(client, alice, fresh_book):
     live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
     body = place(client).content.decode()
