@@ -20,10 +20,12 @@ def balance_key(account: KalshiAccount) -> str:
 
 
 def parse_cached(data: Any) -> tuple[Decimal | None, float | None]:
-    """(balance, stored at) from the cached JSON value; (None, None) when there is none."""
-    if not isinstance(data, dict) or "balance" not in data:
+    """(balance, stored at) from the cached JSON value; (None, None) when there is none or it is unreadable (the
+    balance is then fetched again)."""
+    try:
+        return Decimal(data["balance"]), float(data["ts"])
+    except (TypeError, KeyError, ValueError, ArithmeticError):
         return None, None
-    return Decimal(data["balance"]), float(data["ts"])
 
 
 def store_balance(account: KalshiAccount, balance: Decimal) -> None:

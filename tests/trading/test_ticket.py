@@ -129,6 +129,13 @@ def test_the_cached_balance_read_with_the_book_refuses_an_order_over_it(
         live.client().delete(balance.balance_key(account))
 
 
+@pytest.mark.parametrize("cached", [None, [], {}, {"balance": "lots", "ts": 1}, {"balance": "5"}, "5"])
+def test_an_unreadable_cached_balance_reads_as_none(cached):
+    from trading.balance import parse_cached
+
+    assert parse_cached(cached) == (None, None)
+
+
 def test_it_refuses_to_trade_on_a_stale_book(client, alice, fresh_book):
     live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
     body = place(client).content.decode()
