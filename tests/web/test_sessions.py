@@ -31,3 +31,24 @@ def test_logging_out_ends_the_session_in_redis_and_in_the_database(client):
     assert not Session.objects.filter(session_key=key).exists()
     assert cache.get(SessionStore.cache_key_prefix + key) is None
     assert client.get("/orders/").status_code == 302  # back to the login page
+
+
+def test_a_wrong_password_is_refused_by_the_first_backend_without_trying_the_next():
+    from django.core.exceptions import PermissionDenied
+
+    from trading.auth import TraderBackend
+
+    alice = make_user("alice")
+    assert TraderBackend().authenticate(None, username="alice", password="correct-horse-battery") == alice
+    with pytest.raises(PermissionDenied):
+        TraderBackend().authenticate(None, username="alice", password="wrong")
+    with pytest.raises(PermissionDenied):
+        TraderBackend().authenticate(None, username="nobody", password="wrong")
+    assert TraderBackend().authenticate(None, token="other credentials") is None  # not ours to refuse
+
+
+def test_a_wrong_password_shows_the_login_form_again(client):
+    make_user("alice")
+    response = client.post("/login/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200 and "sessionid" not in response.cookies
+    assert client.get("/orders/").status_code == 302
