@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +18,14 @@ def environment(request: HttpRequest) -> dict[str, Any]:
 
         profile = trader_profile(user)  # memoised on the user: the views of the same request reuse it
         if profile is not None and profile.account is not None:
-            context["topbar_balance"], _ts = cached_balance(profile.account)
-            context["topbar_env"] = profile.account.environment
+            account = profile.account
+
+            @functools.cache
+            def topbar_balance() -> Decimal | None:
+                return cached_balance(account)[0]
+
+            # Read when a template shows it (templates call callables), once: a partial such as the re-rendered
+            # ticket after an order has no top bar and makes no Redis read for it.
+            context["topbar_balance"] = topbar_balance
+            context["topbar_env"] = account.environment
     return context

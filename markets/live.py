@@ -36,6 +36,10 @@ def _get_json(key: str) -> Any:
     except redis.RedisError as exc:
         log.warning("redis unavailable reading %s: %s", key, exc)
         return None
+    return _parse(key, raw)
+
+
+def _parse(key: str, raw: Any) -> Any:
     if raw is None:
         return None
     try:
@@ -43,6 +47,17 @@ def _get_json(key: str) -> Any:
     except ValueError:
         log.warning("ignoring malformed JSON in %s", key)
         return None
+
+
+def get_json_many(keys: list[str]) -> list[Any]:
+    """Several keys in one round trip (MGET), each parsed; None for a missing or malformed one, and for all of
+    them when Redis is unavailable (as for a single read)."""
+    try:
+        raw = client().mget(keys)
+    except redis.RedisError as exc:
+        log.warning("redis unavailable reading %s: %s", ", ".join(keys), exc)
+        return [None] * len(keys)
+    return [_parse(key, value) for key, value in zip(keys, raw, strict=True)]
 
 
 def get_quote(ticker: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from decimal import Decimal
+from typing import Any
 
 from markets import live
 from trading.models import KalshiAccount
@@ -14,31 +15,47 @@ log = logging.getLogger(__name__)
 FRESH_SECONDS = 15
 
 
-def _key(account: KalshiAccount) -> str:
+def balance_key(account: KalshiAccount) -> str:
     return f"kw:balance:{account.pk}"
+
+
+def parse_cached(data: Any) -> tuple[Decimal | None, float | None]:
+    """(balance, stored at) from the cached JSON value; (None, None) when there is none or it is unreadable (the
+    balance is then fetched again)."""
+    try:
+        return Decimal(data["balance"]), float(data["ts"])
+    except (TypeError, KeyError, ValueError, ArithmeticError):
+        return None, None
 
 
 def store_balance(account: KalshiAccount, balance: Decimal) -> None:
     try:
-        live.client().set(_key(account), json.dumps({"balance": str(balance), "ts": time.time()}), ex=3600)
+        live.client().set(
+            balance_key(account), json.dumps({"balance": str(balance), "ts": time.time()}), ex=3600
+        )
     except Exception as exc:
         log.warning("could not cache balance: %s", exc)
 
 
 def cached_balance(account: KalshiAccount) -> tuple[Decimal | None, float | None]:
     try:
-        raw = live.client().get(_key(account))
+        raw = live.client().get(balance_key(account))
     except Exception:
         return None, None
     if not raw:
         return None, None
-    data = json.loads(raw)
-    return Decimal(data["balance"]), float(data["ts"])
+    return parse_cached(json.loads(raw))
 
 
-def get_balance(account: KalshiAccount, *, max_age: float = FRESH_SECONDS) -> Decimal | None:
-    """Available balance in dollars: cached, refreshed from GET /portfolio/balance when older than max_age."""
-    balance, ts = cached_balance(account)
+def get_balance(
+    account: KalshiAccount,
+    *,
+    max_age: float = FRESH_SECONDS,
+    cached: tuple[Decimal | None, float | None] | None = None,
+) -> Decimal | None:
+    """Available balance in dollars: cached, refreshed from GET /portfolio/balance when older than max_age.
+    `cached`: the cached value as the caller already read it (with other keys, in one round trip)."""
+    balance, ts = cached if cached is not None else cached_balance(account)
     if balance is not None and ts is not None and time.time() - ts < max_age:
         return balance
     from trading.clients import client_for

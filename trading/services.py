@@ -65,7 +65,12 @@ def trader_profile(user: Any) -> TraderProfile | None:
     cached = getattr(user, "_kw_trader_profile", _UNSET)
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
-    profile = TraderProfile.objects.select_related("account").filter(user=user).first()
+    relation = TraderProfile.user.field.remote_field
+    if getattr(user, "pk", None) is not None and relation.is_cached(user):
+        # Loaded with the user (trading.auth.TraderBackend): no query. None when the user has no profile.
+        profile = relation.get_cached_value(user)
+    else:
+        profile = TraderProfile.objects.select_related("account").filter(user=user).first()
     try:
         user._kw_trader_profile = profile
     except AttributeError:
@@ -79,7 +84,11 @@ def current_halt(user: Any) -> TradingHalt:
     cached = getattr(user, "_kw_halt", None)
     if cached is not None:
         return cached
-    halt = TradingHalt.current()
+    if hasattr(user, "kw_halted"):
+        # Read with the user (trading.auth.TraderBackend); no row yet means no halt was ever set.
+        halt = TradingHalt(pk=1, halted=bool(user.kw_halted), reason=user.kw_halt_reason or "")
+    else:
+        halt = TradingHalt.current()
     try:
         user._kw_halt = halt
     except AttributeError:

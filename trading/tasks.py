@@ -116,7 +116,9 @@ def submit_order(self: Any, order_id: int) -> str:
                 "remaining_count": str(result.remaining_count),
             },
         )
-        services.notify_user(order.user_id, services.render_order_update(order))
+    # Rendered after the commit, from the row as committed: the transaction (on SQLite the database's write
+    # lock, which the next order's POST waits for) is not held open for a template render.
+    services.notify_user(order.user_id, services.render_order_update(order))
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status

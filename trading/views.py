@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from markets import live
 from markets.models import Market
 from trading import services
-from trading.balance import get_balance
+from trading.balance import balance_key, get_balance, parse_cached
 from trading.forms import AmendForm, OrderTicketForm
-from trading.models import Fill, Order, TradingHalt
+from trading.models import Fill, KalshiAccount, Order, TradingHalt
 from trading.preview import preview_order
 from trading.tasks import cancel_all_for_account, cancel_order
 
@@ -30,16 +31,40 @@ STALE_AFTER = settings.KALSHIWEB_STALE_AFTER_SECONDS
 TICKET_MARKETS = Market.objects.only("ticker", "status", "close_time", "price_ranges", "yes_ask")
 
 
-def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
+@dataclass(frozen=True)
+class LiveState:
+    """What the ticket reads from Redis for one market and trader, read in one round trip."""
+
+    book: dict[str, Any] | None
+    health: dict[str, Any] | None
+    quote: dict[str, Any] | None
+    cached_balance: tuple[Decimal | None, float | None]
+
+
+def live_state(market: Market, account: KalshiAccount | None) -> LiveState:
+    keys = [f"kw:book:{market.ticker}", "kw:feed:health", f"kw:quote:{market.ticker}"]
+    if account is not None:
+        keys.append(balance_key(account))
+    book, health, quote, *balance = live.get_json_many(keys)
+    return LiveState(book, health, quote, parse_cached(balance[0] if balance else None))
+
+
+def _live_state(request: HttpRequest, market: Market) -> LiveState:
+    profile = services.trader_profile(request.user)
+    return live_state(market, profile.account if profile else None)
+
+
+def ticket_blocker(request: HttpRequest, market: Market, state: LiveState | None = None) -> tuple[str, str]:
     """(kind, reason) the ticket is disabled right now; kind "" when trading is allowed, "data" when it
-    waits for current market data (the page asks again once its book is live), "account" otherwise."""
+    waits for current market data (the page asks again once its book is live), "account" otherwise.
+    `state`: this request's Redis reads, when it has made them already."""
     try:
         services.check_can_trade(request.user)
     except services.TradingRefused as exc:
         return "account", str(exc)
     if not market.is_open:
         return "account", "This market is not open for trading."
-    book = live.get_book(market.ticker)
+    book = state.book if state is not None else live.get_book(market.ticker)
     if book is None:
         return "data", "Waiting for the order book: the exchange feed has not delivered this market yet."
     if book.get("stale"):
@@ -47,7 +72,7 @@ def ticket_blocker(request: HttpRequest, market: Market) -> tuple[str, str]:
             "data",
             "The order book is stale (resyncing with the exchange): trading is paused until it is current.",
         )
-    health = live.feed_health()
+    health = state.health if state is not None else live.feed_health()
     if not health or not health.get("connected"):
         return "data", "The exchange feed is down: trading is paused until market data is live again."
     if time.time() - float(book.get("ts") or 0) > STALE_AFTER:
@@ -62,11 +87,12 @@ def ticket_context(
     *,
     read: OrderTicketForm | None = None,
     blocked: tuple[str, str] | None = None,
+    state: LiveState | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The ticket's context. `read`: a form of this request that already read the position and balance (the
     bound form, or after a placement the form that placed it); `blocked`: this request's `ticket_blocker`
-    answer. Neither is read a second time then."""
+    answer; `state`: its Redis reads. None of them is read a second time then."""
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
     read = read or form
@@ -74,10 +100,12 @@ def ticket_context(
         position, balance = read.position, read.balance
     else:
         position = services.position(account, market.ticker) if account else Decimal(0)
-        balance = get_balance(account) if account else None
+        cached = state.cached_balance if state is not None else None
+        balance = get_balance(account, cached=cached) if account else None
     if form is None:
-        form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market)})
-    blocker_kind, blocker = blocked if blocked is not None else ticket_blocker(request, market)
+        quote = state.quote if state is not None else live.get_quote(market.ticker)
+        form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market, quote)})
+    blocker_kind, blocker = blocked if blocked is not None else ticket_blocker(request, market, state)
     return {
         "market": market,
         "form": form,
@@ -90,25 +118,26 @@ def ticket_context(
     }
 
 
-def _default_price(market: Market) -> Any:
-    quote = live.get_quote(market.ticker) or {}
-    ask = quote.get("yes_ask") or market.yes_ask
+def _default_price(market: Market, quote: dict[str, Any] | None) -> Any:
+    ask = (quote or {}).get("yes_ask") or market.yes_ask
     return (Decimal(str(ask)) * 100).normalize() if ask else None
 
 
-def _checks(request: HttpRequest, market: Market) -> dict[str, Any]:
-    """What the ticket's checks read for this trader and market: limits, position (read on first use), balance."""
+def _checks(request: HttpRequest, market: Market, state: LiveState | None = None) -> dict[str, Any]:
+    """What the ticket's checks read for this trader and market: limits, position (read on first use), balance
+    (from `state` when this request has read Redis already)."""
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
+    cached = state.cached_balance if state is not None else None
     return {
         "limits": profile,
         "position": (lambda: services.position(account, market.ticker)) if account else Decimal(0),
-        "balance": get_balance(account) if account else None,
+        "balance": get_balance(account, cached=cached) if account else None,
     }
 
 
-def _form(request: HttpRequest, market: Market) -> OrderTicketForm:
-    return OrderTicketForm(request.POST, market=market, **_checks(request, market))
+def _form(request: HttpRequest, market: Market, state: LiveState | None = None) -> OrderTicketForm:
+    return OrderTicketForm(request.POST, market=market, **_checks(request, market, state))
 
 
 def _back(request: HttpRequest) -> HttpResponse:
@@ -130,7 +159,8 @@ def ticket(request: HttpRequest, ticker: str) -> HttpResponse:
 @login_required
 def preview(request: HttpRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
-    form = _form(request, market)
+    state = _live_state(request, market)
+    form = _form(request, market, state)
     result = None
     if form.is_valid():
         data = form.cleaned_data
@@ -139,7 +169,7 @@ def preview(request: HttpRequest, ticker: str) -> HttpResponse:
             action=data["action"],
             price=data["price"],
             count=data["count"],
-            book=live.get_book(ticker),
+            book=state.book,
             balance=form.balance,
             position=form.position,
         )
@@ -152,8 +182,10 @@ def preview(request: HttpRequest, ticker: str) -> HttpResponse:
 @login_required
 def place(request: HttpRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
-    form = _form(request, market)
-    blocked = ticket_blocker(request, market)
+    # Everything this request needs from Redis (book, feed health, quote, cached balance) in one round trip.
+    state = _live_state(request, market)
+    form = _form(request, market, state)
+    blocked = ticket_blocker(request, market, state)
     blocker = blocked[1]
     if blocker:
         form.is_valid()
@@ -167,15 +199,12 @@ def place(request: HttpRequest, ticker: str) -> HttpResponse:
             if not request.htmx:
                 return redirect("markets:detail", ticker=ticker)
             # A fresh ticket, with the position and balance this request read (the new order has not
-            # traded yet; its fills arrive over the socket) and the blocker it checked.
-            context = ticket_context(request, market, read=form, blocked=blocked, placed=order)
-            response = render(request, "trading/_ticket.html#ticket", context)
-            response.content += render(
-                request, "trading/_order_row.html", {"order": order, "prepend": True}
-            ).content
-            return response
+            # traded yet; its fills arrive over the socket) and the blocker it checked, and the new order's
+            # row: one render (this runs while the worker signs the order, on the same cores).
+            context = ticket_context(request, market, read=form, blocked=blocked, state=state, placed=order)
+            return render(request, "trading/_ticket.html#placed", context)
     status = 200 if request.htmx else 400
-    context = ticket_context(request, market, form=form, blocked=blocked)
+    context = ticket_context(request, market, form=form, blocked=blocked, state=state)
     return render(request, "trading/_ticket.html#ticket", context, status=status)
 
 
@@ -324,8 +353,6 @@ def halt_everyone(request: HttpRequest) -> HttpResponse:
     halt.set_at = timezone.now()
     halt.save()
     if halt.halted:
-        from trading.models import KalshiAccount
-
         for account_id in KalshiAccount.objects.values_list("pk", flat=True):
             cancel_all_for_account.delay_on_commit(account_id, request.user.get_username())
         Order.objects.filter(status=Order.Status.NEW).update(cancel_requested=True)

@@ -111,6 +111,31 @@ def test_it_refuses_an_order_over_the_balance(client, alice, fresh_book, monkeyp
     assert "Insufficient balance" in body and Order.objects.count() == 0
 
 
+def test_the_cached_balance_read_with_the_book_refuses_an_order_over_it(
+    client, alice, fresh_book, monkeypatch
+):
+    from trading import balance
+
+    monkeypatch.setattr("trading.views.get_balance", balance.get_balance)  # the real one, not the fixture's
+    account = TraderProfile.objects.get(user=alice).account
+    balance.store_balance(account, D("2"))
+    try:
+        body = place(client, count="10", price_cents="44").content.decode()
+        assert "Insufficient balance" in body and "$2.00" in body and Order.objects.count() == 0
+        balance.store_balance(account, D("500"))
+        place(client, count="10", price_cents="44")
+        assert Order.objects.count() == 1
+    finally:
+        live.client().delete(balance.balance_key(account))
+
+
+@pytest.mark.parametrize("cached", [None, [], {}, {"balance": "lots", "ts": 1}, {"balance": "5"}, "5"])
+def test_an_unreadable_cached_balance_reads_as_none(cached):
+    from trading.balance import parse_cached
+
+    assert parse_cached(cached) == (None, None)
+
+
 def test_it_refuses_to_trade_on_a_stale_book(client, alice, fresh_book):
     live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
     body = place(client).content.decode()
@@ -275,6 +300,70 @@ def test_placing_a_plain_order_reads_the_position_only_after_its_commit(client, 
     assert position_reads and all(i > insert for i in position_reads), sql  # still shown on the ticket
     assert sum('FROM "trading_tradinghalt"' in q for q in sql) == 1, sql  # the halt is read once
     assert sum('FROM "markets_market"' in q for q in sql) == 1, sql  # no deferred market field is loaded
+
+
+@pytest.mark.parametrize("halt_row", [True, False])
+def test_placing_a_plain_order_runs_two_statements_before_its_insert(
+    client, alice, fresh_book, django_assert_max_num_queries, halt_row
+):
+    """Before the order's INSERT: the user with its trader profile, account and the global halt (one statement)
+    and the market; the session comes from Redis. After the commit only the position, for the fresh ticket."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    TraderProfile.objects.filter(user=alice).update(max_position_per_market=None)
+    if halt_row:
+        TradingHalt.objects.create(pk=1, halted=False, reason="lifted")
+    # user, market, savepoint, order, "created" event, release, position (display)
+    with django_assert_max_num_queries(7), CaptureQueriesContext(connection) as queries:
+        response = place(client)
+    assert response.status_code == 200 and Order.objects.count() == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    insert = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "trading_order"'))
+    before = [q.split(" FROM ")[-1].split()[0] for q in sql[:insert] if q.startswith("SELECT")]
+    assert before == ['"auth_user"', '"markets_market"'], sql
+    for table in ("traderprofile", "kalshiaccount", "tradinghalt"):
+        assert f'"trading_{table}"' in sql[0], sql[0]
+    assert not any("django_session" in q for q in sql), sql
+
+
+def test_a_halt_set_after_the_trader_logged_in_stops_the_next_order(client, alice, fresh_book):
+    place(client)
+    TradingHalt.objects.update_or_create(pk=1, defaults={"halted": True, "reason": "fat finger"})
+    assert "fat finger" in place(client).content.decode()
+    TradingHalt.objects.filter(pk=1).update(halted=False)
+    place(client)
+    assert Order.objects.count() == 2
+
+
+def test_the_placed_response_has_the_fresh_ticket_and_the_new_row(client, alice, fresh_book):
+    body = place(client, count="3").content.decode()
+    order = Order.objects.get()
+    assert body.index('id="ticket"') < body.index(f'id="order-{order.pk}"')
+    assert "Order sent: buy 3 YES" in body and "Position 0" in body and "Balance $1,000.00" in body
+
+
+def test_a_viewer_gets_no_trader_profile_without_a_query(django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+
+    from trading.auth import TraderBackend
+    from trading.services import trader_profile
+
+    victor = TraderBackend().get_user(make_user("victor").pk)
+    assert victor is not None and victor.username == "victor"
+    with django_assert_num_queries(0):
+        assert trader_profile(victor) is None
+    plain = get_user_model().objects.get(username="victor")  # loaded without the join: one query
+    with django_assert_num_queries(1):
+        assert trader_profile(plain) is None
+
+
+def test_the_top_bar_shows_the_cached_balance(client, alice):
+    from trading.balance import store_balance
+
+    store_balance(TraderProfile.objects.get(user=alice).account, D("1234.5"))
+    body = client.get(f"/markets/{TICKER}/").content.decode()
+    assert 'class="topbar-balance"' in body and "$1,234.50" in body
 
 
 def test_a_position_limit_still_reads_the_position_before_placing(client, alice, fresh_book):
