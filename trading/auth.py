@@ -24,8 +24,10 @@ class TraderBackend(ModelBackend):
             raise PermissionDenied
         return user
 
-    async def aauthenticate(self, request: Any, **kwargs: Any) -> Any:
-        return await sync_to_async(self.authenticate)(request, **kwargs)
+    async def aauthenticate(
+        self, request: Any, username: Any = None, password: Any = None, **kwargs: Any
+    ) -> Any:
+        return await sync_to_async(self.authenticate)(request, username=username, password=password, **kwargs)
 
     def get_user(self, user_id: Any) -> Any:
         """The session's user with its trader profile and account (LEFT JOINs) and the global halt (as

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -68,7 +68,7 @@ def trader_profile(user: Any) -> TraderProfile | None:
     relation = TraderProfile.user.field.remote_field
     if getattr(user, "pk", None) is not None and relation.is_cached(user):
         # Loaded with the user (trading.auth.TraderBackend): no query. None when the user has no profile.
-        profile = relation.get_cached_value(user)
+        profile = cast("TraderProfile | None", relation.get_cached_value(user))
     else:
         profile = TraderProfile.objects.select_related("account").filter(user=user).first()
     try:
@@ -157,7 +157,7 @@ def notify_user(user_id: int, html: str | list[str]) -> None:
 
 
 def render_order_update(order: Order, *, toast: str = "") -> list[str]:
-    frames = [render_to_string("trading/_order_row.html", {"order": order, "oob": True})]
+    frames: list[str] = [render_to_string("trading/_order_row.html", {"order": order, "oob": True})]
     if toast:
         frames.append(render_to_string("trading/_toast.html", {"message": toast}))
     return frames
@@ -168,12 +168,14 @@ def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order
     from trading.tasks import submit_order
 
     profile = check_can_trade(user)
+    account = profile.account
+    assert account is not None  # check_can_trade refuses a profile without an account
     outcome, action, price = cleaned["outcome"], cleaned["action"], cleaned["price"]
     book_side, yes_price = book_order(outcome, action, price)
     with transaction.atomic():
         order = Order.objects.create(
             user=user,
-            account=profile.account,
+            account=account,
             ticker=market_ticker,
             outcome=outcome,
             action=action,
@@ -214,6 +216,8 @@ def request_amend(user: Any, order: Order, price: Decimal, count: Decimal) -> bo
 
 def amend_target(order: Order) -> tuple[str, Decimal, Decimal]:
     """The amend in flight as Kalshi takes it: (book side, YES price, new total count)."""
+    if order.amend_price is None or order.amend_count is None:
+        raise ValueError(f"order {order.pk} has no amend in flight")
     side, yes_price = book_order(order.outcome, order.action, order.amend_price)
     return side, yes_price, order.amend_count
 

@@ -90,7 +90,7 @@ def submit_order(self: Any, order_id: int) -> str:
         reconcile_order.apply_async((order_id,), countdown=0.5)
         return "unknown"
     except KalshiError as exc:
-        order.mark_rejected(exc.code or "rejected", exc.message or str(exc))
+        order.mark_rejected(str(exc.code or "rejected"), exc.message or str(exc))
         services.audit(
             order,
             "rejected",

@@ -8,13 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kalshiweb.http import TraderRequest
 from markets import live
 from markets.models import Market
 from trading import services
@@ -49,12 +50,12 @@ def live_state(market: Market, account: KalshiAccount | None) -> LiveState:
     return LiveState(book, health, quote, parse_cached(balance[0] if balance else None))
 
 
-def _live_state(request: HttpRequest, market: Market) -> LiveState:
+def _live_state(request: TraderRequest, market: Market) -> LiveState:
     profile = services.trader_profile(request.user)
     return live_state(market, profile.account if profile else None)
 
 
-def ticket_blocker(request: HttpRequest, market: Market, state: LiveState | None = None) -> tuple[str, str]:
+def ticket_blocker(request: TraderRequest, market: Market, state: LiveState | None = None) -> tuple[str, str]:
     """(kind, reason) the ticket is disabled right now; kind "" when trading is allowed, "data" when it
     waits for current market data (the page asks again once its book is live), "account" otherwise.
     `state`: this request's Redis reads, when it has made them already."""
@@ -81,7 +82,7 @@ def ticket_blocker(request: HttpRequest, market: Market, state: LiveState | None
 
 
 def ticket_context(
-    request: HttpRequest,
+    request: TraderRequest,
     market: Market,
     form: OrderTicketForm | None = None,
     *,
@@ -123,7 +124,7 @@ def _default_price(market: Market, quote: dict[str, Any] | None) -> Any:
     return (Decimal(str(ask)) * 100).normalize() if ask else None
 
 
-def _checks(request: HttpRequest, market: Market, state: LiveState | None = None) -> dict[str, Any]:
+def _checks(request: TraderRequest, market: Market, state: LiveState | None = None) -> dict[str, Any]:
     """What the ticket's checks read for this trader and market: limits, position (read on first use), balance
     (from `state` when this request has read Redis already)."""
     profile = services.trader_profile(request.user)
@@ -136,11 +137,11 @@ def _checks(request: HttpRequest, market: Market, state: LiveState | None = None
     }
 
 
-def _form(request: HttpRequest, market: Market, state: LiveState | None = None) -> OrderTicketForm:
+def _form(request: TraderRequest, market: Market, state: LiveState | None = None) -> OrderTicketForm:
     return OrderTicketForm(request.POST, market=market, **_checks(request, market, state))
 
 
-def _back(request: HttpRequest) -> HttpResponse:
+def _back(request: TraderRequest) -> HttpResponse:
     """Where a plain (non-htmx) form post returns: its `next` when that is a path on this site."""
     target = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -150,14 +151,14 @@ def _back(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def ticket(request: HttpRequest, ticker: str) -> HttpResponse:
+def ticket(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
     return render(request, "trading/_ticket.html#ticket", ticket_context(request, market))
 
 
 @require_POST
 @login_required
-def preview(request: HttpRequest, ticker: str) -> HttpResponse:
+def preview(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
     state = _live_state(request, market)
     form = _form(request, market, state)
@@ -180,7 +181,7 @@ def preview(request: HttpRequest, ticker: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def place(request: HttpRequest, ticker: str) -> HttpResponse:
+def place(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
     # Everything this request needs from Redis (book, feed health, quote, cached balance) in one round trip.
     state = _live_state(request, market)
@@ -208,14 +209,14 @@ def place(request: HttpRequest, ticker: str) -> HttpResponse:
     return render(request, "trading/_ticket.html#ticket", context, status=status)
 
 
-def _own_order(request: HttpRequest, order_id: int) -> Order:
+def _own_order(request: TraderRequest, order_id: int) -> Order:
     # Scoped to the trader: another trader's order id is a 404, never a 403 that confirms it exists.
     return get_object_or_404(Order, pk=order_id, user=request.user)
 
 
 @require_GET
 @login_required
-def order_row(request: HttpRequest, order_id: int) -> HttpResponse:
+def order_row(request: TraderRequest, order_id: int) -> HttpResponse:
     """One order's row from the database. A row still being sent or reconciled re-reads itself every 2 s, so a
     push that raced ahead of the POST's own response can never leave it showing a stale state."""
     return render(request, "trading/_order_row.html", {"order": _own_order(request, order_id)})
@@ -223,7 +224,7 @@ def order_row(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+def cancel(request: TraderRequest, order_id: int) -> HttpResponse:
     order = _own_order(request, order_id)
     if order.is_open and not order.cancel_requested:
         Order.objects.filter(pk=order.pk).update(cancel_requested=True)
@@ -237,7 +238,7 @@ def cancel(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def amend(request: HttpRequest, order_id: int) -> HttpResponse:
+def amend(request: TraderRequest, order_id: int) -> HttpResponse:
     """GET: the order's row as an amend form (new limit and/or total size). POST: validate as the ticket does,
     record the amend and queue it; the row then shows "amending…" until the exchange has it."""
     order = _own_order(request, order_id)
@@ -279,7 +280,7 @@ def amend(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def cancel_market(request: HttpRequest, ticker: str) -> HttpResponse:
+def cancel_market(request: TraderRequest, ticker: str) -> HttpResponse:
     orders = list(Order.objects.for_user(request.user).open().filter(ticker=ticker, cancel_requested=False))
     for order in orders:
         Order.objects.filter(pk=order.pk).update(cancel_requested=True)
@@ -292,7 +293,7 @@ def cancel_market(request: HttpRequest, ticker: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def orders_panel(request: HttpRequest, ticker: str | None = None) -> HttpResponse:
+def orders_panel(request: TraderRequest, ticker: str | None = None) -> HttpResponse:
     orders = Order.objects.for_user(request.user)
     if ticker:
         orders = orders.filter(ticker=ticker)
@@ -302,7 +303,7 @@ def orders_panel(request: HttpRequest, ticker: str | None = None) -> HttpRespons
 
 @require_GET
 @login_required
-def fills_panel(request: HttpRequest, ticker: str | None = None) -> HttpResponse:
+def fills_panel(request: TraderRequest, ticker: str | None = None) -> HttpResponse:
     fills = Fill.objects.filter(user=request.user)
     if ticker:
         fills = fills.filter(ticker=ticker)
@@ -311,7 +312,7 @@ def fills_panel(request: HttpRequest, ticker: str | None = None) -> HttpResponse
 
 @require_GET
 @login_required
-def orders(request: HttpRequest) -> HttpResponse:
+def orders(request: TraderRequest) -> HttpResponse:
     context = {
         "orders": Order.objects.for_user(request.user)[:200],
         "fills": Fill.objects.filter(user=request.user)[:100],
@@ -323,7 +324,7 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def kill_switch(request: HttpRequest) -> HttpResponse:
+def kill_switch(request: TraderRequest) -> HttpResponse:
     """Cancel everything and halt my trading."""
     profile = services.trader_profile(request.user)
     if profile is None or profile.account is None:
@@ -345,7 +346,7 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_member_required
-def halt_everyone(request: HttpRequest) -> HttpResponse:
+def halt_everyone(request: TraderRequest) -> HttpResponse:
     halt = TradingHalt.current()
     halt.halted = request.POST.get("halted") == "on"
     halt.reason = request.POST.get("reason", "")[:300]
