@@ -42,11 +42,11 @@ from kalshiweb.kalshi.stream import (
 from markets.feed_state import FeedState
 from markets.hub import WATCH_PREFIX
 from markets.leader import Lease
+from markets.live import HEALTH_KEY
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("orderbook_delta", "ticker", "trade")
-HEALTH_KEY = "kw:feed:health"
 
 
 class Feed:

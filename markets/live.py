@@ -21,6 +21,17 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
+HEALTH_KEY = "kw:feed:health"
+
+
+def quote_key(ticker: str) -> str:
+    return f"kw:quote:{ticker}"
+
+
+def book_key(ticker: str) -> str:
+    return f"kw:book:{ticker}"
+
+
 QUOTE_FIELDS = ("yes_bid", "yes_ask", "no_bid", "no_ask", "last_price", "yes_bid_size", "yes_ask_size")
 COUNT_FIELDS = ("volume", "open_interest")
 
@@ -61,7 +72,7 @@ def get_json_many(keys: list[str]) -> list[Any]:
 
 
 def get_quote(ticker: str) -> dict[str, Any] | None:
-    return _get_json(f"kw:quote:{ticker}")
+    return _get_json(quote_key(ticker))
 
 
 def get_quotes(tickers: list[str]) -> dict[str, dict[str, Any]]:
@@ -69,7 +80,7 @@ def get_quotes(tickers: list[str]) -> dict[str, dict[str, Any]]:
     if not tickers:
         return {}
     try:
-        raw = client().mget([f"kw:quote:{t}" for t in tickers])
+        raw = client().mget([quote_key(t) for t in tickers])
     except redis.RedisError as exc:
         log.warning("redis unavailable reading quotes: %s", exc)
         return {}
@@ -85,7 +96,7 @@ def get_quotes(tickers: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def get_book(ticker: str) -> dict[str, Any] | None:
-    return _get_json(f"kw:book:{ticker}")
+    return _get_json(book_key(ticker))
 
 
 def get_trades(ticker: str) -> list[dict[str, Any]]:
@@ -93,7 +104,7 @@ def get_trades(ticker: str) -> list[dict[str, Any]]:
 
 
 def feed_health() -> dict[str, Any] | None:
-    return _get_json("kw:feed:health")
+    return _get_json(HEALTH_KEY)
 
 
 def overlay_quote(market: Any, quote: dict[str, Any] | None) -> Any:

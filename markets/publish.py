@@ -90,9 +90,9 @@ def publish(
     payload = json.dumps(update)
     with client.pipeline(transaction=False) as pipe:
         pipe.set(f"kw:frag:{ticker}", payload, ex=FRAGMENT_TTL_SECONDS)
-        pipe.set(f"kw:quote:{ticker}", json.dumps(quote), ex=FRAGMENT_TTL_SECONDS)
+        pipe.set(live.quote_key(ticker), json.dumps(quote), ex=FRAGMENT_TTL_SECONDS)
         if book is not None:
-            pipe.set(f"kw:book:{ticker}", json.dumps(book), ex=FRAGMENT_TTL_SECONDS)
+            pipe.set(live.book_key(ticker), json.dumps(book), ex=FRAGMENT_TTL_SECONDS)
         pipe.set(f"kw:trades:{ticker}", json.dumps(trades[:30]), ex=FRAGMENT_TTL_SECONDS)
         pipe.publish(market_channel(ticker), payload)
         pipe.execute()

@@ -43,7 +43,7 @@ class LiveState:
 
 
 def live_state(market: Market, account: KalshiAccount | None) -> LiveState:
-    keys = [f"kw:book:{market.ticker}", "kw:feed:health", f"kw:quote:{market.ticker}"]
+    keys = [live.book_key(market.ticker), live.HEALTH_KEY, live.quote_key(market.ticker)]
     if account is not None:
         keys.append(balance_key(account))
     book, health, quote, *balance = live.get_json_many(keys)
