@@ -44,7 +44,11 @@ def cached_balance(account: KalshiAccount) -> tuple[Decimal | None, float | None
         return None, None
     if not raw:
         return None, None
-    return parse_cached(json.loads(raw))
+    try:
+        data = json.loads(raw)
+    except ValueError:  # unreadable: fetched again, as when there is none
+        return None, None
+    return parse_cached(data)
 
 
 def get_balance(

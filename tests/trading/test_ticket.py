@@ -136,6 +136,17 @@ def test_an_unreadable_cached_balance_reads_as_none(cached):
     assert parse_cached(cached) == (None, None)
 
 
+def test_a_cached_balance_that_is_not_json_reads_as_none(alice):
+    from trading import balance
+
+    account = TraderProfile.objects.get(user=alice).account
+    live.client().set(balance.balance_key(account), b"\xffnot json")
+    try:
+        assert balance.cached_balance(account) == (None, None)
+    finally:
+        live.client().delete(balance.balance_key(account))
+
+
 def test_it_refuses_to_trade_on_a_stale_book(client, alice, fresh_book):
     live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
     body = place(client).content.decode()
