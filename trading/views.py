@@ -42,30 +42,25 @@ class LiveState:
     cached_balance: tuple[Decimal | None, float | None]
 
 
-def live_state(market: Market, account: KalshiAccount | None) -> LiveState:
+def live_state(request: TraderRequest, market: Market) -> LiveState:
+    profile = services.trader_profile(request.user)
     keys = [live.book_key(market.ticker), live.HEALTH_KEY, live.quote_key(market.ticker)]
-    if account is not None:
-        keys.append(balance_key(account))
+    if profile is not None and profile.account is not None:
+        keys.append(balance_key(profile.account))
     book, health, quote, *balance = live.get_json_many(keys)
     return LiveState(book, health, quote, parse_cached(balance[0] if balance else None))
 
 
-def _live_state(request: TraderRequest, market: Market) -> LiveState:
-    profile = services.trader_profile(request.user)
-    return live_state(market, profile.account if profile else None)
-
-
-def ticket_blocker(request: TraderRequest, market: Market, state: LiveState | None = None) -> tuple[str, str]:
+def ticket_blocker(request: TraderRequest, market: Market, state: LiveState) -> tuple[str, str]:
     """(kind, reason) the ticket is disabled right now; kind "" when trading is allowed, "data" when it
-    waits for current market data (the page asks again once its book is live), "account" otherwise.
-    `state`: this request's Redis reads, when it has made them already."""
+    waits for current market data (the page asks again once its book is live), "account" otherwise."""
     try:
         services.check_can_trade(request.user)
     except services.TradingRefused as exc:
         return "account", str(exc)
     if not market.is_open:
         return "account", "This market is not open for trading."
-    book = state.book if state is not None else live.get_book(market.ticker)
+    book = state.book
     if book is None:
         return "data", "Waiting for the order book: the exchange feed has not delivered this market yet."
     if book.get("stale"):
@@ -73,7 +68,7 @@ def ticket_blocker(request: TraderRequest, market: Market, state: LiveState | No
             "data",
             "The order book is stale (resyncing with the exchange): trading is paused until it is current.",
         )
-    health = state.health if state is not None else live.feed_health()
+    health = state.health
     if not health or not health.get("connected"):
         return "data", "The exchange feed is down: trading is paused until market data is live again."
     if time.time() - float(book.get("ts") or 0) > STALE_AFTER:
@@ -93,7 +88,8 @@ def ticket_context(
 ) -> dict[str, Any]:
     """The ticket's context. `read`: a form of this request that already read the position and balance (the
     bound form, or after a placement the form that placed it); `blocked`: this request's `ticket_blocker`
-    answer; `state`: its Redis reads. None of them is read a second time then."""
+    answer; `state`: its Redis reads (read here when not given). None of them is read a second time then."""
+    state = state or live_state(request, market)
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
     read = read or form
@@ -101,11 +97,9 @@ def ticket_context(
         position, balance = read.position, read.balance
     else:
         position = services.position(account, market.ticker) if account else Decimal(0)
-        cached = state.cached_balance if state is not None else None
-        balance = get_balance(account, cached=cached) if account else None
+        balance = get_balance(account, cached=state.cached_balance) if account else None
     if form is None:
-        quote = state.quote if state is not None else live.get_quote(market.ticker)
-        form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market, quote)})
+        form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market, state.quote)})
     blocker_kind, blocker = blocked if blocked is not None else ticket_blocker(request, market, state)
     return {
         "market": market,
@@ -124,20 +118,19 @@ def _default_price(market: Market, quote: dict[str, Any] | None) -> Any:
     return (Decimal(str(ask)) * 100).normalize() if ask else None
 
 
-def _checks(request: TraderRequest, market: Market, state: LiveState | None = None) -> dict[str, Any]:
+def _checks(request: TraderRequest, market: Market, state: LiveState) -> dict[str, Any]:
     """What the ticket's checks read for this trader and market: limits, position (read on first use), balance
-    (from `state` when this request has read Redis already)."""
+    (the cached one in `state`, fetched when stale)."""
     profile = services.trader_profile(request.user)
     account = profile.account if profile else None
-    cached = state.cached_balance if state is not None else None
     return {
         "limits": profile,
         "position": (lambda: services.position(account, market.ticker)) if account else Decimal(0),
-        "balance": get_balance(account, cached=cached) if account else None,
+        "balance": get_balance(account, cached=state.cached_balance) if account else None,
     }
 
 
-def _form(request: TraderRequest, market: Market, state: LiveState | None = None) -> OrderTicketForm:
+def _form(request: TraderRequest, market: Market, state: LiveState) -> OrderTicketForm:
     return OrderTicketForm(request.POST, market=market, **_checks(request, market, state))
 
 
@@ -160,7 +153,7 @@ def ticket(request: TraderRequest, ticker: str) -> HttpResponse:
 @login_required
 def preview(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
-    state = _live_state(request, market)
+    state = live_state(request, market)
     form = _form(request, market, state)
     result = None
     if form.is_valid():
@@ -184,7 +177,7 @@ def preview(request: TraderRequest, ticker: str) -> HttpResponse:
 def place(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
     # Everything this request needs from Redis (book, feed health, quote, cached balance) in one round trip.
-    state = _live_state(request, market)
+    state = live_state(request, market)
     form = _form(request, market, state)
     blocked = ticket_blocker(request, market, state)
     blocker = blocked[1]
@@ -256,7 +249,9 @@ def amend(request: TraderRequest, order_id: int) -> HttpResponse:
         return render(request, "trading/_amend_row.html", {"order": order, "form": form})
     if request.method == "GET":
         return render(request, "trading/_order_row.html", {"order": order, "row_error": problem})
-    form = AmendForm(request.POST, order=order, market=market, **_checks(request, market))
+    form = AmendForm(
+        request.POST, order=order, market=market, **_checks(request, market, live_state(request, market))
+    )
     if problem:
         form.is_valid()
         form.add_error(None, problem)
