@@ -1,10 +1,7 @@
-"""Where Kalshi's sample payloads live: ../shared/kalshi-samples beside the project (KALSHI_SAMPLES_DIR overrides)."""
+"""Kalshi's sample payloads, copied into the repository (tests/fixtures/kalshi; its README names each file's source)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-SAMPLES = Path(
-    os.environ.get("KALSHI_SAMPLES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "kalshi-samples"
-)
+SAMPLES = Path(__file__).resolve().parent / "fixtures" / "kalshi"

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-SAMPLES = Path(
-    os.environ.get("KALSHI_SAMPLES_DIR", Path(__file__).resolve().parents[3] / "shared" / "kalshi-samples")
-)
+from tests.samples import SAMPLES
 
 
 def load_sample(name: str) -> Any:
@@ -20,9 +16,9 @@ def load_sample(name: str) -> Any:
 
 def sample_names(pattern: str, folder: str = "") -> list[str]:
     base = SAMPLES / folder if folder else SAMPLES
-    if not base.is_dir():
-        return []
-    return sorted(str(p.relative_to(SAMPLES)) for p in base.glob(pattern))
+    names = sorted(str(p.relative_to(SAMPLES)) for p in base.glob(pattern))
+    assert names, f"no sample matches {pattern!r} in {base}: tests/fixtures/kalshi is part of the repository"
+    return names
 
 
 @pytest.fixture(scope="session")

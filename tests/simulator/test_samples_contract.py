@@ -1,5 +1,5 @@
 """Every WS message type the simulator emits has the keys and JSON value types of Kalshi's own examples
-(/work/shared/kalshi-samples, from Kalshi's AsyncAPI). Keys the protocol doc marks optional may be missing on
+(tests/fixtures/kalshi, copied from Kalshi's AsyncAPI examples). Keys the protocol doc marks optional may be missing on
 either side; everything else must match, recursively."""
 
 from __future__ import annotations
