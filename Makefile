@@ -3,16 +3,17 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench sim clean
+.PHONY: install run test lint format bench sim clean lock
 
-$(STAMP): pyproject.toml
+# Installs come from the lock file (exact versions with hashes); `make lock` writes it from pyproject.toml.
+$(STAMP): requirements-dev.txt pyproject.toml
 	@py=""; for c in python3.13 python3.12; do \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$c; break; fi; \
 	done; \
 	if [ -z "$$py" ]; then echo "kalshiweb needs Python 3.12 or newer: install python3.13 (or python3.12) and put it on PATH" >&2; exit 1; fi; \
 	if [ ! -x $(PYTHON) ]; then echo "creating $(VENV) with $$py"; $$py -m venv $(VENV); fi; \
-	$(PYTHON) -m pip install --quiet --upgrade pip && \
-	$(PYTHON) -m pip install --quiet -e '.[dev]' && touch $(STAMP)
+	$(PYTHON) -m pip install --quiet --require-hashes -r requirements-dev.txt && \
+	$(PYTHON) -m pip install --quiet --no-deps -e . && touch $(STAMP)
 
 install: $(STAMP)
 
@@ -37,6 +38,14 @@ bench: $(STAMP)
 
 sim: $(STAMP)
 	$(PYTHON) manage.py kalshi_sim
+
+# Re-pin after editing pyproject.toml's dependencies; `make lock UPGRADE=1` moves every pin to the newest
+# release its range allows. Then run `make test` and commit pyproject.toml with both files.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes --quiet \
+	  $(if $(UPGRADE),--upgrade) -o requirements.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.12 --generate-hashes \
+	  --quiet $(if $(UPGRADE),--upgrade) -o requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) var

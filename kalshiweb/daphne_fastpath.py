@@ -21,8 +21,10 @@ write path below our consumer, in two stock behaviours this module changes, for 
    defers to autobahn's own method whenever it would do anything else (sync or chopped sends, a send queue,
    octet logging, debug logging on, a connection not open).
 
-`install()` checks that the installed Twisted/autobahn/daphne still have what these rely on; if not, it
-logs one line and leaves the stock path in place. KALSHIWEB_DAPHNE_FASTPATH=0 also keeps the stock path
+Both patch private internals, so `install()` first checks that Twisted, autobahn, txaio and daphne are the
+exact versions this was written and tested for (`WRITTEN_FOR`, the versions the lock file pins); any other
+version logs one line and leaves the stock path in place. It then checks that they still have what these
+rely on, with the same fallback. KALSHIWEB_DAPHNE_FASTPATH=0 also keeps the stock path
 (used by the benchmark to compare both in one run).
 """
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+from importlib import metadata
 from typing import Any
 
 from twisted.internet import abstract, tcp
@@ -52,6 +55,26 @@ _FD_ATTRIBUTES = (
 
 
 _NO_REACTOR: Any = object()
+
+# The exact versions the patches were written and tested for; requirements*.txt pins the same ones.
+WRITTEN_FOR = {"twisted": "26.10.0", "autobahn": "26.11.1", "txaio": "26.6.1", "daphne": "4.2.3"}
+
+
+def _installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _check_versions() -> str | None:
+    found = {name: _installed_version(name) for name in WRITTEN_FOR}
+    other = [
+        f"{name} {found[name]} (written for {want})"
+        for name, want in WRITTEN_FOR.items()
+        if found[name] != want
+    ]
+    return ", ".join(other) or None
 
 
 class WriteThroughServer(tcp.Server):
@@ -149,6 +172,12 @@ def install() -> list[str]:
     if os.environ.get("KALSHIWEB_DAPHNE_FASTPATH", "1").strip().lower() in {"0", "false", "no", "off"}:
         log.info(
             "daphne fast path off (KALSHIWEB_DAPHNE_FASTPATH): Twisted's and autobahn's stock write path"
+        )
+        return []
+    problem = _check_versions()
+    if problem is not None:
+        log.warning(
+            "daphne fast path not installed, other versions than it patches: %s; stock write path", problem
         )
         return []
     problem = _check_twisted()

@@ -287,6 +287,28 @@ def test_an_unexpected_twisted_keeps_the_stock_path_with_a_log_line(clean_instal
     assert "stock write path" in caplog.text
 
 
+def test_other_versions_than_it_was_written_for_keep_the_stock_path_with_one_log_line(
+    clean_install, monkeypatch, caplog
+):
+    from daphne.ws_protocol import WebSocketProtocol
+
+    real = daphne_fastpath._installed_version
+    monkeypatch.setattr(
+        daphne_fastpath, "_installed_version", lambda name: "99.0.0" if name == "twisted" else real(name)
+    )
+    with caplog.at_level(logging.INFO, logger="kalshiweb.daphne_fastpath"):
+        assert daphne_fastpath.install() == []
+    assert tcp.Port.transport is tcp.Server
+    assert "sendData" not in WebSocketProtocol.__dict__
+    assert len(caplog.records) == 1
+    assert "twisted 99.0.0 (written for 26.10.0)" in caplog.text
+
+
+def test_the_installed_versions_are_the_ones_it_was_written_for():
+    """The lock file and WRITTEN_FOR move together: an upgrade of one without the other fails here."""
+    assert daphne_fastpath._check_versions() is None
+
+
 class FakeTransport:
     def __init__(self) -> None:
         self.written: list[bytes] = []
