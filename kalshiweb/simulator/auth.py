@@ -35,11 +35,22 @@ class AuthError(Exception):
         self.details = details
 
 
+FULL_ACCESS = ("read", "write")
+# Scopes that let a key place and cancel orders (Kalshi's ApiKeyScope: the broad parent or its trade child).
+TRADE_SCOPES = frozenset({"write", "write::trade"})
+
+
 @dataclass(frozen=True)
 class ApiKey:
     key_id: str
     public_key: PublicKey
     user_id: str
+    name: str = ""
+    scopes: tuple[str, ...] = FULL_ACCESS
+
+    @property
+    def can_trade(self) -> bool:
+        return bool(TRADE_SCOPES.intersection(self.scopes))
 
 
 def load_public_key(pem: bytes | str) -> PublicKey:
@@ -70,10 +81,21 @@ class KeyRegistry:
         self._lock = threading.Lock()
 
     def add(
-        self, public_pem: bytes | str, *, key_id: str | None = None, user_id: str | None = None
+        self,
+        public_pem: bytes | str,
+        *,
+        key_id: str | None = None,
+        user_id: str | None = None,
+        scopes: tuple[str, ...] = FULL_ACCESS,
     ) -> ApiKey:
         key_id = key_id or str(uuid.uuid4())
-        api_key = ApiKey(key_id=key_id, public_key=load_public_key(public_pem), user_id=user_id or key_id)
+        api_key = ApiKey(
+            key_id=key_id,
+            public_key=load_public_key(public_pem),
+            user_id=user_id or key_id,
+            name=f"key {key_id[:8]}",
+            scopes=tuple(scopes),
+        )
         with self._lock:
             self._keys[key_id] = api_key
         return api_key
@@ -81,6 +103,10 @@ class KeyRegistry:
     def get(self, key_id: str) -> ApiKey | None:
         with self._lock:
             return self._keys.get(key_id)
+
+    def of_user(self, user_id: str) -> list[ApiKey]:
+        with self._lock:
+            return [key for key in self._keys.values() if key.user_id == user_id]
 
     def __len__(self) -> int:
         with self._lock:

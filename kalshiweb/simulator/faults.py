@@ -36,6 +36,7 @@ class Faults:
         self._rules: list[FailRule] = []
         self._latency = 0.0
         self._silenced = False
+        self._clock_skew = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hub: SessionHub | None = None
 
@@ -81,11 +82,18 @@ class Faults:
         with self._lock:
             self._latency = seconds
 
+    def clock_skew(self, seconds: float) -> None:
+        """The exchange's clock runs ``seconds`` ahead (negative: behind) of this machine's: its ``Date``
+        header says so, and request signatures are checked against it (as a client with a wrong clock sees)."""
+        with self._lock:
+            self._clock_skew = float(seconds)
+
     def reset(self) -> None:
         with self._lock:
             self._rules.clear()
             self._latency = 0.0
             self._silenced = False
+            self._clock_skew = 0.0
 
     # -- what the server reads ------------------------------------------------------------------------------
 
@@ -96,6 +104,10 @@ class Faults:
     @property
     def latency_seconds(self) -> float:
         return self._latency
+
+    @property
+    def clock_skew_seconds(self) -> float:
+        return self._clock_skew
 
     def take_failure(self, path: str) -> FailRule | None:
         """Consume one pending failure matching ``path`` (relative to /trade-api/v2), if any."""
@@ -113,6 +125,7 @@ class Faults:
             return {
                 "silenced": self._silenced,
                 "latency_seconds": self._latency,
+                "clock_skew_seconds": self._clock_skew,
                 "fail_next": [
                     {"remaining": r.remaining, "mode": r.mode, "path_prefix": r.path_prefix}
                     for r in self._rules

@@ -96,6 +96,7 @@ def make_server(app: SimulatorApp, *, host: str, port: int, ping_interval: float
         ws_per_message_deflate=False,
         log_level="warning",
         timeout_graceful_shutdown=2,
+        date_header=False,  # the app sends the exchange's own Date (it can run skewed: the clock-skew fault)
     )
     server = uvicorn.Server(config)
 

@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs
 
 from . import wire
-from .auth import AuthError, KeyRegistry, Verifier
+from .auth import FULL_ACCESS, AuthError, KeyRegistry, Verifier
 from .auth import error_body as auth_error_body
 from .engine import Exchange, ExchangeError
 from .faults import Faults
@@ -92,6 +93,7 @@ class Request:
     client_host: str
     params: dict[str, str] = field(default_factory=dict)
     user_id: str | None = None
+    api_key_id: str | None = None
 
     # -- query helpers --------------------------------------------------------------------------------------
 
@@ -325,12 +327,17 @@ class SimulatorApp:
                 log.exception("exchange.advance failed")
 
     def register_key(
-        self, public_pem: bytes | str, *, key_id: str | None = None, balance: Decimal | None = None
+        self,
+        public_pem: bytes | str,
+        *,
+        key_id: str | None = None,
+        balance: Decimal | None = None,
+        scopes: tuple[str, ...] = FULL_ACCESS,
     ) -> str:
         """Register an API key and its account. Call on the server loop (or before it starts). Returns key_id."""
         import uuid
 
-        api_key = self.registry.add(public_pem, key_id=key_id, user_id=str(uuid.uuid4()))
+        api_key = self.registry.add(public_pem, key_id=key_id, user_id=str(uuid.uuid4()), scopes=scopes)
         bal = balance if balance is not None else self.default_balance
         self.exchange.add_account(api_key.user_id, bal)
         return api_key.key_id
@@ -378,7 +385,7 @@ class SimulatorApp:
             return
         headers = self._headers(scope)
         try:
-            api_key = self.verifier.verify(headers, "GET", scope["path"])
+            api_key = self.verifier.verify(headers, "GET", scope["path"], now=self.clock())
         except AuthError as exc:
             await self._deny(scope, send, 401, auth_error_body(exc.details))
             return
@@ -443,10 +450,16 @@ class SimulatorApp:
             )
         await self._send(send, response)
 
-    @staticmethod
-    async def _send(send: Any, response: Response) -> None:
+    def clock(self) -> float:
+        """The exchange's wall clock (Unix seconds): this machine's, plus any injected clock-skew fault."""
+        return time.time() + self.faults.clock_skew_seconds
+
+    async def _send(self, send: Any, response: Response) -> None:
         raw = b"" if response.body is None else json.dumps(response.body).encode()
-        headers = [(b"content-length", str(len(raw)).encode())]
+        headers = [
+            (b"content-length", str(len(raw)).encode()),
+            (b"date", formatdate(self.clock(), usegmt=True).encode()),
+        ]
         if response.body is not None:
             headers.append((b"content-type", b"application/json"))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -474,9 +487,22 @@ class SimulatorApp:
         full_path = API_PREFIX + req.path
         if self.verifier.has_credentials(req.headers) or route.auth:
             try:
-                req.user_id = self.verifier.verify(req.headers, req.method, full_path).user_id
+                api_key = self.verifier.verify(req.headers, req.method, full_path, now=self.clock())
             except AuthError as exc:
                 return Response(401, auth_error_body(exc.details))
+            req.user_id = api_key.user_id
+            req.api_key_id = api_key.key_id
+            if route.kind == "write" and not api_key.can_trade:
+                return Response(
+                    403,
+                    {
+                        "error": {
+                            "code": "forbidden",
+                            "message": "this API key has no write scope",
+                            "details": f"scopes: {', '.join(api_key.scopes)}",
+                        }
+                    },
+                )
         identity = req.user_id or f"ip:{req.client_host}"
         cost = route.cost(req) if route.cost else DEFAULT_COST
         if not self.limiter.allow(identity, route.kind, cost):
@@ -554,6 +580,9 @@ class SimulatorApp:
             return Response(200, self.faults.state())
         if path == "/_sim/faults/latency":
             self.faults.latency(float(arg("seconds", 0)))
+            return Response(200, self.faults.state())
+        if path == "/_sim/faults/clock_skew":
+            self.faults.clock_skew(float(arg("seconds", 0)))
             return Response(200, self.faults.state())
         if path == "/_sim/faults/reset":
             self.faults.reset()
@@ -640,6 +669,7 @@ class SimulatorApp:
             r("GET", "/portfolio/orders", self.get_orders, auth=True),
             r("GET", "/portfolio/orders/{order_id}", self.get_order, auth=True),
             r("GET", "/account/limits", self.get_account_limits, auth=True),
+            r("GET", "/api_keys", self.get_api_keys, auth=True),
             r("POST", "/portfolio/events/orders", self.create_order, auth=True, kind="write"),
             r("DELETE", "/portfolio/events/orders", self.cancel_all, auth=True, kind="write"),
             r(
@@ -980,6 +1010,15 @@ class SimulatorApp:
 
     def get_account_limits(self, req: Request) -> dict[str, Any]:
         return self.limiter.account_limits_json()
+
+    def get_api_keys(self, req: Request) -> dict[str, Any]:
+        keys = self.registry.of_user(req.user) if req.user else []
+        return {
+            "api_keys": [
+                {"api_key_id": k.key_id, "name": k.name, "scopes": list(k.scopes)}
+                for k in sorted(keys, key=lambda k: k.key_id)
+            ]
+        }
 
     def get_positions(self, req: Request) -> dict[str, Any]:
         limit = req.q_int("limit", 100, lo=1, hi=1000) or 100

@@ -49,10 +49,12 @@ class RunningSimulator:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
 
-    def add_account(self, balance: Decimal | None = None) -> tuple[str, bytes]:
+    def add_account(
+        self, balance: Decimal | None = None, *, scopes: tuple[str, ...] = ("read", "write")
+    ) -> tuple[str, bytes]:
         """A new account with a fresh RSA-2048 key: returns (key_id, private key PEM)."""
         private_pem, public_pem = generate_rsa_key_pair()
-        key_id = self.call(self.app.register_key, public_pem, balance=balance)
+        key_id = self.call(self.app.register_key, public_pem, balance=balance, scopes=scopes)
         return key_id, private_pem
 
     def add_public_key(

@@ -1,0 +1,74 @@
+"""`manage.py kalshi_check`: can this deployment and every trader account talk to their exchange?"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from kalshiweb.exchange import default_credentials
+from kalshiweb.kalshi.auth import KalshiSigner
+from kalshiweb.kalshi.diagnose import FAIL, Check, diagnose
+from trading.models import KalshiAccount
+
+
+def check_deployment(timeout: float = 5.0) -> list[Check]:
+    key_id, path = default_credentials()
+    signer = KalshiSigner.from_pem_file(key_id, path) if key_id and path else None
+    return asyncio.run(diagnose(settings.KALSHI_API_BASE, signer=signer, step_timeout=timeout))
+
+
+def check_account(account: KalshiAccount, timeout: float = 5.0) -> list[Check]:
+    try:
+        signer = account.signer()
+    except (ValueError, OSError) as exc:
+        return [
+            Check(
+                "key",
+                FAIL,
+                f"the account's private key cannot be loaded ({exc})",
+                "paste it again in the admin",
+            )
+        ]
+    return asyncio.run(diagnose(account.urls()[0], signer=signer, step_timeout=timeout))
+
+
+class Command(BaseCommand):
+    help = (
+        "Diagnose the connection to Kalshi for the deployment key and every trader account: reachability, "
+        "TLS, clock skew, key accepted, read and write permission, rate tier. One line per check, with the fix. "
+        "Exits 1 when any check fails."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--timeout", type=float, default=5.0, help="seconds per network step (default 5)")
+        parser.add_argument("--deployment-only", action="store_true", help="skip the trader accounts")
+
+    def handle(self, *args: object, **options: Any) -> None:
+        timeout = float(options["timeout"])
+        failed = 0
+        sections: list[tuple[str, list[Check]]] = [
+            (
+                f"Deployment (KALSHI_ENV={settings.KALSHI_ENV}, {settings.KALSHI_API_BASE}, "
+                f"key {settings.KALSHI_API_KEY_ID or 'none'})",
+                check_deployment(timeout),
+            )
+        ]
+        if not options["deployment_only"]:
+            for account in KalshiAccount.objects.order_by("name"):
+                title = f"Account {account.name!r} ({account.environment}, {account.urls()[0]}, key {account.api_key_id})"
+                sections.append((title, check_account(account, timeout)))
+        for title, checks in sections:
+            self.stdout.write(title)
+            for check in checks:
+                line = "  " + check.line()
+                style = {"ok": self.style.SUCCESS, "warn": self.style.WARNING, "fail": self.style.ERROR}.get(
+                    check.status, str
+                )
+                self.stdout.write(style(line))
+                failed += check.status == FAIL
+        if failed:
+            raise CommandError(f"{failed} check(s) failed", returncode=1)
+        self.stdout.write(self.style.SUCCESS("All checks passed."))
