@@ -13,6 +13,10 @@ def environment(request: HttpRequest) -> dict[str, Any]:
     context: dict[str, Any] = {"kalshi_env": settings.KALSHI_ENV, "topbar_balance": None}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
+        from markets.exchange_health import current
+
+        # Read when a template shows it (the top bar's exchange strip, the markets list's empty state), once.
+        context["exchange_status"] = functools.cache(current)
         from trading.balance import cached_balance
         from trading.services import trader_profile
 

@@ -185,9 +185,12 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 # Celery's Django fix-up closes every database connection before and after every task unless this is set:
 # a new connection per order. Workers keep theirs; kalshiweb/celery.py drops unusable ones around each task.
 CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1_000_000)
+# How often the deployment key's connection to the exchange is diagnosed for the top bar (markets.exchange_health).
+KALSHIWEB_EXCHANGE_PROBE_SECONDS = envint("KALSHIWEB_EXCHANGE_PROBE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
     "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},
+    "probe-exchange": {"task": "markets.tasks.probe_exchange", "schedule": KALSHIWEB_EXCHANGE_PROBE_SECONDS},
     "refresh-portfolios": {
         "task": "portfolio.tasks.refresh_portfolios",
         "schedule": envint("KALSHIWEB_PORTFOLIO_REFRESH_SECONDS", 60),

@@ -18,3 +18,12 @@ def sync_markets() -> str:
     except (KalshiError, OSError) as exc:
         log.warning("market sync failed: %s", exc)
         return f"failed: {exc}"
+
+
+@shared_task(ignore_result=True)
+def probe_exchange() -> str:
+    """Periodic (beat): can the deployment reach its exchange with its key? The top bar shows the answer."""
+    from markets.exchange_health import probe
+
+    status = probe()
+    return status["problem"] or "ok"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.market_list, name="list"),
     path("watchlist/", views.watchlist, name="watchlist"),
     path("feed-status/", views.feed_status, name="feed_status"),
+    path("exchange-status/", views.exchange_status, name="exchange_status"),
     path("<str:ticker>/", views.market_detail, name="detail"),
     path("<str:ticker>/row/", views.market_row, name="row"),
     path("<str:ticker>/watch/", views.toggle_watch, name="toggle_watch"),

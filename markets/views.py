@@ -300,3 +300,10 @@ def toggle_watch(request: TraderRequest, ticker: str) -> HttpResponse:
 @login_required
 def feed_status(request: TraderRequest) -> HttpResponse:
     return render(request, "markets/_fragments.html#feed-status", {"health": live.feed_health()})
+
+
+@login_required
+@require_GET
+def exchange_status(request: TraderRequest) -> HttpResponse:
+    """The top bar's exchange strip, polled: the last diagnosis of the deployment's exchange and key."""
+    return render(request, "markets/_exchange_status.html")

@@ -8,16 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kalshiweb.exchange import default_credentials
-from kalshiweb.kalshi.auth import KalshiSigner
 from kalshiweb.kalshi.diagnose import FAIL, Check, diagnose
+from markets.exchange_health import check_deployment
 from trading.models import KalshiAccount
-
-
-def check_deployment(timeout: float = 5.0) -> list[Check]:
-    key_id, path = default_credentials()
-    signer = KalshiSigner.from_pem_file(key_id, path) if key_id and path else None
-    return asyncio.run(diagnose(settings.KALSHI_API_BASE, signer=signer, step_timeout=timeout))
 
 
 def check_account(account: KalshiAccount, timeout: float = 5.0) -> list[Check]:
@@ -53,7 +46,7 @@ class Command(BaseCommand):
             (
                 f"Deployment (KALSHI_ENV={settings.KALSHI_ENV}, {settings.KALSHI_API_BASE}, "
                 f"key {settings.KALSHI_API_KEY_ID or 'none'})",
-                check_deployment(timeout),
+                check_deployment(step_timeout=timeout),
             )
         ]
         if not options["deployment_only"]:
