@@ -156,8 +156,17 @@ def notify_user(user_id: int, html: str | list[str]) -> None:
     transaction.on_commit(send)
 
 
-def render_order_update(order: Order, *, toast: str = "") -> list[str]:
+# A frame that makes every open orders panel of the trader re-render itself (live.js turns it into the body
+# event kw:orders-changed): how an order placed in one tab or on another web process appears in the others.
+ORDERS_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:orders-changed" hidden></div>'
+
+
+def render_order_update(order: Order, *, toast: str = "", announce: bool = False) -> list[str]:
+    """The order's row (replacing it where a page shows it); with ``announce``, also the orders-changed signal,
+    for pages that do not have the row yet (the first answer to a new order)."""
     frames: list[str] = [render_to_string("trading/_order_row.html", {"order": order, "oob": True})]
+    if announce:
+        frames.append(ORDERS_CHANGED)
     if toast:
         frames.append(render_to_string("trading/_toast.html", {"message": toast}))
     return frames
@@ -307,6 +316,7 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
         and fill_count <= order.fill_count
     ):
         return False
+    first_answer = order.acknowledged_at is None  # other tabs may not show this order yet
     changed = order._transition(
         tuple(allowed),
         status=target,
@@ -322,7 +332,7 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
             actor,
             received={"status": status, "fill_count": str(fill_count), "remaining_count": str(remaining)},
         )
-        notify_user(order.user_id, render_order_update(order))
+        notify_user(order.user_id, render_order_update(order, announce=first_answer))
     return changed
 
 

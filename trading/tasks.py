@@ -86,7 +86,7 @@ def submit_order(self: Any, order_id: int) -> str:
         # ProtocolError: an answer we could not read is no proof the exchange refused the order.
         order.mark_unknown(str(exc))
         services.audit(order, "outcome_unknown", WORKER, note=str(exc))
-        services.notify_user(order.user_id, services.render_order_update(order))
+        services.notify_user(order.user_id, services.render_order_update(order, announce=True))
         reconcile_order.apply_async((order_id,), countdown=0.5)
         return "unknown"
     except KalshiError as exc:
@@ -99,7 +99,9 @@ def submit_order(self: Any, order_id: int) -> str:
         )
         services.notify_user(
             order.user_id,
-            services.render_order_update(order, toast=f"Order rejected: {exc.message or exc.code}"),
+            services.render_order_update(
+                order, toast=f"Order rejected: {exc.message or exc.code}", announce=True
+            ),
         )
         return "rejected"
     with transaction.atomic():
@@ -118,7 +120,7 @@ def submit_order(self: Any, order_id: int) -> str:
         )
     # Rendered after the commit, from the row as committed: the transaction (on SQLite the database's write
     # lock, which the next order's POST waits for) is not held open for a template render.
-    services.notify_user(order.user_id, services.render_order_update(order))
+    services.notify_user(order.user_id, services.render_order_update(order, announce=True))
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status

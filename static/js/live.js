@@ -105,6 +105,14 @@ setInterval(function () {
   var note = document.getElementById("ticket-stale");
   if (note) note.textContent = stale ? "Market data is stale: trading is paused until it is current." : "";
 }, 1000);
+// A pushed signal (an OOB swap of #kw-signal) becomes a body event that the panels it concerns listen for:
+// e.g. kw:orders-changed re-renders every orders panel when an order was placed in another tab or process.
+document.addEventListener("htmx:oobAfterSwap", function (evt) {
+  var el = evt.target;  // the swapped-in element (evt.detail.target is the one it replaced)
+  if (!el || el.id !== "kw-signal" || !window.htmx) return;
+  var name = el.dataset.event || "";
+  if (/^kw:[a-z-]+$/.test(name)) htmx.trigger(document.body, name);
+});
 // Toasts close by themselves.
 document.addEventListener("htmx:oobAfterSwap", function () {
   document.querySelectorAll(".toast[data-autoclose]").forEach(function (el) {
