@@ -6,11 +6,14 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 
+from kalshiweb.logs import connect_celery
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
 
 app = Celery("kalshiweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+connect_celery(app)
 
 
 @worker_init.connect

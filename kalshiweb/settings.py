@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from kalshiweb.env import ConfigError, envbool, envint, envlist, envstr
+from kalshiweb.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("KALSHIWEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kalshiweb.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,10 +237,12 @@ KALSHIWEB_RECONCILE_AFTER_SECONDS = envint("KALSHIWEB_RECONCILE_AFTER_SECONDS", 
 # Fernet key that encrypts traders' Kalshi private keys at rest (not SECRET_KEY). Default: var/fernet_key.
 KALSHIWEB_FERNET_KEY = envstr("KALSHIWEB_FERNET_KEY")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": envstr("KALSHIWEB_LOG_LEVEL", "INFO")},
-}
+# text (a terminal) or json (one object a line, for a log pipeline); both carry the request id (kalshiweb.logs).
+LOGGING = logging_config(envstr("KALSHIWEB_LOG_FORMAT", "text"), envstr("KALSHIWEB_LOG_LEVEL", "INFO"))
+
+# Errors to Sentry when SENTRY_DSN is set (secrets scrubbed: kalshiweb.errors_reporting).
+SENTRY_DSN = envstr("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from kalshiweb.errors_reporting import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=KALSHI_ENV, release=envstr("KALSHIWEB_RELEASE", "") or None)

@@ -161,6 +161,8 @@ class Order(models.Model):
     post_only = models.BooleanField(default=False)
     reduce_only = models.BooleanField(default=False)
     client_order_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The X-Request-ID of the POST that placed it: its tasks and fills log under the same id (kalshiweb.logs).
+    request_id = models.CharField(max_length=64, blank=True, default="", editable=False)
     exchange_order_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW, db_index=True)
     fill_count = models.DecimalField(**COUNT, default=Decimal("0"))

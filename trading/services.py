@@ -20,6 +20,7 @@ from django.db.models import Case, F, Q, Sum, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from kalshiweb import logs
 from kalshiweb.kalshi import models as k
 from kalshiweb.kalshi.rest import book_order
 from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile, TradingHalt
@@ -55,6 +56,17 @@ def audit(
         received=received,
         note=note[:500],
     )
+    # The same step in the log, under the request id of the click that placed the order (the POST's own id in
+    # the web process; in a worker or the feed, the one stored on the order), so one id finds its whole path.
+    with logs.order_context(order):
+        log.info(
+            "order %s %s by %s (status %s)",
+            order.pk,
+            kind,
+            actor,
+            order.status,
+            extra={"order_id": order.pk, "event": kind, "client_order_id": str(order.client_order_id)},
+        )
 
 
 _UNSET = object()
@@ -197,6 +209,7 @@ def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order
             expiration_time=cleaned.get("expiration"),
             post_only=cleaned.get("post_only", False),
             reduce_only=cleaned.get("reduce_only", False),
+            request_id=logs.current(),
         )
         audit(order, "created", user.get_username(), sent=order_request(order).to_json())
         submit_order.delay_on_commit(order.pk)
