@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench sim clean lock
+.PHONY: install run test lint format bench bench-faults sim clean lock
 
 # Installs come from the lock file (exact versions with hashes); `make lock` writes it from pyproject.toml.
 $(STAMP): requirements-dev.txt pyproject.toml
@@ -35,6 +35,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) tests/benchmarks/run_all.py $(BENCH_ARGS)
+
+# The order path with 10,000 randomized fault trials on PostgreSQL (about half an hour; not part of CI).
+bench-faults: $(STAMP)
+	$(PYTHON) tests/benchmarks/bench_orders.py --trials 10000 $(BENCH_ARGS)
 
 sim: $(STAMP)
 	$(PYTHON) manage.py kalshi_sim

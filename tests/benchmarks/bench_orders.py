@@ -55,7 +55,18 @@ sys.path.insert(0, str(ROOT))
 HEADING = "## Order path"
 ORDER_ID = re.compile(r'id="order-(\d+)"')
 STATUS = re.compile(r'class="order status-(\w+)"')
-TARGETS = {"sent_p99_ms": 15.0, "browser_p99_ms": 50.0}
+# The signed-and-sent target is a ratio to the baseline measured in the same run (the host's speed varies more
+# than the code's): p99 of POST → request sent ≤ 3 × p99 of one process that signs and POSTs directly.
+TARGETS = {"sent_ratio": 3.0, "browser_p99_ms": 50.0}
+
+
+def sent_ratio(run: dict[str, Any]) -> tuple[float, float, float]:
+    """(app POST → sent p99 ms, baseline p99 ms, ratio) of one run."""
+    sent99 = pct(run["app"]["hops"]["sent"], 0.99) * 1000
+    base99 = pct(run["baseline"]["latencies"], 0.99) * 1000
+    return sent99, base99, sent99 / base99 if base99 else float("nan")
+
+
 HOPS = {  # key -> row name, in path order (times since the POST started)
     "created": "order row written (view, before commit)",
     "published": "view committed, task message published",
@@ -531,7 +542,9 @@ def run_baseline(sim: SimProcess, seconds: float, rate: float) -> dict[str, Any]
     return asyncio.run(main())
 
 
-def run_fault_trials(trials: int) -> dict[str, Any]:
+def run_fault_trials(trials: int, database_url: str = "") -> dict[str, Any]:
+    """The randomized fault test with `trials` trials, on `database_url` (pytest-django makes its test_<name>
+    database there) or, when empty, on SQLite."""
     report = Path(tempfile.mkdtemp(prefix="kalshiweb-faults-")) / "faults.json"
     env = {
         **os.environ,
@@ -539,8 +552,10 @@ def run_fault_trials(trials: int) -> dict[str, Any]:
         "KALSHIWEB_FAULT_BUDGET_SECONDS": str(max(600, trials * 2)),
         "KALSHIWEB_FAULT_REPORT": str(report),
     }
+    if database_url:
+        env["DATABASE_URL"] = database_url
     for key in (
-        "DATABASE_URL",
+        *(() if database_url else ("DATABASE_URL",)),
         "KALSHIWEB_VAR_DIR",
         "KALSHIWEB_CELERY_QUEUE",
         "KALSHI_API_BASE",
@@ -557,7 +572,8 @@ def run_fault_trials(trials: int) -> dict[str, Any]:
         print(f"fault run failed (exit {code}); its output is in {log}:", file=sys.stderr)
         print("\n".join(log.read_text(errors="replace").splitlines()[-25:]), file=sys.stderr)
     summary = json.loads(report.read_text()) if report.exists() else {}
-    return {"passed": code == 0, "seconds": time.monotonic() - started, **summary}
+    database = db_label(database_url) if database_url else "SQLite"
+    return {"passed": code == 0, "seconds": time.monotonic() - started, "database": database, **summary}
 
 
 def ms(values: list[float], q: float) -> str:
@@ -659,6 +675,7 @@ def render_run(run: dict[str, Any], args: Any) -> list[str]:
     app, base = run["app"], run["baseline"]
     h = app["hops"]
     sent99, browser99 = pct(h["sent"], 0.99) * 1000, pct(h["browser"], 0.99) * 1000
+    _, base99, ratio = sent_ratio(run)
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
     lines = [
         f"### {run['database']}",
@@ -681,7 +698,8 @@ def render_run(run: dict[str, Any], args: Any) -> list[str]:
         "",
         "| target | result | |",
         "|---|---|---|",
-        f"| POST → request sent p99 ≤ {TARGETS['sent_p99_ms']:g} ms | {sent99:.1f} ms | {met(sent99 <= TARGETS['sent_p99_ms'])} |",
+        f"| POST → request sent p99 ≤ {TARGETS['sent_ratio']:g} × the baseline's p99 | {sent99:.1f} ms = "
+        f"{ratio:.2f} × {base99:.1f} ms | {met(ratio <= TARGETS['sent_ratio'])} |",
         f"| POST → browser shows the acknowledgement p99 ≤ {TARGETS['browser_p99_ms']:g} ms | {browser99:.1f} ms "
         f"| {met(browser99 <= TARGETS['browser_p99_ms'])} |",
         f"| zero 429s at 100% of the write budget | app: {app['rate_limited']} (baseline: {base['rate_limited']}) "
@@ -719,15 +737,21 @@ def render(runs: list[dict[str, Any]], faults: dict[str, Any] | None, args: Any)
         "| target | " + " | ".join(r["database"] for r in runs) + " |",
         "|---|" + "---|" * len(runs),
     ]
-    for label, key, target in (
-        ("POST → request sent p99 ≤ 15 ms", "sent", TARGETS["sent_p99_ms"]),
-        ("POST → browser p99 ≤ 50 ms", "browser", TARGETS["browser_p99_ms"]),
-    ):
-        cells = []
-        for r in runs:
-            v = pct(r["app"]["hops"][key], 0.99) * 1000
-            cells.append(f"{v:.1f} ms, {'met' if v <= target else '**not met**'}")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cells = []
+    for r in runs:
+        sent99, base99, ratio = sent_ratio(r)
+        ok = ratio <= TARGETS["sent_ratio"]
+        cells.append(f"{sent99:.1f} ms = {ratio:.2f} × {base99:.1f} ms, {'met' if ok else '**not met**'}")
+    lines.append(
+        f"| POST → request sent p99 ≤ {TARGETS['sent_ratio']:g} × direct path p99 | "
+        + " | ".join(cells)
+        + " |"
+    )
+    cells = []
+    for r in runs:
+        v = pct(r["app"]["hops"]["browser"], 0.99) * 1000
+        cells.append(f"{v:.1f} ms, {'met' if v <= TARGETS['browser_p99_ms'] else '**not met**'}")
+    lines.append(f"| POST → browser p99 ≤ {TARGETS['browser_p99_ms']:g} ms | " + " | ".join(cells) + " |")
     cells = []
     for r in runs:
         a = r["app"]
@@ -743,7 +767,7 @@ def render(runs: list[dict[str, Any]], faults: dict[str, Any] | None, args: Any)
         share = sum("database is locked" in e for e in shown) / len(shown) if shown else 0.0
         locked = f"{'all' if share == 1 else f'{share:.0%}'} of the first {len(shown)}" if shown else "none"
         lines += [
-            f"Randomized fault run (`--trials {args.trials}`, SQLite, seed {faults.get('seed', '?')}): "
+            f"Randomized fault run (`--trials {args.trials}`, {faults.get('database', 'SQLite')}, seed {faults.get('seed', '?')}): "
             f"{tally.get('trials', 0)} trials, {tally.get('orders', 0)} orders in {faults.get('seconds', 0):.0f} s — "
             f"{'**no invariant violated**' if faults.get('passed') and not faults.get('violations') else '**FAILED**'}. "
             f"Faults injected: {tally.get('fault 429', 0)} × 429, {tally.get('fault 500', 0)} × 500, "
@@ -835,6 +859,12 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL URL for the second run (its database is dropped and re-created); '' to skip",
     )
     parser.add_argument("--no-postgres", dest="postgres", action="store_const", const="")
+    parser.add_argument(
+        "--fault-db",
+        default=None,
+        help="database of the fault trials: a PostgreSQL URL, or '' for SQLite (default: the --postgres server, "
+        "database kw_bench_faults, when it answers)",
+    )
     parser.add_argument("--pool", default="prefork", help="Celery pool (default: prefork, as the Procfile)")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery concurrency (Procfile default: 2)")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -881,7 +911,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"the {db_label(url)} run failed (exit {code})", file=sys.stderr)
             return 1
         runs.append(json.loads(out.read_text()))
-    faults = run_fault_trials(args.trials) if args.trials > 0 else None
+    if args.fault_db is None:
+        args.fault_db = args.postgres.rsplit("/", 1)[0] + "/kw_bench_faults" if args.postgres else ""
+    faults = run_fault_trials(args.trials, args.fault_db) if args.trials > 0 else None
     if args.results:
         args.results.write_text(json.dumps({"runs": runs, "faults": faults}))
     return publish(render(runs, faults, args), args)
