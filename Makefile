@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-faults sim clean lock
+.PHONY: install run test lint format bench bench-faults bench-soak sim clean lock
 
 # Installs come from the lock file (exact versions with hashes); `make lock` writes it from pyproject.toml.
 $(STAMP): requirements-dev.txt pyproject.toml
@@ -39,6 +39,10 @@ bench: $(STAMP)
 # The order path with 10,000 randomized fault trials on PostgreSQL (about half an hour; not part of CI).
 bench-faults: $(STAMP)
 	$(PYTHON) tests/benchmarks/bench_orders.py --trials 10000 $(BENCH_ARGS)
+
+# 30 minutes of the production topology with 200 browser sockets and 1 order/s; memory and fds sampled.
+bench-soak: $(STAMP)
+	$(PYTHON) tests/benchmarks/bench_soak.py $(BENCH_ARGS)
 
 sim: $(STAMP)
 	$(PYTHON) manage.py kalshi_sim
