@@ -194,6 +194,28 @@ def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order
     return order
 
 
+def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Order]:
+    """Cancel these orders of the trader's (open ones; the caller scopes them to the trader). An order never sent
+    is canceled here and now, so a cancel works while the order worker is down: a conditional update on NEW that
+    races the worker's claim, one of them wins. The others are marked "canceling…" and those newly marked are
+    returned for the exchange to cancel (by the caller's task)."""
+    actor = user.get_username()
+    pending: list[Order] = []
+    for order in orders:
+        if order.status == Order.Status.NEW and order.cancel_unsent():
+            audit(order, "canceled", actor, note=f"canceled before it was sent{'; ' + note if note else ''}")
+            notify_user(order.user_id, render_order_update(order))
+            continue
+        if not order.is_open:
+            continue
+        if not order.cancel_requested:
+            Order.objects.filter(pk=order.pk).update(cancel_requested=True, updated_at=timezone.now())
+            order.cancel_requested = True
+            audit(order, "cancel_requested", actor, note=note)
+            pending.append(order)  # one already canceling has its cancel in flight
+    return pending
+
+
 def request_amend(user: Any, order: Order, price: Decimal, count: Decimal) -> bool:
     """Record the amend (the row shows "amending…" at once) and queue it after commit. False: the order can no
     longer be amended (it filled, was canceled, or another amend is in flight)."""

@@ -23,7 +23,7 @@ from trading.balance import balance_key, get_balance, parse_cached
 from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
 from trading.preview import preview_order
-from trading.tasks import cancel_all_for_account, cancel_order
+from trading.tasks import cancel_all_for_account, cancel_order, cancel_trader_orders
 
 STALE_AFTER = settings.KALSHIWEB_STALE_AFTER_SECONDS
 # What the ticket, its form and its checks read of a market: loading all 30 columns (rules text, quotes, JSON)
@@ -219,11 +219,8 @@ def order_row(request: TraderRequest, order_id: int) -> HttpResponse:
 @login_required
 def cancel(request: TraderRequest, order_id: int) -> HttpResponse:
     order = _own_order(request, order_id)
-    if order.is_open and not order.cancel_requested:
-        Order.objects.filter(pk=order.pk).update(cancel_requested=True)
-        order.cancel_requested = True
-        services.audit(order, "cancel_requested", request.user.get_username())
-        cancel_order.delay_on_commit(order.pk)
+    for pending in services.request_cancels(request.user, [order]):
+        cancel_order.delay_on_commit(pending.pk)
     if not request.htmx:
         return _back(request)
     return render(request, "trading/_order_row.html", {"order": order})
@@ -276,19 +273,29 @@ def amend(request: TraderRequest, order_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def cancel_market(request: TraderRequest, ticker: str) -> HttpResponse:
-    orders = list(Order.objects.for_user(request.user).open().filter(ticker=ticker, cancel_requested=False))
-    for order in orders:
-        Order.objects.filter(pk=order.pk).update(cancel_requested=True)
-        services.audit(order, "cancel_requested", request.user.get_username(), note="cancel all in market")
-        cancel_order.delay_on_commit(order.pk)
+    """Cancel all of my open orders in this market (only mine: never another trader's on the same account)."""
+    _cancel_mine(
+        request, Order.objects.for_user(request.user).open().filter(ticker=ticker), "cancel all in market"
+    )
     if not request.htmx:
         return redirect("markets:detail", ticker=ticker)
-    return orders_panel(request, ticker)
+    return _orders_panel(request, ticker)
+
+
+def _cancel_mine(request: TraderRequest, orders: Any, note: str) -> None:
+    """Cancel these orders of the requesting trader: the unsent ones at once, the others by their exchange ids."""
+    pending = services.request_cancels(request.user, list(orders.order_by("pk")), note)
+    if pending:
+        cancel_trader_orders.delay_on_commit([o.pk for o in pending], request.user.get_username())
 
 
 @require_GET
 @login_required
 def orders_panel(request: TraderRequest, ticker: str | None = None) -> HttpResponse:
+    return _orders_panel(request, ticker)
+
+
+def _orders_panel(request: TraderRequest, ticker: str | None) -> HttpResponse:
     orders = Order.objects.for_user(request.user)
     if ticker:
         orders = orders.filter(ticker=ticker)
@@ -334,8 +341,8 @@ def kill_switch(request: TraderRequest) -> HttpResponse:
     profile.halted = True
     profile.halted_reason = f"kill switch at {timezone.localtime():%H:%M:%S}"
     profile.save(update_fields=["halted", "halted_reason"])
-    Order.objects.for_user(request.user).filter(status=Order.Status.NEW).update(cancel_requested=True)
-    cancel_all_for_account.delay_on_commit(profile.account_id, request.user.get_username())
+    # Only this trader's orders: the account's cancel-all would cancel every trader's on a shared account.
+    _cancel_mine(request, Order.objects.for_user(request.user).open(), "kill switch")
     return redirect("trading:orders")
 
 

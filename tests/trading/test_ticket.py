@@ -231,12 +231,25 @@ def test_placing_an_order_requires_the_csrf_token(alice, fresh_book):
     assert Order.objects.count() == 0
 
 
-def test_the_kill_switch_halts_the_trader(client, alice, monkeypatch):
-    sent = []
-    monkeypatch.setattr("trading.tasks.cancel_all_for_account.delay_on_commit", lambda *a: sent.append(a))
+def test_the_kill_switch_halts_the_trader_and_cancels_only_her_orders(client, alice, monkeypatch):
+    """Fast check of the view's dispatch; tests/trading/test_cancel.py runs it against the simulator."""
+    sent, account_wide = [], []
+    monkeypatch.setattr("trading.tasks.cancel_trader_orders.delay_on_commit", lambda *a: sent.append(a))
+    monkeypatch.setattr(
+        "trading.tasks.cancel_all_for_account.delay_on_commit", lambda *a: account_wide.append(a)
+    )
+    account = TraderProfile.objects.get(user=alice).account
+    fields = {"account": account, "ticker": TICKER, "outcome": "yes", "action": "buy", "price": D("0.4")}
+    fields |= {"book_side": "bid", "yes_price": D("0.4"), "count": D("1"), "remaining_count": D("1")}
+    unsent = Order.objects.create(user=alice, **fields)
+    resting = Order.objects.create(user=alice, status="resting", exchange_order_id="x-1", **fields)
+    theirs = Order.objects.create(user=make_user("bob"), status="resting", exchange_order_id="x-2", **fields)
     client.post("/orders/kill-switch/", {"confirm": "yes"})
-    profile = TraderProfile.objects.get(user=alice)
-    assert profile.halted and sent and sent[0][0] == profile.account_id
+    assert TraderProfile.objects.get(user=alice).halted
+    assert Order.objects.get(pk=unsent.pk).status == Order.Status.CANCELED
+    assert sent == [([resting.pk], "alice")] and account_wide == []
+    assert Order.objects.get(pk=resting.pk).cancel_requested
+    assert not Order.objects.get(pk=theirs.pk).cancel_requested
 
 
 def test_the_kill_switch_needs_confirmation(client, alice):
