@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,9 @@ class OrderTicketForm(forms.Form):
     )
     post_only = forms.BooleanField(required=False)
     reduce_only = forms.BooleanField(required=False)
+    # The idempotency token: the order's client_order_id, made when the ticket is rendered. A second POST of the
+    # same ticket (a double-click, a retried request) finds the order the first one placed and creates nothing.
+    client_order_id = forms.UUIDField(required=False, initial=uuid.uuid4, widget=forms.HiddenInput)
 
     def __init__(
         self,
@@ -182,6 +186,7 @@ class AmendForm(OrderTicketForm):
             balance += order.remaining_count * order.price + taker_fee(order.remaining_count, leg)
         super().__init__(data, market=market, balance=balance, initial=initial, **kwargs)
         self.fields["count"].label = "Contracts (total)"
+        del self.fields["client_order_id"]  # an amend keeps the order's own
 
     def clean(self) -> dict[str, Any]:
         order = self.order

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Sum, When
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -41,6 +41,14 @@ EXCHANGE_STATUS = {
 
 class TradingRefused(Exception):
     """The order may not be placed (halt, no account, stale data…); the message is shown to the trader."""
+
+
+class AlreadyPlaced(Exception):
+    """This ticket (its client_order_id) has placed its order already: `order` is that order."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(f"order {order.pk} was placed with this ticket already")
+        self.order = order
 
 
 def audit(
@@ -164,16 +172,41 @@ def render_order_update(order: Order, *, toast: str = "") -> list[str]:
 
 
 def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
-    """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit."""
-    from trading.tasks import submit_order
+    """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit.
 
+    `cleaned["client_order_id"]`, the ticket's token, is the order's client_order_id: when an order already has
+    it (the same ticket posted twice), nothing is created and `AlreadyPlaced` carries that order."""
     profile = check_can_trade(user)
     account = profile.account
     assert account is not None  # check_can_trade refuses a profile without an account
+    token = cleaned.get("client_order_id")
+    try:
+        return _create_order(user, account, cleaned, market_ticker, token)
+    except IntegrityError:
+        # The unique client_order_id: another request with this ticket (a double-click) placed it first. Read
+        # after the failed insert, so the first request's row is committed and visible.
+        existing = Order.objects.filter(client_order_id=token).first() if token else None
+        if existing is None:
+            raise
+        if existing.user_id != user.pk:
+            raise TradingRefused("This ticket has expired: reload the page to place an order.") from None
+        raise AlreadyPlaced(existing) from None
+
+
+def _create_order(
+    user: Any,
+    account: KalshiAccount,
+    cleaned: dict[str, Any],
+    market_ticker: str,
+    token: Any,
+) -> Order:
+    from trading.tasks import submit_order
+
     outcome, action, price = cleaned["outcome"], cleaned["action"], cleaned["price"]
     book_side, yes_price = book_order(outcome, action, price)
     with transaction.atomic():
         order = Order.objects.create(
+            **({"client_order_id": token} if token else {}),
             user=user,
             account=account,
             ticker=market_ticker,

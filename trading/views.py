@@ -185,17 +185,23 @@ def place(request: TraderRequest, ticker: str) -> HttpResponse:
         form.is_valid()
         form.add_error(None, blocker)
     if not blocker and form.is_valid():
+        replayed = False
         try:
             order = services.place_order(request.user, form.cleaned_data, ticker)
+        except services.AlreadyPlaced as exc:
+            order, replayed = exc.order, True  # the same ticket again: its order, nothing new
         except services.TradingRefused as exc:
             form.add_error(None, str(exc))
-        else:
+        if not form.errors:
             if not request.htmx:
                 return redirect("markets:detail", ticker=ticker)
-            # A fresh ticket, with the position and balance this request read (the new order has not
-            # traded yet; its fills arrive over the socket) and the blocker it checked, and the new order's
-            # row: one render (this runs while the worker signs the order, on the same cores).
-            context = ticket_context(request, market, read=form, blocked=blocked, state=state, placed=order)
+            # A fresh ticket (with a new token), with the position and balance this request read (the new order
+            # has not traded yet; its fills arrive over the socket) and the blocker it checked, and the order's
+            # row: one render (this runs while the worker signs the order, on the same cores). A replayed ticket's
+            # row replaces the row its first request added rather than adding it twice.
+            context = ticket_context(
+                request, market, read=form, blocked=blocked, state=state, placed=order, replayed=replayed
+            )
             return render(request, "trading/_ticket.html#placed", context)
     status = 200 if request.htmx else 400
     context = ticket_context(request, market, form=form, blocked=blocked, state=state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from decimal import Decimal as D
 
@@ -406,3 +407,39 @@ def test_a_position_limit_still_reads_the_position_before_placing(client, alice,
     )
     body = place(client, count="10").content.decode()
     assert "over your limit of 150" in body and not Order.objects.exists()
+
+
+def ticket_token(body: str) -> str:
+    match = re.search(r'name="client_order_id" value="([0-9a-f-]{36})"', body)
+    assert match, body
+    return match.group(1)
+
+
+def test_the_same_ticket_posted_twice_places_one_order_and_the_next_ticket_has_a_new_token(
+    client, alice, fresh_book
+):
+    token = ticket_token(client.get(f"/orders/market/{TICKER}/ticket/").content.decode())
+    first = place(client, client_order_id=token).content.decode()
+    second = place(client, client_order_id=token).content.decode()
+    order = Order.objects.get()
+    assert str(order.client_order_id) == token and order.events.filter(kind="created").count() == 1
+    # The second answer shows that same order, replacing its row rather than adding it again.
+    assert "Order sent: buy 10 YES" in second and second.count(f'id="order-{order.pk}"') == 1
+    assert "afterbegin:#open-orders-body" in first and "afterbegin:#open-orders-body" not in second
+    fresh = ticket_token(first)
+    assert fresh != token and ticket_token(second) not in (token, fresh)
+    # A refused ticket keeps its token: nothing was placed with it.
+    assert ticket_token(place(client, client_order_id=fresh, count="abc").content.decode()) == fresh
+    place(client, client_order_id=fresh)
+    assert Order.objects.count() == 2
+
+
+def test_another_traders_ticket_token_places_nothing_and_shows_nothing_of_theirs(client, alice, fresh_book):
+    token = ticket_token(client.get(f"/orders/market/{TICKER}/ticket/").content.decode())
+    place(client, client_order_id=token)
+    mallory = make_user("mallory")
+    TraderProfile.objects.create(user=mallory, account=KalshiAccount.objects.create(name="m", api_key_id="m"))
+    client.force_login(mallory)
+    body = place(client, client_order_id=token).content.decode()
+    assert "reload the page" in body and "Order sent" not in body
+    assert Order.objects.count() == 1 and not Order.objects.filter(user=mallory).exists()
