@@ -228,6 +228,8 @@ if KALSHI_ENV == "simulator" and not KALSHI_API_KEY_ID:
 KALSHI_RATE_LIMIT_TIER = envstr("KALSHI_RATE_LIMIT_TIER", "basic")
 KALSHI_ORDER_TIMEOUT_SECONDS = float(envint("KALSHI_ORDER_TIMEOUT_SECONDS", 10))
 KALSHIWEB_RECONCILE_AFTER_SECONDS = envint("KALSHIWEB_RECONCILE_AFTER_SECONDS", 30)
+# An order not sent this long after it was placed (e.g. the worker was down) is never sent: it becomes expired.
+KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS = envint("KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS", 30)
 
 # Fernet key that encrypts traders' Kalshi private keys at rest (not SECRET_KEY). Default: var/fernet_key.
 KALSHIWEB_FERNET_KEY = envstr("KALSHIWEB_FERNET_KEY")

@@ -227,6 +227,26 @@ def _create_order(
     return order
 
 
+def expiry_reason(order: Order) -> str:
+    return (
+        f"Not sent within {order.submit_max_age} s of being placed (the order worker was slow or down), "
+        "so it was never sent."
+    )
+
+
+def expire_unsent(order: Order, actor: str) -> bool:
+    """Expire an order too old to send (status NEW), telling the trader why. False when it is not NEW any more
+    (the worker claimed it first, or it was canceled): the conditional update lets exactly one of them win."""
+    if not order.expire_unsent(expiry_reason(order)):
+        return False
+    audit(order, "expired", actor, note=order.error_message)
+    notify_user(
+        order.user_id,
+        render_order_update(order, toast=f"Order expired unsent: {order.action} {order.ticker}"),
+    )
+    return True
+
+
 def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Order]:
     """Cancel these orders of the trader's (open ones; the caller scopes them to the trader). An order never sent
     is canceled here and now, so a cancel works while the order worker is down: a conditional update on NEW that

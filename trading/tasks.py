@@ -59,6 +59,8 @@ def submit_order(self: Any, order_id: int) -> str:
         services.audit(order, "canceled", WORKER, note="canceled before it was sent")
         services.notify_user(order.user_id, services.render_order_update(order))
         return "canceled before sending"
+    if order.status == Order.Status.NEW and order.too_old_to_send:
+        return _expire_or_find(self, order)
     request = services.order_request(order)
     # The claim and its audit row commit together, before anything is sent: one commit instead of two on
     # the way to the exchange, and never a claimed order without its "submitting" row (nor the reverse).
@@ -122,6 +124,29 @@ def submit_order(self: Any, order_id: int) -> str:
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status
+
+
+def _expire_or_find(task: Any, order: Order) -> str:
+    """An order older than the submission age is never sent. One never tried (attempts 0) expires at once; one
+    tried before (a 429, an unreachable exchange, a not-found reconcile) is first looked up by client_order_id,
+    in case an earlier attempt did reach the exchange: then the row takes the exchange's state instead."""
+    if order.attempts:
+        try:
+            remote = client_for(order.account).find_order(
+                client_order_id=str(order.client_order_id), ticker=order.ticker
+            )
+        except KalshiError as exc:
+            log.warning("order %s is too old to send but could not be looked up (%s)", order.pk, exc)
+            raise task.retry(countdown=_backoff(task.request.retries)) from None
+        if remote is not None:
+            with transaction.atomic():
+                services.apply_exchange_order(order, remote, "reconcile")
+                services.link_orphan_fills(order, remote.order_id)
+            return "found"
+    if services.expire_unsent(order, WORKER):
+        return "expired"
+    order.refresh_from_db()
+    return f"already {order.status}"
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
@@ -374,11 +399,16 @@ def reconcile_stuck_orders() -> int:
     )
     for pk in stuck:
         reconcile_order.delay(pk)
+    too_old = timezone.now() - timedelta(seconds=settings.KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS)
+    for order in Order.objects.filter(status=Order.Status.NEW, attempts=0, created_at__lt=too_old):
+        services.expire_unsent(order, "sweep")  # never sent, and now never will be
     lost_new = list(
         Order.objects.filter(status=Order.Status.NEW, created_at__lt=cutoff).values_list("pk", flat=True)
     )
     for pk in lost_new:
-        submit_order.delay(pk)  # the task message was lost; the claim makes a second one harmless
+        # The task message was lost; the claim makes a second one harmless, and the task itself expires an
+        # order too old to send (looking it up first when an earlier attempt may have reached the exchange).
+        submit_order.delay(pk)
     lost_amends = list(
         Order.objects.filter(amend_price__isnull=False, updated_at__lt=cutoff).values_list("pk", flat=True)
     )

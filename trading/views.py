@@ -217,8 +217,14 @@ def _own_order(request: TraderRequest, order_id: int) -> Order:
 @login_required
 def order_row(request: TraderRequest, order_id: int) -> HttpResponse:
     """One order's row from the database. A row still being sent or reconciled re-reads itself every 2 s, so a
-    push that raced ahead of the POST's own response can never leave it showing a stale state."""
-    return render(request, "trading/_order_row.html", {"order": _own_order(request, order_id)})
+    push that raced ahead of the POST's own response can never leave it showing a stale state; a row not sent
+    yet says so once it is slow, and shows it expired once it is too old to send."""
+    order = _own_order(request, order_id)
+    if order.status == Order.Status.NEW and order.attempts == 0 and order.too_old_to_send:
+        # Never tried and now too old to send: expired here, so the trader sees it while the worker is down (the
+        # same conditional update as the worker's claim: if the worker claimed it first, this changes nothing).
+        services.expire_unsent(order, "page")
+    return render(request, "trading/_order_row.html", {"order": order})
 
 
 @require_POST
