@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,6 +13,27 @@ from django.utils import timezone
 from markets.models import Market
 
 ONE = Decimal(1)
+# A number as a trader types it: ASCII digits, an optional sign and decimal point. Python's Decimal (behind
+# Django's DecimalField) also reads any Unicode digit ("١٢" is 12) and exponents ("1e3"): never on a ticket.
+ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+class AsciiDecimalField(forms.DecimalField):
+    default_error_messages = {"invalid": "Enter a number using the digits 0-9 (and a decimal point)."}
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and not ASCII_NUMBER.fullmatch(value.strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class AsciiDateTimeField(forms.DateTimeField):
+    """Dates and times in ASCII digits only (Python's date parsing also reads other scripts' digits)."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError("Enter a date and time using the digits 0-9.", code="invalid")
+        return super().to_python(value)
 
 
 def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
@@ -33,14 +55,14 @@ def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
 class OrderTicketForm(forms.Form):
     outcome = forms.ChoiceField(choices=[("yes", "YES"), ("no", "NO")], initial="yes")
     action = forms.ChoiceField(choices=[("buy", "Buy"), ("sell", "Sell")], initial="buy")
-    count = forms.DecimalField(label="Contracts", max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-    price_cents = forms.DecimalField(label="Limit (¢)", max_digits=8, decimal_places=2)
+    count = AsciiDecimalField(label="Contracts", max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    price_cents = AsciiDecimalField(label="Limit (¢)", max_digits=8, decimal_places=2)
     time_in_force = forms.ChoiceField(
         label="Time in force",
         choices=[("gtc", "GTC"), ("gtt", "GTT"), ("ioc", "IOC"), ("fok", "FOK")],
         initial="gtc",
     )
-    expiration = forms.DateTimeField(
+    expiration = AsciiDateTimeField(
         label="Expires", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     post_only = forms.BooleanField(required=False)

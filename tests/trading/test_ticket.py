@@ -96,6 +96,12 @@ def test_a_no_buy_is_sent_as_a_yes_ask_at_one_minus_the_price(client, alice, fre
         ({"count": "101"}, "limit of 100 contracts"),
         ({"count": "99", "price_cents": "60"}, "limit of $50.00 per order"),
         ({"time_in_force": "forever"}, "Select a valid choice"),
+        ({"count": "١٢"}, "digits 0-9"),  # Arabic-Indic 12: Python's Decimal reads it as 12
+        ({"count": "१२"}, "digits 0-9"),  # Devanagari 12
+        ({"count": "１２"}, "digits 0-9"),  # full-width 12
+        ({"price_cents": "٤٤"}, "digits 0-9"),
+        ({"count": "1e1"}, "digits 0-9"),
+        ({"time_in_force": "gtt", "expiration": "٢٠٣٠-01-01T10:00"}, "digits 0-9"),
     ],
 )
 def test_it_rejects_bad_input_with_a_clear_message_and_creates_nothing(
@@ -260,7 +266,9 @@ def test_the_kill_switch_needs_confirmation(client, alice):
 
 text = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२"]),
+    st.sampled_from(
+        ["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२", "١٢", "１２", "4"]
+    ),
 )
 
 
@@ -282,6 +290,7 @@ def test_random_bad_input_never_creates_an_order_and_always_explains(
     if created:
         order = Order.objects.latest("pk")
         assert order.count > 0 and 0 < order.price < 1  # only a genuinely valid order gets through
+        assert count.isascii() and price.isascii()  # typed in ASCII digits
     else:
         assert "field-error" in body or "form-errors" in body or "blocker" in body
 
