@@ -52,6 +52,19 @@ def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
     return False
 
 
+def grid_steps(market: Market) -> str:
+    """The market's price steps in cents, as the limit is entered: "1¢", or "0.1¢, 1¢" for a finer range."""
+    steps = set()
+    for r in market.price_ranges or [{"step": "0.01"}]:
+        try:
+            step = Decimal(str(r.get("step", "")))
+        except InvalidOperation:
+            continue
+        if step > 0:
+            steps.add(step * 100)
+    return ", ".join(f"{s.normalize():f}¢" for s in sorted(steps)) or "1¢"
+
+
 class OrderTicketForm(forms.Form):
     outcome = forms.ChoiceField(choices=[("yes", "YES"), ("no", "NO")], initial="yes")
     action = forms.ChoiceField(choices=[("buy", "Buy"), ("sell", "Sell")], initial="buy")
@@ -110,9 +123,8 @@ class OrderTicketForm(forms.Form):
         if not 0 < price < 1:
             raise forms.ValidationError("The limit must be between 0¢ and 100¢ (exclusive).")
         if not on_grid(price, self.market.price_ranges):
-            steps = ", ".join(sorted({r.get("step", "") for r in self.market.price_ranges or []}))
             raise forms.ValidationError(
-                f"{cents.normalize():f}¢ is not on this market's price grid (steps: ${steps})."
+                f"{cents.normalize():f}¢ is not on this market's price grid (steps of {grid_steps(self.market)})."
             )
         return cents
 

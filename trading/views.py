@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -182,8 +183,14 @@ def place(request: TraderRequest, ticker: str) -> HttpResponse:
     blocked = ticket_blocker(request, market, state)
     blocker = blocked[1]
     if blocker:
+        # The ticket shows the blocker once, above the form: the form does not repeat it (a closed market is
+        # also the form's own error).
         form.is_valid()
-        form.add_error(None, blocker)
+        errors = form.errors.get(NON_FIELD_ERRORS)
+        if errors is not None:
+            errors[:] = [e for e in errors if e != blocker]
+            if not errors:
+                del form.errors[NON_FIELD_ERRORS]
     if not blocker and form.is_valid():
         replayed = False
         try:

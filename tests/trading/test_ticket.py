@@ -166,12 +166,44 @@ def test_it_refuses_to_trade_when_the_feed_is_down(client, alice, fresh_book):
     assert "feed is down" in body and Order.objects.count() == 0
 
 
-def test_it_refuses_a_closed_market(client, alice, fresh_book):
+def test_it_refuses_a_closed_market_saying_so_once(client, alice, fresh_book):
     from markets.models import Market
 
     Market.objects.filter(ticker=TICKER).update(status="closed")
-    assert "not open for trading" in place(client).content.decode()
+    body = place(client).content.decode()
+    assert body.count("This market is not open for trading.") == 1, body
     assert Order.objects.count() == 0
+
+
+def test_a_stale_book_refusal_is_said_once(client, alice, fresh_book):
+    live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
+    body = place(client).content.decode()
+    assert body.count("The order book is stale") == 1, body
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("ranges", "cents", "steps"),
+    [
+        ([{"start": "0.0000", "end": "1.0000", "step": "0.0100"}], "44.5", "steps of 1¢"),
+        (
+            [
+                {"start": "0.0000", "end": "0.1000", "step": "0.0010"},
+                {"start": "0.1000", "end": "1.0000", "step": "0.0100"},
+            ],
+            "44.5",
+            "steps of 0.1¢, 1¢",
+        ),
+        ([{"start": "0.0000", "end": "1.0000", "step": "0.0010"}], "44.25", "steps of 0.1¢"),
+    ],
+)
+def test_an_off_grid_limit_names_the_steps_in_cents(client, alice, fresh_book, ranges, cents, steps):
+    from markets.models import Market
+
+    Market.objects.filter(ticker=TICKER).update(price_ranges=ranges)
+    body = place(client, price_cents=cents).content.decode()
+    assert f"{cents}¢ is not on this market&#x27;s price grid ({steps})." in body, body
+    assert "$0.0" not in body and Order.objects.count() == 0
 
 
 def test_a_halted_trader_cannot_place(client, alice, fresh_book):
