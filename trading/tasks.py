@@ -127,22 +127,21 @@ def submit_order(self: Any, order_id: int) -> str:
 
 
 def _expire_or_find(task: Any, order: Order) -> str:
-    """An order older than the submission age is never sent. One never tried (attempts 0) expires at once; one
-    tried before (a 429, an unreachable exchange, a not-found reconcile) is first looked up by client_order_id,
-    in case an earlier attempt did reach the exchange: then the row takes the exchange's state instead."""
-    if order.attempts:
-        try:
-            remote = client_for(order.account).find_order(
-                client_order_id=str(order.client_order_id), ticker=order.ticker
-            )
-        except KalshiError as exc:
-            log.warning("order %s is too old to send but could not be looked up (%s)", order.pk, exc)
-            raise task.retry(countdown=_backoff(task.request.retries)) from None
-        if remote is not None:
-            with transaction.atomic():
-                services.apply_exchange_order(order, remote, "reconcile")
-                services.link_orphan_fills(order, remote.order_id)
-            return "found"
+    """An order older than the submission age is never sent. It is looked up by client_order_id first (one read,
+    for a rare event), in case an earlier attempt did reach the exchange (a 429 or timeout retried, or a claim
+    whose commit was lost after the order was sent): then the row takes the exchange's state instead."""
+    try:
+        remote = client_for(order.account).find_order(
+            client_order_id=str(order.client_order_id), ticker=order.ticker
+        )
+    except KalshiError as exc:
+        log.warning("order %s is too old to send but could not be looked up (%s)", order.pk, exc)
+        raise task.retry(countdown=_backoff(task.request.retries)) from None
+    if remote is not None:
+        with transaction.atomic():
+            services.apply_exchange_order(order, remote, "reconcile")
+            services.link_orphan_fills(order, remote.order_id)
+        return "found"
     if services.expire_unsent(order, WORKER):
         return "expired"
     order.refresh_from_db()
@@ -399,15 +398,12 @@ def reconcile_stuck_orders() -> int:
     )
     for pk in stuck:
         reconcile_order.delay(pk)
-    too_old = timezone.now() - timedelta(seconds=settings.KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS)
-    for order in Order.objects.filter(status=Order.Status.NEW, attempts=0, created_at__lt=too_old):
-        services.expire_unsent(order, "sweep")  # never sent, and now never will be
     lost_new = list(
         Order.objects.filter(status=Order.Status.NEW, created_at__lt=cutoff).values_list("pk", flat=True)
     )
     for pk in lost_new:
-        # The task message was lost; the claim makes a second one harmless, and the task itself expires an
-        # order too old to send (looking it up first when an earlier attempt may have reached the exchange).
+        # The task message was lost; the claim makes a second one harmless. The task never sends an order older
+        # than KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS: it expires it (after looking it up on the exchange).
         submit_order.delay(pk)
     lost_amends = list(
         Order.objects.filter(amend_price__isnull=False, updated_at__lt=cutoff).values_list("pk", flat=True)

@@ -104,7 +104,7 @@ def test_a_slow_order_says_so_and_expires_on_the_page_while_the_worker_is_down(s
     assert on_exchange(sim, trader, order) == []
 
 
-def test_the_sweep_expires_old_unsent_orders_instead_of_resubmitting_them(sim, trader, settings, monkeypatch):
+def test_the_sweep_never_sends_an_old_unsent_order(sim, trader, settings, monkeypatch):
     settings.KALSHIWEB_RECONCILE_AFTER_SECONDS = 5
     settings.KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS = 30
     account, ticker = trader.kalshi_account, fresh_market(sim)
@@ -116,12 +116,14 @@ def test_the_sweep_expires_old_unsent_orders_instead_of_resubmitting_them(sim, t
     monkeypatch.setattr("trading.tasks.reconcile_order.delay", lambda pk: None)
     monkeypatch.setattr("trading.tasks.amend_order.delay", lambda pk: None)
     reconcile_stuck_orders()
+    assert sorted(queued) == sorted([old.pk, lost.pk])
+    assert [submit_order.run(pk) for pk in (old.pk, lost.pk)] == ["expired", Order.Status.RESTING]
     assert Order.objects.get(pk=old.pk).status == Order.Status.EXPIRED
-    assert queued == [lost.pk]
+    assert on_exchange(sim, trader, old) == [] and len(on_exchange(sim, trader, lost)) == 1
 
 
 def test_the_task_refuses_an_old_order_but_finds_one_an_earlier_attempt_placed(sim, trader, settings):
-    """An order tried before (attempts > 0) may have reached the exchange: it is looked up, not expired blindly."""
+    """An old order an earlier attempt may have placed is looked up on the exchange, not expired blindly."""
     settings.KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS = 30
     account, ticker = trader.kalshi_account, fresh_market(sim)
     placed, never = make_order(trader, account, ticker), make_order(trader, account, ticker)
