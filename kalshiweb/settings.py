@@ -95,8 +95,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # cannot be corrupted, but an OS crash or power loss (not a process crash) may drop the last commits. For
     # orders: a lost acknowledgement leaves the order SUBMITTING and the sweep reconciles it by client_order_id;
     # a lost claim leaves it NEW and the sweep resubmits it with the same client_order_id, so the exchange
-    # refuses a duplicate (409) and it is reconciled. One corner remains: a trader who cancels such an order
-    # before the sweep has run cancels it only locally (it looks never sent). Use PostgreSQL where that matters.
+    # refuses a duplicate (409) and it is reconciled (or, once older than KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS,
+    # looked up and expired if not found). One corner remains: a trader who cancels such an order before the
+    # sweep has run, or whose orders page shows it expired first, ends it only locally (it looks never sent).
+    # Use PostgreSQL where that matters.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -233,6 +235,8 @@ if KALSHI_ENV == "simulator" and not KALSHI_API_KEY_ID:
 KALSHI_RATE_LIMIT_TIER = envstr("KALSHI_RATE_LIMIT_TIER", "basic")
 KALSHI_ORDER_TIMEOUT_SECONDS = float(envint("KALSHI_ORDER_TIMEOUT_SECONDS", 10))
 KALSHIWEB_RECONCILE_AFTER_SECONDS = envint("KALSHIWEB_RECONCILE_AFTER_SECONDS", 30)
+# An order not sent this long after it was placed (e.g. the worker was down) is never sent: it becomes expired.
+KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS = envint("KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS", 30)
 
 # Fernet key that encrypts traders' Kalshi private keys at rest (not SECRET_KEY). Default: var/fernet_key.
 KALSHIWEB_FERNET_KEY = envstr("KALSHIWEB_FERNET_KEY")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -11,6 +13,27 @@ from django.utils import timezone
 from markets.models import Market
 
 ONE = Decimal(1)
+# A number as a trader types it: ASCII digits, an optional sign and decimal point. Python's Decimal (behind
+# Django's DecimalField) also reads any Unicode digit ("١٢" is 12) and exponents ("1e3"): never on a ticket.
+ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+class AsciiDecimalField(forms.DecimalField):
+    default_error_messages = {"invalid": "Enter a number using the digits 0-9 (and a decimal point)."}
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and not ASCII_NUMBER.fullmatch(value.strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class AsciiDateTimeField(forms.DateTimeField):
+    """Dates and times in ASCII digits only (Python's date parsing also reads other scripts' digits)."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError("Enter a date and time using the digits 0-9.", code="invalid")
+        return super().to_python(value)
 
 
 def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
@@ -29,21 +52,37 @@ def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
     return False
 
 
+def grid_steps(market: Market) -> str:
+    """The market's price steps in cents, as the limit is entered: "1¢", or "0.1¢, 1¢" for a finer range."""
+    steps = set()
+    for r in market.price_ranges or [{"step": "0.01"}]:
+        try:
+            step = Decimal(str(r.get("step", "")))
+        except InvalidOperation:
+            continue
+        if step > 0:
+            steps.add(step * 100)
+    return ", ".join(f"{s.normalize():f}¢" for s in sorted(steps)) or "1¢"
+
+
 class OrderTicketForm(forms.Form):
     outcome = forms.ChoiceField(choices=[("yes", "YES"), ("no", "NO")], initial="yes")
     action = forms.ChoiceField(choices=[("buy", "Buy"), ("sell", "Sell")], initial="buy")
-    count = forms.DecimalField(label="Contracts", max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-    price_cents = forms.DecimalField(label="Limit (¢)", max_digits=8, decimal_places=2)
+    count = AsciiDecimalField(label="Contracts", max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    price_cents = AsciiDecimalField(label="Limit (¢)", max_digits=8, decimal_places=2)
     time_in_force = forms.ChoiceField(
         label="Time in force",
         choices=[("gtc", "GTC"), ("gtt", "GTT"), ("ioc", "IOC"), ("fok", "FOK")],
         initial="gtc",
     )
-    expiration = forms.DateTimeField(
+    expiration = AsciiDateTimeField(
         label="Expires", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     post_only = forms.BooleanField(required=False)
     reduce_only = forms.BooleanField(required=False)
+    # The idempotency token: the order's client_order_id, made when the ticket is rendered. A second POST of the
+    # same ticket (a double-click, a retried request) finds the order the first one placed and creates nothing.
+    client_order_id = forms.UUIDField(required=False, initial=uuid.uuid4, widget=forms.HiddenInput)
 
     def __init__(
         self,
@@ -84,9 +123,8 @@ class OrderTicketForm(forms.Form):
         if not 0 < price < 1:
             raise forms.ValidationError("The limit must be between 0¢ and 100¢ (exclusive).")
         if not on_grid(price, self.market.price_ranges):
-            steps = ", ".join(sorted({r.get("step", "") for r in self.market.price_ranges or []}))
             raise forms.ValidationError(
-                f"{cents.normalize():f}¢ is not on this market's price grid (steps: ${steps})."
+                f"{cents.normalize():f}¢ is not on this market's price grid (steps of {grid_steps(self.market)})."
             )
         return cents
 
@@ -182,6 +220,7 @@ class AmendForm(OrderTicketForm):
             balance += order.remaining_count * order.price + taker_fee(order.remaining_count, leg)
         super().__init__(data, market=market, balance=balance, initial=initial, **kwargs)
         self.fields["count"].label = "Contracts (total)"
+        del self.fields["client_order_id"]  # an amend keeps the order's own
 
     def clean(self) -> dict[str, Any]:
         order = self.order

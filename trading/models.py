@@ -135,6 +135,7 @@ class Order(models.Model):
         CANCELED = "canceled", "canceled"
         REJECTED = "rejected", "rejected"
         UNKNOWN = "unknown", "reconciling"
+        EXPIRED = "expired", "expired"
 
     class TimeInForce(models.TextChoices):
         GTC = "gtc", "Good till canceled"
@@ -143,7 +144,9 @@ class Order(models.Model):
         FOK = "fok", "Fill or kill"
 
     OPEN_STATUSES = (Status.NEW, Status.SUBMITTING, Status.RESTING, Status.UNKNOWN)
-    FINAL_STATUSES = (Status.EXECUTED, Status.CANCELED, Status.REJECTED)
+    FINAL_STATUSES = (Status.EXECUTED, Status.CANCELED, Status.REJECTED, Status.EXPIRED)
+    # A row still "sending…" after this long says so (the order worker may be down) and offers Cancel.
+    SLOW_TO_SEND_SECONDS = 5
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="orders")
@@ -210,7 +213,25 @@ class Order(models.Model):
 
     @property
     def cancelable(self) -> bool:
-        return self.status == self.Status.RESTING and not self.cancel_requested
+        """Resting on the exchange, or not sent yet (canceled here and now, while the worker may be down)."""
+        return self.status in (self.Status.RESTING, self.Status.NEW) and not self.cancel_requested
+
+    @property
+    def age_seconds(self) -> float:
+        return (timezone.now() - self.created_at).total_seconds()
+
+    @property
+    def slow_to_send(self) -> bool:
+        return self.status == self.Status.NEW and self.age_seconds >= self.SLOW_TO_SEND_SECONDS
+
+    @property
+    def submit_max_age(self) -> int:
+        return int(settings.KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS)
+
+    @property
+    def too_old_to_send(self) -> bool:
+        """Never sent this long after the trader placed it: the market has moved on, so it is not sent at all."""
+        return self.age_seconds > self.submit_max_age
 
     @property
     def amending(self) -> bool:
@@ -294,6 +315,18 @@ class Order(models.Model):
         if n:
             self.status, self.remaining_count = self.Status.CANCELED, Decimal("0")
         return n == 1
+
+    def expire_unsent(self, reason: str) -> bool:
+        """NEW -> EXPIRED: an order not sent within the submission age is never sent. The same conditional update
+        on status NEW as the worker's claim (`mark_submitting`): whichever runs first wins, the other changes
+        nothing, so an order is either sent or expired, never both."""
+        return self._transition(
+            (self.Status.NEW,),
+            status=self.Status.EXPIRED,
+            error_code="expired",
+            error_message=reason[:500],
+            remaining_count=Decimal("0"),
+        )
 
     def mark_unknown(self, reason: str) -> bool:
         return self._transition(

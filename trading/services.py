@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Sum, When
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -42,6 +42,14 @@ EXCHANGE_STATUS = {
 
 class TradingRefused(Exception):
     """The order may not be placed (halt, no account, stale data…); the message is shown to the trader."""
+
+
+class AlreadyPlaced(Exception):
+    """This ticket (its client_order_id) has placed its order already: `order` is that order."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__(f"order {order.pk} was placed with this ticket already")
+        self.order = order
 
 
 def audit(
@@ -185,16 +193,41 @@ def render_order_update(order: Order, *, toast: str = "", announce: bool = False
 
 
 def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
-    """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit."""
-    from trading.tasks import submit_order
+    """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit.
 
+    `cleaned["client_order_id"]`, the ticket's token, is the order's client_order_id: when an order already has
+    it (the same ticket posted twice), nothing is created and `AlreadyPlaced` carries that order."""
     profile = check_can_trade(user)
     account = profile.account
     assert account is not None  # check_can_trade refuses a profile without an account
+    token = cleaned.get("client_order_id")
+    try:
+        return _create_order(user, account, cleaned, market_ticker, token)
+    except IntegrityError:
+        # The unique client_order_id: another request with this ticket (a double-click) placed it first. Read
+        # after the failed insert, so the first request's row is committed and visible.
+        existing = Order.objects.filter(client_order_id=token).first() if token else None
+        if existing is None:
+            raise
+        if existing.user_id != user.pk:
+            raise TradingRefused("This ticket has expired: reload the page to place an order.") from None
+        raise AlreadyPlaced(existing) from None
+
+
+def _create_order(
+    user: Any,
+    account: KalshiAccount,
+    cleaned: dict[str, Any],
+    market_ticker: str,
+    token: Any,
+) -> Order:
+    from trading.tasks import submit_order
+
     outcome, action, price = cleaned["outcome"], cleaned["action"], cleaned["price"]
     book_side, yes_price = book_order(outcome, action, price)
     with transaction.atomic():
         order = Order.objects.create(
+            **({"client_order_id": token} if token else {}),
             user=user,
             account=account,
             ticker=market_ticker,
@@ -214,6 +247,48 @@ def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order
         audit(order, "created", user.get_username(), sent=order_request(order).to_json())
         submit_order.delay_on_commit(order.pk)
     return order
+
+
+def expiry_reason(order: Order) -> str:
+    return (
+        f"Not sent within {order.submit_max_age} s of being placed (the order worker was slow or down), "
+        "so it was never sent."
+    )
+
+
+def expire_unsent(order: Order, actor: str) -> bool:
+    """Expire an order too old to send (status NEW), telling the trader why. False when it is not NEW any more
+    (the worker claimed it first, or it was canceled): the conditional update lets exactly one of them win."""
+    if not order.expire_unsent(expiry_reason(order)):
+        return False
+    audit(order, "expired", actor, note=order.error_message)
+    notify_user(
+        order.user_id,
+        render_order_update(order, toast=f"Order expired unsent: {order.action} {order.ticker}"),
+    )
+    return True
+
+
+def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Order]:
+    """Cancel these orders of the trader's (open ones; the caller scopes them to the trader). An order never sent
+    is canceled here and now, so a cancel works while the order worker is down: a conditional update on NEW that
+    races the worker's claim, one of them wins. The others are marked "canceling…" and those newly marked are
+    returned for the exchange to cancel (by the caller's task)."""
+    actor = user.get_username()
+    pending: list[Order] = []
+    for order in orders:
+        if order.status == Order.Status.NEW and order.cancel_unsent():
+            audit(order, "canceled", actor, note=f"canceled before it was sent{'; ' + note if note else ''}")
+            notify_user(order.user_id, render_order_update(order))
+            continue
+        if not order.is_open:
+            continue
+        if not order.cancel_requested:
+            Order.objects.filter(pk=order.pk).update(cancel_requested=True, updated_at=timezone.now())
+            order.cancel_requested = True
+            audit(order, "cancel_requested", actor, note=note)
+            pending.append(order)  # one already canceling has its cancel in flight
+    return pending
 
 
 def request_amend(user: Any, order: Order, price: Decimal, count: Decimal) -> bool:

@@ -59,6 +59,8 @@ def submit_order(self: Any, order_id: int) -> str:
         services.audit(order, "canceled", WORKER, note="canceled before it was sent")
         services.notify_user(order.user_id, services.render_order_update(order))
         return "canceled before sending"
+    if order.status == Order.Status.NEW and order.too_old_to_send:
+        return _expire_or_find(self, order)
     request = services.order_request(order)
     # The claim and its audit row commit together, before anything is sent: one commit instead of two on
     # the way to the exchange, and never a claimed order without its "submitting" row (nor the reverse).
@@ -124,6 +126,28 @@ def submit_order(self: Any, order_id: int) -> str:
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status
+
+
+def _expire_or_find(task: Any, order: Order) -> str:
+    """An order older than the submission age is never sent. It is looked up by client_order_id first (one read,
+    for a rare event), in case an earlier attempt did reach the exchange (a 429 or timeout retried, or a claim
+    whose commit was lost after the order was sent): then the row takes the exchange's state instead."""
+    try:
+        remote = client_for(order.account).find_order(
+            client_order_id=str(order.client_order_id), ticker=order.ticker
+        )
+    except KalshiError as exc:
+        log.warning("order %s is too old to send but could not be looked up (%s)", order.pk, exc)
+        raise task.retry(countdown=_backoff(task.request.retries)) from None
+    if remote is not None:
+        with transaction.atomic():
+            services.apply_exchange_order(order, remote, "reconcile")
+            services.link_orphan_fills(order, remote.order_id)
+        return "found"
+    if services.expire_unsent(order, WORKER):
+        return "expired"
+    order.refresh_from_db()
+    return f"already {order.status}"
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
@@ -281,9 +305,73 @@ def amend_order(self: Any, order_id: int) -> str:
     return "amended"
 
 
+BATCH_CANCEL_SIZE = 20
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def cancel_trader_orders(self: Any, order_ids: list[int], actor: str) -> str:
+    """A trader's kill switch or "cancel all in market": cancel exactly these orders, the trader's own, never the
+    account's other traders'. Those resting on the exchange go in batch cancels by exchange order id; those still
+    being sent or reconciled go through `cancel_order`, which cancels them once they rest."""
+    resting: dict[int, list[Order]] = {}
+    accounts: dict[int, KalshiAccount] = {}
+    for order in Order.objects.select_related("account").filter(pk__in=order_ids).order_by("pk"):
+        if order.status in Order.FINAL_STATUSES:
+            continue
+        if order.status == Order.Status.RESTING and order.exchange_order_id:
+            resting.setdefault(order.account_id, []).append(order)
+            accounts[order.account_id] = order.account
+        else:
+            cancel_order.delay(order.pk)
+    for account_id, orders in resting.items():
+        client = client_for(accounts[account_id])
+        for start in range(0, len(orders), BATCH_CANCEL_SIZE):
+            chunk = orders[start : start + BATCH_CANCEL_SIZE]
+            try:
+                items = client.batch_cancel_orders([o.exchange_order_id or "" for o in chunk])
+            except RateLimited:
+                raise self.retry(countdown=_backoff(self.request.retries)) from None
+            except KalshiError as exc:
+                # No answer we can use (lost, unreachable, unreadable, refused as a whole): each order is
+                # canceled on its own, with cancel_order's handling of every outcome.
+                log.warning("batch cancel of %d orders failed (%s); canceling one by one", len(chunk), exc)
+                for order in chunk:
+                    cancel_order.delay(order.pk)
+                continue
+            errors = {item.order_id: item.error for item in items if item.error is not None}
+            for order in chunk:
+                error = errors.get(order.exchange_order_id or "")
+                if error is not None:
+                    services.audit(
+                        order,
+                        "cancel_refused",
+                        actor,
+                        received={"code": error.code, "message": error.message},
+                    )
+                try:
+                    remote = client.get_order(order.exchange_order_id or "")
+                except KalshiError as exc:
+                    log.warning("after a batch cancel, order %s could not be read (%s)", order.pk, exc)
+                    cancel_order.delay(order.pk)  # it reads the order again and settles the row
+                    continue
+                services.apply_exchange_order(order, remote, actor)
+                if error is not None and remote.status == "resting":
+                    Order.objects.filter(pk=order.pk).update(cancel_requested=False)
+                    order.refresh_from_db()
+                    services.notify_user(
+                        order.user_id,
+                        services.render_order_update(
+                            order, toast=f"Cancel refused: {error.message or error.code}"
+                        ),
+                    )
+    return "done"
+
+
 @shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def cancel_all_for_account(self: Any, account_id: int, actor: str) -> str:
-    """The kill switch: Kalshi's cancel-all, then bring every open order of the account up to date."""
+    """Staff only (the global halt): Kalshi's cancel-all, which cancels every order of the account, whoever of its
+    traders placed it; then bring every open order of the account up to date. A trader's own kill switch is
+    `cancel_trader_orders`."""
     account = KalshiAccount.objects.get(pk=account_id)
     client = client_for(account)
     try:
@@ -316,7 +404,9 @@ def reconcile_stuck_orders() -> int:
         Order.objects.filter(status=Order.Status.NEW, created_at__lt=cutoff).values_list("pk", flat=True)
     )
     for pk in lost_new:
-        submit_order.delay(pk)  # the task message was lost; the claim makes a second one harmless
+        # The task message was lost; the claim makes a second one harmless. The task never sends an order older
+        # than KALSHIWEB_ORDER_SUBMIT_MAX_AGE_SECONDS: it expires it (after looking it up on the exchange).
+        submit_order.delay(pk)
     lost_amends = list(
         Order.objects.filter(amend_price__isnull=False, updated_at__lt=cutoff).values_list("pk", flat=True)
     )

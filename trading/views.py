@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +24,7 @@ from trading.balance import balance_key, get_balance, parse_cached
 from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
 from trading.preview import preview_order
-from trading.tasks import cancel_all_for_account, cancel_order
+from trading.tasks import cancel_all_for_account, cancel_order, cancel_trader_orders
 
 STALE_AFTER = settings.KALSHIWEB_STALE_AFTER_SECONDS
 # What the ticket, its form and its checks read of a market: loading all 30 columns (rules text, quotes, JSON)
@@ -182,20 +183,32 @@ def place(request: TraderRequest, ticker: str) -> HttpResponse:
     blocked = ticket_blocker(request, market, state)
     blocker = blocked[1]
     if blocker:
+        # The ticket shows the blocker once, above the form: the form does not repeat it (a closed market is
+        # also the form's own error).
         form.is_valid()
-        form.add_error(None, blocker)
+        errors = form.errors.get(NON_FIELD_ERRORS)
+        if errors is not None:
+            errors[:] = [e for e in errors if e != blocker]
+            if not errors:
+                del form.errors[NON_FIELD_ERRORS]
     if not blocker and form.is_valid():
+        replayed = False
         try:
             order = services.place_order(request.user, form.cleaned_data, ticker)
+        except services.AlreadyPlaced as exc:
+            order, replayed = exc.order, True  # the same ticket again: its order, nothing new
         except services.TradingRefused as exc:
             form.add_error(None, str(exc))
-        else:
+        if not form.errors:
             if not request.htmx:
                 return redirect("markets:detail", ticker=ticker)
-            # A fresh ticket, with the position and balance this request read (the new order has not
-            # traded yet; its fills arrive over the socket) and the blocker it checked, and the new order's
-            # row: one render (this runs while the worker signs the order, on the same cores).
-            context = ticket_context(request, market, read=form, blocked=blocked, state=state, placed=order)
+            # A fresh ticket (with a new token), with the position and balance this request read (the new order
+            # has not traded yet; its fills arrive over the socket) and the blocker it checked, and the order's
+            # row: one render (this runs while the worker signs the order, on the same cores). A replayed ticket's
+            # row replaces the row its first request added rather than adding it twice.
+            context = ticket_context(
+                request, market, read=form, blocked=blocked, state=state, placed=order, replayed=replayed
+            )
             return render(request, "trading/_ticket.html#placed", context)
     status = 200 if request.htmx else 400
     context = ticket_context(request, market, form=form, blocked=blocked, state=state)
@@ -211,19 +224,22 @@ def _own_order(request: TraderRequest, order_id: int) -> Order:
 @login_required
 def order_row(request: TraderRequest, order_id: int) -> HttpResponse:
     """One order's row from the database. A row still being sent or reconciled re-reads itself every 2 s, so a
-    push that raced ahead of the POST's own response can never leave it showing a stale state."""
-    return render(request, "trading/_order_row.html", {"order": _own_order(request, order_id)})
+    push that raced ahead of the POST's own response can never leave it showing a stale state; a row not sent
+    yet says so once it is slow, and shows it expired once it is too old to send."""
+    order = _own_order(request, order_id)
+    if order.status == Order.Status.NEW and order.attempts == 0 and order.too_old_to_send:
+        # Never tried and now too old to send: expired here, so the trader sees it while the worker is down (the
+        # same conditional update as the worker's claim: if the worker claimed it first, this changes nothing).
+        services.expire_unsent(order, "page")
+    return render(request, "trading/_order_row.html", {"order": order})
 
 
 @require_POST
 @login_required
 def cancel(request: TraderRequest, order_id: int) -> HttpResponse:
     order = _own_order(request, order_id)
-    if order.is_open and not order.cancel_requested:
-        Order.objects.filter(pk=order.pk).update(cancel_requested=True)
-        order.cancel_requested = True
-        services.audit(order, "cancel_requested", request.user.get_username())
-        cancel_order.delay_on_commit(order.pk)
+    for pending in services.request_cancels(request.user, [order]):
+        cancel_order.delay_on_commit(pending.pk)
     if not request.htmx:
         return _back(request)
     return render(request, "trading/_order_row.html", {"order": order})
@@ -276,19 +292,29 @@ def amend(request: TraderRequest, order_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def cancel_market(request: TraderRequest, ticker: str) -> HttpResponse:
-    orders = list(Order.objects.for_user(request.user).open().filter(ticker=ticker, cancel_requested=False))
-    for order in orders:
-        Order.objects.filter(pk=order.pk).update(cancel_requested=True)
-        services.audit(order, "cancel_requested", request.user.get_username(), note="cancel all in market")
-        cancel_order.delay_on_commit(order.pk)
+    """Cancel all of my open orders in this market (only mine: never another trader's on the same account)."""
+    _cancel_mine(
+        request, Order.objects.for_user(request.user).open().filter(ticker=ticker), "cancel all in market"
+    )
     if not request.htmx:
         return redirect("markets:detail", ticker=ticker)
-    return orders_panel(request, ticker)
+    return _orders_panel(request, ticker)
+
+
+def _cancel_mine(request: TraderRequest, orders: Any, note: str) -> None:
+    """Cancel these orders of the requesting trader: the unsent ones at once, the others by their exchange ids."""
+    pending = services.request_cancels(request.user, list(orders.order_by("pk")), note)
+    if pending:
+        cancel_trader_orders.delay_on_commit([o.pk for o in pending], request.user.get_username())
 
 
 @require_GET
 @login_required
 def orders_panel(request: TraderRequest, ticker: str | None = None) -> HttpResponse:
+    return _orders_panel(request, ticker)
+
+
+def _orders_panel(request: TraderRequest, ticker: str | None) -> HttpResponse:
     orders = Order.objects.for_user(request.user)
     if ticker:
         orders = orders.filter(ticker=ticker)
@@ -334,8 +360,8 @@ def kill_switch(request: TraderRequest) -> HttpResponse:
     profile.halted = True
     profile.halted_reason = f"kill switch at {timezone.localtime():%H:%M:%S}"
     profile.save(update_fields=["halted", "halted_reason"])
-    Order.objects.for_user(request.user).filter(status=Order.Status.NEW).update(cancel_requested=True)
-    cancel_all_for_account.delay_on_commit(profile.account_id, request.user.get_username())
+    # Only this trader's orders: the account's cancel-all would cancel every trader's on a shared account.
+    _cancel_mine(request, Order.objects.for_user(request.user).open(), "kill switch")
     return redirect("trading:orders")
 
 

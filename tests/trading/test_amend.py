@@ -150,6 +150,9 @@ def make_resting(trader, ticker: str, **fields) -> Order:
         ({"price_cents": "3", "count": "1"}, "already filled"),
         ({"price_cents": "2", "count": "3"}, "Nothing to change"),
         ({"price_cents": "", "count": "abc"}, "required"),
+        ({"price_cents": "3", "count": "١٢"}, "digits 0-9"),  # Arabic-Indic 12
+        ({"price_cents": "٣", "count": "4"}, "digits 0-9"),
+        ({"price_cents": "3", "count": "４"}, "digits 0-9"),  # full-width 4
     ],
 )
 def test_bad_amends_are_refused_next_to_the_field_and_change_nothing(sim, trader, client, data, message):

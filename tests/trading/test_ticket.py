@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from decimal import Decimal as D
 
@@ -95,6 +96,12 @@ def test_a_no_buy_is_sent_as_a_yes_ask_at_one_minus_the_price(client, alice, fre
         ({"count": "101"}, "limit of 100 contracts"),
         ({"count": "99", "price_cents": "60"}, "limit of $50.00 per order"),
         ({"time_in_force": "forever"}, "Select a valid choice"),
+        ({"count": "١٢"}, "digits 0-9"),  # Arabic-Indic 12: Python's Decimal reads it as 12
+        ({"count": "१२"}, "digits 0-9"),  # Devanagari 12
+        ({"count": "１２"}, "digits 0-9"),  # full-width 12
+        ({"price_cents": "٤٤"}, "digits 0-9"),
+        ({"count": "1e1"}, "digits 0-9"),
+        ({"time_in_force": "gtt", "expiration": "٢٠٣٠-01-01T10:00"}, "digits 0-9"),
     ],
 )
 def test_it_rejects_bad_input_with_a_clear_message_and_creates_nothing(
@@ -159,12 +166,44 @@ def test_it_refuses_to_trade_when_the_feed_is_down(client, alice, fresh_book):
     assert "feed is down" in body and Order.objects.count() == 0
 
 
-def test_it_refuses_a_closed_market(client, alice, fresh_book):
+def test_it_refuses_a_closed_market_saying_so_once(client, alice, fresh_book):
     from markets.models import Market
 
     Market.objects.filter(ticker=TICKER).update(status="closed")
-    assert "not open for trading" in place(client).content.decode()
+    body = place(client).content.decode()
+    assert body.count("This market is not open for trading.") == 1, body
     assert Order.objects.count() == 0
+
+
+def test_a_stale_book_refusal_is_said_once(client, alice, fresh_book):
+    live.client().set(f"kw:book:{TICKER}", json.dumps({**fresh_book, "stale": True}))
+    body = place(client).content.decode()
+    assert body.count("The order book is stale") == 1, body
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("ranges", "cents", "steps"),
+    [
+        ([{"start": "0.0000", "end": "1.0000", "step": "0.0100"}], "44.5", "steps of 1¢"),
+        (
+            [
+                {"start": "0.0000", "end": "0.1000", "step": "0.0010"},
+                {"start": "0.1000", "end": "1.0000", "step": "0.0100"},
+            ],
+            "44.5",
+            "steps of 0.1¢, 1¢",
+        ),
+        ([{"start": "0.0000", "end": "1.0000", "step": "0.0010"}], "44.25", "steps of 0.1¢"),
+    ],
+)
+def test_an_off_grid_limit_names_the_steps_in_cents(client, alice, fresh_book, ranges, cents, steps):
+    from markets.models import Market
+
+    Market.objects.filter(ticker=TICKER).update(price_ranges=ranges)
+    body = place(client, price_cents=cents).content.decode()
+    assert f"{cents}¢ is not on this market&#x27;s price grid ({steps})." in body, body
+    assert "$0.0" not in body and Order.objects.count() == 0
 
 
 def test_a_halted_trader_cannot_place(client, alice, fresh_book):
@@ -231,12 +270,25 @@ def test_placing_an_order_requires_the_csrf_token(alice, fresh_book):
     assert Order.objects.count() == 0
 
 
-def test_the_kill_switch_halts_the_trader(client, alice, monkeypatch):
-    sent = []
-    monkeypatch.setattr("trading.tasks.cancel_all_for_account.delay_on_commit", lambda *a: sent.append(a))
+def test_the_kill_switch_halts_the_trader_and_cancels_only_her_orders(client, alice, monkeypatch):
+    """Fast check of the view's dispatch; tests/trading/test_cancel.py runs it against the simulator."""
+    sent, account_wide = [], []
+    monkeypatch.setattr("trading.tasks.cancel_trader_orders.delay_on_commit", lambda *a: sent.append(a))
+    monkeypatch.setattr(
+        "trading.tasks.cancel_all_for_account.delay_on_commit", lambda *a: account_wide.append(a)
+    )
+    account = TraderProfile.objects.get(user=alice).account
+    fields = {"account": account, "ticker": TICKER, "outcome": "yes", "action": "buy", "price": D("0.4")}
+    fields |= {"book_side": "bid", "yes_price": D("0.4"), "count": D("1"), "remaining_count": D("1")}
+    unsent = Order.objects.create(user=alice, **fields)
+    resting = Order.objects.create(user=alice, status="resting", exchange_order_id="x-1", **fields)
+    theirs = Order.objects.create(user=make_user("bob"), status="resting", exchange_order_id="x-2", **fields)
     client.post("/orders/kill-switch/", {"confirm": "yes"})
-    profile = TraderProfile.objects.get(user=alice)
-    assert profile.halted and sent and sent[0][0] == profile.account_id
+    assert TraderProfile.objects.get(user=alice).halted
+    assert Order.objects.get(pk=unsent.pk).status == Order.Status.CANCELED
+    assert sent == [([resting.pk], "alice")] and account_wide == []
+    assert Order.objects.get(pk=resting.pk).cancel_requested
+    assert not Order.objects.get(pk=theirs.pk).cancel_requested
 
 
 def test_the_kill_switch_needs_confirmation(client, alice):
@@ -246,7 +298,9 @@ def test_the_kill_switch_needs_confirmation(client, alice):
 
 text = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२"]),
+    st.sampled_from(
+        ["", "0", "-1", "1e9", "NaN", "inf", "0.001", "99.999", "1,000", "१२", "١٢", "１２", "4"]
+    ),
 )
 
 
@@ -268,6 +322,7 @@ def test_random_bad_input_never_creates_an_order_and_always_explains(
     if created:
         order = Order.objects.latest("pk")
         assert order.count > 0 and 0 < order.price < 1  # only a genuinely valid order gets through
+        assert count.isascii() and price.isascii()  # typed in ASCII digits
     else:
         assert "field-error" in body or "form-errors" in body or "blocker" in body
 
@@ -393,3 +448,39 @@ def test_a_position_limit_still_reads_the_position_before_placing(client, alice,
     )
     body = place(client, count="10").content.decode()
     assert "over your limit of 150" in body and not Order.objects.exists()
+
+
+def ticket_token(body: str) -> str:
+    match = re.search(r'name="client_order_id" value="([0-9a-f-]{36})"', body)
+    assert match, body
+    return match.group(1)
+
+
+def test_the_same_ticket_posted_twice_places_one_order_and_the_next_ticket_has_a_new_token(
+    client, alice, fresh_book
+):
+    token = ticket_token(client.get(f"/orders/market/{TICKER}/ticket/").content.decode())
+    first = place(client, client_order_id=token).content.decode()
+    second = place(client, client_order_id=token).content.decode()
+    order = Order.objects.get()
+    assert str(order.client_order_id) == token and order.events.filter(kind="created").count() == 1
+    # The second answer shows that same order, replacing its row rather than adding it again.
+    assert "Order sent: buy 10 YES" in second and second.count(f'id="order-{order.pk}"') == 1
+    assert "afterbegin:#open-orders-body" in first and "afterbegin:#open-orders-body" not in second
+    fresh = ticket_token(first)
+    assert fresh != token and ticket_token(second) not in (token, fresh)
+    # A refused ticket keeps its token: nothing was placed with it.
+    assert ticket_token(place(client, client_order_id=fresh, count="abc").content.decode()) == fresh
+    place(client, client_order_id=fresh)
+    assert Order.objects.count() == 2
+
+
+def test_another_traders_ticket_token_places_nothing_and_shows_nothing_of_theirs(client, alice, fresh_book):
+    token = ticket_token(client.get(f"/orders/market/{TICKER}/ticket/").content.decode())
+    place(client, client_order_id=token)
+    mallory = make_user("mallory")
+    TraderProfile.objects.create(user=mallory, account=KalshiAccount.objects.create(name="m", api_key_id="m"))
+    client.force_login(mallory)
+    body = place(client, client_order_id=token).content.decode()
+    assert "reload the page" in body and "Order sent" not in body
+    assert Order.objects.count() == 1 and not Order.objects.filter(user=mallory).exists()
