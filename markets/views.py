@@ -9,11 +9,11 @@ from urllib.parse import quote
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import F, Q, QuerySet
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
@@ -293,7 +293,14 @@ def toggle_watch(request: TraderRequest, ticker: str) -> HttpResponse:
         return render(
             request, "markets/_fragments.html#star", {"market": market, "watched": _watched_tickers(request)}
         )
-    return redirect(request.POST.get("next") or "markets:list")
+    # A plain form post returns to its `next` only when that is a page on this site (never a URL name or
+    # another host: `next` is whatever the client sent).
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("markets:list")
+    return HttpResponseRedirect(target)
 
 
 @require_GET

@@ -11,10 +11,19 @@ from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile
 from trading.tasks import cancel_order, reconcile_order
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders its value (like PasswordInput without render_value): a form that comes
+    back with an error shows it empty, so a pasted private key never reaches the page."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
 class KalshiAccountForm(forms.ModelForm):
-    # Write-only: the stored key is never rendered back (not even encrypted); leave empty to keep it.
+    # Write-only: the stored key is never rendered back (not even encrypted, not even the text just pasted
+    # when the form has another error); leave empty to keep it.
     private_key = forms.CharField(
-        widget=forms.Textarea(
+        widget=WriteOnlyTextarea(
             attrs={
                 "rows": 4,
                 "autocomplete": "off",
@@ -40,6 +49,13 @@ class KalshiAccountForm(forms.ModelForm):
                     "This is not a usable private key (PEM, RSA or Ed25519)."
                 ) from None
         return pem
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # The pasted key is not rendered back, so say so where the trader would look for it.
+        if self.is_bound and self.errors and (self.data.get("private_key") or "").strip():
+            if "private_key" not in self.errors:
+                self.add_error("private_key", "Not saved and not shown again: paste the key again.")
 
     def save(self, commit: bool = True) -> KalshiAccount:
         account = super().save(commit=False)

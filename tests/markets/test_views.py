@@ -112,6 +112,34 @@ def test_it_toggles_a_star_and_shows_the_watchlist(client, alice):
     assert not Watch.objects.filter(user=alice).exists()
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example",
+        "///evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "http:evil.example",
+        "javascript:alert(1)",
+        "markets:detail",
+    ],
+)
+def test_the_watch_toggle_never_redirects_off_site(client, alice, target):
+    make_market("KXFED-26DEC-T4.25")
+    response = client.post("/markets/KXFED-26DEC-T4.25/watch/", {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("markets:list")
+    assert Watch.objects.filter(user=alice, market_id="KXFED-26DEC-T4.25").exists()
+
+
+def test_the_watch_toggle_returns_to_a_page_on_this_site(client, alice):
+    make_market("KXFED-26DEC-T4.25")
+    response = client.post("/markets/KXFED-26DEC-T4.25/watch/", {"next": "/markets/?q=fed&page=2"})
+    assert response.status_code == 302
+    assert response["Location"] == "/markets/?q=fed&page=2"
+
+
 def test_it_rejects_a_get_on_the_watch_toggle(client, alice):
     make_market()
     assert client.get("/markets/KXFED-26DEC-T4.25/watch/").status_code == 405
