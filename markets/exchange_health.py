@@ -10,7 +10,6 @@ empty. ``manage.py kalshi_check`` runs the same checks by hand.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from kalshiweb.exchange import default_credentials
+from kalshiweb.exchange import default_credentials, run_blocking
 from kalshiweb.kalshi.auth import KalshiSigner
 from kalshiweb.kalshi.diagnose import FAIL, WARN, Check, diagnose
 from markets import live
@@ -35,7 +34,7 @@ def check_deployment(step_timeout: float = 5.0) -> list[Check]:
     """The diagnosis of the deployment's own exchange and key (KALSHI_API_BASE, KALSHI_API_KEY_ID)."""
     key_id, path = default_credentials()
     signer = KalshiSigner.from_pem_file(key_id, path) if key_id and path else None
-    return asyncio.run(diagnose(settings.KALSHI_API_BASE, signer=signer, step_timeout=step_timeout))
+    return run_blocking(lambda: diagnose(settings.KALSHI_API_BASE, signer=signer, step_timeout=step_timeout))
 
 
 def summarize(checks: list[Check], previous: dict[str, Any] | None, now: datetime) -> dict[str, Any]:

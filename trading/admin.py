@@ -72,6 +72,18 @@ class KalshiAccountAdmin(admin.ModelAdmin):
     form = KalshiAccountForm
     list_display = ["name", "environment", "api_key_id", "key_stored"]
     list_filter = ["environment"]
+    actions = ["check_connection"]
+
+    @admin.action(description="Check the connection to the exchange (as manage.py kalshi_check)")
+    def check_connection(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
+        from trading.diagnosis import check_account
+
+        for account in queryset.order_by("name")[:20]:
+            checks = check_account(account)
+            failed = [c for c in checks if c.status == "fail"]
+            lines = "; ".join(c.line() for c in checks)
+            level = messages.ERROR if failed else messages.SUCCESS
+            self.message_user(request, f"{account.name}: {lines}", level)
 
     @admin.display(boolean=True, description="key set")
     def key_stored(self, obj: KalshiAccount) -> bool:

@@ -73,3 +73,21 @@ def test_a_skewed_clock_is_named_for_every_key(sim, deployment):
     finally:
         sim.faults.reset()
     assert "FAIL  clock    Clock 5 min off: this machine is behind the exchange" in out.getvalue()
+
+
+def test_the_admin_checks_selected_accounts_with_the_same_diagnosis(sim, deployment, client):
+    from django.contrib.auth import get_user_model
+
+    good = account("alice-sim", *sim.add_account(Decimal("100")))
+    pem, _ = generate_rsa_key_pair()
+    bad = account("bob-revoked", "revoked-key-id", pem)
+    admin = get_user_model().objects.create_superuser("root", password="correct-horse-battery")
+    client.force_login(admin)
+    response = client.post(
+        "/admin/trading/kalshiaccount/",
+        {"action": "check_connection", "_selected_action": [good.pk, bad.pk], "index": 0, "select_across": 0},
+        follow=True,
+    )
+    text = "\n".join(str(m) for m in response.context["messages"])
+    assert "alice-sim: OK    dns" in text and "OK    write    key may trade" in text
+    assert "bob-revoked: OK    dns" in text and "FAIL  key      Key revoked-key-id refused" in text

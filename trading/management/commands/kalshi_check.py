@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kalshiweb.kalshi.diagnose import FAIL, Check, diagnose
+from kalshiweb.kalshi.diagnose import FAIL, Check
 from markets.exchange_health import check_deployment
+from trading.diagnosis import check_account
 from trading.models import KalshiAccount
-
-
-def check_account(account: KalshiAccount, timeout: float = 5.0) -> list[Check]:
-    try:
-        signer = account.signer()
-    except (ValueError, OSError) as exc:
-        return [
-            Check(
-                "key",
-                FAIL,
-                f"the account's private key cannot be loaded ({exc})",
-                "paste it again in the admin",
-            )
-        ]
-    return asyncio.run(diagnose(account.urls()[0], signer=signer, step_timeout=timeout))
 
 
 class Command(BaseCommand):
@@ -52,7 +37,7 @@ class Command(BaseCommand):
         if not options["deployment_only"]:
             for account in KalshiAccount.objects.order_by("name"):
                 title = f"Account {account.name!r} ({account.environment}, {account.urls()[0]}, key {account.api_key_id})"
-                sections.append((title, check_account(account, timeout)))
+                sections.append((title, check_account(account, step_timeout=timeout)))
         for title, checks in sections:
             self.stdout.write(title)
             for check in checks:
