@@ -15,6 +15,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from markets.consumers import ExposeServerSend  # noqa: E402
 from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
+from trading.twofactor import TwoFactorSocketGate  # noqa: E402
 
 websocket_urlpatterns = [*market_ws]
 
@@ -27,7 +28,9 @@ application = ProtocolTypeRouter(
         "http": http_app,
         # ExposeServerSend: the market socket's frames skip the send wrappers (see markets/consumers.py).
         "websocket": ExposeServerSend(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            AllowedHostsOriginValidator(
+                AuthMiddlewareStack(TwoFactorSocketGate(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "trading.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -189,6 +190,11 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 # Celery's Django fix-up closes every database connection before and after every task unless this is set:
 # a new connection per order. Workers keep theirs; kalshiweb/celery.py drops unusable ones around each task.
 CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1_000_000)
+# Two-factor login (trading.twofactor): off (each user may turn it on), staff (required for staff) or all.
+KALSHIWEB_REQUIRE_2FA = envstr("KALSHIWEB_REQUIRE_2FA", "off")
+if KALSHIWEB_REQUIRE_2FA not in {"off", "staff", "all"}:
+    raise ConfigError(f"KALSHIWEB_REQUIRE_2FA must be off, staff or all, got {KALSHIWEB_REQUIRE_2FA!r}")
+
 # How often the deployment key's connection to the exchange is diagnosed for the top bar (markets.exchange_health).
 KALSHIWEB_EXCHANGE_PROBE_SECONDS = envint("KALSHIWEB_EXCHANGE_PROBE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {

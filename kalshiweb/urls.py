@@ -5,11 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from kalshiweb import views
+from trading import twofactor
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/2fa/", twofactor.verify_view, name="two_factor_verify"),
+    path("account/two-factor/", twofactor.setup_view, name="two_factor_setup"),
     path("markets/", include("markets.urls")),
     path("orders/", include("trading.urls")),
     path("portfolio/", include("portfolio.urls")),

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile, TradingHalt
+from trading.models import Fill, KalshiAccount, Order, OrderEvent, TOTPDevice, TraderProfile, TradingHalt
 from trading.tasks import cancel_order, reconcile_order
 
 
@@ -210,4 +210,16 @@ class OrderEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(admin.ModelAdmin):
+    """Two-factor devices: an admin resets a user who lost theirs by deleting it (the secret is never shown)."""
+
+    list_display = ["user", "confirmed", "confirmed_at", "created_at"]
+    list_filter = ["confirmed"]
+    readonly_fields = ["user", "confirmed", "confirmed_at", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

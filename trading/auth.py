@@ -8,9 +8,9 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
-from django.db.models import Subquery
+from django.db.models import Exists, OuterRef, Subquery
 
-from trading.models import TradingHalt
+from trading.models import TOTPDevice, TradingHalt
 
 
 class TraderBackend(ModelBackend):
@@ -33,14 +33,17 @@ class TraderBackend(ModelBackend):
         """The session's user with its trader profile and account (LEFT JOINs) and the global halt (as
         `kw_halted`, `kw_halt_reason`; None when no halt was ever set): `services.trader_profile` and
         `services.current_halt` then need no query of their own, two statements fewer on every trading request.
-        Both are read once per request either way."""
+        Both are read once per request either way. `kw_has_2fa`: whether the user has a confirmed two-factor
+        device (trading.twofactor asks every request, at no extra statement)."""
         model = get_user_model()
         halt = TradingHalt.objects.filter(pk=1)
         try:
             user = (
                 model._default_manager.select_related("trader__account")
                 .annotate(
-                    kw_halted=Subquery(halt.values("halted")), kw_halt_reason=Subquery(halt.values("reason"))
+                    kw_halted=Subquery(halt.values("halted")),
+                    kw_halt_reason=Subquery(halt.values("reason")),
+                    kw_has_2fa=Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True)),
                 )
                 .get(pk=user_id)
             )

@@ -405,3 +405,26 @@ class OrderEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ValueError("order events are append-only")
+
+
+class TOTPDevice(models.Model):
+    """A user's authenticator (RFC 6238 TOTP, 6 digits, 30 s): the second factor at login (trading.twofactor)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device"
+    )
+    secret_encrypted = models.TextField(editable=False)  # base32 secret, encrypted like the traders' keys
+    confirmed = models.BooleanField(default=False)
+    last_step = models.BigIntegerField(default=0, editable=False)  # the last time step used: no code twice
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "two-factor device"
+
+    def __str__(self) -> str:
+        return f"TOTP for {self.user} ({'active' if self.confirmed else 'not confirmed'})"
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted).decode()
