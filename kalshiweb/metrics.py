@@ -15,7 +15,6 @@ import atexit
 import os
 import re
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +75,11 @@ def exchange_response(method: str, path: str, status: int | None) -> None:
         EXCHANGE_RATE_LIMITED.labels(endpoint=endpoint).inc()
 
 
-def order_sending(created_at: datetime) -> None:
-    """The worker is about to send an order's signed request."""
-    ORDER_SUBMIT_SECONDS.observe(max(0.0, time.time() - created_at.timestamp()))
+def order_sending(order: Any) -> None:
+    """The worker is about to send an order's signed request: on its first attempt, the time since the POST
+    made the order (a retry after a 429 or an unreachable exchange is not a second sample)."""
+    if getattr(order, "attempts", 1) <= 1:
+        ORDER_SUBMIT_SECONDS.observe(max(0.0, time.time() - order.created_at.timestamp()))
 
 
 def order_submitted(outcome: str) -> None:

@@ -72,7 +72,7 @@ def submit_order(self: Any, order_id: int) -> str:
             # A redelivery after a worker died mid-submission: find out what the exchange has.
             reconcile_order.apply_async((order_id,), countdown=NOT_FOUND_GRACE_SECONDS)
         return f"already {order.status}"
-    metrics.order_sending(order.created_at)
+    metrics.order_sending(order)
     try:
         result = client_for(order.account).submit_order(request)
     except RateLimited:
