@@ -56,10 +56,12 @@ def _redis(url: str) -> redis.Redis:
 
 
 def check_database() -> dict[str, Any]:
+    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return {"vendor": connection.vendor}
+        cursor.execute("SELECT pg_backend_pid()" if postgres else "SELECT 1")
+        row = cursor.fetchone()
+    # On PostgreSQL, the server process behind this request's connection (the same one again: pooled).
+    return {"vendor": connection.vendor, **({"backend_pid": row[0]} if postgres and row else {})}
 
 
 def check_redis() -> dict[str, Any]:

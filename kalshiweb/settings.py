@@ -120,6 +120,8 @@ elif DATABASES["default"]["CONN_MAX_AGE"] == 0 and envint("DATABASE_POOL_MAX_SIZ
         "max_size": envint("DATABASE_POOL_MAX_SIZE", 10),
         "timeout": envint("DATABASE_POOL_TIMEOUT", 10),
     }
+    # A pooled connection is checked before it is lent (one round trip): a database restart costs no request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The per-request user load brings the trader profile and its Kalshi account in the same query (one statement
