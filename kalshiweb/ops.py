@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -259,15 +260,31 @@ def metrics(request: HttpRequest) -> HttpResponse:
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
+def _static_sources_fingerprint() -> str:
+    import hashlib
+
+    from django.contrib.staticfiles.finders import get_finders
+
+    digest = hashlib.sha256(settings.STORAGES["staticfiles"]["BACKEND"].encode())
+    for finder in get_finders():
+        for path, storage in sorted(finder.list([]), key=lambda item: item[0]):
+            stat = Path(storage.path(path)).stat()
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def prepare_static_and_metrics() -> None:
     """`make run`, before any process starts: collect the hashed, compressed static files (production
     static storage), and empty the metrics directory (the files of processes from a previous run)."""
-    from pathlib import Path
-
     from django.core.management import call_command
 
     if settings.KALSHIWEB_STATIC_MANIFEST:
-        call_command("collectstatic", interactive=False, verbosity=0)
+        # Hashing and compressing everything takes seconds: only when a source file changed since last time.
+        stamp = Path(settings.STATIC_ROOT) / ".kw-sources"
+        sources = _static_sources_fingerprint()
+        if not (stamp.exists() and stamp.read_text() == sources):
+            call_command("collectstatic", interactive=False, verbosity=0)
+            stamp.write_text(sources)
     metrics_dir = Path(settings.KALSHIWEB_METRICS_DIR)
     if metrics_dir.is_dir():
         for path in metrics_dir.glob("*.db"):
