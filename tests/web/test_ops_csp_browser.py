@@ -38,6 +38,8 @@ def test_pages_work_under_the_csp_without_violations(sim, trader, feed_process, 
             if m.status == "active" and m.price_level_structure == "linear_cent"
         )
     )
+    trader.is_staff = trader.is_superuser = True  # the admin and the staff pages too
+    trader.save()
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.add_init_script(RECORD_VIOLATIONS)
@@ -62,6 +64,11 @@ def test_pages_work_under_the_csp_without_violations(sim, trader, feed_process, 
             ("/markets/", ".market-table, table"),
             ("/orders/", "#orders-panel"),
             ("/portfolio/", "main h1"),
+            ("/markets/watchlist/", "main h1"),
+            ("/admin/", "#content"),
+            ("/admin/trading/order/", "#changelist"),
+            (f"/admin/markets/market/{ticker}/change/", "#content"),
+            ("/admin/markets/market/feed-health/", "#content"),
         ):
             page.goto(f"{daphne_server}{path}")
             page.locator(ready).first.wait_for(timeout=10000)
@@ -72,3 +79,26 @@ def test_pages_work_under_the_csp_without_violations(sim, trader, feed_process, 
         context.close()
     assert violations == []
     assert [m for m in console if "Content Security Policy" in m or "htmx:evalDisallowedError" in m] == []
+
+
+def test_a_locked_login_tells_the_trader_why_and_for_how_long(daphne_server, page):
+    from tests.factories import make_user
+
+    make_user("alice")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    for _ in range(10):
+        page.goto(f"{daphne_server}/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "not-her-password")
+        page.click("button[type=submit]")
+    page.goto(f"{daphne_server}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    message = page.get_by_role("alert")
+    message.wait_for(timeout=10000)
+    text = message.inner_text()
+    assert "Too many failed logins for alice" in text and "locked for 15 minutes" in text
+    shoot(page, "login-locked")
+    page.goto(f"{daphne_server}/orders/")
+    assert "/login/" in page.url  # not logged in
