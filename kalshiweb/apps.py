@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class KalshiwebConfig(AppConfig):
@@ -21,6 +22,21 @@ class KalshiwebConfig(AppConfig):
         if metrics.exchange_response not in rest.response_observers:
             rest.response_observers.append(metrics.exchange_response)
         task_postrun.connect(_order_outcome, weak=False, dispatch_uid="kalshiweb-order-outcome")
+        checks.register(_static_collected, checks.Tags.staticfiles, deploy=True)
+
+
+def _static_collected(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    if settings.KALSHIWEB_STATIC_MANIFEST and not settings.KALSHIWEB_STATIC_COLLECTED:
+        return [
+            checks.Warning(
+                "Static files have not been collected: they are served unhashed and uncached.",
+                hint="Run `manage.py collectstatic --noinput` (make run does), then restart the web processes.",
+                id="kalshiweb.W001",
+            )
+        ]
+    return []
 
 
 # submit_order's return values that mean the exchange accepted the order (its status after the answer).

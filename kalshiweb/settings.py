@@ -177,14 +177,17 @@ KALSHIWEB_STATIC_MANIFEST = envbool("KALSHIWEB_STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "kalshiweb.staticfiles.StaticFilesStorage"
         if KALSHIWEB_STATIC_MANIFEST
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-SERVESTATIC_USE_FINDERS = not KALSHIWEB_STATIC_MANIFEST
-SERVESTATIC_AUTOREFRESH = not KALSHIWEB_STATIC_MANIFEST
-SERVESTATIC_MAX_AGE = 31536000 if KALSHIWEB_STATIC_MANIFEST else 0
+# Until collectstatic has run, the files are served from static/ (and `check --deploy` says so).
+KALSHIWEB_STATIC_COLLECTED = KALSHIWEB_STATIC_MANIFEST and (STATIC_ROOT / "staticfiles.json").exists()
+SERVESTATIC_USE_FINDERS = not KALSHIWEB_STATIC_COLLECTED
+SERVESTATIC_AUTOREFRESH = not KALSHIWEB_STATIC_COLLECTED
+# Hashed names are cached for a year (immutable); anything else (a file not referenced by {% static %}) briefly.
+SERVESTATIC_MAX_AGE = 60 if KALSHIWEB_STATIC_COLLECTED else 0
 
 # --- Behind TLS (KALSHIWEB_HTTPS=true): the proxy terminates TLS and sends X-Forwarded-Proto. ---
 KALSHIWEB_HTTPS = envbool("KALSHIWEB_HTTPS", False)

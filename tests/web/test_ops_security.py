@@ -27,7 +27,7 @@ PRODUCTION_ENV = {
 
 def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     # A var/ of its own: the default secret key would otherwise be the one generated there.
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KALSHIWEB_HTTPS"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KALSHIWEB_"))}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -39,15 +39,25 @@ def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
 
 
 def test_check_deploy_reports_no_issues_with_the_production_variables(tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KALSHIWEB_"))}
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env={**base, "KALSHIWEB_VAR_DIR": str(tmp_path), **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collected.returncode == 0, collected.stderr
     result = check_deploy(tmp_path, **PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
-def test_check_deploy_reports_the_issues_without_https(tmp_path):
+def test_check_deploy_reports_the_issues_without_https_or_collected_static_files(tmp_path):
     result = check_deploy(tmp_path, **{**PRODUCTION_ENV, "KALSHIWEB_HTTPS": "false"})
     assert result.returncode != 0
-    for code in ("security.W004", "security.W008", "security.W012", "security.W016"):
+    for code in ("security.W004", "security.W008", "security.W012", "security.W016", "kalshiweb.W001"):
         assert code in result.stderr + result.stdout
 
 

@@ -76,7 +76,7 @@ def test_the_set_up_collects_static_files_and_empties_the_metrics_directory(sett
     settings.STATIC_ROOT = str(tmp_path / "static")
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {"BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"},
+        "staticfiles": {"BACKEND": "kalshiweb.staticfiles.StaticFilesStorage"},
     }
     settings.KALSHIWEB_METRICS_DIR = str(tmp_path / "metrics")
     (tmp_path / "metrics").mkdir()
@@ -85,3 +85,15 @@ def test_the_set_up_collects_static_files_and_empties_the_metrics_directory(sett
     assert (tmp_path / "static" / "staticfiles.json").exists()
     assert list((tmp_path / "static" / "css").glob("app.*.css.gz"))
     assert list((tmp_path / "metrics").iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_before_collectstatic_pages_still_render_with_plain_static_names(client, settings, tmp_path):
+    settings.STATIC_ROOT = str(tmp_path / "empty")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "kalshiweb.staticfiles.StaticFilesStorage"},
+    }
+    response = client.get("/login/")
+    assert response.status_code == 200
+    assert 'href="/static/css/app.css"' in response.content.decode()
