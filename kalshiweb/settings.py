@@ -157,6 +157,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("KALSHIWEB_LOGIN_LOCKOUT_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ADMIN = False  # its admin pages list the database handler's records, which we do not keep
 AXES_CLIENT_IP_CALLABLE = "kalshiweb.ops.client_ip"
 # Proxies in front of the web processes that append to X-Forwarded-For (docs/deploy.md: 1, the TLS proxy).
 # 0: the address is the TCP peer's.
