@@ -97,8 +97,25 @@ def socket_closed(consumer: Any) -> None:
         BROWSER_SOCKETS.dec()
 
 
+def _forget_dead_processes() -> None:
+    """Live gauges (open sockets) of processes that died without exiting cleanly (killed, crashed) stop
+    counting: their pid no longer runs on this host."""
+    for path in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("gauge_live*_*.db"):
+        try:
+            pid = int(path.stem.rsplit("_", 1)[1])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 def exposition(*collectors: Any) -> tuple[bytes, str]:
     """Every process's metrics on this host, added up, plus `collectors` (read now): (body, content type)."""
+    _forget_dead_processes()
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     for collector in collectors:

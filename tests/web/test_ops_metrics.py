@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -174,3 +175,32 @@ def test_the_browser_socket_gauge_follows_sockets_in_the_web_process(metrics_env
     assert (both - start, single - start) == (2, 1)
     assert wait_for(lambda: sockets() == start or None, timeout=5)
     assert os.environ["KALSHIWEB_METRICS_TOKEN"] == TOKEN
+
+
+KILLED_WITH_SOCKETS = """
+import os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
+django.setup()
+from kalshiweb import metrics
+metrics.BROWSER_SOCKETS.inc(3)
+os._exit(0)  # like a kill: no clean exit
+"""
+
+
+@pytest.mark.django_db
+def test_the_sockets_of_a_process_that_died_without_exiting_stop_counting(client, settings):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    settings.KALSHIWEB_METRICS_TOKEN = TOKEN
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = value(
+        samples(client.get("/metrics", headers=auth).content.decode()), "kalshiweb_browser_sockets"
+    )
+    done = subprocess.run([sys.executable, "-c", KILLED_WITH_SOCKETS], cwd=ROOT, timeout=60)
+    assert done.returncode == 0
+    assert list(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("gauge_livesum_*.db"))
+    after = value(samples(client.get("/metrics", headers=auth).content.decode()), "kalshiweb_browser_sockets")
+    assert after == before
