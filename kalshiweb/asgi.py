@@ -10,8 +10,6 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from markets.consumers import ExposeServerSend  # noqa: E402
 from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
@@ -19,9 +17,9 @@ from trading.twofactor import TwoFactorSocketGate  # noqa: E402
 
 websocket_urlpatterns = [*market_ws]
 
-# A self-hosted desk must work offline with no front proxy: serve the vendored htmx, CSS and JS
-# ourselves unless KALSHIWEB_SERVE_STATIC=false (then a proxy serves STATIC_ROOT).
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.KALSHIWEB_SERVE_STATIC else django_asgi_app
+# A self-hosted desk must work offline with no front proxy: ServeStatic's middleware (settings.MIDDLEWARE)
+# serves the vendored htmx, CSS and JS unless KALSHIWEB_SERVE_STATIC=false (then a proxy serves STATIC_ROOT).
+http_app = django_asgi_app
 
 application = ProtocolTypeRouter(
     {

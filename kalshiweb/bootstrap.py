@@ -107,6 +107,9 @@ def prepare() -> list[str]:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    from kalshiweb.ops import prepare_static_and_metrics
+
+    prepare_static_and_metrics()
     login = ensure_first_login(var)
     from kalshiweb.bootstrap_hooks import after_migrate
 

@@ -31,6 +31,7 @@ def _persistent_db_connections(**_: Any) -> None:
     from django.conf import settings
 
     for db in settings.DATABASES.values():
+        db.get("OPTIONS", {}).pop("pool", None)  # a persistent connection each instead of the web's pool
         db["CONN_MAX_AGE"] = None
         db["CONN_HEALTH_CHECKS"] = True
 

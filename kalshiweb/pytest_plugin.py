@@ -18,3 +18,6 @@ if not os.environ.get("REDIS_URL"):
 # A queue of our own, so a `make run` worker on the same Redis never eats the suite's tasks.
 os.environ.setdefault("KALSHIWEB_CELERY_QUEUE", f"kalshiweb-test-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("KALSHIWEB_VAR_DIR", tempfile.mkdtemp(prefix="kalshiweb-var-"))
+# The suite serves static files from static/ as they are (no collectstatic); tests/web/test_ops_static.py
+# runs the production storage on its own.
+os.environ.setdefault("KALSHIWEB_STATIC_MANIFEST", "false")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from kalshiweb.env import ConfigError, envbool, envint, envlist, envstr
 from kalshiweb.logs import logging_config
@@ -28,6 +30,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The app serves its own static files (ServeStatic: hashed names cached for a year, gzip/brotli) unless
+# KALSHIWEB_SERVE_STATIC=false (then a proxy serves STATIC_ROOT).
+KALSHIWEB_SERVE_STATIC = envbool("KALSHIWEB_SERVE_STATIC", True)
 DEBUG = envbool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -42,6 +47,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "axes",
+    "kalshiweb.apps.KalshiwebConfig",
     "markets",
     "portfolio",
     "trading",
@@ -50,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kalshiweb.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    *(["servestatic.middleware.ServeStaticMiddleware"] if KALSHIWEB_SERVE_STATIC else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -58,6 +66,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kalshiweb.urls"
@@ -72,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "kalshiweb.context_processors.environment",
             ],
         },
@@ -105,11 +117,33 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["CONN_MAX_AGE"] == 0 and envint("DATABASE_POOL_MAX_SIZE", 10) > 0:
+    # PostgreSQL: web processes borrow connections from psycopg's pool instead of opening one per request
+    # (≈5 ms each). Celery workers keep one persistent connection per worker instead (kalshiweb/celery.py).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": envint("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": envint("DATABASE_POOL_MAX_SIZE", 10),
+        "timeout": envint("DATABASE_POOL_TIMEOUT", 10),
+    }
+    # A pooled connection is checked before it is lent (one round trip): a database restart costs no request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The per-request user load brings the trader profile and its Kalshi account in the same query (one statement
 # instead of two on every trading request). ModelBackend stays listed for sessions made before.
-AUTHENTICATION_BACKENDS = ["trading.auth.TraderBackend", "django.contrib.auth.backends.ModelBackend"]
+# django-axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "trading.auth.TraderBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Older hashes still verify (and are rehashed with Argon2 at the next login).
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -118,6 +152,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login lockout (django-axes): after KALSHIWEB_LOGIN_FAILURE_LIMIT wrong passwords for a username, or from an
+# address, within KALSHIWEB_LOGIN_LOCKOUT_MINUTES, every login attempt for it (even with the right password) is
+# refused until that much time has passed since the last failure, or an admin unlocks it
+# (`manage.py axes_reset_username NAME`, `axes_reset_ip ADDRESS`). Counted in Redis: no SQL on a login.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = envint("KALSHIWEB_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("KALSHIWEB_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ADMIN = False  # its admin pages list the database handler's records, which we do not keep
+AXES_CLIENT_IP_CALLABLE = "kalshiweb.ops.client_ip"
+# Proxies in front of the web processes that append to X-Forwarded-For (docs/deploy.md: 1, the TLS proxy).
+# 0: the address is the TCP peer's.
+KALSHIWEB_PROXY_COUNT = envint("KALSHIWEB_PROXY_COUNT", 0)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("KALSHIWEB_TIME_ZONE", "UTC")
 USE_I18N = False
@@ -125,8 +175,61 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-KALSHIWEB_SERVE_STATIC = envbool("KALSHIWEB_SERVE_STATIC", True)
+STATIC_ROOT = Path(envstr("KALSHIWEB_STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+# Production (the default unless DJANGO_DEBUG): `collectstatic` (run by `make run`) writes content-hashed,
+# gzip- and brotli-compressed copies into STATIC_ROOT, served with a one-year Cache-Control. With
+# KALSHIWEB_STATIC_MANIFEST=false (development, the test suite) files are served from static/ as they are.
+KALSHIWEB_STATIC_MANIFEST = envbool("KALSHIWEB_STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "kalshiweb.staticfiles.StaticFilesStorage"
+        if KALSHIWEB_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Until collectstatic has run, the files are served from static/ (and `check --deploy` says so).
+KALSHIWEB_STATIC_COLLECTED = KALSHIWEB_STATIC_MANIFEST and (STATIC_ROOT / "staticfiles.json").exists()
+SERVESTATIC_USE_FINDERS = not KALSHIWEB_STATIC_COLLECTED
+SERVESTATIC_AUTOREFRESH = DEBUG  # per request it looks for new files: ~1.7 ms a request
+# Hashed names are cached for a year (immutable); anything else (a file not referenced by {% static %}) briefly.
+SERVESTATIC_MAX_AGE = 60 if KALSHIWEB_STATIC_COLLECTED else 0
+
+# --- Behind TLS (KALSHIWEB_HTTPS=true): the proxy terminates TLS and sends X-Forwarded-Proto. ---
+KALSHIWEB_HTTPS = envbool("KALSHIWEB_HTTPS", False)
+if KALSHIWEB_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes and the metrics scraper may speak plain HTTP to a web process directly.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("KALSHIWEB_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("KALSHIWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("KALSHIWEB_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: scripts only from our own static files (no inline script, no eval); htmx's one
+# injected <style> carries the request's nonce (base.html's htmx-config). 'self' covers the page's WebSocket.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Prometheus metrics at /metrics, only with `Authorization: Bearer <token>` (404 while unset).
+KALSHIWEB_METRICS_TOKEN = envstr("KALSHIWEB_METRICS_TOKEN")
+# Where every process on this host writes its counters (prometheus_client multiprocess mode; see
+# kalshiweb/metrics.py). Emptied by `make run` at start.
+KALSHIWEB_METRICS_DIR = envstr("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
 KALSHIWEB_MAX_MARKETS_PER_SOCKET = envint("KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
 KALSHIWEB_MAX_UPDATES_PER_SECOND = envint("KALSHIWEB_MAX_UPDATES_PER_SECOND", 10)
 KALSHIWEB_STALE_AFTER_SECONDS = envint("KALSHIWEB_STALE_AFTER_SECONDS", 30)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from kalshiweb import views
+from kalshiweb import ops, views
 from trading import twofactor
 
 urlpatterns = [
@@ -17,4 +17,7 @@ urlpatterns = [
     path("orders/", include("trading.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
 ]

@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.html import escape
 
+from kalshiweb import metrics
 from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             self.tickers.update(good)
             await get_hub().watch(self, good)
         await self.accept()
+        metrics.socket_opened(self)
         self.sender = asyncio.create_task(self._send_loop())
         self.last_pong = asyncio.get_running_loop().time()
         if PING_SECONDS > 0:
@@ -164,6 +166,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             self.sent += len(html)
 
     async def disconnect(self, code: int) -> None:
+        metrics.socket_closed(self)
         if getattr(self, "user_group", None) and self.channel_layer is not None:
             try:
                 await self.channel_layer.group_discard(self.user_group, self.channel_name)

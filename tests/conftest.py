@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -257,3 +258,16 @@ def clean_app_keys() -> Iterator[None]:
     finally:
         client.close()
     yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, and before the test database is dropped, close PostgreSQL's connection pool (with
+    DATABASE_URL on PostgreSQL): its idle connections would otherwise keep the database from being dropped."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all(initialized_only=True):
+            if conn.alias in getattr(conn, "_connection_pools", {}):
+                conn.close_pool()  # type: ignore[attr-defined]

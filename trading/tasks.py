@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from kalshiweb import metrics
 from kalshiweb.kalshi.errors import (
     Conflict,
     ExchangeUnavailable,
@@ -73,6 +74,7 @@ def submit_order(self: Any, order_id: int) -> str:
             # A redelivery after a worker died mid-submission: find out what the exchange has.
             reconcile_order.apply_async((order_id,), countdown=NOT_FOUND_GRACE_SECONDS)
         return f"already {order.status}"
+    metrics.order_sending(order)
     try:
         result = client_for(order.account).submit_order(request)
     except RateLimited:

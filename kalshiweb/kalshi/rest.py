@@ -90,6 +90,19 @@ DEMO = KalshiEnvironment(
 )
 
 # Failures that happen before the request left this machine: safe to report as "nothing happened".
+# Called after every request that went on the wire, as (method, path, status), status None when no answer
+# came back (the application registers its metrics here; the client itself records nothing).
+response_observers: list[Callable[[str, str, int | None], None]] = []
+
+
+def _observe(method: str, path: str, status: int | None) -> None:
+    for observer in response_observers:
+        try:
+            observer(method, path, status)
+        except Exception:  # an observer's failure never fails a request
+            log.exception("response observer failed")
+
+
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -248,6 +261,7 @@ class KalshiClient:
                     continue
                 raise ExchangeUnavailable(f"could not reach the exchange ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
+                _observe(method, path, None)
                 log.warning("kalshi %s %s: no response (%s)", method, path, type(exc).__name__)
                 if is_read:
                     if can_retry:
@@ -262,6 +276,7 @@ class KalshiClient:
                 ) from None
 
             status = response.status_code
+            _observe(method, path, status)
             log.debug("kalshi %s %s -> %s", method, path, status)
             if status < 300:
                 return self._decode(response, method, path, client_order_id)

@@ -1,5 +1,18 @@
-// Connection state for the live/polling switch. Polling elements carry
-// hx-trigger="every Ns [document.body.dataset.live !== 'true']", so they poll only while the socket is down.
+// Connection state for the live/polling switch. Polling elements carry hx-trigger="kw:poll from:body": the
+// timer below fires kw:poll every 5 s only while the socket is down (an event instead of a trigger filter such
+// as [document.body.dataset.live !== 'true'], which htmx evaluates with eval and the Content-Security-Policy
+// forbids). kw:poll30 fires every 30 s while down, kw:livetick every 10 s while live.
+(function () {
+  var ticks = 0;
+  setInterval(function () {
+    if (!window.htmx || !document.body) return;
+    ticks += 1;
+    var live = document.body.dataset.live === "true";
+    if (!live) htmx.trigger(document.body, "kw:poll");
+    if (!live && ticks % 6 === 0) htmx.trigger(document.body, "kw:poll30");
+    if (live && ticks % 2 === 0) htmx.trigger(document.body, "kw:livetick");
+  }, 5000);
+})();
 (function () {
   function setState(state, title) {
     document.body.dataset.live = state === "live" ? "true" : "false";

@@ -18,7 +18,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # sequence number and the publisher's send time (time.monotonic(), system-wide on Linux) embedded.
 ROW_TEMPLATE = (
     '<div class="quote-cells" id="rowq-{t}" data-seq="{seq}" data-ts="{ts:.6f}" hx-swap-oob="true"\n'
-    '  hx-get="/markets/{t}/row/" hx-trigger="every 5s [document.body.dataset.live !== \'true\']" '
+    '  hx-get="/markets/{t}/row/" hx-trigger="kw:poll from:body" '
     'hx-swap="outerHTML">\n'
     '  <span class="num yes">{bid}¢</span>\n'
     '  <span class="num yes">{ask}¢</span>\n'

@@ -42,7 +42,7 @@ def test_a_fresh_snapshot_renders_at_once_without_a_refresh(client, alice, froze
     assert "$100.00" in html
     assert "20 s old" in html and "stale" not in html.split('id="pf-snapshot"')[0][-80:]
     assert not services.refresh_in_flight(alice.pk)
-    assert "hx-trigger=\"every 30s [document.body.dataset.live !== 'true']" in html
+    assert 'hx-trigger="kw:poll30 from:body, kw:livetick from:body' in html  # live.js's timers
 
 
 def test_a_stale_snapshot_is_marked_with_its_age_and_queues_one_refresh(client, alice, frozen):
