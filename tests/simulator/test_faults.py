@@ -180,7 +180,14 @@ def test_http_switches_and_state(sim: RunningSimulator) -> None:
     assert state["faults"]["fail_next"] == [{"remaining": 3, "mode": "429", "path_prefix": None}]
     control(sim, "faults/reset")
     state = httpx.get(f"http://{sim.host}:{sim.port}/_sim/state").json()
-    assert state["faults"] == {"silenced": False, "latency_seconds": 0.0, "fail_next": []}
+    assert state["faults"] == {
+        "silenced": False,
+        "latency_seconds": 0.0,
+        "clock_skew_seconds": 0.0,
+        "fail_next": [],
+    }
+    assert control(sim, "faults/clock_skew", seconds=-90).json()["clock_skew_seconds"] == -90.0
+    control(sim, "faults/reset")
     assert control(sim, "faults/fail_next", mode="teapot").status_code == 400
     assert control(sim, "faults/skip_seq", count=1).json() == {"sids": 0}
 

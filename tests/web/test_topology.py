@@ -1,5 +1,6 @@
-"""The production topology on one machine: 2 web processes (daphne), 2 Celery workers, a beat and 2 feeds
-(leader + standby) on the suite's database and Redis, with the simulator as the exchange, driven by Chromium.
+"""The production topology on one machine, started from Procfile.production as docs/deploy.md says: 2 web
+processes (daphne), 2 Celery workers, a beat and 2 feeds (leader + standby) on the suite's database and Redis,
+with the simulator as the exchange, driven by Chromium.
 
 It shows what docs/deploy.md promises:
 - a browser on each web process sees the same tick;
@@ -12,6 +13,8 @@ It shows what docs/deploy.md promises:
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -26,6 +29,27 @@ import pytest
 from tests.conftest import ROOT, _free_port, _wait_for_port, database_url
 
 pytestmark = [pytest.mark.browser]
+
+
+def procfile(kind: str, env: dict[str, str]) -> list[str]:
+    """The command of one kind of process in Procfile.production, as docs/deploy.md runs it (its ${VAR:-default}
+    expanded from `env`; .venv/bin/python and .venv/bin/celery are this interpreter)."""
+    for line in (ROOT / "Procfile.production").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() != kind or line.startswith("#"):
+            continue
+        command = re.sub(
+            r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)",
+            lambda m: env.get(m[1] or m[3]) or (m[2] or ""),
+            command,
+        )
+        argv = shlex.split(command)
+        if argv[0].endswith("/python"):
+            return [sys.executable, *argv[1:]]
+        if argv[0].endswith("/celery"):
+            return [sys.executable, "-m", "celery", *argv[1:]]
+        return argv
+    raise AssertionError(f"Procfile.production has no {kind!r} line")
 
 
 @dataclass
@@ -55,7 +79,7 @@ class Topology:
     def start(self, name: str, *argv: str) -> Proc:
         log = self.logs / f"{name}.log"
         popen = subprocess.Popen(
-            [sys.executable, *argv],
+            list(argv),
             cwd=ROOT,
             env=self.env,
             stdout=log.open("wb"),
@@ -68,7 +92,7 @@ class Topology:
     def web(self, name: str) -> str:
         port = _free_port()
         proc = self.start(
-            name, "-m", "kalshiweb.serve", "--server", "daphne", "--host", "127.0.0.1", "--port", str(port)
+            name, *procfile("web", {**self.env, "PORT": str(port), "KALSHIWEB_BIND": "127.0.0.1"})
         )
         _wait_for_port(port, proc.popen, timeout=30)
         return f"http://127.0.0.1:{port}"
@@ -143,35 +167,12 @@ def test_two_webs_two_workers_a_beat_and_two_feeds_hold_together(sim, trader, to
     )
     redis_client = redis.Redis.from_url(os.environ["REDIS_URL"])
     redis_client.delete("kw:feed:leader")
+    env = topology.env
     for name in ("feed1", "feed2"):
-        topology.start(name, "manage.py", "kalshi_feed", "--no-sync", "--lease-ttl-ms", "2000")
+        topology.start(name, *procfile("feed", env))
     for name in ("worker1", "worker2"):
-        topology.start(
-            name,
-            "-m",
-            "celery",
-            "-A",
-            "kalshiweb",
-            "worker",
-            "-n",
-            f"{name}@%h",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-        )
-    topology.start(
-        "beat",
-        "-m",
-        "celery",
-        "-A",
-        "kalshiweb",
-        "beat",
-        "--loglevel",
-        "INFO",
-        "--schedule",
-        str(topology.logs / "beat-schedule"),
-    )
+        topology.start(name, *procfile("worker", {**env, "CELERY_CONCURRENCY": "1"}), "-n", f"{name}@%h")
+    topology.start("beat", *procfile("beat", {**env, "KALSHIWEB_VAR_DIR": str(topology.logs)}))
     web1, web2 = topology.web("web1"), topology.web("web2")
 
     # One browser, one session (cookies are per host, not per port): the same trader on both web processes.
