@@ -35,6 +35,7 @@ from kalshiweb.kalshi.stream import (
     Connected,
     Disconnected,
     KalshiStream,
+    MarketsRejected,
     SequenceGap,
     StreamError,
     Subscription,
@@ -47,6 +48,11 @@ from markets.live import HEALTH_KEY
 log = logging.getLogger(__name__)
 
 CHANNELS = ("orderbook_delta", "ticker", "trade")
+# A market the exchange refused (no such market) is not asked for again for this long, whoever watches it.
+REJECT_RETRY_SECONDS = 600.0
+# Newly watched markets waiting for their trade history (one REST call each, one at a time, through the
+# account's token bucket); beyond this many the rest start with an empty tape and fill from the stream.
+SEED_QUEUE_SIZE = 50
 
 
 class Feed:
@@ -67,6 +73,7 @@ class Feed:
         lease_ttl_ms: int = 5000,
         silence_timeout: float | None = 30.0,
         backoff_cap: float = 30.0,
+        seed_queue_size: int = SEED_QUEUE_SIZE,
     ) -> None:
         self.redis_url = redis_url
         self.ws_url = ws_url
@@ -82,6 +89,11 @@ class Feed:
         self.lease_ttl_ms = lease_ttl_ms
         self.silence_timeout = silence_timeout
         self.backoff_cap = backoff_cap
+        self.seed_queue_size = seed_queue_size
+        self.seed_queue: asyncio.Queue[str] | None = None
+        self.seeds_dropped = 0
+        self.rejected: dict[str, float] = {}  # markets the exchange refused -> when (time.monotonic())
+        self.upstream_errors = 0
         self.name = f"feed-{os.getpid()}"
         self.state = FeedState()
         self.stream: KalshiStream | None = None
@@ -121,6 +133,7 @@ class Feed:
         self.state = FeedState()
         self.watched = set()
         self.subscription = None
+        self.seed_queue = asyncio.Queue(maxsize=self.seed_queue_size)
         self.stream = KalshiStream(
             self.ws_url,
             key_id=self.key_id,
@@ -137,6 +150,7 @@ class Feed:
             asyncio.create_task(self._interest_loop(), name="feed-interest"),
             asyncio.create_task(self._flush_loop(), name="feed-flush"),
             asyncio.create_task(self._health_loop(), name="feed-health"),
+            *([asyncio.create_task(self._seed_loop(), name="feed-seed")] if self.seed_trades else []),
             *(
                 asyncio.create_task(make(), name=f"feed-extra-{i}")
                 for i, make in enumerate(self.leader_tasks)
@@ -187,35 +201,84 @@ class Feed:
             except (aioredis.RedisError, OSError) as exc:
                 log.warning("%s: cannot read market interest: %s", self.name, exc)
             except Exception:
+                self.upstream_errors += 1
                 log.exception("%s: updating the upstream subscription failed; will retry", self.name)
             await asyncio.sleep(self.interest_interval)
 
+    def _refused(self) -> set[str]:
+        now = time.monotonic()
+        for ticker in [t for t, at in self.rejected.items() if now - at > REJECT_RETRY_SECONDS]:
+            del self.rejected[ticker]
+        return set(self.rejected)
+
     async def reconcile_interest(self, desired: set[str]) -> None:
+        """Bring the upstream subscription to the markets browsers watch, less the ones the exchange refused.
+        A market joins `watched` only once the exchange accepted it."""
         assert self.stream is not None
+        desired = desired - self._refused()
         add = sorted(desired - self.watched)
         remove = sorted(self.watched - desired)
         if not add and not remove:
             return
         for ticker in add:
-            self.state.watch(ticker)
-            if self.seed_trades is not None:
-                asyncio.get_running_loop().create_task(self._seed(ticker))
+            self.state.watch(ticker)  # before subscribing: the snapshots follow the exchange's answer at once
+        refused: list[str] = []
         if self.subscription is None:
             if add:
                 self.subscription = await self.stream.subscribe(list(CHANNELS), add)
+                refused = sorted(self.subscription.rejected.intersection(add))
         elif not desired:
             await self.stream.unsubscribe(self.subscription)
             self.subscription = None
         else:
             if add:
-                await self.stream.add_markets(self.subscription, add)
+                refused = await self.stream.add_markets(self.subscription, add)
             if remove:
                 await self.stream.delete_markets(self.subscription, remove)
+        self._note_refused(refused)
         for ticker in remove:
             self.state.forget(ticker)
             self.published.pop(ticker, None)
-        self.watched = set(desired)
-        log.info("%s: watching %d markets (+%d −%d)", self.name, len(self.watched), len(add), len(remove))
+        accepted = [t for t in add if t not in refused]
+        self.watched = set(desired) - set(refused)
+        for ticker in accepted:
+            self._queue_seed(ticker)
+        log.info(
+            "%s: watching %d markets (+%d −%d)", self.name, len(self.watched), len(accepted), len(remove)
+        )
+
+    def _note_refused(self, tickers: list[str] | tuple[str, ...]) -> None:
+        if not tickers:
+            return
+        now = time.monotonic()
+        for ticker in tickers:
+            self.rejected[ticker] = now
+            self.watched.discard(ticker)
+            self.state.forget(ticker)
+            self.published.pop(ticker, None)
+        log.warning(
+            "%s: the exchange refused %d market(s) (%s): not watched for %.0f s",
+            self.name,
+            len(tickers),
+            ", ".join(sorted(tickers)[:5]),
+            REJECT_RETRY_SECONDS,
+        )
+
+    def _queue_seed(self, ticker: str) -> None:
+        if self.seed_trades is None or self.seed_queue is None:
+            return
+        try:
+            self.seed_queue.put_nowait(ticker)
+        except asyncio.QueueFull:
+            self.seeds_dropped += 1  # its tape fills from the live stream instead
+
+    async def _seed_loop(self) -> None:
+        """One REST call at a time for the newly watched markets' recent trades (bounded queue)."""
+        assert self.seed_queue is not None
+        while True:
+            ticker = await self.seed_queue.get()
+            if ticker in self.watched and ticker in self.state.markets:
+                await self._seed(ticker)
 
     async def _seed(self, ticker: str) -> None:
         """Fill a newly watched market's tape with its recent trades from REST (the stream only has new ones)."""
@@ -247,7 +310,10 @@ class Feed:
             self.state.mark_stale(list(item.market_tickers) or None, "sequence gap: resyncing")
         elif isinstance(item, Disconnected):
             self.state.mark_stale(None, "reconnecting")
+        elif isinstance(item, MarketsRejected):
+            self._note_refused(item.market_tickers)
         elif isinstance(item, StreamError):
+            self.upstream_errors += 1
             log.warning("%s: upstream error: %s", self.name, item.error)
         elif isinstance(item, Connected):
             log.info("%s: upstream connected (reconnects: %d)", self.name, item.reconnect_count)
@@ -308,10 +374,21 @@ class Feed:
         ages = [
             a for a in (stream_health.last_message_age.values() if stream_health else []) if a is not None
         ]
+        connected = bool(stream_health and stream_health.connected)
+        restored = self.subscription is None or self.subscription.active.is_set()
+        problem = ""
+        if not connected:
+            problem = "not connected to the exchange"
+        elif not restored:
+            problem = "the upstream subscription is not (yet) restored"
         return {
             "name": self.name,
             "leader": self.is_leader,
-            "connected": bool(stream_health and stream_health.connected),
+            # Connected means data flows: the socket is up and the markets' subscription is in place.
+            "connected": connected and restored,
+            "problem": problem,
+            "rejected": len(self.rejected),
+            "seeds_dropped": self.seeds_dropped,
             "last_message_age": min(ages) if ages else None,
             "reconnects": stream_health.reconnect_count if stream_health else 0,
             "gaps": stream_health.gap_count if stream_health else 0,

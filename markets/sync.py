@@ -68,10 +68,12 @@ class SyncResult:
     series: int = 0
     events: int = 0
     markets: int = 0
+    closed: int = 0  # open here, unknown to the exchange: closed
     seconds: float = 0.0
 
     def __str__(self) -> str:
-        return f"{self.series} series, {self.events} events, {self.markets} markets in {self.seconds:.2f}s"
+        closed = f" ({self.closed} gone from the exchange closed)" if self.closed else ""
+        return f"{self.series} series, {self.events} events, {self.markets} markets{closed} in {self.seconds:.2f}s"
 
 
 def _price_ranges(market: k.Market) -> list[dict[str, str]]:
@@ -245,6 +247,18 @@ def _upsert_rows(model: type[models.Model], names: list[str], rows: list[tuple[A
             )
 
 
+def close_missing(known: set[str]) -> int:
+    """Markets still open here that the exchange's complete list no longer has are closed: nobody can trade
+    them, and watching them would only have the exchange refuse the subscription."""
+    gone = [t for t in Market.objects.open().values_list("ticker", flat=True) if t not in known]
+    if not gone:
+        return 0
+    log.warning("closing %d market(s) the exchange no longer lists: %s", len(gone), ", ".join(gone[:10]))
+    for start in range(0, len(gone), 500):
+        Market.objects.filter(ticker__in=gone[start : start + 500]).update(status="closed")
+    return len(gone)
+
+
 def upsert_markets(items: Iterable[k.Market]) -> int:
     items = list(items)
     if not items:
@@ -289,19 +303,28 @@ def sync_markets(client: KalshiClient | None = None) -> SyncResult:
     started = time.perf_counter()
     series, events, markets = run_blocking(_fetch)
     fetched = time.perf_counter() - started
-    result = store(series, events, markets)
+    result = store(series, events, markets, complete=True)
     log.info("synced %s (fetch %.2fs)", result, fetched)
     return result
 
 
-def store(series: Iterable[k.Series], events: Iterable[k.Event], markets: Iterable[k.Market]) -> SyncResult:
+def store(
+    series: Iterable[k.Series],
+    events: Iterable[k.Event],
+    markets: Iterable[k.Market],
+    *,
+    complete: bool = False,
+) -> SyncResult:
     """Write one full sync in a single transaction (readers never see half a sync)."""
     started = time.perf_counter()
     result = SyncResult()
+    markets = list(markets)
     with transaction.atomic():
         result.series = upsert_series(series)
         result.events = upsert_events(events)
         result.markets = upsert_markets(markets)
+        if complete:  # the exchange's whole list: what it lacks is gone
+            result.closed = close_missing({m.ticker for m in markets})
     if connection.vendor == "postgresql" and result.markets:
         # A sync rewrites every market row: until autovacuum comes round (up to a minute or more) the table
         # holds as many dead rows as live ones, the visibility map is clear (no index-only counts) and the

@@ -16,9 +16,13 @@ What it takes care of:
 * Sequence numbers per sid: on a gap the affected books are marked stale, fresh snapshots are requested
   (``update_subscription`` / ``get_snapshot``; resubscribe if that fails) and a ``SequenceGap`` is delivered.
   No delta is ever applied across a gap.
-* A data-silence watchdog: a subscription that should be moving (``watchdog=True``) that sends nothing for
-  ``silence_timeout`` seconds — while the server's pings still arrive — means a dead feed: reconnect.
+* A silence watchdog (while a ``watchdog=True`` subscription is active): no frame at all from the exchange —
+  no data, no reply, not even its pings — for ``silence_timeout`` seconds means a dead connection: reconnect.
+  A quiet channel is not judged: a quiet market sends no trades or deltas for minutes.
 * Error frames become ``WebSocketError``; codes 10 and 25 resubscribe the affected subscription.
+* Markets the exchange refuses (error 11, e.g. no such market) are dropped from the subscription, which goes
+  on with the rest; ``add_markets`` returns them and a ``MarketsRejected`` event reports them (also when a
+  restore after a reconnect finds a market gone).
 """
 
 from __future__ import annotations
@@ -101,6 +105,17 @@ class SubscriptionsRestored:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketsRejected:
+    """The exchange refused these markets (error 11, e.g. no such market): they were dropped from the
+    subscription, which goes on with the rest."""
+
+    subscription_id: int
+    market_tickers: tuple[str, ...]
+    reason: str
+    type: str = "markets_rejected"
+
+
+@dataclass(frozen=True, slots=True)
 class StreamError:
     """An error the stream handled on its own (error frame, unparseable message, failed restore...)."""
 
@@ -108,7 +123,7 @@ class StreamError:
     type: str = "stream_error"
 
 
-StreamEvent = Connected | Disconnected | SequenceGap | SubscriptionsRestored | StreamError
+StreamEvent = Connected | Disconnected | SequenceGap | SubscriptionsRestored | MarketsRejected | StreamError
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +165,7 @@ class Subscription:
         self.tickers: set[str] | None = None if tickers is None else set(tickers)
         self.params = params
         self.watchdog = watchdog
+        self.rejected: set[str] = set()  # markets the exchange refused (error 11); never sent again
         self.channel_subs = {c: _ChannelSub(c, self) for c in self.channels}
         self.active = asyncio.Event()
         self.inflight = False  # a subscribe command for this handle is awaiting its replies
@@ -278,6 +294,7 @@ class KalshiStream:
         self._task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._last_by_channel: dict[str, float] = {}
+        self._last_frame = 0.0
         self._rate = _Rate()
         self.reconnect_count = 0
         self.gap_count = 0
@@ -382,12 +399,26 @@ class KalshiStream:
             raise
         return handle
 
-    async def add_markets(self, handle: Subscription, tickers: Iterable[str]) -> None:
-        tickers = list(tickers)
+    async def add_markets(self, handle: Subscription, tickers: Iterable[str]) -> list[str]:
+        """Add markets to a subscription. A market joins ``handle.tickers`` once the exchange has accepted it;
+        the ones it refuses (error 11: no such market) are left out, the rest go on. Returns the refused.
+        While disconnected the markets are only recorded: the restore after the reconnect adds them, with
+        the same rule."""
         if handle.tickers is None:
             raise ValueError("this subscription covers all markets already")
-        handle.tickers.update(tickers)
-        await self._update(handle, "add_markets", tickers)
+        new = [t for t in dict.fromkeys(tickers) if t not in handle.tickers]
+        if not new:
+            return []
+        if not self.connected or not handle.active.is_set():
+            handle.tickers.update(new)
+            return []
+        if not handle.tickers and all(cs.sid is None for cs in handle.channel_subs.values()):
+            # Every market it had was refused, so nothing is subscribed upstream: subscribe anew.
+            handle.tickers.update(new)
+            handle.active.clear()
+            await self._send_subscribe(handle)
+            return sorted(handle.rejected.intersection(new))
+        return await self._add_checked(handle, new)
 
     async def delete_markets(self, handle: Subscription, tickers: Iterable[str]) -> None:
         tickers = list(tickers)
@@ -488,6 +519,32 @@ class KalshiStream:
                 connected.cancel()
 
     async def _send_subscribe(self, handle: Subscription) -> None:
+        """Subscribe the handle. Markets the exchange refuses (error 11) are dropped and the rest subscribed:
+        by name when the error names one (``msg.market_ticker``), else one market first and the others added
+        after it, each refused one found by halving."""
+        while True:
+            try:
+                await self._subscribe_once(handle)
+                return
+            except WebSocketError as exc:
+                if exc.ws_code != 11 or not handle.tickers:
+                    raise
+                named = handle.tickers.intersection(exc.market_tickers)
+                if named or len(handle.tickers) == 1:
+                    self._reject(handle, named or set(handle.tickers), exc)
+                    if not handle.tickers:
+                        handle.active.set()  # nothing left to subscribe: a later add_markets subscribes
+                        return
+                    continue
+                first, rest = min(handle.tickers), sorted(handle.tickers - {min(handle.tickers)})
+                handle.tickers = {first}
+                await self._send_subscribe(handle)
+                if handle.tickers:
+                    await self._add_checked(handle, rest)
+                    return
+                handle.tickers = set(rest)
+
+    async def _subscribe_once(self, handle: Subscription) -> None:
         subs = list(handle.channel_subs.values())
         handle.inflight = True
         try:
@@ -497,6 +554,50 @@ class KalshiStream:
         for cs in subs:
             cs.last_data = time.monotonic()
         handle.active.set()
+
+    async def _add_checked(self, handle: Subscription, tickers: list[str]) -> list[str]:
+        """add_markets on every sid of the handle; refused markets (error 11) are left out (see add_markets)."""
+        assert handle.tickers is not None
+        rejected: set[str] = set()
+
+        async def attempt(batch: list[str]) -> None:
+            try:
+                await self._update(handle, "add_markets", batch)
+            except WebSocketError as exc:
+                if exc.ws_code != 11:
+                    raise
+                named = [t for t in batch if t in exc.market_tickers]
+                if named:
+                    rejected.update(named)
+                    rest = [t for t in batch if t not in named]
+                    if rest:
+                        await attempt(rest)
+                elif len(batch) == 1:
+                    rejected.update(batch)
+                else:
+                    half = len(batch) // 2
+                    await attempt(batch[:half])
+                    await attempt(batch[half:])
+                return
+            assert handle.tickers is not None
+            handle.tickers.update(batch)
+
+        await attempt(tickers)
+        if rejected:
+            self._reject(handle, rejected, WebSocketError(11, "refused by the exchange"))
+        return sorted(rejected)
+
+    def _reject(self, handle: Subscription, tickers: set[str], exc: KalshiError) -> None:
+        if handle.tickers is not None:
+            handle.tickers.difference_update(tickers)
+        handle.rejected.update(tickers)
+        for t in tickers:
+            if not self._book_wanted(t):
+                self.books.pop(t, None)
+        log.warning(
+            "kalshi stream: the exchange refused %s (%s); subscribed without them", sorted(tickers), exc
+        )
+        self._emit(MarketsRejected(handle.id, tuple(sorted(tickers)), str(exc)))
 
     async def _update(self, handle: Subscription, action: str, tickers: list[str]) -> None:
         if not self.connected or not tickers:
@@ -727,24 +828,18 @@ class KalshiStream:
             await asyncio.Event().wait()
             return "unreachable"
         step = max(0.01, min(1.0, timeout / 4))
+        # The connection is judged, not each channel: a quiet market sends no trades or deltas for minutes,
+        # which is normal. What is not: no frame at all, not even the server's pings, for `timeout`.
+        started = time.monotonic()
         while True:
             await asyncio.sleep(step)
+            if not any(h.watchdog and h.active.is_set() for h in self._handles.values()):
+                continue
             now = time.monotonic()
-            for handle in list(self._handles.values()):
-                if not handle.watchdog or not handle.active.is_set():
-                    continue
-                for cs in handle.channel_subs.values():
-                    if cs.sid is not None and now - cs.last_data > timeout:
-                        ws = self._ws
-                        ping = ws.last_ping if ws is not None else None
-                        pings = (
-                            "pings still arriving"
-                            if ping is not None and now - ping < timeout
-                            else "no pings"
-                        )
-                        return (
-                            f"no data on {cs.channel} (sid {cs.sid}) for {now - cs.last_data:.1f}s, {pings}"
-                        )
+            ws = self._ws
+            heard = max(started, self._last_frame, (ws.last_ping if ws is not None else None) or 0.0)
+            if now - heard > timeout:
+                return f"nothing from the exchange (no data, no pings) for {now - heard:.1f}s"
 
     # --- internals: frames ----------------------------------------------------------------------------------
 
@@ -761,6 +856,7 @@ class KalshiStream:
 
     def _on_frame(self, raw: str | bytes) -> None:
         now = time.monotonic()
+        self._last_frame = now
         self._rate.hit(now)
         try:
             data = json.loads(raw)

@@ -84,10 +84,11 @@ DEFAULT_QUEUE_LIMIT = 5000
 
 
 class CommandError(Exception):
-    def __init__(self, code: int, sid: int | None = None) -> None:
+    def __init__(self, code: int, sid: int | None = None, *, market_ticker: str | None = None) -> None:
         super().__init__(ERRORS[code])
         self.code = code
         self.sid = sid
+        self.market_ticker = market_ticker  # the error's msg.market_ticker, when it is about one market
 
 
 @dataclass
@@ -201,16 +202,20 @@ class Session:
         try:
             handler(cmd_id, params)
         except CommandError as exc:
-            self.error(cmd_id, exc.code, exc.sid)
+            self.error(cmd_id, exc.code, exc.sid, market_ticker=exc.market_ticker)
         except Exception:
             log.exception("ws command failed: %r", data)
             self.error(cmd_id, 10)
 
-    def error(self, cmd_id: int | None, code: int, sid: int | None = None) -> None:
+    def error(
+        self, cmd_id: int | None, code: int, sid: int | None = None, *, market_ticker: str | None = None
+    ) -> None:
         payload: dict[str, Any] = {"id": cmd_id or 0, "type": "error"}
         if sid is not None:
             payload["sid"] = sid
         payload["msg"] = {"code": code, "msg": ERRORS[code]}
+        if market_ticker is not None:
+            payload["msg"]["market_ticker"] = market_ticker
         self.reply(payload)
 
     def _tickers(self, params: dict[str, Any]) -> list[str] | None:
@@ -242,7 +247,8 @@ class Session:
             return None
         unknown = [t for t in tickers if not self.hub.app.market_exists(t)]
         if unknown:
-            raise CommandError(11)
+            # The whole command is refused (nothing of it applies); the error names the first unknown market.
+            raise CommandError(11, market_ticker=unknown[0])
         return list(dict.fromkeys(tickers))
 
     @staticmethod
@@ -354,8 +360,9 @@ class Session:
         if not tickers:
             raise CommandError(14, sid)
         if action == "get_snapshot":
-            if sub.tickers is not None and any(t not in sub.tickers for t in tickers):
-                raise CommandError(11, sid)
+            outside = [t for t in tickers if sub.tickers is not None and t not in sub.tickers]
+            if outside:
+                raise CommandError(11, sid, market_ticker=outside[0])
             for ticker in tickers:
                 self.send_snapshot(sub, ticker, cmd_id=cmd_id)
             return

@@ -173,20 +173,67 @@ async def test_a_skipped_seq_is_reported_and_the_book_is_resnapshotted(sim, acco
         await assert_books_match_rest(stream, client, tickers)
 
 
-async def test_a_silent_stream_with_live_pings_is_reconnected_by_the_watchdog(
-    sim, account, client, tickers
-) -> None:
+async def test_a_quiet_subscription_on_a_live_connection_is_not_reconnected(sim, account, tickers) -> None:
+    """No data for longer than the silence timeout, with the server's pings arriving: quiet markets, not a
+    dead feed (issue #12.6: reconnecting every 30-60 s on a quiet exchange paused every ticket)."""
     async with make_stream(sim, account, silence_timeout=1.0) as stream:
         handle = await stream.subscribe("orderbook_delta", tickers)
         assert handle.watchdog
         await wait_until(lambda: all(t in stream.books and not stream.books[t].stale for t in tickers))
         sim.faults.silence(True)
-        dropped = await next_matching(stream, lambda i: isinstance(i, Disconnected), timeout=6)
-        assert "no data" in dropped.reason and "pings still arriving" in dropped.reason
-        sim.faults.silence(False)
+        await asyncio.sleep(3.0)
+        assert stream.reconnect_count == 0 and stream.connected
+        assert all(not stream.books[t].stale for t in tickers)
+
+
+async def test_a_connection_with_no_frames_and_no_pings_is_reconnected_by_the_watchdog(account) -> None:
+    with start_simulator(seed=2, activity=0.0, rate_limit_tier=None, ping_interval=30.0) as silent:
+        key_id, pem = silent.add_account(D("10"))
+        ticker = silent.call(
+            lambda: next(t for t, m in silent.exchange.markets.items() if m.status == "active")
+        )
+        async with make_stream(silent, (key_id, pem), silence_timeout=1.0) as stream:
+            handle = await stream.subscribe("orderbook_delta", [ticker])
+            await wait_until(lambda: ticker in stream.books and not stream.books[ticker].stale)
+            silent.faults.silence(True)
+            dropped = await next_matching(stream, lambda i: isinstance(i, Disconnected), timeout=6)
+            assert "no data, no pings" in dropped.reason
+            silent.faults.silence(False)
+            await wait_until(lambda: stream.reconnect_count >= 1 and handle.active.is_set())
+            await wait_until(lambda: not stream.books[ticker].stale)
+
+
+async def test_markets_the_exchange_refuses_are_dropped_and_the_rest_subscribed(
+    sim, account, tickers
+) -> None:
+    bogus = ["KXNOPE-26DEC31-A", "KXNOPE-26DEC31-B"]
+    async with make_stream(sim, account) as stream:
+        handle = await stream.subscribe("orderbook_delta", [tickers[0], bogus[0]])
+        assert handle.tickers == {tickers[0]} and handle.rejected == {bogus[0]}
+        refused = await stream.add_markets(handle, [bogus[1], tickers[1]])
+        assert refused == [bogus[1]] and handle.tickers == {tickers[0], tickers[1]}
+        await wait_until(lambda: all(t in stream.books and not stream.books[t].stale for t in tickers[:2]))
+        sim.faults.drop_connections()
         await wait_until(lambda: stream.reconnect_count >= 1 and handle.active.is_set())
-        await quiesce(sim)
-        await assert_books_match_rest(stream, client, tickers)
+        await wait_until(lambda: all(not stream.books[t].stale for t in tickers[:2]))
+
+
+async def test_refused_markets_are_found_by_halving_when_the_error_names_none(
+    sim, account, tickers, monkeypatch
+) -> None:
+    from kalshiweb.simulator import ws as sim_ws
+
+    original = sim_ws.Session.error
+
+    def anonymous(self, cmd_id, code, sid=None, *, market_ticker=None):
+        return original(self, cmd_id, code, sid)  # an exchange that does not say which market
+
+    monkeypatch.setattr(sim_ws.Session, "error", anonymous)
+    bogus = ["KXNOPE-26DEC31-C", "KXNOPE-26DEC31-D"]
+    async with make_stream(sim, account) as stream:
+        handle = await stream.subscribe("orderbook_delta", [tickers[0], bogus[0], tickers[1], bogus[1]])
+        assert handle.tickers == set(tickers[:2]) and handle.rejected == set(bogus)
+        await wait_until(lambda: all(t in stream.books and not stream.books[t].stale for t in tickers[:2]))
 
 
 async def test_error_frames_become_websocket_errors(sim, account) -> None:

@@ -268,3 +268,101 @@ async def test_a_newly_watched_market_gets_its_recent_trades_from_rest(sim, redi
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+BOGUS = "KXNOPE-26DEC31-T1"  # well-formed, but no such market on the exchange
+
+
+async def improve_bid(sim, ticker: str) -> None:
+    yes, _ = sim_book(sim, ticker)
+    price = (yes[-1][0] if yes else D("0.10")) - D("0.01")
+    sim.call(
+        sim.exchange.create_order,
+        "sim-mm",
+        ticker=ticker,
+        side="bid",
+        count=D("3"),
+        price=max(price, D("0.01")),
+        time_in_force="good_till_canceled",
+    )
+
+
+async def test_an_unknown_ticker_is_dropped_and_every_other_market_stays_live(sim, feed, redis_client):
+    """One bogus ticker in any server's watch set must not freeze market data for everyone (issue #12.2)."""
+    ticker = open_ticker(sim)
+    await watch(redis_client, ticker)
+    await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
+    await watch(redis_client, BOGUS, key="attacker-server")
+    await wait_for(lambda: BOGUS in feed.rejected)
+    assert BOGUS not in feed.watched and BOGUS not in (feed.subscription.tickers or set())
+    await improve_bid(sim, ticker)
+    await wait_for(lambda: feed_book(feed, ticker) == sim_book(sim, ticker))
+    # The rejected ticker is not retried every second: the subscription stays as the exchange accepted it.
+    errors_before = feed.upstream_errors
+    await asyncio.sleep(1.0)
+    assert feed.upstream_errors == errors_before
+    # A reconnect restores the subscription (the bogus ticker is not part of it).
+    before = feed.stream.reconnect_count
+    sim.faults.drop_connections()
+    await wait_for(lambda: feed.stream.reconnect_count > before and not feed.state.markets[ticker].book.stale)
+    await improve_bid(sim, ticker)
+    await wait_for(lambda: feed_book(feed, ticker) == sim_book(sim, ticker))
+    assert feed.health()["connected"] is True
+
+
+async def test_a_market_gone_from_the_exchange_does_not_block_the_restore(sim, feed, redis_client):
+    from tests.simulator.simhelp import add_markets
+
+    keep, gone = add_markets(sim, ["KXFEEDT-26DEC31-KEEP", "KXFEEDT-26DEC31-GONE"], event="KXFEEDT-26DEC31")
+    await watch(redis_client, keep, gone)
+    await wait_for(
+        lambda: all(t in feed.state.markets and not feed.state.markets[t].book.stale for t in (keep, gone))
+    )
+    sim.call(sim.exchange.markets.pop, gone)  # the exchange no longer knows it; our watchers still ask for it
+    before = feed.stream.reconnect_count
+    sim.faults.drop_connections()
+    await wait_for(lambda: feed.stream.reconnect_count > before)
+    await wait_for(lambda: gone in feed.rejected and not feed.state.markets[keep].book.stale, timeout=15)
+    assert feed.health()["connected"] is True
+    assert feed.subscription is not None and feed.subscription.active.is_set()
+
+
+async def test_the_health_is_not_connected_while_the_subscription_is_not_restored(sim, feed, redis_client):
+    ticker = open_ticker(sim)
+    await watch(redis_client, ticker)
+    await wait_for(lambda: feed.subscription is not None and feed.subscription.active.is_set())
+    feed.subscription.active.clear()  # as between a reconnect and the exchange's answer to the restore
+    assert feed.health()["connected"] is False
+    assert "subscription" in feed.health()["problem"]
+
+
+async def test_quiet_markets_on_a_live_connection_do_not_trip_the_watchdog(redis_client):
+    """No trades or deltas for longer than the silence timeout is normal on a quiet exchange; the server's
+    pings show the connection is alive, so the feed must not reconnect (issue #12.6)."""
+    from kalshiweb.simulator.testing import start_simulator
+
+    with start_simulator(seed=1, activity=0.0, rate_limit_tier=None, ping_interval=0.3) as quiet:
+        key_id, pem = quiet.add_account()
+        feed = Feed(
+            redis_url=settings.REDIS_URL,
+            ws_url=quiet.ws_url,
+            key_id=key_id,
+            private_key=pem,
+            render=render,
+            interest_interval=0.1,
+            silence_timeout=1.0,
+            backoff_cap=0.5,
+        )
+        task = asyncio.create_task(feed.run())
+        try:
+            await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
+            ticker = open_ticker(quiet)
+            await watch(redis_client, ticker)
+            await wait_for(lambda: ticker in feed.state.markets and not feed.state.markets[ticker].book.stale)
+            quiet.faults.silence(True)  # no data at all, pings go on
+            await asyncio.sleep(3.5)
+            assert feed.stream.reconnect_count == 0
+            assert feed.health()["connected"] is True
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -94,3 +94,17 @@ def test_the_bulk_upsert_refuses_a_non_finite_price(sim_settings, sim):
     with pytest.raises(ValueError, match="finite"):
         upsert_markets([bad])
     assert not Market.objects.filter(ticker=bad.ticker).exists()
+
+
+def test_a_market_gone_from_the_exchange_is_closed_by_the_next_sync(sim_settings, sim):
+    """Still 'active' here, unknown there (past its close, delisted): watching it must not be offered (#12.2)."""
+    from tests.factories import make_market
+
+    sync_markets()
+    make_market("KXGONE-26DEC01-T1", status="active")
+    result = sync_markets()
+    assert Market.objects.get(ticker="KXGONE-26DEC01-T1").status == "closed"
+    assert result.closed == 1
+    assert Market.objects.filter(status="active").count() == sim.call(
+        lambda: sum(1 for m in sim.exchange.markets.values() if m.status == "active")
+    )
