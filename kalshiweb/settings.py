@@ -231,6 +231,10 @@ KALSHIWEB_METRICS_TOKEN = envstr("KALSHIWEB_METRICS_TOKEN")
 # kalshiweb/metrics.py). Emptied by `make run` at start.
 KALSHIWEB_METRICS_DIR = envstr("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
 KALSHIWEB_MAX_MARKETS_PER_SOCKET = envint("KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
+# Browser sockets one user may hold open at once, across every web process (0: no limit).
+KALSHIWEB_MAX_SOCKETS_PER_USER = envint("KALSHIWEB_MAX_SOCKETS_PER_USER", 20)
+# The largest command a page may send on its socket (characters); larger ones are refused unparsed.
+KALSHIWEB_SOCKET_MAX_COMMAND_BYTES = envint("KALSHIWEB_SOCKET_MAX_COMMAND_BYTES", 16384)
 KALSHIWEB_MAX_UPDATES_PER_SECOND = envint("KALSHIWEB_MAX_UPDATES_PER_SECOND", 10)
 KALSHIWEB_STALE_AFTER_SECONDS = envint("KALSHIWEB_STALE_AFTER_SECONDS", 30)
 KALSHIWEB_SOCKET_PING_SECONDS = envint("KALSHIWEB_SOCKET_PING_SECONDS", 15)

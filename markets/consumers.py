@@ -49,6 +49,52 @@ PONG_TIMEOUT = float(getattr(settings, "KALSHIWEB_SOCKET_PONG_TIMEOUT", 60))
 # half window, so a page that answers within half a window's worth of updates never pauses. 0 disables.
 WINDOW = int(getattr(settings, "KALSHIWEB_SOCKET_WINDOW_BYTES", 256 * 1024))
 MAX_UNANSWERED = 16  # pings remembered; an answer to an older one is ignored
+# A page's commands are small (a watch list of MAX_MARKETS tickers is a few KiB): anything larger is refused
+# before it is parsed (a deeply nested frame would otherwise exhaust the JSON parser's recursion).
+MAX_COMMAND_CHARS = int(getattr(settings, "KALSHIWEB_SOCKET_MAX_COMMAND_BYTES", 16 * 1024))
+# Browser sockets one user may hold at once, across every web process (0: no limit); counted in Redis, each
+# socket refreshing its entry with its pings, so the sockets of a process that died stop counting.
+MAX_SOCKETS_PER_USER = int(getattr(settings, "KALSHIWEB_MAX_SOCKETS_PER_USER", 20))
+TOO_MANY_SOCKETS = 4008  # close code: policy (the page shows the reason)
+SOCKET_TTL = max(3 * PING_SECONDS, 30.0)
+
+
+class OpenMarkets:
+    """Which tickers are markets we know and that are open: only those may be watched (a bogus or closed
+    ticker would only have the exchange refuse it). A per-process cache of the open tickers, reloaded every
+    `ttl` seconds; a ticker not in it is looked up (a market listed since the last load)."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self.known: set[str] = set()
+        self.loaded = float("-inf")
+
+    async def filter(self, tickers: list[str]) -> set[str]:
+        from markets.models import Market
+
+        if not tickers:
+            return set()
+        now = time.monotonic()
+        if now - self.loaded > self.ttl:
+            self.known = {t async for t in Market.objects.open().values_list("ticker", flat=True)}
+            self.loaded = now
+        misses = [t for t in tickers if t not in self.known]
+        if misses:
+            found = {
+                t
+                async for t in Market.objects.open()
+                .filter(ticker__in=misses)
+                .values_list("ticker", flat=True)
+            }
+            self.known |= found
+        return {t for t in tickers if t in self.known}
+
+
+open_markets = OpenMarkets()
+
+
+def sockets_key(user_id: object) -> str:
+    return f"kw:sockets:user:{user_id}"
 
 
 SERVER_SEND_KEY = "kalshiweb.server_send"
@@ -111,6 +157,17 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             # Draining for maintenance: "try again later" — the browser polls and retries with backoff.
             await self.close(code=TRY_AGAIN_LATER)
             return
+        if not await self._claim_socket_slot(user):
+            # Accepted, told why (daphne drops a close frame's reason), then closed: a refused handshake says nothing.
+            await self.accept()
+            await self.send(
+                text_data=error_fragment(
+                    f"Too many open pages (at most {MAX_SOCKETS_PER_USER} per user): this page updates by polling. "
+                    "Close other kalshiweb tabs and reload it to go live again."
+                )
+            )
+            await self.close(code=TOO_MANY_SOCKETS, reason="too many open pages")
+            return
         await get_hub().attach(self)
         # The trader's own order and fill updates (low rate: the channel layer is fine here).
         self.user_group = f"user.{user.pk}"
@@ -125,7 +182,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                 await self.close(code=TRY_AGAIN_LATER)
                 return
         requested = [t for t in ",".join(query.get("tickers", [])).split(",") if t]
-        good, problems = self._admit(requested)
+        good, problems = await self._admit(requested)
         # Register interest before accepting and before the snapshot: no update falls in between.
         if good:
             self.tickers.update(good)
@@ -139,6 +196,48 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         for problem in problems:
             await self.send(text_data=error_fragment(problem))
         await self._send_snapshot(good)
+
+    async def _claim_socket_slot(self, user: Any) -> bool:
+        """Count this socket against the user's limit (Redis, shared by every web process). An entry expires
+        unless its socket's heartbeat refreshes it, so a crashed process's sockets stop counting."""
+        self.socket_member = ""
+        if MAX_SOCKETS_PER_USER <= 0:
+            return True
+        key, member, now = sockets_key(user.pk), self.channel_name or f"sock-{id(self)}", time.time()
+        try:
+            pipe = get_hub().redis().pipeline(transaction=True)
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zadd(key, {member: now + SOCKET_TTL})
+            pipe.zcard(key)
+            pipe.expire(key, int(SOCKET_TTL) + 60)
+            _, _, count, _ = await pipe.execute()
+        except aioredis.RedisError as exc:
+            log.warning("cannot count browser sockets (%s): allowing this one", exc)
+            return True
+        if int(count) > MAX_SOCKETS_PER_USER:
+            with contextlib.suppress(aioredis.RedisError):
+                await get_hub().redis().zrem(key, member)
+            log.info("refusing a browser socket: user %s already holds %d", user.pk, MAX_SOCKETS_PER_USER)
+            return False
+        self.socket_member = member
+        return True
+
+    async def _refresh_socket_slot(self) -> None:
+        user = self.scope.get("user")
+        if getattr(self, "socket_member", "") and user is not None:
+            with contextlib.suppress(aioredis.RedisError):
+                await (
+                    get_hub()
+                    .redis()
+                    .zadd(sockets_key(user.pk), {self.socket_member: time.time() + SOCKET_TTL})
+                )
+
+    async def _release_socket_slot(self) -> None:
+        user = self.scope.get("user")
+        if getattr(self, "socket_member", "") and user is not None:
+            with contextlib.suppress(aioredis.RedisError):
+                await get_hub().redis().zrem(sockets_key(user.pk), self.socket_member)
+            self.socket_member = ""
 
     async def _refusing(self) -> bool:
         try:
@@ -167,6 +266,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         metrics.socket_closed(self)
+        await self._release_socket_slot()
         if getattr(self, "user_group", None) and self.channel_layer is not None:
             try:
                 await self.channel_layer.group_discard(self.user_group, self.channel_name)
@@ -191,9 +291,12 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Commands from the page: {"action": "watch"|"unwatch", "tickers": [...]}. Bad input → error frame."""
+        if bytes_data is not None or len(text_data or "") > MAX_COMMAND_CHARS:
+            await self.send(text_data=error_fragment("Ignored a message: too large (or binary)."))
+            return
         try:
             message = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             await self.send(text_data=error_fragment("Ignored a malformed message (not JSON)."))
             return
         if not isinstance(message, dict):
@@ -220,8 +323,9 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                 self.pending.pop(t, None)
             await get_hub().unwatch(self, drop)
 
-    def _admit(self, tickers: list[str]) -> tuple[list[str], list[str]]:
-        """Split requested tickers into the ones to watch and the error messages for the rest."""
+    async def _admit(self, tickers: list[str]) -> tuple[list[str], list[str]]:
+        """Split requested tickers into the ones to watch and the error messages for the rest: only
+        well-formed tickers of markets we know and that are open, at most MAX_MARKETS per page."""
         problems = []
         bad = [t for t in tickers if not TICKER_RE.match(t)]
         good = [t for t in dict.fromkeys(tickers) if TICKER_RE.match(t) and t not in self.tickers]
@@ -231,10 +335,21 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         if len(good) > room:
             problems.append(f"A page may watch at most {MAX_MARKETS} markets; ignored {len(good) - room}.")
             good = good[:room]
+        if good:
+            try:
+                known = await open_markets.filter(good)
+            except Exception as exc:  # no database: watch nothing rather than everything
+                log.warning("cannot check markets for a browser socket: %s", exc)
+                known = set()
+            shut = [t for t in good if t not in known]
+            if shut:
+                names = ", ".join(shut[:3]) + (" …" if len(shut) > 3 else "")
+                problems.append(f"Not live: {len(shut)} market(s) unknown or not open ({names}).")
+                good = [t for t in good if t in known]
         return good, problems
 
     async def watch(self, tickers: list[str]) -> None:
-        good, problems = self._admit(tickers)
+        good, problems = await self._admit(tickers)
         for problem in problems:
             await self.send(text_data=error_fragment(problem))
         if not good:
@@ -297,6 +412,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                 return
             with contextlib.suppress(Exception):
                 await self._ping()
+            await self._refresh_socket_slot()
 
     async def _send_loop(self) -> None:
         """Send each market's latest update as soon as that market's token bucket allows it: `rate` updates

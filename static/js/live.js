@@ -62,6 +62,15 @@
       setTimeout(function () { wrapper.reconnect(); }, delay);
     }
   });
+  // Closed by the server on purpose with a reason to show (e.g. 4008: too many open pages): say so; the page
+  // keeps polling (the ws extension does not reconnect on such a code).
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var event = evt.detail && evt.detail.event;
+    if (event && event.code === 4008) {
+      var box = document.getElementById("ws-error");
+      if (box && !box.textContent) box.textContent = "Too many open pages: this page updates by polling. Close other kalshiweb tabs and reload it to go live again.";
+    }
+  });
   document.addEventListener("htmx:wsClose", function () {
     setState("polling", "WebSocket closed: polling every few seconds");
     if (wasLive) toast("Connection lost: polling");

@@ -21,6 +21,20 @@ pytestmark = pytest.mark.asyncio
 TRADER = SimpleNamespace(is_authenticated=True, pk=1)
 
 
+class EveryMarketOpen:
+    async def filter(self, tickers):
+        return set(tickers)
+
+
+@pytest.fixture(autouse=True)
+def every_market_open(monkeypatch):
+    """These tests are about the socket itself, not about which markets exist: which tickers a page may watch
+    is tested on the real database through daphne in tests/web/test_socket_admission.py."""
+    from markets import consumers
+
+    monkeypatch.setattr(consumers, "open_markets", EveryMarketOpen())
+
+
 @pytest.fixture
 async def redis_client():
     client = aioredis.Redis.from_url(settings.REDIS_URL)

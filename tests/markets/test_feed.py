@@ -366,3 +366,46 @@ async def test_quiet_markets_on_a_live_connection_do_not_trip_the_watchdog(redis
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_newly_watched_markets_seed_their_tape_one_at_a_time_through_a_bounded_queue(sim, redis_client):
+    """Watching many markets at once must not flood the exchange with trade-history calls (issue #12.7)."""
+    calls: list[str] = []
+    running = 0
+    most = 0
+
+    async def seed(ticker: str) -> list[dict[str, Any]]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        calls.append(ticker)
+        await asyncio.sleep(0.2)
+        running -= 1
+        return []
+
+    key_id, pem = sim.add_account()
+    feed = Feed(
+        redis_url=settings.REDIS_URL,
+        ws_url=sim.ws_url,
+        key_id=key_id,
+        private_key=pem,
+        render=render,
+        seed_trades=seed,
+        seed_queue_size=5,
+        interest_interval=0.1,
+    )
+    tickers = sim.call(lambda: sorted(t for t, m in sim.exchange.markets.items() if m.status == "active"))[
+        :40
+    ]
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
+        await watch(redis_client, *tickers)
+        await wait_for(lambda: feed.watched == set(tickers))
+        await asyncio.sleep(0.5)
+        assert most == 1  # one call at a time
+        assert feed.seeds_dropped >= len(tickers) - 6  # the queue holds 5; the rest fill from the stream
+        assert len(calls) <= 6
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -5,10 +5,12 @@ import logging
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from kalshiweb.exchange import default_credentials, make_client
+from kalshiweb.kalshi.ratelimit import RateLimitConfig, RedisRateLimiter
 from markets.feed import Feed
 from markets.models import Market
 from markets.publish import render_update
@@ -63,9 +65,22 @@ class Command(BaseCommand):
         ) -> dict[str, Any]:
             return render_update(cache.get(ticker), quote, book, trades)
 
+        seeding: dict[str, Any] = {}
+
         async def seed_trades(ticker: str) -> list[dict[str, Any]]:
-            async with make_client(timeout=5.0) as client:
-                page = await client.get_trades(ticker=ticker, limit=30)
+            """A market's recent trades, only for markets we know, through the deployment key's shared
+            Redis token bucket (the one its other REST calls take from)."""
+            if not await asyncio.to_thread(Market.objects.filter(ticker=ticker).exists):
+                return []
+            client = seeding.get("client")
+            if client is None:
+                limiter = RedisRateLimiter(
+                    aioredis.Redis.from_url(settings.REDIS_URL),
+                    key_id or "public",
+                    RateLimitConfig.for_tier(settings.KALSHI_RATE_LIMIT_TIER),
+                )
+                client = seeding["client"] = make_client(timeout=5.0, limiter=limiter, max_attempts=1)
+            page = await client.get_trades(ticker=ticker, limit=30)
             return [
                 {
                     "price": str(t.yes_price),
