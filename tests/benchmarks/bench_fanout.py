@@ -273,14 +273,17 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def prepare_django(env: dict[str, str]) -> str:
-    """Migrate a private SQLite database and return the key of an authenticated session."""
+def prepare_django(env: dict[str, str], tickers: list[str]) -> str:
+    """Migrate a private SQLite database, list the workloads' markets (a socket watches only known open
+    markets) and return the key of an authenticated session."""
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
     snippet = (
         "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model\n"
         "from django.contrib.sessions.backends.db import SessionStore\n"
+        "from markets.models import Market\n"
+        f"Market.objects.bulk_create([Market(ticker=t, status='active') for t in {sorted(set(tickers))!r}])\n"
         "user = get_user_model().objects.create_user('bench-fanout', password='bench-fanout-password-1')\n"
         "s = SessionStore()\n"
         "s[SESSION_KEY] = str(user.pk)\n"
@@ -883,7 +886,7 @@ def main(argv: list[str] | None = None) -> int:
         env["REDIS_URL"] = redis_url
         pin(LOAD_CPU % ncpu)  # this process (all client sockets) and, by inheritance, the feed
 
-        session_key = prepare_django(env)
+        session_key = prepare_django(env, [t for wl in cfg.workloads for t in wl.tickers()])
         import redis
 
         r = redis.Redis.from_url(redis_url)
