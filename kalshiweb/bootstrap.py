@@ -1,4 +1,4 @@
-"""`make run`: prepare the embedded defaults, then start every process under honcho.
+"""`make run`: prepare the embedded defaults, then start every process under kalshiweb.supervisor.
 
     python -m kalshiweb.bootstrap run
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -99,7 +98,7 @@ def ensure_first_login(var: Path) -> str:
 
 
 def prepare() -> list[str]:
-    """Everything before the processes start. Returns the honcho process names to run."""
+    """Everything before the processes start. Returns the Procfile process names to run."""
     var = var_dir()
     make_private(var)
     os.environ["KALSHIWEB_VAR_DIR"] = str(var.resolve())
@@ -154,14 +153,14 @@ def prepare() -> list[str]:
 
     after_migrate()
 
-    # honcho rewrites PORT for each process, so the web port travels as KALSHIWEB_PORT.
+    # The web port travels as KALSHIWEB_PORT (PORT is often set for other things).
     web_port = os.environ["KALSHIWEB_PORT"] = os.environ.get("PORT", "8000")
     host = os.environ.setdefault("KALSHIWEB_BIND", "127.0.0.1")
     print("=" * 72)
     print(f" kalshiweb is starting at http://{host}:{web_port}/")
     print(f" {login}")
     print(f" Exchange: {kalshi_env}   Redis: {redis_shown}")
-    print(" Ctrl-C stops everything.")
+    print(" A process that dies is restarted. Ctrl-C stops everything.")
     print("=" * 72, flush=True)
     return processes
 
@@ -172,11 +171,12 @@ def main(argv: list[str]) -> None:
     processes = prepare()
     if argv[1] == "prepare":
         return
-    honcho = shutil.which("honcho", path=str(Path(sys.executable).parent)) or shutil.which("honcho")
-    if honcho is None:
-        sys.exit("honcho is not installed: run `make install`")
+    # kalshiweb.supervisor, not honcho: a process that dies is restarted (with a log line), not the whole stack
+    # stopped.
     os.chdir(ROOT)
-    os.execv(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start", *processes])
+    os.execv(
+        sys.executable, [sys.executable, "-m", "kalshiweb.supervisor", str(ROOT / "Procfile"), *processes]
+    )
 
 
 if __name__ == "__main__":
