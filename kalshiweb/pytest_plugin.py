@@ -14,7 +14,11 @@ from kalshiweb.devredis import ensure_redis_url
 
 if not os.environ.get("REDIS_URL"):
     ensure_redis_url(Path(tempfile.mkdtemp(prefix="kalshiweb-redis-")))
-    print(f"kalshiweb: REDIS_URL unset, started embedded redis-server at {os.environ['REDIS_URL']}")
+    from kalshiweb.bootstrap import without_password
+
+    print(
+        f"kalshiweb: REDIS_URL unset, started embedded redis-server at {without_password(os.environ['REDIS_URL'])}"
+    )
 # A queue of our own, so a `make run` worker on the same Redis never eats the suite's tasks.
 os.environ.setdefault("KALSHIWEB_CELERY_QUEUE", f"kalshiweb-test-{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("KALSHIWEB_VAR_DIR", tempfile.mkdtemp(prefix="kalshiweb-var-"))

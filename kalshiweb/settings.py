@@ -14,7 +14,7 @@ from kalshiweb.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("KALSHIWEB_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only: database, keys, Redis password
 
 
 def _secret_key() -> str:

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.utils.html import escape
 
 from kalshiweb import metrics
-from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub
+from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub, open_frame
 
 log = logging.getLogger(__name__)
 
@@ -370,10 +370,9 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         for ticker, payload in zip(tickers, raw, strict=True):
             if payload is None:
                 continue
-            with contextlib.suppress(ValueError):
-                update = json.loads(payload)
-                if isinstance(update, dict) and ticker not in self.pending:
-                    self.offer(ticker, update)
+            update = open_frame(ticker, payload)  # only what the feed signed
+            if update is not None and ticker not in self.pending:
+                self.offer(ticker, update)
 
     def offer(self, ticker: str, update: dict[str, Any]) -> None:
         """Called by the Hub for every update; keeps only the newest per market."""

@@ -1,6 +1,6 @@
 """One Redis subscription per server process, fanned out to that process's browser sockets.
 
-The feed publishes each market update once (already rendered) on `kw:md:<ticker>`. Every server
+The feed publishes each market update once (already rendered, and signed: see sign_frame) on `kw:md:<ticker>`. Every server
 process runs one Hub per event loop: it subscribes to the tickers its own browsers watch, parses each
 update once and hands it to the local consumers, which keep a latest-wins buffer per market (see
 consumers.py) — no channel-layer message per browser, no growing queue for a slow browser.
@@ -16,13 +16,17 @@ import contextlib
 import json
 import logging
 import os
+import time
 import uuid
 import weakref
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from django.conf import settings
+
+from markets import framesign
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,66 @@ class Listener(Protocol):
 
 def market_channel(ticker: str) -> str:
     return f"{CHANNEL_PREFIX}{ticker}"
+
+
+# --- signed frames (see markets.framesign) ---------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _frame_key(secret: str) -> bytes:
+    return framesign.frame_key(secret)
+
+
+def sign_frame(ticker: str, payload: str) -> str:
+    """`payload` (a JSON update) as the feed publishes it: signed for this market."""
+    return framesign.sign(_frame_key(settings.SECRET_KEY), ticker, payload)
+
+
+def open_frame(ticker: str, data: bytes | str) -> dict[str, Any] | None:
+    """The update in a frame read from Redis for `ticker`, or None (counted, logged) when the feed did not
+    sign it for this market; None also when it is not a JSON object."""
+    raw = data.encode() if isinstance(data, str) else data
+    body = framesign.verify(_frame_key(settings.SECRET_KEY), ticker, raw)
+    if body is None:
+        _forged.note(ticker)
+        return None
+    try:
+        update = json.loads(body)
+    except ValueError:
+        log.warning("dropping malformed market update for %s", ticker)
+        return None
+    return update if isinstance(update, dict) else None
+
+
+class _DropCounter:
+    """Counts dropped frames and logs them at most once a LOG_EVERY seconds (a flood of forgeries must not
+    flood the log)."""
+
+    LOG_EVERY = 60.0
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._unlogged = 0
+        self._logged_at = float("-inf")
+
+    def note(self, ticker: str) -> None:
+        self.total += 1
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._logged_at >= self.LOG_EVERY:
+            log.warning(
+                "dropped %d unsigned or forged market frame(s) from Redis (latest for %s; %d since start)",
+                self._unlogged,
+                ticker,
+                self.total,
+            )
+            self._unlogged = 0
+            self._logged_at = now
+
+
+_forged = _DropCounter()
+
+
+def forged_frames_dropped() -> int:
+    return _forged.total
 
 
 class Hub:
@@ -176,12 +240,8 @@ class Hub:
             self.control(data)
             return
         ticker = name.removeprefix(CHANNEL_PREFIX)
-        try:
-            update = json.loads(data)
-        except ValueError:
-            log.warning("dropping malformed market update on %s", name)
-            return
-        if not isinstance(update, dict):
+        update = open_frame(ticker, data)
+        if update is None:
             return
         self.messages_received += 1
         for listener in list(self.listeners.get(ticker, ())):

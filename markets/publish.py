@@ -11,7 +11,7 @@ import redis
 from django.template.loader import render_to_string
 
 from markets import live
-from markets.hub import market_channel
+from markets.hub import market_channel, sign_frame
 from markets.models import Market
 
 FRAGMENT_TTL_SECONDS = 3600
@@ -86,8 +86,9 @@ def publish(
     book: dict[str, Any] | None,
     trades: list[dict[str, Any]],
 ) -> None:
-    """Store the latest state for new page loads and publish the rendered update once."""
-    payload = json.dumps(update)
+    """Store the latest state for new page loads and publish the rendered update once (signed: the web
+    processes drop market frames the feed did not sign)."""
+    payload = sign_frame(ticker, json.dumps(update))
     with client.pipeline(transaction=False) as pipe:
         pipe.set(f"kw:frag:{ticker}", payload, ex=FRAGMENT_TTL_SECONDS)
         pipe.set(live.quote_key(ticker), json.dumps(quote), ex=FRAGMENT_TTL_SECONDS)

@@ -73,7 +73,14 @@
   });
   document.addEventListener("htmx:wsClose", function () {
     setState("polling", "WebSocket closed: polling every few seconds");
-    if (wasLive) toast("Connection lost: polling");
+    if (wasLive) {
+      toast("Connection lost: polling");
+      // What the page shows may already be old (the server may have died): no trading on it until a poll (or
+      // the socket, back) brings the book again. Reconnects that fail before that do not move the mark.
+      var book = document.querySelector(".book.live-widget");
+      window.kwTicketLock = { book: book };
+      if (window.kwUpdateTicket) window.kwUpdateTicket();
+    }
     wasLive = false;
   });
   document.addEventListener("DOMContentLoaded", function () {
@@ -105,12 +112,18 @@ setInterval(function () {
   });
 }, 1000);
 
-// Never trade on stale data: the ticket follows the book's freshness.
+// Never trade on stale data: the ticket follows the book's freshness, and locks the moment the live socket
+// drops until the book has been fetched again (window.kwTicketLock, set on close; a poll or the socket's
+// snapshot replaces the book element, which lifts it when that book is fresh).
 var lastTicketRefresh = 0;
-setInterval(function () {
+window.kwUpdateTicket = function () {
   var ticket = document.querySelector("#ticket fieldset");
   var book = document.querySelector(".book.live-widget");
   if (!ticket || !book) return;
+  var lock = window.kwTicketLock;
+  if (lock && lock.book !== book && book.dataset.stale === "false" && book.dataset.ts && !book.classList.contains("stale")) {
+    window.kwTicketLock = lock = null;
+  }
   if (ticket.dataset.serverBlocked === "account") return;  // halted, view-only, market closed: no polling
   if (ticket.dataset.serverBlocked === "data") {
     // The server refused the ticket (no book yet, feed down, halted…): ask again once data is current.
@@ -123,10 +136,15 @@ setInterval(function () {
     return;
   }
   var stale = book.dataset.stale === "true" || book.classList.contains("stale");
-  ticket.disabled = stale;
+  ticket.disabled = stale || !!lock;
   var note = document.getElementById("ticket-stale");
-  if (note) note.textContent = stale ? "Market data is stale: trading is paused until it is current." : "";
-}, 1000);
+  if (note) {
+    note.textContent = lock ? "Live connection lost: trading is paused until fresh market data arrives."
+      : stale ? "Market data is stale: trading is paused until it is current." : "";
+  }
+};
+setInterval(window.kwUpdateTicket, 1000);
+document.addEventListener("htmx:afterSettle", function () { window.kwUpdateTicket(); });
 // A pushed signal (an OOB swap of #kw-signal) becomes a body event that the panels it concerns listen for:
 // e.g. kw:orders-changed re-renders every orders panel when an order was placed in another tab or process.
 document.addEventListener("htmx:oobAfterSwap", function (evt) {

@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import signal
 import socket
 import statistics
@@ -55,12 +56,15 @@ from fanout_common import (  # noqa: E402
     FRAG_PREFIX,
     all_processes_cpu,
     cpu_used_between,
+    frame_key,
     proc_cpu_seconds,
     proc_rss_kib,
     render_detail,
     render_row,
     tickers_for,
 )
+
+from markets import framesign  # noqa: E402
 
 T0 = time.monotonic()
 SECTION = "## Market-data fan-out"
@@ -862,6 +866,9 @@ def main(argv: list[str] | None = None) -> int:
             tmpdir = tempfile.mkdtemp(prefix="kw-bench-fanout-keep-")
             print(f"keeping logs in {tmpdir}", file=sys.stderr)
         tmp = Path(tmpdir)
+        # One key for the servers, the stand-in feed (which signs its frames as markets.publish does) and this
+        # process (which seeds the snapshots).
+        os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
         env = {
             **os.environ,
             "KALSHIWEB_VAR_DIR": str(tmp / "var"),
@@ -898,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
                     "row": render_row(t, 0, 0.0),
                     "detail": render_detail(t, 0, 0.0),
                 }
-                r.set(FRAG_PREFIX + t, json.dumps(update), ex=3600)
+                r.set(FRAG_PREFIX + t, framesign.sign(frame_key(), t, json.dumps(update)), ex=3600)
         r.close()
         logdir = tmp / "logs"
         logdir.mkdir()

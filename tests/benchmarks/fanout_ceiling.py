@@ -3,8 +3,8 @@
     REDIS_URL=... python fanout_ceiling.py --port N
 
 One Redis subscription for the process (same redis-py client and read loop shape as markets.hub),
-each update parsed once, its row HTML pushed with `websockets.broadcast()` to the sockets watching that
-market: `/ws/markets/?tickers=A,B`. No conflation, no authentication, no per-socket task.
+each update verified (its signature, as markets.hub does) and parsed once, its row HTML pushed with
+`websockets.broadcast()` to the sockets watching that market: `/ws/markets/?tickers=A,B`. No conflation, no authentication, no per-socket task.
 """
 
 from __future__ import annotations
@@ -20,12 +20,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 import websockets
+from fanout_common import frame_key
 from websockets.asyncio.server import ServerConnection, serve
+
+from markets import framesign
 
 CHANNEL_PREFIX = "kw:md:"
 
 
 async def amain(host: str, port: int, redis_url: str) -> None:
+    key = frame_key()
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     # Snapshots on connect: a bounded pool (redis-py's async pool raises MaxConnectionsError past 100).
@@ -46,10 +50,11 @@ async def amain(host: str, port: int, redis_url: str) -> None:
                 await pubsub.subscribe(*(CHANNEL_PREFIX + t for t in new))
         try:
             raw = await snapshots.mget([f"kw:frag:{t}" for t in tickers]) if tickers else []
-            for payload in raw:
-                if payload is not None:
+            for ticker, payload in zip(tickers, raw, strict=True):
+                body = None if payload is None else framesign.verify(key, ticker, payload)
+                if body is not None:
                     # broadcast() rather than send(): never blocks on a socket that does not read.
-                    websockets.broadcast([ws], json.loads(payload)["row"])
+                    websockets.broadcast([ws], json.loads(body)["row"])
             await ws.wait_closed()
         finally:
             async with lock:
@@ -72,11 +77,14 @@ async def amain(host: str, port: int, redis_url: str) -> None:
             message = await pubsub.get_message(timeout=1.0)
             if message is None:
                 continue
-            channel = message["channel"].decode()
-            group = watchers.get(channel.removeprefix(CHANNEL_PREFIX))
+            ticker = message["channel"].decode().removeprefix(CHANNEL_PREFIX)
+            group = watchers.get(ticker)
             if not group:
                 continue
-            update = json.loads(message["data"])
+            body = framesign.verify(key, ticker, message["data"])
+            if body is None:
+                continue
+            update = json.loads(body)
             websockets.broadcast(group, update["row"])
 
     stop = asyncio.Event()

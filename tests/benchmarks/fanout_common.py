@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from markets import framesign
 
 CHANNEL_PREFIX = "kw:md:"  # same as markets.hub.CHANNEL_PREFIX (kept literal: no Django import here)
 FRAG_PREFIX = "kw:frag:"
@@ -28,6 +32,11 @@ ROW_TEMPLATE = (
     "</div>"
 )
 FRAGMENT_RE = re.compile(rb'id="rowq-([^"]+)" data-seq="(\d+)" data-ts="([0-9.]+)"')
+
+
+def frame_key() -> bytes:
+    """The key the servers verify market frames with (bench_fanout.py sets DJANGO_SECRET_KEY for all of them)."""
+    return framesign.frame_key(os.environ["DJANGO_SECRET_KEY"])
 
 
 def tickers_for(prefix: str, count: int) -> list[str]:

@@ -19,12 +19,17 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fanout_common import CHANNEL_PREFIX, FINAL_SEQ, render_detail, render_row
+from fanout_common import CHANNEL_PREFIX, FINAL_SEQ, frame_key, render_detail, render_row
+
+from markets import framesign
+
+KEY = frame_key()
 
 
 def payload(ticker: str, seq: int) -> str:
+    """Rendered and signed as markets.publish does it."""
     ts = time.monotonic()
-    return json.dumps(
+    body = json.dumps(
         {
             "ticker": ticker,
             "ts": ts,
@@ -32,6 +37,7 @@ def payload(ticker: str, seq: int) -> str:
             "detail": render_detail(ticker, seq, ts),
         }
     )
+    return framesign.sign(KEY, ticker, body)
 
 
 def run(redis_url: str, tickers: list[str], rate: float, duration: float) -> dict[str, float]:

@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from markets.consumers import ExposeServerSend, MarketStreamConsumer
-from markets.hub import current_hub, market_channel
+from markets.hub import current_hub, market_channel, sign_frame
 
 pytestmark = pytest.mark.asyncio
 
@@ -59,7 +59,7 @@ async def publish_until_received(
     """Publish (repeatedly, since the hub subscribes asynchronously) until the browser gets a frame."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        await client.publish(market_channel(ticker), json.dumps(payload))
+        await client.publish(market_channel(ticker), sign_frame(ticker, json.dumps(payload)))
         # receive_nothing() waits without cancelling the app (receive_from's timeout would).
         if not await communicator.receive_nothing(timeout=0.2):
             return await communicator.receive_from()
@@ -135,7 +135,7 @@ async def test_it_conflates_a_burst_to_the_latest_state(redis_client):
     communicator = await connect("/ws/markets/?tickers=KXA-1&view=row")
     await publish_until_received(redis_client, "KXA-1", {"row": "warmup"}, communicator)
     for i in range(200):
-        await redis_client.publish(market_channel("KXA-1"), json.dumps({"row": f"v{i}"}))
+        await redis_client.publish(market_channel("KXA-1"), sign_frame("KXA-1", json.dumps({"row": f"v{i}"})))
     frames = []
     while not await communicator.receive_nothing(timeout=0.5):
         frames.append(await communicator.receive_from())
@@ -157,7 +157,9 @@ async def test_it_registers_interest_for_the_feed_and_removes_it_on_disconnect(r
 
 
 async def test_it_sends_the_latest_stored_state_on_connect(redis_client):
-    await redis_client.set("kw:frag:KXSNAP-1", json.dumps({"row": "<i>snapshot</i>", "detail": "d"}))
+    await redis_client.set(
+        "kw:frag:KXSNAP-1", sign_frame("KXSNAP-1", json.dumps({"row": "<i>snapshot</i>", "detail": "d"}))
+    )
     communicator = await connect("/ws/markets/?tickers=KXSNAP-1")
     assert await communicator.receive_from(timeout=2) == "<i>snapshot</i>"
     await communicator.disconnect()
@@ -216,9 +218,9 @@ async def test_a_busy_market_does_not_delay_another_on_the_same_socket(redis_cli
     communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2&view=row")
     await publish_until_received(redis_client, "KXA-1", {"row": "warmup"}, communicator)
     for i in range(50):
-        await redis_client.publish(market_channel("KXA-1"), json.dumps({"row": f"a{i}"}))
+        await redis_client.publish(market_channel("KXA-1"), sign_frame("KXA-1", json.dumps({"row": f"a{i}"})))
     sent_b = time.monotonic()
-    await redis_client.publish(market_channel("KXB-2"), json.dumps({"row": "b-now"}))
+    await redis_client.publish(market_channel("KXB-2"), sign_frame("KXB-2", json.dumps({"row": "b-now"})))
     frames = []
     while not await communicator.receive_nothing(timeout=0.3):
         frames.append((time.monotonic(), await communicator.receive_from()))
@@ -274,7 +276,7 @@ async def publish_for(client, tickers: list[str], seconds: float, start: int = 0
     while time.monotonic() < deadline:
         seq += 1
         for t in tickers:
-            await client.publish(market_channel(t), json.dumps({"row": fragment(t, seq)}))
+            await client.publish(market_channel(t), sign_frame(t, json.dumps({"row": fragment(t, seq)})))
             last[t] = seq
         await asyncio.sleep(0.02)
     return last

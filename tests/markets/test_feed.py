@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from markets.feed import HEALTH_KEY, Feed
-from markets.hub import WATCH_PREFIX, market_channel
+from markets.hub import WATCH_PREFIX, market_channel, open_frame
 
 pytestmark = pytest.mark.asyncio
 
@@ -126,7 +126,7 @@ async def test_it_keeps_the_book_equal_to_the_exchange_and_publishes_each_change
     )
     await wait_for(lambda: feed_book(feed, ticker) == sim_book(sim, ticker))
     message = await wait_for(lambda: pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2))
-    assert json.loads(message["data"])["ticker"] == ticker
+    assert open_frame(ticker, message["data"])["ticker"] == ticker  # signed for this market
     stored = json.loads(await redis_client.get(f"kw:quote:{ticker}"))
     assert stored["yes_bid"] is not None
     await pubsub.aclose()

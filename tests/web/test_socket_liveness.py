@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from markets.hub import market_channel
+from markets.hub import market_channel, sign_frame
 from tests.factories import make_market, make_user
 
 pytestmark = [pytest.mark.browser]
@@ -68,7 +68,8 @@ def test_a_reading_page_acknowledges_what_it_reads_and_keeps_getting_updates(
     try:
         for i in range(1, 61):  # 20 Hz for 3 s, ~600 characters each: ~9 windows of 2000 at 10/s delivered
             row = f'<div class="quote-cells" id="rowq-{ticker}" hx-swap-oob="true" data-pad="{pad}">seq-{i}</div>'
-            client.publish(market_channel(ticker), json.dumps({"ticker": ticker, "row": row, "detail": row}))
+            update = json.dumps({"ticker": ticker, "row": row, "detail": row})
+            client.publish(market_channel(ticker), sign_frame(ticker, update))
             time.sleep(0.05)
     finally:
         client.close()

@@ -103,7 +103,10 @@ class Command(BaseCommand):
             lease_ttl_ms=options["lease_ttl_ms"],
             silence_timeout=options["silence_timeout"],
         )
-        self.stdout.write(f"kalshi_feed: upstream {settings.KALSHI_WS_URL}, Redis {settings.REDIS_URL}")
+        from kalshiweb.bootstrap import without_password
+
+        redis_url = without_password(settings.REDIS_URL)
+        self.stdout.write(f"kalshi_feed: upstream {settings.KALSHI_WS_URL}, Redis {redis_url}")
         try:
             asyncio.run(feed.run())
         except KeyboardInterrupt:
