@@ -17,6 +17,7 @@ import secrets
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +156,8 @@ def prepare() -> list[str]:
     from kalshiweb.bootstrap_hooks import after_migrate
 
     after_migrate()
+    if kalshi_env != "simulator":
+        check_exchange(call_command)
 
     # The web port travels as KALSHIWEB_PORT (PORT is often set for other things).
     web_port = os.environ["KALSHIWEB_PORT"] = os.environ.get("PORT", "8000")
@@ -166,6 +169,21 @@ def prepare() -> list[str]:
     print(" A process that dies is restarted. Ctrl-C stops everything.")
     print("=" * 72, flush=True)
     return processes
+
+
+def check_exchange(call_command: Any) -> None:
+    """Against Kalshi itself: diagnose the connection and keys before starting (kalshi_check), so a wrong key,
+    an unreachable host or a skewed clock is said here and not only found in the feed's log. The app starts
+    either way; the top bar keeps saying what is wrong."""
+    from django.core.management.base import CommandError
+
+    print("Checking the connection to Kalshi (manage.py kalshi_check):", flush=True)
+    try:
+        call_command("kalshi_check", "--timeout", "5")
+    except CommandError as exc:
+        print(
+            f" !! kalshi_check: {exc}: kalshiweb starts anyway; fix the lines marked FAIL above.", flush=True
+        )
 
 
 def main(argv: list[str]) -> None:

@@ -73,3 +73,25 @@ def test_make_run_keeps_var_and_everything_in_it_to_its_owner(tmp_path):
     assert password and f"requirepass {password}" in (var / "redis.conf").read_text()
     assert password not in out  # the console banner names the file, not the password
     assert "redis.url" in out
+
+
+def test_make_run_against_kalshi_checks_the_connection_first_and_starts_anyway(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "KALSHI_API_KEY_ID"}}
+    env.update(
+        KALSHIWEB_VAR_DIR=str(tmp_path / "var"),
+        KALSHI_ENV="demo",
+        KALSHI_API_BASE="https://external-api.demo.kalshi.invalid/trade-api/v2",
+        DJANGO_SETTINGS_MODULE="kalshiweb.settings",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "kalshiweb.bootstrap", "prepare"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "Checking the connection to Kalshi" in out
+    assert "FAIL  dns      Exchange unreachable (DNS lookup of external-api.demo.kalshi.invalid failed" in out
+    assert "kalshiweb starts anyway" in out and "kalshiweb is starting at" in out
