@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -171,19 +172,32 @@ def store_settlement(account: KalshiAccount, s: Any) -> Settlement:
 # --------------------------------------------------------------------------------------- what we show
 
 
-def ledger_for(account: KalshiAccount) -> pnl.Ledger:
-    """Replay the account's stored fills and settlements in time order."""
+def fills_of(account: KalshiAccount, user: Any = None) -> QuerySet[Fill]:
+    """The account's fills a view covers: one trader's own (the fills of their orders), or with no user the
+    whole account (staff), including fills of orders placed outside the app, which belong to no trader."""
+    fills = Fill.objects.filter(account=account)
+    return fills if user is None else fills.filter(user=user)
+
+
+def ledger_for(account: KalshiAccount, user: Any = None) -> pnl.Ledger:
+    """Replay the stored fills (one trader's, or with no user the account's) and settlements in time order.
+
+    A settlement closes whatever the trader holds in that market at its result, so a trader's P&L is the
+    P&L of their own fills."""
     events: list[tuple[datetime, int, int, pnl.Trade | tuple[str, str, Decimal | None]]] = []
+    tickers: set[str] = set()
     for f in (
-        Fill.objects.filter(account=account)
+        fills_of(account, user)
         .order_by("created_time", "pk")
         .values_list("pk", "ticker", "book_side", "yes_price", "count", "fee", "created_time")
     ):
         pk, ticker, book_side, yes_price, count, fee, created = f
+        tickers.add(ticker)
         events.append((created, 0, pk, pnl.Trade(ticker, book_side, yes_price, count, fee)))
-    for s in Settlement.objects.filter(account=account).values_list(
-        "pk", "ticker", "market_result", "value_cents", "settled_time"
-    ):
+    settlements = Settlement.objects.filter(account=account)
+    if user is not None:
+        settlements = settlements.filter(ticker__in=tickers)
+    for s in settlements.values_list("pk", "ticker", "market_result", "value_cents", "settled_time"):
         pk, ticker, result, value_cents, settled = s
         if result in ("yes", "no"):
             events.append((settled, 1, pk, (ticker, result, None)))
@@ -284,6 +298,7 @@ class PortfolioView:
     refreshing: bool
     refreshable: bool
     at: datetime
+    account_wide: bool = False  # the whole account's fills (staff); otherwise one trader's own
 
     @property
     def rows(self) -> list[Row]:
@@ -349,26 +364,30 @@ def cross_check(mine: pnl.MarketPnl, kalshi: dict[str, Decimal] | None) -> str:
     return "; ".join(problems)
 
 
-def build_view(account: KalshiAccount, *, at: datetime | None = None) -> PortfolioView:
+def build_view(account: KalshiAccount, user: Any = None, *, at: datetime | None = None) -> PortfolioView:
+    """What one trader sees (their own fills' positions and P&L, and the account's balance), or with no user
+    the account-wide view for staff (every fill, checked against Kalshi's account positions)."""
     from markets import live
     from markets.models import Market
 
     at = at or now()
     snapshot = PortfolioSnapshot.objects.filter(account=account).first()
-    ledger = ledger_for(account)
+    ledger = ledger_for(account, user)
     # Fills after the snapshot are in our positions but not in Kalshi's balance: the snapshot is behind.
     newer_fills = (
         Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
     )
     stale = snapshot is None or snapshot.is_stale(at, STALE_AFTER) or newer_fills > 0
     # Kalshi's own figures to check ours against: the snapshot while it is current, otherwise what the
-    # feed last heard (`market_positions`) on top of it.
+    # feed last heard (`market_positions`) on top of it. Kalshi knows the account, not the trader: only the
+    # account-wide view can be checked against them.
     kalshi_figures = {
         t: {k: Decimal(v) for k, v in row.items()}
         for t, row in (snapshot.positions if snapshot else {}).items()
     }
     if stale:
         kalshi_figures.update(live_positions(account.pk))
+    check = user is None
     held = ledger.open_positions()
     markets = Market.objects.select_related("event").in_bulk([p.ticker for p in held])
     groups: dict[str, EventGroup] = {}
@@ -380,7 +399,9 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
         mark = pnl.mark_from_quote(quote)
         row = Row(position, market, mark, position.value_at(mark.price), position.unrealized_at(mark.price))
         row.mismatch = (
-            cross_check(position, kalshi_figures.get(position.ticker)) if kalshi_figures or snapshot else ""
+            cross_check(position, kalshi_figures.get(position.ticker))
+            if check and (kalshi_figures or snapshot)
+            else ""
         )
         event = market.event if market is not None else None
         key = (
@@ -426,6 +447,7 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
         refreshing=stale and refresh_in_flight(account.pk),
         refreshable=account.has_key,
         at=at,
+        account_wide=user is None,
     )
 
 
@@ -439,15 +461,13 @@ def render_live(view: PortfolioView, *, oob: bool = False) -> str:
 
 
 def push(account: KalshiAccount) -> None:
-    """Send the re-rendered figures to every trader of this account (after commit)."""
+    """Send each trader of this account their own re-rendered figures (after commit). A staff page showing
+    the account-wide view re-reads it on any message (static/js/portfolio.js)."""
     from trading.services import notify_user
 
-    user_ids = list(TraderProfile.objects.filter(account=account).values_list("user_id", flat=True))
-    if not user_ids:
-        return
-    html = render_live(build_view(account), oob=True)
-    for user_id in user_ids:
-        notify_user(user_id, html)
+    profiles = list(TraderProfile.objects.filter(account=account).select_related("user"))
+    for profile in profiles:
+        notify_user(profile.user_id, render_live(build_view(account, profile.user), oob=True))
 
 
 def on_fill(account_id: int) -> None:

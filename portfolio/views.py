@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from kalshiweb.http import TraderRequest
 from portfolio import services
 from portfolio.models import EquityPoint, Settlement
-from trading.models import Fill, KalshiAccount
+from trading.models import KalshiAccount
 
 FILLS_PAGE_SIZE = 100
 CSV_COLUMNS = [
@@ -41,6 +41,17 @@ def _account(request: TraderRequest) -> KalshiAccount | None:
     return profile.account if profile else None
 
 
+def _account_wide(request: TraderRequest) -> bool:
+    """Staff may ask for the whole account (every trader's fills and fills placed outside the app) with
+    ?scope=account; everyone else, and staff by default, sees their own fills only."""
+    return bool(request.user.is_staff and request.GET.get("scope") == "account")
+
+
+def _owner(request: TraderRequest) -> Any:
+    """Whose fills a page shows: the trader's, or None for the account-wide staff view."""
+    return None if _account_wide(request) else request.user
+
+
 @require_GET
 @login_required
 def portfolio(request: TraderRequest) -> HttpResponse:
@@ -50,7 +61,7 @@ def portfolio(request: TraderRequest) -> HttpResponse:
     if request.GET.get("refresh") and not request.htmx:
         services.request_refresh(account.pk)
         return redirect("portfolio:index")
-    view = services.build_view(account)
+    view = services.build_view(account, _owner(request))
     if view.stale and view.refreshable:
         # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
         view.refreshing = services.request_refresh(account.pk) or view.refreshing
@@ -72,7 +83,7 @@ def portfolio_live(request: TraderRequest) -> HttpResponse:
     account = _account(request)
     if account is None:
         return HttpResponse(status=204)
-    view = services.build_view(account)
+    view = services.build_view(account, _owner(request))
     if view.stale and view.refreshable:
         view.refreshing = services.request_refresh(account.pk) or view.refreshing
     return render(
@@ -92,7 +103,7 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def _filtered_fills(request: TraderRequest, account: KalshiAccount) -> tuple[Any, dict[str, Any]]:
-    fills = Fill.objects.filter(account=account).order_by("-created_time", "-pk")
+    fills = services.fills_of(account, _owner(request)).order_by("-created_time", "-pk")
     ticker = request.GET.get("ticker", "").strip()
     since, until = _parse_date(request.GET.get("since")), _parse_date(request.GET.get("until"))
     side = request.GET.get("side", "")
@@ -108,6 +119,7 @@ def _filtered_fills(request: TraderRequest, account: KalshiAccount) -> tuple[Any
     if side in ("yes", "no"):
         fills = fills.filter(book_side="bid" if side == "yes" else "ask")
     filters = {
+        "scope": "account" if _account_wide(request) else "",
         "ticker": ticker,
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",

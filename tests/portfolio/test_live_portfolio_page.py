@@ -51,9 +51,21 @@ def held_market(sim, trader):
     sim.call(create)
 
     def order(user: str, side: str, count: str, price: str, ticker: str = tickers[0]) -> None:
+        """An order on the exchange; Alice's is hers in kalshiweb too (a local order row, linked by its
+        client order id and exchange id), so its fills are her fills."""
+        from trading.models import Order
+
+        local = None
+        if user == trader.sim_user_id:
+            local = Order.objects.create(
+                user=trader, account=trader.kalshi_account, ticker=ticker,
+                outcome="yes" if side == "bid" else "no", action="buy", book_side=side,
+                price=D(price) if side == "bid" else 1 - D(price), yes_price=D(price), count=D(count),
+                status=Order.Status.RESTING,
+            )  # fmt: skip
         time.sleep(0.01)
         sim.call(lambda: sim.exchange.advance(sim.app.now()))
-        sim.call(
+        placed = sim.call(
             sim.exchange.create_order,
             user,
             ticker=ticker,
@@ -61,7 +73,10 @@ def held_market(sim, trader):
             count=D(count),
             price=D(price),
             time_in_force="good_till_canceled",
+            client_order_id=str(local.client_order_id) if local else None,
         )
+        if local is not None:
+            Order.objects.filter(pk=local.pk).update(exchange_order_id=placed.order_id)
 
     order(mm, "ask", "10", "0.40")
     order(trader.sim_user_id, "bid", "10", "0.40")
