@@ -47,19 +47,50 @@ def _lock_key(account_id: int) -> str:
     return f"kw:portfolio:refresh:{account_id}"
 
 
-def request_refresh(account_id: int) -> bool:
-    """Queue a refresh unless one was queued within REFRESH_WINDOW. True: this call queued it."""
+def _followup_key(account_id: int) -> str:
+    return f"kw:portfolio:refresh-followup:{account_id}"
+
+
+def request_refresh(account_id: int, *, follow_up: bool = True) -> bool:
+    """Queue a refresh unless one was queued within REFRESH_WINDOW. True: this call queued it.
+
+    Asked inside the window, the refresh is not dropped: one follow-up per window runs when the window ends
+    (a refresh that started just before a fill read the balance from before it)."""
     from markets import live
-    from portfolio.tasks import refresh_portfolio
+    from portfolio.tasks import refresh_portfolio, refresh_portfolio_after_window
 
     try:
-        acquired = live.client().set(_lock_key(account_id), str(time.time()), nx=True, ex=REFRESH_WINDOW)
+        redis = live.client()
+        acquired = redis.set(_lock_key(account_id), str(time.time()), nx=True, ex=REFRESH_WINDOW)
+        if acquired:
+            refresh_portfolio.delay_on_commit(account_id)
+            return True
+        if not follow_up:
+            return False
+        left_ms = redis.pttl(_lock_key(account_id))
+        if left_ms < 0:  # the window ended between the two calls
+            return request_refresh(account_id, follow_up=False)
+        # One follow-up per window: a later request inside the same window is covered by it.
+        if redis.set(_followup_key(account_id), "1", nx=True, px=left_ms + REFRESH_WINDOW * 1000):
+            countdown = left_ms / 1000 + 0.05
+            transaction.on_commit(
+                lambda: refresh_portfolio_after_window.apply_async((account_id,), countdown=countdown)
+            )
     except Exception as exc:
         log.warning("portfolio refresh lock unavailable (%s): not refreshing", exc)
-        return False
-    if acquired:
-        refresh_portfolio.delay_on_commit(account_id)
-    return bool(acquired)
+    return False
+
+
+def refresh_after_window(account_id: int) -> bool:
+    """The follow-up: a refresh asked for inside the window that has now ended."""
+    from markets import live
+
+    try:
+        live.client().delete(_followup_key(account_id))
+    except Exception as exc:
+        log.warning("portfolio refresh follow-up key unavailable (%s)", exc)
+    # If another request took the lock since the window ended, its refresh started after ours was asked.
+    return request_refresh(account_id, follow_up=False)
 
 
 def refresh_in_flight(account_id: int) -> bool:
@@ -453,6 +484,9 @@ def build_view(account: KalshiAccount, user: Any = None, *, at: datetime | None 
 
 # ------------------------------------------------------------------------------------------ pushing
 
+# Makes every open ticket re-read its "Position · Balance" line (static/js/live.js turns it into a body event).
+BALANCE_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:balance-changed" hidden></div>'
+
 
 def render_live(view: PortfolioView, *, oob: bool = False) -> str:
     return render_to_string(
@@ -463,11 +497,21 @@ def render_live(view: PortfolioView, *, oob: bool = False) -> str:
 def push(account: KalshiAccount) -> None:
     """Send each trader of this account their own re-rendered figures (after commit). A staff page showing
     the account-wide view re-reads it on any message (static/js/portfolio.js)."""
+    from trading.balance import cached_balance
     from trading.services import notify_user
 
     profiles = list(TraderProfile.objects.filter(account=account).select_related("user"))
+    if not profiles:
+        return
+    # The account's balance in every page's top bar, and a signal for the ticket's "Position · Balance".
+    shared = [
+        render_to_string(
+            "portfolio/_topbar_balance.html", {"balance": cached_balance(account)[0], "oob": True}
+        ),
+        BALANCE_CHANGED,
+    ]
     for profile in profiles:
-        notify_user(profile.user_id, render_live(build_view(account, profile.user), oob=True))
+        notify_user(profile.user_id, [render_live(build_view(account, profile.user), oob=True), *shared])
 
 
 def on_fill(account_id: int) -> None:

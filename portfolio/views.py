@@ -93,6 +93,26 @@ def portfolio_live(request: TraderRequest) -> HttpResponse:
     )
 
 
+@require_GET
+@login_required
+def holdings(request: TraderRequest, ticker: str) -> HttpResponse:
+    """The ticket's "Position · Balance" line, re-read when a push says the balance or a position moved."""
+    from markets.models import Market
+    from trading.balance import cached_balance
+    from trading.services import position
+
+    market = Market.objects.filter(ticker=ticker).first()
+    account = _account(request)
+    if market is None or account is None:
+        return HttpResponse(status=204)
+    context = {
+        "market": market,
+        "position": position(account, market.ticker),
+        "balance": cached_balance(account)[0],
+    }
+    return render(request, "portfolio/_holdings.html", context)
+
+
 def _parse_date(value: str | None) -> date | None:
     if not value:
         return None

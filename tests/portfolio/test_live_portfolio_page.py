@@ -164,3 +164,36 @@ def fee_text(client, ticker: str) -> str:
     """Kalshi's fees for the market, formatted as the page formats money."""
     (position,) = [p for p in client.get_positions(ticker=ticker).market_positions]
     return f"${position.fees_paid:.2f}"
+
+
+def test_a_fill_moves_the_top_bar_balance_and_the_ticket_on_a_market_page(
+    sim, trader, held_market, kalshi, celery_worker, feed_process, daphne_server, page
+):
+    """Issue #12 item 4: the top-bar balance and the ticket's "Position · Balance" moved only on reload."""
+    (ticker, _), order, _ = held_market
+    account = trader.kalshi_account
+    kalshi(lambda c: services.refresh(account, c))  # the balance cached for the top bar, as a page shows it
+    before = kalshi(lambda c: c.get_balance().balance)
+
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    assert page.locator("#topbar-balance").inner_text() == f"${before:,.2f}"
+    holdings = page.locator("#ticket-holdings")
+    assert holdings.inner_text().startswith("Position 10 ·")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
+
+    order(trader.sim_user_id, "bid", "5", "0.60")  # takes the market maker's 60¢ ask
+    holdings.filter(has_text="Position 15 ·").wait_for(timeout=15000)
+    expected = kalshi(lambda c: c.get_balance().balance)
+    assert expected <= before - D("3.00")  # 5 × 60¢, and the fee
+    page.wait_for_function(
+        "t => document.getElementById('topbar-balance').textContent === t",
+        arg=f"${expected:,.2f}",
+        timeout=20000,
+    )
+    page.wait_for_function(
+        "t => document.getElementById('ticket-holdings').textContent.includes(t)",
+        arg=f"Balance ${expected:,.2f}",
+        timeout=20000,
+    )
+    assert page.url.endswith(f"/markets/{ticker}/")  # no reload: the same page all along
