@@ -113,26 +113,30 @@ def holdings(request: TraderRequest, ticker: str) -> HttpResponse:
     return render(request, "portfolio/_holdings.html", context)
 
 
-def _parse_date(value: str | None) -> date | None:
+def _parse_date(value: str | None, name: str, errors: list[str]) -> date | None:
+    """A YYYY-MM-DD filter date; a bad one is reported in `errors` and the filter left out."""
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
+        errors.append(f"“{value[:40]}” is not a date (YYYY-MM-DD): the {name} filter is left out.")
         return None
 
 
 def _filtered_fills(request: TraderRequest, account: KalshiAccount) -> tuple[Any, dict[str, Any]]:
     fills = services.fills_of(account, _owner(request)).order_by("-created_time", "-pk")
     ticker = request.GET.get("ticker", "").strip()
-    since, until = _parse_date(request.GET.get("since")), _parse_date(request.GET.get("until"))
+    errors: list[str] = []
+    since = _parse_date(request.GET.get("since"), "“from”", errors)
+    until = _parse_date(request.GET.get("until"), "“to”", errors)
     side = request.GET.get("side", "")
     if ticker:
         fills = fills.filter(ticker__icontains=ticker)
     tz = timezone.get_current_timezone()
-    if since:
+    if since and since > date.min:  # "from" the first representable day: everything (no UTC underflow)
         fills = fills.filter(created_time__gte=datetime.combine(since, time.min, tzinfo=tz))
-    if until:
+    if until and until < date.max:  # "to" the last representable day: everything
         fills = fills.filter(
             created_time__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz)
         )
@@ -144,6 +148,7 @@ def _filtered_fills(request: TraderRequest, account: KalshiAccount) -> tuple[Any
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
         "side": side,
+        "errors": errors,
     }
     return fills, filters
 
@@ -156,7 +161,7 @@ def fill_history(request: TraderRequest) -> HttpResponse:
         return render(request, "portfolio/fills.html", {"account": None})
     fills, filters = _filtered_fills(request, account)
     page = Paginator(fills, FILLS_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in filters.items() if v})
+    query = urlencode({k: v for k, v in filters.items() if v and k != "errors"})
     context = {"account": account, "page": page, "fills": list(page), "filters": filters, "query": query}
     template = "portfolio/fills.html"
     if request.htmx:
@@ -177,7 +182,9 @@ def fills_csv(request: TraderRequest) -> HttpResponse | StreamingHttpResponse:
         return HttpResponse(
             "No Kalshi account is linked to your login.", status=404, content_type="text/plain"
         )
-    fills, _ = _filtered_fills(request, account)
+    fills, filters = _filtered_fills(request, account)
+    if filters["errors"]:
+        return HttpResponse(" ".join(filters["errors"]), status=400, content_type="text/plain; charset=utf-8")
     writer = csv.writer(_Echo())
 
     def rows() -> Any:
