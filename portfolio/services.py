@@ -511,7 +511,9 @@ def push(account: KalshiAccount) -> None:
         BALANCE_CHANGED,
     ]
     for profile in profiles:
-        notify_user(profile.user_id, [render_live(build_view(account, profile.user), oob=True), *shared])
+        html = render_live(build_view(account, profile.user), oob=True)
+        notify_user(profile.user_id, html, views=("portfolio",))  # only the portfolio page shows them
+        notify_user(profile.user_id, shared)
 
 
 def on_fill(account_id: int) -> None:

@@ -72,6 +72,7 @@ def portfolio(request: TraderRequest) -> HttpResponse:
         "equity": list(EquityPoint.objects.filter(account=account).order_by("-at")[:500])[::-1],
         "settlements": Settlement.objects.filter(account=account)[:10],
         "live_tickers": view.tickers,
+        "live_view": "portfolio",  # the socket sends this page the portfolio's fragments, not market rows
     }
     return render(request, "portfolio/portfolio.html", context)
 

@@ -197,3 +197,42 @@ def test_a_fill_moves_the_top_bar_balance_and_the_ticket_on_a_market_page(
         timeout=20000,
     )
     assert page.url.endswith(f"/markets/{ticker}/")  # no reload: the same page all along
+
+
+OOB_WATCH = """
+window.__oobErrors = [];
+document.addEventListener("htmx:oobErrorNoTarget", function (e) {
+  var c = e.detail && e.detail.content;
+  window.__oobErrors.push(c && c.outerHTML ? c.outerHTML.slice(0, 120) : "?");
+});
+"""
+
+
+def test_a_fill_sends_each_page_only_the_fragments_it_shows(
+    sim, trader, held_market, kalshi, celery_worker, feed_process, daphne_server, page, browser
+):
+    """Issue #12 item 19: every fill logged htmx:oobErrorNoTarget: portfolio figures were pushed to market
+    pages and market rows to /portfolio/. A market page and /portfolio/, open at once, across fills."""
+    (ticker, _), order, mm = held_market
+    account = trader.kalshi_account
+    kalshi(lambda c: services.refresh(account, c))
+    order(trader.sim_user_id, "bid", "5", "0.55")  # rests (the book's ask is 60¢), in her orders panel
+    console: list[str] = []
+    login(page, daphne_server)
+    other = page.context.new_page()
+    pages = {"market": page, "portfolio": other}
+    for p in pages.values():
+        p.add_init_script(OOB_WATCH)
+        p.on("console", lambda msg: console.append(msg.text))
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    other.goto(f"{daphne_server}/portfolio/")
+    for p in pages.values():
+        p.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
+
+    order(mm, "ask", "5", "0.55")  # fills her order: order, fill, portfolio, balance and quote pushes
+    other.locator(f"#pf-row-{ticker} .pf-contracts").filter(has_text="15").wait_for(timeout=15000)
+    page.locator("#ticket-holdings").filter(has_text="Position 15 ·").wait_for(timeout=15000)
+    page.wait_for_timeout(3000)  # the refresh after the fill, and its push
+    errors = {name: p.evaluate("window.__oobErrors") for name, p in pages.items()}
+    assert errors == {"market": [], "portfolio": []}
+    assert not [m for m in console if "oobErrorNoTarget" in m]

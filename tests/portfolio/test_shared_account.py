@@ -112,7 +112,12 @@ def test_a_settlement_closes_each_trader_s_own_position(shared):
 def test_each_trader_is_pushed_their_own_figures(shared, django_capture_on_commit_callbacks, monkeypatch):
     alice, bob, account = shared
     sent: dict[int, str] = {}
-    monkeypatch.setattr("trading.services.notify_user", lambda uid, html: sent.__setitem__(uid, html[0]))
+
+    def notify(uid, html, views=()):
+        if views == ("portfolio",):
+            sent[uid] = html
+
+    monkeypatch.setattr("trading.services.notify_user", notify)
     services.push(account)
     assert "KX-CPI-B" not in sent[alice.pk] and "KX-CPI-B" in sent[bob.pk]
     assert "KX-GDP-C" not in sent[alice.pk] + sent[bob.pk]
