@@ -34,7 +34,10 @@ from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub, open_frame
 log = logging.getLogger(__name__)
 
 TICKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
-VIEWS = {"row", "detail"}
+VIEWS = {"row", "detail", "portfolio"}
+# The portfolio page shows no market rows: a quote of a held market only prompts it to re-read its figures
+# (static/js/portfolio.js re-reads on any frame); #kw-signal is on every page.
+QUOTE_PROMPT = '<div id="kw-signal" hx-swap-oob="true" hidden></div>'
 MAX_MARKETS = getattr(settings, "KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
 BURST = 2.0  # updates of one market that may go back to back before the rate applies
 # Liveness: every PING_SECONDS the page is sent a comment with a nonce that live.js echoes back. A socket
@@ -260,6 +263,9 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         # from the database on reconnect (kw:resync in live.js). They still count as sent, so they
         # shrink the room left for market frames.
         html = event.get("html")
+        views, ticker = event.get("views"), event.get("ticker")
+        if (views and self.view not in views) or (ticker and ticker not in self.tickers):
+            return  # this page has no target for it (issue #12 item 19)
         if isinstance(html, str):
             await self.send(text_data=html)
             self.sent += len(html)
@@ -376,7 +382,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
 
     def offer(self, ticker: str, update: dict[str, Any]) -> None:
         """Called by the Hub for every update; keeps only the newest per market."""
-        html = update.get(self.view)
+        html = QUOTE_PROMPT if self.view == "portfolio" else update.get(self.view)
         if not isinstance(html, str):
             return
         self.pending[ticker] = html

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -46,19 +47,50 @@ def _lock_key(account_id: int) -> str:
     return f"kw:portfolio:refresh:{account_id}"
 
 
-def request_refresh(account_id: int) -> bool:
-    """Queue a refresh unless one was queued within REFRESH_WINDOW. True: this call queued it."""
+def _followup_key(account_id: int) -> str:
+    return f"kw:portfolio:refresh-followup:{account_id}"
+
+
+def request_refresh(account_id: int, *, follow_up: bool = True) -> bool:
+    """Queue a refresh unless one was queued within REFRESH_WINDOW. True: this call queued it.
+
+    Asked inside the window, the refresh is not dropped: one follow-up per window runs when the window ends
+    (a refresh that started just before a fill read the balance from before it)."""
     from markets import live
-    from portfolio.tasks import refresh_portfolio
+    from portfolio.tasks import refresh_portfolio, refresh_portfolio_after_window
 
     try:
-        acquired = live.client().set(_lock_key(account_id), str(time.time()), nx=True, ex=REFRESH_WINDOW)
+        redis = live.client()
+        acquired = redis.set(_lock_key(account_id), str(time.time()), nx=True, ex=REFRESH_WINDOW)
+        if acquired:
+            refresh_portfolio.delay_on_commit(account_id)
+            return True
+        if not follow_up:
+            return False
+        left_ms = redis.pttl(_lock_key(account_id))
+        if left_ms < 0:  # the window ended between the two calls
+            return request_refresh(account_id, follow_up=False)
+        # One follow-up per window: a later request inside the same window is covered by it.
+        if redis.set(_followup_key(account_id), "1", nx=True, px=left_ms + REFRESH_WINDOW * 1000):
+            countdown = left_ms / 1000 + 0.05
+            transaction.on_commit(
+                lambda: refresh_portfolio_after_window.apply_async((account_id,), countdown=countdown)
+            )
     except Exception as exc:
         log.warning("portfolio refresh lock unavailable (%s): not refreshing", exc)
-        return False
-    if acquired:
-        refresh_portfolio.delay_on_commit(account_id)
-    return bool(acquired)
+    return False
+
+
+def refresh_after_window(account_id: int) -> bool:
+    """The follow-up: a refresh asked for inside the window that has now ended."""
+    from markets import live
+
+    try:
+        live.client().delete(_followup_key(account_id))
+    except Exception as exc:
+        log.warning("portfolio refresh follow-up key unavailable (%s)", exc)
+    # If another request took the lock since the window ended, its refresh started after ours was asked.
+    return request_refresh(account_id, follow_up=False)
 
 
 def refresh_in_flight(account_id: int) -> bool:
@@ -171,19 +203,32 @@ def store_settlement(account: KalshiAccount, s: Any) -> Settlement:
 # --------------------------------------------------------------------------------------- what we show
 
 
-def ledger_for(account: KalshiAccount) -> pnl.Ledger:
-    """Replay the account's stored fills and settlements in time order."""
+def fills_of(account: KalshiAccount, user: Any = None) -> QuerySet[Fill]:
+    """The account's fills a view covers: one trader's own (the fills of their orders), or with no user the
+    whole account (staff), including fills of orders placed outside the app, which belong to no trader."""
+    fills = Fill.objects.filter(account=account)
+    return fills if user is None else fills.filter(user=user)
+
+
+def ledger_for(account: KalshiAccount, user: Any = None) -> pnl.Ledger:
+    """Replay the stored fills (one trader's, or with no user the account's) and settlements in time order.
+
+    A settlement closes whatever the trader holds in that market at its result, so a trader's P&L is the
+    P&L of their own fills."""
     events: list[tuple[datetime, int, int, pnl.Trade | tuple[str, str, Decimal | None]]] = []
+    tickers: set[str] = set()
     for f in (
-        Fill.objects.filter(account=account)
+        fills_of(account, user)
         .order_by("created_time", "pk")
         .values_list("pk", "ticker", "book_side", "yes_price", "count", "fee", "created_time")
     ):
         pk, ticker, book_side, yes_price, count, fee, created = f
+        tickers.add(ticker)
         events.append((created, 0, pk, pnl.Trade(ticker, book_side, yes_price, count, fee)))
-    for s in Settlement.objects.filter(account=account).values_list(
-        "pk", "ticker", "market_result", "value_cents", "settled_time"
-    ):
+    settlements = Settlement.objects.filter(account=account)
+    if user is not None:
+        settlements = settlements.filter(ticker__in=tickers)
+    for s in settlements.values_list("pk", "ticker", "market_result", "value_cents", "settled_time"):
         pk, ticker, result, value_cents, settled = s
         if result in ("yes", "no"):
             events.append((settled, 1, pk, (ticker, result, None)))
@@ -284,6 +329,7 @@ class PortfolioView:
     refreshing: bool
     refreshable: bool
     at: datetime
+    account_wide: bool = False  # the whole account's fills (staff); otherwise one trader's own
 
     @property
     def rows(self) -> list[Row]:
@@ -349,26 +395,30 @@ def cross_check(mine: pnl.MarketPnl, kalshi: dict[str, Decimal] | None) -> str:
     return "; ".join(problems)
 
 
-def build_view(account: KalshiAccount, *, at: datetime | None = None) -> PortfolioView:
+def build_view(account: KalshiAccount, user: Any = None, *, at: datetime | None = None) -> PortfolioView:
+    """What one trader sees (their own fills' positions and P&L, and the account's balance), or with no user
+    the account-wide view for staff (every fill, checked against Kalshi's account positions)."""
     from markets import live
     from markets.models import Market
 
     at = at or now()
     snapshot = PortfolioSnapshot.objects.filter(account=account).first()
-    ledger = ledger_for(account)
+    ledger = ledger_for(account, user)
     # Fills after the snapshot are in our positions but not in Kalshi's balance: the snapshot is behind.
     newer_fills = (
         Fill.objects.filter(account=account, created_time__gt=snapshot.as_of).count() if snapshot else 0
     )
     stale = snapshot is None or snapshot.is_stale(at, STALE_AFTER) or newer_fills > 0
     # Kalshi's own figures to check ours against: the snapshot while it is current, otherwise what the
-    # feed last heard (`market_positions`) on top of it.
+    # feed last heard (`market_positions`) on top of it. Kalshi knows the account, not the trader: only the
+    # account-wide view can be checked against them.
     kalshi_figures = {
         t: {k: Decimal(v) for k, v in row.items()}
         for t, row in (snapshot.positions if snapshot else {}).items()
     }
     if stale:
         kalshi_figures.update(live_positions(account.pk))
+    check = user is None
     held = ledger.open_positions()
     markets = Market.objects.select_related("event").in_bulk([p.ticker for p in held])
     groups: dict[str, EventGroup] = {}
@@ -380,7 +430,9 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
         mark = pnl.mark_from_quote(quote)
         row = Row(position, market, mark, position.value_at(mark.price), position.unrealized_at(mark.price))
         row.mismatch = (
-            cross_check(position, kalshi_figures.get(position.ticker)) if kalshi_figures or snapshot else ""
+            cross_check(position, kalshi_figures.get(position.ticker))
+            if check and (kalshi_figures or snapshot)
+            else ""
         )
         event = market.event if market is not None else None
         key = (
@@ -426,10 +478,14 @@ def build_view(account: KalshiAccount, *, at: datetime | None = None) -> Portfol
         refreshing=stale and refresh_in_flight(account.pk),
         refreshable=account.has_key,
         at=at,
+        account_wide=user is None,
     )
 
 
 # ------------------------------------------------------------------------------------------ pushing
+
+# Makes every open ticket re-read its "Position · Balance" line (static/js/live.js turns it into a body event).
+BALANCE_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:balance-changed" hidden></div>'
 
 
 def render_live(view: PortfolioView, *, oob: bool = False) -> str:
@@ -439,15 +495,25 @@ def render_live(view: PortfolioView, *, oob: bool = False) -> str:
 
 
 def push(account: KalshiAccount) -> None:
-    """Send the re-rendered figures to every trader of this account (after commit)."""
+    """Send each trader of this account their own re-rendered figures (after commit). A staff page showing
+    the account-wide view re-reads it on any message (static/js/portfolio.js)."""
+    from trading.balance import cached_balance
     from trading.services import notify_user
 
-    user_ids = list(TraderProfile.objects.filter(account=account).values_list("user_id", flat=True))
-    if not user_ids:
+    profiles = list(TraderProfile.objects.filter(account=account).select_related("user"))
+    if not profiles:
         return
-    html = render_live(build_view(account), oob=True)
-    for user_id in user_ids:
-        notify_user(user_id, html)
+    # The account's balance in every page's top bar, and a signal for the ticket's "Position · Balance".
+    shared = [
+        render_to_string(
+            "portfolio/_topbar_balance.html", {"balance": cached_balance(account)[0], "oob": True}
+        ),
+        BALANCE_CHANGED,
+    ]
+    for profile in profiles:
+        html = render_live(build_view(account, profile.user), oob=True)
+        notify_user(profile.user_id, html, views=("portfolio",))  # only the portfolio page shows them
+        notify_user(profile.user_id, shared)
 
 
 def on_fill(account_id: int) -> None:

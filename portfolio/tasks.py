@@ -40,6 +40,12 @@ def refresh_portfolio(account_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
+def refresh_portfolio_after_window(account_id: int) -> bool:
+    """A refresh asked for inside an account's refresh window, run when the window ended."""
+    return services.refresh_after_window(account_id)
+
+
+@shared_task(ignore_result=True)
 def refresh_portfolios() -> int:
     """Beat: keep every traded account's snapshot (and equity history) current. Single-flight per account."""
     queued = 0

@@ -8,6 +8,7 @@ app_name = "portfolio"
 urlpatterns = [
     path("", views.portfolio, name="index"),
     path("live/", views.portfolio_live, name="live"),
+    path("holdings/<str:ticker>/", views.holdings, name="holdings"),
     path("fills/", views.fill_history, name="fills"),
     path("fills.csv", views.fills_csv, name="fills_csv"),
     path("settlements/", views.settlement_history, name="settlements"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from kalshiweb.http import TraderRequest
 from portfolio import services
 from portfolio.models import EquityPoint, Settlement
-from trading.models import Fill, KalshiAccount
+from trading.models import KalshiAccount
 
 FILLS_PAGE_SIZE = 100
 CSV_COLUMNS = [
@@ -41,6 +41,17 @@ def _account(request: TraderRequest) -> KalshiAccount | None:
     return profile.account if profile else None
 
 
+def _account_wide(request: TraderRequest) -> bool:
+    """Staff may ask for the whole account (every trader's fills and fills placed outside the app) with
+    ?scope=account; everyone else, and staff by default, sees their own fills only."""
+    return bool(request.user.is_staff and request.GET.get("scope") == "account")
+
+
+def _owner(request: TraderRequest) -> Any:
+    """Whose fills a page shows: the trader's, or None for the account-wide staff view."""
+    return None if _account_wide(request) else request.user
+
+
 @require_GET
 @login_required
 def portfolio(request: TraderRequest) -> HttpResponse:
@@ -50,7 +61,7 @@ def portfolio(request: TraderRequest) -> HttpResponse:
     if request.GET.get("refresh") and not request.htmx:
         services.request_refresh(account.pk)
         return redirect("portfolio:index")
-    view = services.build_view(account)
+    view = services.build_view(account, _owner(request))
     if view.stale and view.refreshable:
         # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
         view.refreshing = services.request_refresh(account.pk) or view.refreshing
@@ -61,6 +72,7 @@ def portfolio(request: TraderRequest) -> HttpResponse:
         "equity": list(EquityPoint.objects.filter(account=account).order_by("-at")[:500])[::-1],
         "settlements": Settlement.objects.filter(account=account)[:10],
         "live_tickers": view.tickers,
+        "live_view": "portfolio",  # the socket sends this page the portfolio's fragments, not market rows
     }
     return render(request, "portfolio/portfolio.html", context)
 
@@ -72,7 +84,7 @@ def portfolio_live(request: TraderRequest) -> HttpResponse:
     account = _account(request)
     if account is None:
         return HttpResponse(status=204)
-    view = services.build_view(account)
+    view = services.build_view(account, _owner(request))
     if view.stale and view.refreshable:
         view.refreshing = services.request_refresh(account.pk) or view.refreshing
     return render(
@@ -82,36 +94,62 @@ def portfolio_live(request: TraderRequest) -> HttpResponse:
     )
 
 
-def _parse_date(value: str | None) -> date | None:
+@require_GET
+@login_required
+def holdings(request: TraderRequest, ticker: str) -> HttpResponse:
+    """The ticket's "Position · Balance" line, re-read when a push says the balance or a position moved."""
+    from markets.models import Market
+    from trading.balance import cached_balance
+    from trading.services import position
+
+    market = Market.objects.filter(ticker=ticker).first()
+    account = _account(request)
+    if market is None or account is None:
+        return HttpResponse(status=204)
+    context = {
+        "market": market,
+        "position": position(account, market.ticker),
+        "balance": cached_balance(account)[0],
+    }
+    return render(request, "portfolio/_holdings.html", context)
+
+
+def _parse_date(value: str | None, name: str, errors: list[str]) -> date | None:
+    """A YYYY-MM-DD filter date; a bad one is reported in `errors` and the filter left out."""
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
+        errors.append(f"“{value[:40]}” is not a date (YYYY-MM-DD): the {name} filter is left out.")
         return None
 
 
 def _filtered_fills(request: TraderRequest, account: KalshiAccount) -> tuple[Any, dict[str, Any]]:
-    fills = Fill.objects.filter(account=account).order_by("-created_time", "-pk")
+    fills = services.fills_of(account, _owner(request)).order_by("-created_time", "-pk")
     ticker = request.GET.get("ticker", "").strip()
-    since, until = _parse_date(request.GET.get("since")), _parse_date(request.GET.get("until"))
+    errors: list[str] = []
+    since = _parse_date(request.GET.get("since"), "“from”", errors)
+    until = _parse_date(request.GET.get("until"), "“to”", errors)
     side = request.GET.get("side", "")
     if ticker:
         fills = fills.filter(ticker__icontains=ticker)
     tz = timezone.get_current_timezone()
-    if since:
+    if since and since > date.min:  # "from" the first representable day: everything (no UTC underflow)
         fills = fills.filter(created_time__gte=datetime.combine(since, time.min, tzinfo=tz))
-    if until:
+    if until and until < date.max:  # "to" the last representable day: everything
         fills = fills.filter(
             created_time__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz)
         )
     if side in ("yes", "no"):
         fills = fills.filter(book_side="bid" if side == "yes" else "ask")
     filters = {
+        "scope": "account" if _account_wide(request) else "",
         "ticker": ticker,
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
         "side": side,
+        "errors": errors,
     }
     return fills, filters
 
@@ -124,7 +162,7 @@ def fill_history(request: TraderRequest) -> HttpResponse:
         return render(request, "portfolio/fills.html", {"account": None})
     fills, filters = _filtered_fills(request, account)
     page = Paginator(fills, FILLS_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in filters.items() if v})
+    query = urlencode({k: v for k, v in filters.items() if v and k != "errors"})
     context = {"account": account, "page": page, "fills": list(page), "filters": filters, "query": query}
     template = "portfolio/fills.html"
     if request.htmx:
@@ -145,7 +183,9 @@ def fills_csv(request: TraderRequest) -> HttpResponse | StreamingHttpResponse:
         return HttpResponse(
             "No Kalshi account is linked to your login.", status=404, content_type="text/plain"
         )
-    fills, _ = _filtered_fills(request, account)
+    fills, filters = _filtered_fills(request, account)
+    if filters["errors"]:
+        return HttpResponse(" ".join(filters["errors"]), status=400, content_type="text/plain; charset=utf-8")
     writer = csv.writer(_Echo())
 
     def rows() -> Any:

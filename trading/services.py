@@ -155,17 +155,21 @@ def _channel_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def notify_user(user_id: int, html: str | list[str]) -> None:
+def notify_user(
+    user_id: int, html: str | list[str], *, views: tuple[str, ...] = (), ticker: str = ""
+) -> None:
     """Push HTML fragments to a trader's open pages after the transaction commits (never rolled-back data).
 
     Each fragment goes as its own frame: htmx parses a frame in the context of its first element, so a
-    table row and a toast cannot share one."""
+    table row and a toast cannot share one. `views`/`ticker`: only pages of these kinds (the socket's
+    `view`) / watching this market have a target for the fragments (markets.consumers)."""
     frames = [html] if isinstance(html, str) else [h for h in html if h]
+    scope: dict[str, Any] = {"views": list(views), "ticker": ticker}
 
     async def push() -> None:
         layer = get_channel_layer()
         for frame in frames:
-            await layer.group_send(f"user.{user_id}", {"type": "user.update", "html": frame})
+            await layer.group_send(f"user.{user_id}", {"type": "user.update", "html": frame, **scope})
 
     def send() -> None:
         try:

@@ -97,3 +97,24 @@ def test_a_scalar_settlement_without_a_value_leaves_the_position_open(alice):
         settled_time=datetime(2026, 11, 6, tzinfo=UTC),
     )  # fmt: skip
     assert services.ledger_for(alice).market("KX-FED-A").position == 6
+
+
+@pytest.mark.parametrize(("params", "count"), [({"until": "9999-12-31"}, 3), ({"since": "9999-12-31"}, 0),
+                                               ({"until": "0001-01-01"}, 0), ({"since": "0001-01-01"}, 3)])  # fmt: skip
+def test_the_last_and_first_representable_dates_are_not_a_server_error(client, alice, params, count):
+    """Issue #12 item 10: ?until=9999-12-31 was a 500 (OverflowError adding a day)."""
+    response = client.get("/portfolio/fills/", params)
+    assert response.status_code == 200
+    assert f"· {count} fill" in response.content.decode()
+    response = client.get("/portfolio/fills.csv", params)
+    assert response.status_code == 200 and len(csv_rows(response)) == count
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "99999-01-01", "2026-11-01T25:00"])
+def test_a_bad_date_is_a_message_on_the_page_and_a_400_for_the_csv(client, alice, bad):
+    html = client.get("/portfolio/fills/", {"since": bad}).content.decode()
+    assert "is not a date" in html and "3 fills" in html  # said, and the rest of the page still works
+    htmx = client.get("/portfolio/fills/", {"until": bad}, headers={"HX-Request": "true"}).content.decode()
+    assert "is not a date" in htmx  # the message is in the table the filter form swaps in
+    response = client.get("/portfolio/fills.csv", {"until": bad})
+    assert response.status_code == 400 and "is not a date" in response.content.decode()

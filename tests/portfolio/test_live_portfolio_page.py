@@ -51,9 +51,21 @@ def held_market(sim, trader):
     sim.call(create)
 
     def order(user: str, side: str, count: str, price: str, ticker: str = tickers[0]) -> None:
+        """An order on the exchange; Alice's is hers in kalshiweb too (a local order row, linked by its
+        client order id and exchange id), so its fills are her fills."""
+        from trading.models import Order
+
+        local = None
+        if user == trader.sim_user_id:
+            local = Order.objects.create(
+                user=trader, account=trader.kalshi_account, ticker=ticker,
+                outcome="yes" if side == "bid" else "no", action="buy", book_side=side,
+                price=D(price) if side == "bid" else 1 - D(price), yes_price=D(price), count=D(count),
+                status=Order.Status.RESTING,
+            )  # fmt: skip
         time.sleep(0.01)
         sim.call(lambda: sim.exchange.advance(sim.app.now()))
-        sim.call(
+        placed = sim.call(
             sim.exchange.create_order,
             user,
             ticker=ticker,
@@ -61,7 +73,10 @@ def held_market(sim, trader):
             count=D(count),
             price=D(price),
             time_in_force="good_till_canceled",
+            client_order_id=str(local.client_order_id) if local else None,
         )
+        if local is not None:
+            Order.objects.filter(pk=local.pk).update(exchange_order_id=placed.order_id)
 
     order(mm, "ask", "10", "0.40")
     order(trader.sim_user_id, "bid", "10", "0.40")
@@ -149,3 +164,75 @@ def fee_text(client, ticker: str) -> str:
     """Kalshi's fees for the market, formatted as the page formats money."""
     (position,) = [p for p in client.get_positions(ticker=ticker).market_positions]
     return f"${position.fees_paid:.2f}"
+
+
+def test_a_fill_moves_the_top_bar_balance_and_the_ticket_on_a_market_page(
+    sim, trader, held_market, kalshi, celery_worker, feed_process, daphne_server, page
+):
+    """Issue #12 item 4: the top-bar balance and the ticket's "Position · Balance" moved only on reload."""
+    (ticker, _), order, _ = held_market
+    account = trader.kalshi_account
+    kalshi(lambda c: services.refresh(account, c))  # the balance cached for the top bar, as a page shows it
+    before = kalshi(lambda c: c.get_balance().balance)
+
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    assert page.locator("#topbar-balance").inner_text() == f"${before:,.2f}"
+    holdings = page.locator("#ticket-holdings")
+    assert holdings.inner_text().startswith("Position 10 ·")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
+
+    order(trader.sim_user_id, "bid", "5", "0.60")  # takes the market maker's 60¢ ask
+    holdings.filter(has_text="Position 15 ·").wait_for(timeout=15000)
+    expected = kalshi(lambda c: c.get_balance().balance)
+    assert expected <= before - D("3.00")  # 5 × 60¢, and the fee
+    page.wait_for_function(
+        "t => document.getElementById('topbar-balance').textContent === t",
+        arg=f"${expected:,.2f}",
+        timeout=20000,
+    )
+    page.wait_for_function(
+        "t => document.getElementById('ticket-holdings').textContent.includes(t)",
+        arg=f"Balance ${expected:,.2f}",
+        timeout=20000,
+    )
+    assert page.url.endswith(f"/markets/{ticker}/")  # no reload: the same page all along
+
+
+OOB_WATCH = """
+window.__oobErrors = [];
+document.addEventListener("htmx:oobErrorNoTarget", function (e) {
+  var c = e.detail && e.detail.content;
+  window.__oobErrors.push(c && c.outerHTML ? c.outerHTML.slice(0, 120) : "?");
+});
+"""
+
+
+def test_a_fill_sends_each_page_only_the_fragments_it_shows(
+    sim, trader, held_market, kalshi, celery_worker, feed_process, daphne_server, page, browser
+):
+    """Issue #12 item 19: every fill logged htmx:oobErrorNoTarget: portfolio figures were pushed to market
+    pages and market rows to /portfolio/. A market page and /portfolio/, open at once, across fills."""
+    (ticker, _), order, mm = held_market
+    account = trader.kalshi_account
+    kalshi(lambda c: services.refresh(account, c))
+    order(trader.sim_user_id, "bid", "5", "0.55")  # rests (the book's ask is 60¢), in her orders panel
+    console: list[str] = []
+    login(page, daphne_server)
+    other = page.context.new_page()
+    pages = {"market": page, "portfolio": other}
+    for p in pages.values():
+        p.add_init_script(OOB_WATCH)
+        p.on("console", lambda msg: console.append(msg.text))
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    other.goto(f"{daphne_server}/portfolio/")
+    for p in pages.values():
+        p.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
+
+    order(mm, "ask", "5", "0.55")  # fills her order: order, fill, portfolio, balance and quote pushes
+    other.locator(f"#pf-row-{ticker} .pf-contracts").filter(has_text="15").wait_for(timeout=15000)
+    page.locator("#ticket-holdings").filter(has_text="Position 15 ·").wait_for(timeout=15000)
+    page.wait_for_timeout(3000)  # the refresh after the fill, and its push
+    errors = {name: p.evaluate("window.__oobErrors") for name, p in pages.items()}
+    assert errors == {"market": [], "portfolio": []}
+    assert not [m for m in console if "oobErrorNoTarget" in m]

@@ -71,3 +71,31 @@ def test_a_failed_refresh_keeps_the_old_figures_and_says_why(sim, trader, celery
     client.force_login(trader)
     html = client.get("/portfolio/").content.decode()
     assert "Last refresh failed" in html and "stale" in html
+
+
+def test_a_refresh_asked_for_inside_the_window_runs_when_the_window_ends(
+    sim, trader, celery_worker, monkeypatch
+):
+    """Issue #12 item 4: a refresh ran 0.1 s before a fill; the fill's refresh fell inside the window and was
+    dropped, so the stored balance stayed the one from before the fill (until the next beat)."""
+    monkeypatch.setattr(services, "REFRESH_WINDOW", 2)
+    account = trader.kalshi_account
+    before = sim.call(lambda: sim.exchange.account(trader.sim_user_id).balance)
+    assert services.request_refresh(account.pk) is True
+    wait_for(lambda: PortfolioSnapshot.objects.filter(account=account, balance=before).exists())
+
+    # The balance moves at the exchange (a fill, here a deposit) and the fill path asks for a refresh inside
+    # the window: it is not queued now, but it must not be lost.
+    sim.call(lambda: sim.exchange.deposit(trader.sim_user_id, D("0.22")))
+    assert services.request_refresh(account.pk) is False
+    assert services.request_refresh(account.pk) is False  # asked twice: still one follow-up
+    started = time.monotonic()
+    snapshot = wait_for(
+        lambda: PortfolioSnapshot.objects.filter(account=account, balance=before + D("0.22")).first(),
+        timeout=15,
+    )
+    assert time.monotonic() - started < 6, "ran when the 2 s window ended"
+    from trading.balance import cached_balance
+
+    assert cached_balance(account)[0] == before + D("0.22")  # the top bar's and the ticket's balance
+    assert snapshot.balance == before + D("0.22")
