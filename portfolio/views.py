@@ -108,7 +108,7 @@ def holdings(request: TraderRequest, ticker: str) -> HttpResponse:
         return HttpResponse(status=204)
     context = {
         "market": market,
-        "position": position(account, market.ticker),
+        "position": position(account, market.ticker, request.user),
         "balance": cached_balance(account)[0],
     }
     return render(request, "portfolio/_holdings.html", context)

@@ -130,11 +130,13 @@ def check_can_trade(user: Any) -> TraderProfile:
     return profile
 
 
-def position(account: KalshiAccount, ticker: str) -> Decimal:
-    """Net YES contracts (negative: NO) held in a market, from the stored fills."""
-    total = Fill.objects.filter(account=account, ticker=ticker).aggregate(
-        net=Sum(Case(When(book_side="bid", then=F("count")), default=-F("count")))
-    )["net"]
+def position(account: KalshiAccount, ticker: str, user: Any = None) -> Decimal:
+    """Net YES contracts (negative: NO) held in a market, from the stored fills: the trader's own fills when
+    `user` is given (what their ticket shows and checks: two traders may share one account), else the account's."""
+    fills = Fill.objects.filter(account=account, ticker=ticker)
+    if user is not None:
+        fills = fills.filter(user_id=user.pk)
+    total = fills.aggregate(net=Sum(Case(When(book_side="bid", then=F("count")), default=-F("count"))))["net"]
     return total or Decimal("0")
 
 

@@ -97,7 +97,7 @@ def ticket_context(
     if read is not None:
         position, balance = read.position, read.balance
     else:
-        position = services.position(account, market.ticker) if account else Decimal(0)
+        position = services.position(account, market.ticker, request.user) if account else Decimal(0)
         balance = get_balance(account, cached=state.cached_balance) if account else None
     if form is None:
         form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market, state.quote)})
@@ -126,7 +126,9 @@ def _checks(request: TraderRequest, market: Market, state: LiveState) -> dict[st
     account = profile.account if profile else None
     return {
         "limits": profile,
-        "position": (lambda: services.position(account, market.ticker)) if account else Decimal(0),
+        "position": (lambda: services.position(account, market.ticker, request.user))
+        if account
+        else Decimal(0),
         "balance": get_balance(account, cached=state.cached_balance) if account else None,
     }
 

@@ -121,3 +121,23 @@ def test_each_trader_is_pushed_their_own_figures(shared, django_capture_on_commi
     services.push(account)
     assert "KX-CPI-B" not in sent[alice.pk] and "KX-CPI-B" in sent[bob.pk]
     assert "KX-GDP-C" not in sent[alice.pk] + sent[bob.pk]
+
+
+def test_the_ticket_and_its_holdings_line_show_my_position_not_the_accounts(client, shared):
+    """The ticket's "Position" (and its reduce-only and position-limit checks) are the trader's own."""
+    from markets.models import Market
+    from tests.factories import make_market
+
+    alice, bob, _ = shared
+    if not Market.objects.filter(ticker="KX-FED-A").exists():
+        make_market("KX-FED-A")
+    client.force_login(alice)
+    assert "Position 10" in client.get("/portfolio/holdings/KX-FED-A/").content.decode()
+    assert "Position 10" in client.get("/orders/market/KX-FED-A/ticket/").content.decode()
+    client.force_login(bob)
+    assert "Position 77" in client.get("/portfolio/holdings/KX-FED-A/").content.decode()
+    # Bob holds none of CPI-B's YES... but 33 NO: he may reduce that, Alice may not.
+    from trading.services import position
+
+    assert position(bob.trader.account, "KX-CPI-B", bob) == D("-33")
+    assert position(alice.trader.account, "KX-CPI-B", alice) == D("0")

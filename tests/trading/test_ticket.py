@@ -438,6 +438,7 @@ def test_a_position_limit_still_reads_the_position_before_placing(client, alice,
     Fill.objects.create(
         fill_id="f1",
         account=TraderProfile.objects.get(user=alice).account,
+        user=alice,  # her own position counts toward her limit (not another trader's on the same account)
         exchange_order_id="x1",
         ticker=TICKER,
         outcome_side="yes",
