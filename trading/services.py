@@ -427,7 +427,16 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
             received={"status": status, "fill_count": str(fill_count), "remaining_count": str(remaining)},
         )
         notify_user(order.user_id, render_order_update(order, announce=first_answer))
+        cash_moved(order.account_id)
     return changed
+
+
+def cash_moved(account_id: int) -> None:
+    """An order rested, filled, was canceled or expired on the exchange: the account's available cash changed
+    there. Ask for a (windowed) portfolio refresh after the commit; it pushes the new balance to the pages."""
+    from portfolio.services import request_refresh
+
+    transaction.on_commit(lambda: request_refresh(account_id))
 
 
 def link_orphan_fills(order: Order, exchange_order_id: str) -> None:

@@ -125,6 +125,7 @@ def submit_order(self: Any, order_id: int) -> str:
     # Rendered after the commit, from the row as committed: the transaction (on SQLite the database's write
     # lock, which the next order's POST waits for) is not held open for a template render.
     services.notify_user(order.user_id, services.render_order_update(order, announce=True))
+    services.cash_moved(order.account_id)  # after the push: the trader sees the order first
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status

@@ -99,3 +99,28 @@ def test_a_refresh_asked_for_inside_the_window_runs_when_the_window_ends(
 
     assert cached_balance(account)[0] == before + D("0.22")  # the top bar's and the ticket's balance
     assert snapshot.balance == before + D("0.22")
+
+
+def test_the_balance_is_refreshed_after_an_order_rests_and_after_it_is_canceled(
+    sim, trader, celery_worker, monkeypatch
+):
+    """Issue #12 item 4: a resting order holds cash and a cancel frees it; the stored (shown) balance follows
+    both without a reload, as it follows a fill."""
+    from tests.trading.test_submission import cleaned, open_market
+    from trading.models import Order
+    from trading.services import place_order, request_cancels
+    from trading.tasks import cancel_order
+
+    monkeypatch.setattr(services, "REFRESH_WINDOW", 1)
+    account = trader.kalshi_account
+    ticker = open_market(sim)
+    order = place_order(trader, cleaned(price=D("0.02"), count=D("50")), ticker)
+    wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.RESTING).exists())
+    holding = sim.call(lambda: sim.exchange.account(trader.sim_user_id).balance)
+    wait_for(lambda: PortfolioSnapshot.objects.filter(account=account, balance=holding).exists(), timeout=10)
+    for pending in request_cancels(trader, [Order.objects.get(pk=order.pk)]):
+        cancel_order.delay(pending.pk)
+    wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.CANCELED).exists())
+    freed = sim.call(lambda: sim.exchange.account(trader.sim_user_id).balance)
+    assert freed > holding
+    wait_for(lambda: PortfolioSnapshot.objects.filter(account=account, balance=freed).exists(), timeout=10)
