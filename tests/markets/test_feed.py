@@ -67,20 +67,28 @@ async def redis_client():
     await client.aclose()
 
 
-@pytest.fixture
-async def feed(sim, redis_client):
+def make_feed(sim, **options: Any) -> Feed:
+    """A feed on `sim` with a fresh account key; `options` override the test defaults."""
     key_id, pem = sim.add_account()
-    feed = Feed(
+    defaults: dict[str, Any] = {
+        "interest_interval": 0.1,
+        "lease_ttl_ms": 1500,
+        "silence_timeout": 1.5,
+        "backoff_cap": 0.5,
+    }
+    return Feed(
         redis_url=settings.REDIS_URL,
         ws_url=sim.ws_url,
         key_id=key_id,
         private_key=pem,
         render=render,
-        interest_interval=0.1,
-        lease_ttl_ms=1500,
-        silence_timeout=1.5,
-        backoff_cap=0.5,
+        **{**defaults, **options},
     )
+
+
+@pytest.fixture
+async def feed(sim, redis_client):
+    feed = make_feed(sim)
     task = asyncio.create_task(feed.run())
     await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
     yield feed
@@ -342,17 +350,7 @@ async def test_quiet_markets_on_a_live_connection_do_not_trip_the_watchdog(redis
     from kalshiweb.simulator.testing import start_simulator
 
     with start_simulator(seed=1, activity=0.0, rate_limit_tier=None, ping_interval=0.3) as quiet:
-        key_id, pem = quiet.add_account()
-        feed = Feed(
-            redis_url=settings.REDIS_URL,
-            ws_url=quiet.ws_url,
-            key_id=key_id,
-            private_key=pem,
-            render=render,
-            interest_interval=0.1,
-            silence_timeout=1.0,
-            backoff_cap=0.5,
-        )
+        feed = make_feed(quiet, silence_timeout=1.0)
         task = asyncio.create_task(feed.run())
         try:
             await wait_for(lambda: feed.is_leader and feed.stream is not None and feed.stream.connected)
@@ -383,17 +381,7 @@ async def test_newly_watched_markets_seed_their_tape_one_at_a_time_through_a_bou
         running -= 1
         return []
 
-    key_id, pem = sim.add_account()
-    feed = Feed(
-        redis_url=settings.REDIS_URL,
-        ws_url=sim.ws_url,
-        key_id=key_id,
-        private_key=pem,
-        render=render,
-        seed_trades=seed,
-        seed_queue_size=5,
-        interest_interval=0.1,
-    )
+    feed = make_feed(sim, seed_trades=seed, seed_queue_size=5, silence_timeout=30.0)
     tickers = sim.call(lambda: sorted(t for t, m in sim.exchange.markets.items() if m.status == "active"))[
         :40
     ]

@@ -17,17 +17,8 @@ from django.test import Client
 
 from kalshiweb import logs
 from markets import live
+from tests.helpers import open_cent_market, wait_until
 from trading.models import Fill, Order
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 @pytest.fixture
@@ -39,13 +30,7 @@ def json_logs(monkeypatch):
 def test_the_request_id_follows_an_order_from_the_post_through_the_worker_to_the_fill(
     json_logs, sim, trader, feed_process, celery_worker, caplog
 ):
-    ticker = sim.call(
-        lambda: next(
-            t
-            for t, m in sim.exchange.markets.items()
-            if m.status == "active" and m.price_level_structure == "linear_cent"
-        )
-    )
+    ticker = open_cent_market(sim)
     yes, no = sim.call(sim.exchange.book, ticker)
     price = max((p for p, _ in yes), default=D("0.05")) + D("0.01")  # the best bid: the seller hits us first
     assert price < D(1) - max((p for p, _ in no), default=D("0.10")), "the test needs room inside the spread"

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, _free_port, _wait_for_port, database_url
+from tests.helpers import browser_login, open_cent_market, wait_until
 
 pytestmark = [pytest.mark.browser]
 
@@ -111,16 +112,6 @@ class Topology:
                 proc.kill()
 
 
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 @pytest.fixture
 def topology(sim, sim_settings, trader, tmp_path) -> Iterator[Topology]:
     from markets.sync import sync_markets
@@ -158,13 +149,7 @@ def test_two_webs_two_workers_a_beat_and_two_feeds_hold_together(sim, trader, to
         yes, no = sim.exchange.book(t)
         return D(1) - max((p for p, _ in no), default=D("0.10")) - max((p for p, _ in yes), default=D("0.05"))
 
-    ticker = sim.call(
-        lambda: next(
-            t
-            for t, m in sim.exchange.markets.items()
-            if m.status == "active" and m.price_level_structure == "linear_cent" and spread(t) >= D("0.05")
-        )
-    )
+    ticker = open_cent_market(sim, lambda t: spread(t) >= D("0.05"))
     redis_client = redis.Redis.from_url(os.environ["REDIS_URL"])
     redis_client.delete("kw:feed:leader")
     env = topology.env
@@ -178,11 +163,7 @@ def test_two_webs_two_workers_a_beat_and_two_feeds_hold_together(sim, trader, to
     # One browser, one session (cookies are per host, not per port): the same trader on both web processes.
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page1 = context.new_page()
-    page1.goto(f"{web1}/login/")
-    page1.fill("input[name=username]", "alice")
-    page1.fill("input[name=password]", "correct-horse-battery")
-    page1.click("button[type=submit]")
-    page1.wait_for_url(f"{web1}/")
+    browser_login(page1, web1)
     page2 = context.new_page()
     pages = (page1, page2)
     page1.goto(f"{web1}/markets/{ticker}/")
