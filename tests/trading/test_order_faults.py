@@ -55,6 +55,7 @@ from typing import Any
 import pytest
 from celery.exceptions import Retry
 
+from kalshiweb.kalshi.errors import OutcomeUnknown
 from tests.factories import make_user
 from tests.trading import orderkit as kit
 from trading import clients, services, tasks
@@ -182,6 +183,11 @@ SCENARIOS = (
 )
 
 
+# How long a trial's orders may take to reach a final state (the 10,000-trial benchmark on a loaded host gives
+# them longer: KALSHIWEB_FAULT_SETTLE_SECONDS).
+SETTLE_SECONDS = float(os.environ.get("KALSHIWEB_FAULT_SETTLE_SECONDS", "8"))
+
+
 class FaultRig:
     """Runs randomized trials against one simulator account and checks the invariants after each."""
 
@@ -196,7 +202,7 @@ class FaultRig:
 
     # -- one trial ---------------------------------------------------------------------------------------
 
-    def run_trial(self, number: int, rng: random.Random, *, deadline_s: float = 8.0) -> list[str]:
+    def run_trial(self, number: int, rng: random.Random, *, deadline_s: float = SETTLE_SECONDS) -> list[str]:
         t0 = time.monotonic()
         trial = Trial(number, kit.fresh_market(self.sim))
         tasks.NOT_FOUND_GRACE_SECONDS = rng.choice([0.0, 0.02, 0.1])
@@ -246,7 +252,12 @@ class FaultRig:
         if scenario in ("killed_after_accept", "killed_before_send"):
             assert order.mark_submitting()
         if scenario in ("killed_after_accept", "accepted_before_409"):
-            clients.client_for(self.account).submit_order(services.order_request(order))
+            try:
+                clients.client_for(self.account).submit_order(services.order_request(order))
+            except OutcomeUnknown:
+                # The earlier attempt's own answer was lost (a loaded host): whether the exchange has it is
+                # unknown, which the tasks must sort out all the same.
+                self.tally["earlier attempt unknown"] += 1
 
     def _dispatch(self, order: Order, scenario: str, rng: random.Random) -> None:
         send = self.scheduler.send
