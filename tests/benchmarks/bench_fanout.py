@@ -891,6 +891,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(redis_proc.pid, {LOAD_CPU % ncpu})
         env["REDIS_URL"] = redis_url
+        env["KALSHIWEB_MAX_SOCKETS_PER_USER"] = "0"  # every load socket is the one benchmark user's
         pin(LOAD_CPU % ncpu)  # this process (all client sockets) and, by inheritance, the feed
 
         session_key = prepare_django(env, [t for wl in cfg.workloads for t in wl.tickers()])

@@ -366,6 +366,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
             "DJANGO_SETTINGS_MODULE": "kalshiweb.settings",
+            # All the sockets are one trader's: the per-user socket cap would refuse all but 20.
+            "KALSHIWEB_MAX_SOCKETS_PER_USER": "0",
         }
     )
     stack = Stack(env, work)
