@@ -77,8 +77,9 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
                     toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢",
                 )
                 # The order's and the fill's rows are only on that market's page; the toast is on every page.
-                rows = [frames[0], render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})]
-                services.notify_user(order.user_id, rows, views=("detail",), ticker=row.ticker)
+                fill_row = render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})
+                rows = [frames[0], services.Scoped(fill_row, ("detail",), row.ticker)]
+                services.notify_user(order.user_id, rows)
                 services.notify_user(order.user_id, frames[1:])
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path

@@ -11,6 +11,8 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
@@ -157,21 +159,38 @@ def _channel_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """A pushed fragment that only some pages have a target for: pages of these `views` (the socket's `view`)
+    watching `ticker` (e.g. an order's row: only that market's page shows it)."""
+
+    html: str
+    views: tuple[str, ...] = ()
+    ticker: str = ""
+
+
 def notify_user(
-    user_id: int, html: str | list[str], *, views: tuple[str, ...] = (), ticker: str = ""
+    user_id: int,
+    html: str | Scoped | Sequence[str | Scoped],
+    *,
+    views: tuple[str, ...] = (),
+    ticker: str = "",
 ) -> None:
     """Push HTML fragments to a trader's open pages after the transaction commits (never rolled-back data).
 
     Each fragment goes as its own frame: htmx parses a frame in the context of its first element, so a
     table row and a toast cannot share one. `views`/`ticker`: only pages of these kinds (the socket's
     `view`) / watching this market have a target for the fragments (markets.consumers)."""
-    frames = [html] if isinstance(html, str) else [h for h in html if h]
-    scope: dict[str, Any] = {"views": list(views), "ticker": ticker}
+    items = [html] if isinstance(html, str | Scoped) else [h for h in html if h]
+    frames = [
+        item if isinstance(item, Scoped) else Scoped(item, tuple(views), ticker) for item in items if item
+    ]
 
     async def push() -> None:
         layer = get_channel_layer()
-        for frame in frames:
-            await layer.group_send(f"user.{user_id}", {"type": "user.update", "html": frame, **scope})
+        for f in frames:
+            event = {"type": "user.update", "html": f.html, "views": list(f.views), "ticker": f.ticker}
+            await layer.group_send(f"user.{user_id}", event)
 
     def send() -> None:
         try:
@@ -187,10 +206,12 @@ def notify_user(
 ORDERS_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:orders-changed" hidden></div>'
 
 
-def render_order_update(order: Order, *, toast: str = "", announce: bool = False) -> list[str]:
-    """The order's row (replacing it where a page shows it); with ``announce``, also the orders-changed signal,
-    for pages that do not have the row yet (the first answer to a new order)."""
-    frames: list[str] = [render_to_string("trading/_order_row.html", {"order": order, "oob": True})]
+def render_order_update(order: Order, *, toast: str = "", announce: bool = False) -> list[str | Scoped]:
+    """The order's row (sent only to that market's pages, the only ones that show it); with ``announce``, also
+    the orders-changed signal, for pages that do not have the row yet (the first answer to a new order); the
+    toast goes to every page."""
+    row = render_to_string("trading/_order_row.html", {"order": order, "oob": True})
+    frames: list[str | Scoped] = [Scoped(row, ("detail",), order.ticker)]
     if announce:
         frames.append(ORDERS_CHANGED)
     if toast:

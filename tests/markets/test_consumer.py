@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import time
+from decimal import Decimal as D
 from types import SimpleNamespace
 
 import pytest
@@ -447,3 +448,39 @@ async def test_a_channel_layer_error_on_connect_asks_the_page_to_try_again_later
     await communicator.wait()
     hub = current_hub()
     assert hub is None or not hub.listeners.get("KXA-1")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_order_row_goes_only_to_its_markets_page_and_its_toast_everywhere(redis_client):
+    """Issue #12 item 19: a page without the order's row must not be sent it (htmx:oobErrorNoTarget)."""
+    from channels.db import database_sync_to_async
+
+    from tests.factories import make_market, make_user
+    from trading.models import KalshiAccount, Order
+    from trading.services import notify_user, render_order_update
+
+    def setup() -> Order:
+        make_market("KXA-1")
+        user = make_user("alice")
+        account = KalshiAccount.objects.create(name="acct", api_key_id="k")
+        return Order.objects.create(
+            user=user, account=account, ticker="KXA-1", outcome="yes", action="buy", price=D("0.40"),
+            book_side="bid", yes_price=D("0.40"), count=D("1"), remaining_count=D("1"),
+        )  # fmt: skip
+
+    order = await database_sync_to_async(setup)()
+    user = SimpleNamespace(is_authenticated=True, pk=order.user_id)
+    mine = await connect("/ws/markets/?tickers=KXA-1&view=detail", user=user)
+    other = await connect("/ws/markets/?tickers=KXB-2&view=detail", user=user)
+    listing = await connect("/ws/markets/?tickers=KXA-1&view=row", user=user)
+    await asyncio.sleep(0.2)
+    await database_sync_to_async(
+        lambda: notify_user(order.user_id, render_order_update(order, toast="Filled 1"))
+    )()
+    got_mine = [await mine.receive_from(), await mine.receive_from()]
+    assert any(f'id="order-{order.pk}"' in f for f in got_mine) and any("Filled 1" in f for f in got_mine)
+    for page in (other, listing):
+        assert "Filled 1" in await page.receive_from()
+        assert await page.receive_nothing(timeout=0.3)  # no row: it has nowhere to go there
+    for page in (mine, other, listing):
+        await page.disconnect()
