@@ -783,7 +783,10 @@ def render(runs: list[dict[str, Any]], faults: dict[str, Any] | None, args: Any)
             f"Faults injected: {tally.get('fault 429', 0)} × 429, {tally.get('fault 500', 0)} × 500, "
             f"{tally.get('fault timeout_after_accept', 0)} × timeout after accept; killed workers "
             f"{tally.get('killed_after_accept', 0) + tally.get('killed_before_send', 0)}, lost task messages "
-            f"{tally.get('lost_message', 0)}, 409s forced {tally.get('accepted_before_409', 0)}; task crashes "
+            f"{tally.get('lost_message', 0)}, 409s forced {tally.get('accepted_before_409', 0)}; feed disconnects "
+            f"during fills: {tally.get('feed: connections dropped', 0)} connections dropped in "
+            f"{tally.get('feed: trials with drops during fills', 0)} trials while the counterparty traded "
+            f"{tally.get('feed: counterparty trades', 0)} times, {tally.get('fills', 0)} fills checked; task crashes "
             f"dropped (as Celery would) and recovered by the periodic sweep: {faults.get('task_error_count', 0)}, "
             f'{locked} of them SQLite "database is locked".',
         ]

@@ -11,11 +11,17 @@ Each trial places 1-3 orders in a fresh simulator market and mixes, at random (s
 * killed workers: the row is left SUBMITTING after the exchange accepted the order, or before anything was
   sent, or the task message is lost (row NEW); the periodic ``reconcile_stuck_orders`` finds them;
 * a counterparty's resting offer that some orders trade with as the exchange takes them (fills in the answer);
-* orders the exchange refuses (insufficient balance): the only ones allowed to end REJECTED.
+* orders the exchange refuses (insufficient balance): the only ones allowed to end REJECTED;
+* feed disconnects during fills: the feed process's private side (`trading.private_feed.AccountStreams`, the
+  real one, on a loop of its own over the simulator's WebSocket) is dropped at random moments, and its
+  sequence numbers skipped, while the counterparty sells into our resting bids; fills then reach us on the
+  socket, on the REST reconciliation after each reconnect or gap, or both.
 
 Invariants, checked after every trial settles: at most one exchange order per client_order_id and none
 that is not ours; no order left NEW/SUBMITTING/UNKNOWN; no order shown REJECTED that exists on the
-exchange; the local status, exchange id and fill count equal the exchange's.
+exchange; the local status, exchange id and fill count equal the exchange's; once the feed has caught up,
+our stored fills are exactly the exchange's fills of the trial's market (none missing, none twice, none
+extra), each attached to its order, and each order's fills add up to its fill count.
 
 How tasks run. The task bodies are the real ones (`submit_order.run`, `reconcile_order.run`,
 `reconcile_stuck_orders.run`) against the real simulator over loopback HTTP, on a pool of three threads,
@@ -39,6 +45,8 @@ thousands); `KALSHIWEB_FAULT_REPORT` names a JSON file for the summary.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import heapq
 import itertools
 import json
@@ -48,18 +56,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 from celery.exceptions import Retry
+from django.db import connections
 
 from kalshiweb.kalshi.errors import OutcomeUnknown
 from tests.factories import make_user
 from tests.trading import orderkit as kit
 from trading import clients, services, tasks
-from trading.models import KalshiAccount, Order, TraderProfile
+from trading.models import Fill, KalshiAccount, Order, TraderProfile
+from trading.private_feed import AccountStreams
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -183,19 +194,62 @@ SCENARIOS = (
 )
 
 
+# The share of trials in which the counterparty trades with our resting bids while the feed is dropped.
+FEED_FAULT_SHARE = 0.4
+
 # How long a trial's orders may take to reach a final state (the 10,000-trial benchmark on a loaded host gives
 # them longer: KALSHIWEB_FAULT_SETTLE_SECONDS).
 SETTLE_SECONDS = float(os.environ.get("KALSHIWEB_FAULT_SETTLE_SECONDS", "8"))
+
+
+class PrivateFeed:
+    """The feed process's private side for the rig's account: the real `AccountStreams`, on an event loop of its
+    own in a thread (as `kalshi_feed` runs it), reconnecting fast so a trial does not wait on its backoff."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.streams = AccountStreams(backoff_cap=0.2)
+        self.thread = threading.Thread(target=self._run, name="fault-private-feed", daemon=True)
+        self.task: asyncio.Task[None] | None = None
+        self.started = threading.Event()
+
+    def start(self) -> None:
+        self.thread.start()
+        self.started.wait(5)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        # One thread does the feed's database work, so its connection can be closed when the feed stops.
+        self.loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="fault-feed-db"))
+        self.task = self.loop.create_task(self.streams.run())
+        self.started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+        self.loop.run_until_complete(self.loop.run_in_executor(None, connections.close_all))
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        self.loop.close()
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(10)
 
 
 class FaultRig:
     """Runs randomized trials against one simulator account and checks the invariants after each."""
 
     def __init__(
-        self, sim: Any, user: Any, account: KalshiAccount, sim_user_id: str, scheduler: Scheduler
+        self,
+        sim: Any,
+        user: Any,
+        account: KalshiAccount,
+        sim_user_id: str,
+        scheduler: Scheduler,
+        feed: PrivateFeed | None = None,
     ) -> None:
         self.sim, self.user, self.account, self.sim_user_id = sim, user, account, sim_user_id
         self.scheduler = scheduler
+        self.feed = feed
         self.bob = kit.counterparty(sim)
         self.tally: Counter[str] = Counter()
         self.violations: list[str] = []
@@ -229,8 +283,12 @@ class FaultRig:
             self.scheduler.send("reconcile_stuck_orders", ())
         settled = self._settle(time.monotonic() + deadline_s)
         self.sim.faults.reset()
-        self.tally["slowest ms"] = max(self.tally["slowest ms"], int((time.monotonic() - t0) * 1000))
         problems = [] if settled else [f"trial {number}: did not settle in {deadline_s}s"]
+        if self.feed is not None:
+            if settled and rng.random() < FEED_FAULT_SHARE:
+                self._fills_while_the_feed_drops(trial, rng)
+            problems += self._settle_fills(trial, time.monotonic() + deadline_s)
+        self.tally["slowest ms"] = max(self.tally["slowest ms"], int((time.monotonic() - t0) * 1000))
         problems += self.check(trial)
         self.tally["trials"] += 1
         self.tally["orders"] += len(trial.planned)
@@ -287,6 +345,33 @@ class FaultRig:
         self.scheduler.wait_idle(time.monotonic() + 5)
         return False
 
+    def _fills_while_the_feed_drops(self, trial: Trial, rng: random.Random) -> None:
+        """The counterparty sells into our resting bids while the private feed's connection is dropped (once or
+        twice, before, between or after the trades): fills go out on a socket that is closing, or while none
+        is open, and the feed must pick them up over REST when it reconnects."""
+        steps: list[tuple[str, D]] = [("hit", D(rng.randint(1, 3))) for _ in range(rng.randint(1, 3))]
+        steps += [("drop", D(0)) for _ in range(rng.randint(1, 2))]
+        rng.shuffle(steps)
+        for kind, count in steps:
+            if kind == "hit":
+                kit.hit_bid(self.bob, trial.ticker, count)
+                self.tally["feed: counterparty trades"] += 1
+            else:
+                self.tally["feed: connections dropped"] += self.sim.faults.drop_connections()
+            time.sleep(rng.random() * 0.03)
+        trial.faults.append("feed drops during fills")
+        self.tally["feed: trials with drops during fills"] += 1
+
+    def _settle_fills(self, trial: Trial, deadline: float) -> list[str]:
+        """Wait for the feed (socket or REST catch-up) to bring our fills level with the exchange's."""
+        problems = check_fills(self.sim, self.sim_user_id, self.account, trial)
+        while problems and time.monotonic() < deadline:
+            time.sleep(0.02)
+            problems = check_fills(self.sim, self.sim_user_id, self.account, trial)
+        if not problems:
+            self.tally["fills"] += Fill.objects.filter(account=self.account, ticker=trial.ticker).count()
+        return problems
+
     # -- invariants ---------------------------------------------------------------------------------------
 
     def check(self, trial: Trial) -> list[str]:
@@ -339,6 +424,36 @@ def check_trial(sim: Any, sim_user_id: str, trial: Trial) -> list[str]:
     return problems
 
 
+def check_fills(sim: Any, sim_user_id: str, account: KalshiAccount, trial: Trial) -> list[str]:
+    """Our stored fills of the trial's market against the exchange's: the same fill ids, once each, each
+    attached to its order, and every order's fills adding up to its fill count."""
+    where = f"trial {trial.number} (faults {trial.faults or 'none'})"
+    remote = Counter(
+        sim.call(
+            lambda: [f.fill_id for f in sim.exchange.account(sim_user_id).fills if f.ticker == trial.ticker]
+        )
+    )
+    rows = list(
+        Fill.objects.filter(account=account, ticker=trial.ticker).values_list("fill_id", "order_id", "count")
+    )
+    local = Counter(fill_id for fill_id, _, _ in rows)
+    problems = [f"{where}: fill {f} missing" for f in remote - local]
+    problems += [f"{where}: fill {f} stored but not on the exchange" for f in local - remote]
+    problems += [f"{where}: fill {f} stored {n} times" for f, n in local.items() if n > 1]
+    problems += [f"{where}: fill {f} attached to no order" for f, order_id, _ in rows if order_id is None]
+    summed: Counter[int] = Counter()
+    for _, order_id, count in rows:
+        if order_id is not None:
+            summed[order_id] += count
+    for p in trial.planned:
+        order = Order.objects.get(pk=p.order.pk)
+        if summed[order.pk] != order.fill_count:
+            problems.append(
+                f"{where}: order {order.pk}'s fills add up to {summed[order.pk]}, fill_count {order.fill_count}"
+            )
+    return problems
+
+
 # -- fixtures ------------------------------------------------------------------------------------------------
 
 
@@ -355,8 +470,11 @@ def rig(sim: Any, sim_settings: Any, settings: Any, monkeypatch: pytest.MonkeyPa
     account, sim_user = kit.funded_account(sim, "faults", D("10000000"))
     user = make_user("alice")
     TraderProfile.objects.create(user=user, account=account)
-    rig = FaultRig(sim, user, account, sim_user, scheduler)
+    feed = PrivateFeed()
+    feed.start()
+    rig = FaultRig(sim, user, account, sim_user, scheduler, feed)
     yield rig
+    feed.close()
     scheduler.close()
     rig.bob.close()
     sim.faults.reset()
