@@ -4,8 +4,8 @@
                                             [--no-postgres | --postgres URL] [--pool prefork --concurrency 2]
 
 - Load: 10 traders sharing one Kalshi account post orders through the real view (`trading:place`, Django's
-  test client, htmx request) at a sustained `--rate` orders/s — 10/s is the whole Basic write budget of the
-  account — for `--seconds`. A Celery worker in its own process (by default as the Procfile runs it: prefork,
+  async test client: the ASGI handler as daphne runs it, htmx request) at a sustained `--rate` orders/s —
+  10/s is the whole Basic write budget of the account — for `--seconds`. A Celery worker in its own process (by default as the Procfile runs it: prefork,
   concurrency 2) submits them over loopback HTTP to the simulator, which runs in a process of its own and
   enforces Basic limits (`rate_limit_tier="basic"`); the app's Redis token bucket is at the same tier. A
   channels-redis receiver subscribed to the traders' `user.<id>` groups, also in its own process, stands in
@@ -360,7 +360,7 @@ def run_app(
     sim: SimProcess, env: dict[str, str], var: Path, seconds: float, rate: float, pool: tuple[str, int]
 ) -> dict[str, Any]:
     from celery.signals import after_task_publish
-    from django.test import Client
+    from django.test import AsyncClient
 
     from tests.factories import make_market, make_user
     from trading.models import KalshiAccount, Order, OrderEvent, TraderProfile
@@ -379,14 +379,24 @@ def run_app(
     account = KalshiAccount(name=f"desk-{key_id[:8]}", environment="simulator", api_key_id=key_id)
     account.set_private_key(pem)
     account.save()
+    # Django's ASGI handler, as daphne runs it: one event loop for the process, the sync view on the handler's
+    # thread. (The WSGI test client would run an asyncio loop per request for the async-only ServeStatic
+    # middleware, a cost production does not have: see docs/benchmarks.md.)
+    loop = asyncio.new_event_loop()
     users, clients = [], []
     for i in range(10):
         user = make_user(f"trader{i}")
         TraderProfile.objects.create(user=user, account=account)
-        client = Client()
+        client = AsyncClient()
         client.force_login(user)
         users.append(user)
         clients.append(client)
+
+    def post(i: int) -> Any:
+        return loop.run_until_complete(
+            clients[i % len(clients)].post(url, form, headers={"HX-Request": "true"})
+        )
+
     url = f"/orders/market/{ticker}/place/"
     form = {"outcome": "yes", "action": "buy", "count": "1", "price_cents": "2", "time_in_force": "gtc"}
     receiver = Receiver([u.pk for u in users], env, var)
@@ -396,7 +406,7 @@ def run_app(
         # Warm-up (worker start, connections, templates), then let the account's write bucket refill.
         warm: list[int] = []
         for i in range(3):
-            response = clients[i].post(url, form, headers={"HX-Request": "true"})
+            response = post(i)
             warm.append(int(ORDER_ID.findall(response.content.decode())[-1]))
         deadline = time.monotonic() + 60
         while Order.objects.filter(pk__in=warm, status=Order.Status.RESTING).count() < len(warm):
@@ -421,7 +431,7 @@ def run_app(
             if i % int(rate * 5) == 0:
                 fresh_book(ticker)
             t0 = time.time()
-            response = clients[i % len(clients)].post(url, form, headers={"HX-Request": "true"})
+            response = post(i)
             t1 = time.time()
             found = ORDER_ID.findall(response.content.decode())
             if response.status_code != 200 or not found:
@@ -736,7 +746,7 @@ def render(runs: list[dict[str, Any]], faults: dict[str, Any] | None, args: Any)
         f"{platform.machine()} × {os.cpu_count()} cores, Python {platform.python_version()}, embedded Redis; "
         f"{' and '.join(r['database'] for r in runs)}.",
         "",
-        f"10 traders sharing one Basic-tier account post through `trading:place` (test client) at {args.rate:g} orders/s "
+        f"10 traders sharing one Basic-tier account post through `trading:place` (Django's ASGI handler through its async test client, as daphne runs it) at {args.rate:g} orders/s "
         f"for {args.seconds:g} s; a Celery worker ({runs[0]['pool']}) submits them to the simulator over loopback "
         "HTTP; the simulator runs in a process of its own (Basic limits enforced); a channels-redis receiver on "
         "the traders' `user.<id>` groups, in its own process too, stands in for the browsers. Times are from the start of the POST, per "

@@ -1,14 +1,17 @@
 """The order POST's own cost, without the rest of the order path: `trading:place` through Django's test client.
 
-    python tests/benchmarks/bench_place_view.py [--orders 200] [--root TREE] [--database-url URL]
+    python tests/benchmarks/bench_place_view.py [--orders 200] [--root TREE] [--database-url URL] [--wsgi]
 
 One process, nothing else running on the path (no Celery publish: `delay_on_commit` is replaced by a no-op; no
 worker, no simulator), real commits on a fresh database (SQLite in a temporary directory unless
 `--database-url`, whose database must exist and is migrated) and a private embedded Redis. Prints, per POST,
 the time from its start to the order's "created" audit row (the view before its commit) and to the response
 (the view after its commit too). `--root` measures another checkout of the code (e.g. an older commit from
-`git archive`), so two versions can be compared on the same machine minutes apart. Not a test; not part of
-`make bench` (bench_orders.py measures the whole path).
+`git archive`), so two versions can be compared on the same machine minutes apart. The POSTs go through
+Django's ASGI handler (its async test client, on one event loop, as daphne runs it); `--wsgi` uses the WSGI
+test client instead, which pays an asyncio loop per request for the async-only ServeStatic middleware (a cost
+production, on daphne, does not have). Not a test; not part of `make bench` (bench_orders.py measures the
+whole path).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 
 def pct(values: list[float], q: float) -> float:
@@ -35,6 +39,9 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--wsgi", action="store_true", help="the WSGI test client instead of the ASGI handler"
+    )
     parser.add_argument(
         "--gap-ms",
         type=float,
@@ -64,8 +71,10 @@ def main() -> int:
     import django
 
     django.setup()
+    import asyncio
+
     from django.core.management import call_command
-    from django.test import Client
+    from django.test import AsyncClient, Client
 
     import trading.tasks
     from markets import live
@@ -81,8 +90,15 @@ def main() -> int:
     account = KalshiAccount.objects.create(name="bench", api_key_id="bench-key")
     user = make_user("alice")
     TraderProfile.objects.create(user=user, account=account)
-    client = Client()
+    client = Client() if args.wsgi else AsyncClient()
     client.force_login(user)
+    loop = asyncio.new_event_loop()
+
+    def post(url: str, data: dict[str, str]) -> Any:
+        headers = {"HX-Request": "true"}
+        if isinstance(client, AsyncClient):
+            return loop.run_until_complete(client.post(url, data, headers=headers))
+        return client.post(url, data, headers=headers)
 
     def fresh() -> None:
         book = {"bids": [], "asks": [], "stale": False, "ts": time.time()}
@@ -100,7 +116,7 @@ def main() -> int:
         if args.gap_ms:
             time.sleep(args.gap_ms / 1000)
         t0 = time.time()
-        response = client.post(f"/orders/market/{ticker}/place/", form, headers={"HX-Request": "true"})
+        response = post(f"/orders/market/{ticker}/place/", form)
         t1 = time.time()
         if response.status_code != 200 or b'id="order-' not in response.content:
             raise RuntimeError(f"order {i} was not placed: HTTP {response.status_code}")
@@ -110,7 +126,8 @@ def main() -> int:
             handled.append((t1 - t0) * 1000)
     database = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
     gap = f", {args.gap_ms:g} ms idle between them" if args.gap_ms else ", back to back"
-    print(f"{root} ({database}, {args.orders} POSTs{gap})")
+    handler = "WSGI test client" if args.wsgi else "ASGI handler"
+    print(f"{root} ({database}, {handler}, {args.orders} POSTs{gap})")
     for name, values in (("POST → order row written", created), ("POST → response", handled)):
         print(
             f"  {name}: min {min(values):.2f}  p50 {pct(values, 0.5):.2f}  p90 {pct(values, 0.9):.2f}  "
