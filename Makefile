@@ -20,8 +20,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PYTHON) -m kalshiweb.bootstrap run
 
+# Spread over the cores (pytest-xdist; each worker has its own database, Redis and var dir) in a random order
+# (pytest-randomly; the seed is printed at the top: see the README to replay one). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

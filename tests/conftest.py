@@ -17,6 +17,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+REAL_ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+FAST_ARGON2 = "tests.helpers.FastArgon2PasswordHasher"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hash test passwords with Argon2 at its cheapest parameters (≈0.3 s a hash saved, and most tests make a
+    user). Only the Argon2 entry of the project's list is swapped, so a settings.py that stopped using Argon2
+    still fails tests/web/test_ops_security.py."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    settings.PASSWORD_HASHERS = [FAST_ARGON2 if h == REAL_ARGON2 else h for h in settings.PASSWORD_HASHERS]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
