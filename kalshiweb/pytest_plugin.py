@@ -66,9 +66,15 @@ os.environ.setdefault("KALSHIWEB_VAR_DIR", tempfile.mkdtemp(prefix="kalshiweb-va
 if WORKER:
     # Both inherited from the controller (which set them, or was given them): one per worker.
     os.environ["KALSHIWEB_CELERY_QUEUE"] += f"-{WORKER}"
-    worker_var = Path(os.environ["KALSHIWEB_VAR_DIR"]) / WORKER
+    shared_var = os.environ["KALSHIWEB_VAR_DIR"]
+    worker_var = Path(shared_var) / WORKER
     worker_var.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ["KALSHIWEB_VAR_DIR"] = str(worker_var)
+    # kalshiweb.metrics exports PROMETHEUS_MULTIPROC_DIR (var/metrics) when imported, so the controller
+    # passes its own down: a worker sharing it would count the other worker's orders (and see a test there
+    # empty it).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").startswith(shared_var):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(worker_var / "metrics")
 # The suite serves static files from static/ as they are (no collectstatic); tests/web/test_ops_static.py
 # runs the production storage on its own.
 os.environ.setdefault("KALSHIWEB_STATIC_MANIFEST", "false")
