@@ -17,6 +17,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+REAL_ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+FAST_ARGON2 = "tests.helpers.FastArgon2PasswordHasher"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hash test passwords with Argon2 at its cheapest parameters (≈0.3 s a hash saved, and most tests make a
+    user). Only the Argon2 entry of the project's list is swapped, so a settings.py that stopped using Argon2
+    still fails tests/web/test_ops_security.py."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    settings.PASSWORD_HASHERS = [FAST_ARGON2 if h == REAL_ARGON2 else h for h in settings.PASSWORD_HASHERS]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -162,6 +178,9 @@ def celery_worker(transactional_db: None) -> Iterator[object]:
     from kalshiweb.celery import app
 
     app.conf.broker_url = os.environ["REDIS_URL"]
+    # The worker waits for messages with BRPOP, and stopping it waits for the BRPOP to return: 1 s by
+    # default, which was most of each worker test's teardown. 0.1 s costs Redis ten idle round trips a second.
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options, "polling_interval": 0.1}
     with start_worker(
         app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
     ) as worker:

@@ -6,15 +6,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
 
 def wait_until[T](predicate: Callable[[], T], timeout: float = 15.0, what: str = "the condition") -> T:
-    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout` seconds.
+    Polls every 10 ms at first, backing off to every 100 ms: most conditions hold within a few polls."""
     deadline = time.monotonic() + timeout
+    interval = 0.01
     while time.monotonic() < deadline:
         result = predicate()
         if result:
             return result
-        time.sleep(0.1)
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.1)
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
@@ -39,3 +44,14 @@ def browser_login(
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+class FastArgon2PasswordHasher(Argon2PasswordHasher):
+    """Argon2 at its cheapest parameters, for tests only (tests/conftest.py puts it in place of the real one):
+    the production parameters cost ≈0.3 s per hash on a 2-core machine, and most tests make a user. Hashes
+    still start with `argon2$`, and a server process running the real settings (daphne in browser tests)
+    verifies them as usual, reading the parameters from the hash."""
+
+    time_cost = 1
+    memory_cost = 8
+    parallelism = 1
