@@ -11,11 +11,10 @@ import uuid
 from pathlib import Path
 
 from kalshiweb.devredis import ensure_redis_url
+from kalshiweb.env import without_password
 
 if not os.environ.get("REDIS_URL"):
     ensure_redis_url(Path(tempfile.mkdtemp(prefix="kalshiweb-redis-")))
-    from kalshiweb.bootstrap import without_password
-
     print(
         f"kalshiweb: REDIS_URL unset, started embedded redis-server at {without_password(os.environ['REDIS_URL'])}"
     )

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from daphne.cli import CommandLineInterface
 
-    from kalshiweb import daphne_fastpath
+    from kalshiweb import daphne_fastpath  # only under daphne (uvicorn does not need it)
 
     daphne_fastpath.install()  # before daphne listens: its connections are built from tcp.Port.transport
     freeze_startup_heap()

@@ -360,6 +360,6 @@ LOGGING = logging_config(envstr("KALSHIWEB_LOG_FORMAT", "text"), envstr("KALSHIW
 # Errors to Sentry when SENTRY_DSN is set (secrets scrubbed: kalshiweb.errors_reporting).
 SENTRY_DSN = envstr("SENTRY_DSN", "")
 if SENTRY_DSN:
-    from kalshiweb.errors_reporting import init_sentry
+    from kalshiweb.errors_reporting import init_sentry  # only with a DSN: it loads sentry_sdk
 
     init_sentry(SENTRY_DSN, environment=KALSHI_ENV, release=envstr("KALSHIWEB_RELEASE", "") or None)

@@ -30,6 +30,7 @@ from django.utils.html import escape
 
 from kalshiweb import metrics
 from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub, open_frame
+from markets.models import Market
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ class OpenMarkets:
         self.loaded = float("-inf")
 
     async def filter(self, tickers: list[str]) -> set[str]:
-        from markets.models import Market
-
         if not tickers:
             return set()
         now = time.monotonic()

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.http import TraderRequest
 from kalshiweb.kalshi.errors import KalshiError
-from markets import live
+from markets import extensions, live
 from markets.models import Market, Series, Watch
 
 SORTS = {
@@ -247,12 +247,7 @@ def market_detail(request: TraderRequest, ticker: str) -> HttpResponse:
         "live_view": "detail",
     }
     if not partial:
-        from trading.models import Fill, Order
-        from trading.views import ticket_context
-
-        context["ticket"] = ticket_context(request, market)
-        context["my_orders"] = Order.objects.for_user(request.user).filter(ticker=ticker)[:50]
-        context["my_fills"] = Fill.objects.filter(user=request.user, ticker=ticker)[:50]
+        context.update(extensions.market_page_panels(request, market))  # the ticket, the trader's orders…
     template = "markets/market_detail.html"
     if request.htmx and partial in {"market-quote", "market-book", "market-trades", "market-chart"}:
         template += f"#{partial}"

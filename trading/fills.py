@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi import models as k
-from trading import services
+from trading import lifecycle, signals
 from trading.models import Fill, KalshiAccount, Order
 
 log = logging.getLogger(__name__)
@@ -65,27 +65,25 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
                 created_time=created,
             )
             if order is not None:
-                services.refresh_fill_count(order)
-                services.audit(
+                lifecycle.refresh_fill_count(order)
+                lifecycle.audit(
                     order,
                     "fill",
                     source,
                     received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)},
                 )
-                frames = services.render_order_update(
+                frames = lifecycle.render_order_update(
                     order,
                     toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢",
                 )
                 # The order's and the fill's rows are only on that market's page; the toast is on every page.
                 fill_row = render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})
-                rows = [frames[0], services.Scoped(fill_row, ("detail",), row.ticker)]
-                services.notify_user(order.user_id, rows)
-                services.notify_user(order.user_id, frames[1:])
+                rows = [frames[0], lifecycle.Scoped(fill_row, ("detail",), row.ticker)]
+                lifecycle.notify_user(order.user_id, rows)
+                lifecycle.notify_user(order.user_id, frames[1:])
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path
-    from portfolio.services import on_fill
-
-    on_fill(account.pk)
+    signals.fill_recorded.send(sender=KalshiAccount, account_id=account.pk)
     return row
 
 
@@ -95,7 +93,7 @@ def apply_user_order(account: KalshiAccount, msg: m.UserOrder) -> bool:
         return False  # an order placed outside kalshiweb
     if msg.status == "unknown":
         return False
-    return services.apply_exchange_order(
+    return lifecycle.apply_exchange_order(
         order,
         {
             "status": msg.status,
@@ -137,7 +135,7 @@ def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
         exchange_order_id=None
     ):
         try:
-            if services.apply_exchange_order(
+            if lifecycle.apply_exchange_order(
                 order, client.get_order(order.exchange_order_id), "orders reconcile"
             ):
                 changed += 1

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from kalshiweb.dbfields import COUNT, MONEY, PRICE
 from kalshiweb.kalshi.auth import KalshiSigner
+from kalshiweb.kalshi.rest import DEMO, PRODUCTION
 from trading import crypto
 
 
@@ -63,8 +64,6 @@ class KalshiAccount(models.Model):
 
     def urls(self) -> tuple[str, str]:
         """(REST base, WS URL) of this account's exchange."""
-        from kalshiweb.kalshi.rest import DEMO, PRODUCTION
-
         if self.environment == self.Environment.PRODUCTION:
             if settings.KALSHI_ENV == "production":
                 return settings.KALSHI_API_BASE, settings.KALSHI_WS_URL

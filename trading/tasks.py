@@ -32,7 +32,7 @@ from kalshiweb.kalshi.errors import (
     ProtocolError,
     RateLimited,
 )
-from trading import services
+from trading import lifecycle
 from trading.clients import client_for
 from trading.models import KalshiAccount, Order
 
@@ -57,18 +57,18 @@ def submit_order(self: Any, order_id: int) -> str:
     if order is None:
         return "missing"
     if order.cancel_requested and order.cancel_unsent():
-        services.audit(order, "canceled", WORKER, note="canceled before it was sent")
-        services.notify_user(order.user_id, services.render_order_update(order))
+        lifecycle.audit(order, "canceled", WORKER, note="canceled before it was sent")
+        lifecycle.notify_user(order.user_id, lifecycle.render_order_update(order))
         return "canceled before sending"
     if order.status == Order.Status.NEW and order.too_old_to_send:
         return _expire_or_find(self, order)
-    request = services.order_request(order)
+    request = lifecycle.order_request(order)
     # The claim and its audit row commit together, before anything is sent: one commit instead of two on
     # the way to the exchange, and never a claimed order without its "submitting" row (nor the reverse).
     with transaction.atomic():
         claimed = order.mark_submitting()
         if claimed:
-            services.audit(order, "submitting", WORKER, sent=request.to_json())
+            lifecycle.audit(order, "submitting", WORKER, sent=request.to_json())
     if not claimed:
         if order.status in (Order.Status.SUBMITTING, Order.Status.UNKNOWN):
             # A redelivery after a worker died mid-submission: find out what the exchange has.
@@ -79,40 +79,40 @@ def submit_order(self: Any, order_id: int) -> str:
         result = client_for(order.account).submit_order(request)
     except RateLimited:
         order.release_for_retry()
-        services.audit(order, "rate_limited", WORKER, note="429: not accepted; retrying")
+        lifecycle.audit(order, "rate_limited", WORKER, note="429: not accepted; retrying")
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except ExchangeUnavailable as exc:
         # Could not reach the exchange at all: nothing was sent.
         order.release_for_retry()
-        services.audit(order, "not_sent", WORKER, note=str(exc))
+        lifecycle.audit(order, "not_sent", WORKER, note=str(exc))
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except (OutcomeUnknown, Conflict, ProtocolError) as exc:
         # ProtocolError: an answer we could not read is no proof the exchange refused the order.
         order.mark_unknown(str(exc))
-        services.audit(order, "outcome_unknown", WORKER, note=str(exc))
-        services.notify_user(order.user_id, services.render_order_update(order, announce=True))
+        lifecycle.audit(order, "outcome_unknown", WORKER, note=str(exc))
+        lifecycle.notify_user(order.user_id, lifecycle.render_order_update(order, announce=True))
         reconcile_order.apply_async((order_id,), countdown=0.5)
         return "unknown"
     except KalshiError as exc:
         order.mark_rejected(str(exc.code or "rejected"), exc.message or str(exc))
-        services.audit(
+        lifecycle.audit(
             order,
             "rejected",
             WORKER,
             received={"code": exc.code, "message": exc.message, "status": exc.http_status},
         )
-        services.notify_user(
+        lifecycle.notify_user(
             order.user_id,
-            services.render_order_update(
+            lifecycle.render_order_update(
                 order, toast=f"Order rejected: {exc.message or exc.code}", announce=True
             ),
         )
         return "rejected"
     with transaction.atomic():
-        services.apply_ack(order, result)
-        services.link_orphan_fills(order, result.order_id)
+        lifecycle.apply_ack(order, result)
+        lifecycle.link_orphan_fills(order, result.order_id)
         order.refresh_from_db()
-        services.audit(
+        lifecycle.audit(
             order,
             "acknowledged",
             WORKER,
@@ -124,8 +124,8 @@ def submit_order(self: Any, order_id: int) -> str:
         )
     # Rendered after the commit, from the row as committed: the transaction (on SQLite the database's write
     # lock, which the next order's POST waits for) is not held open for a template render.
-    services.notify_user(order.user_id, services.render_order_update(order, announce=True))
-    services.cash_moved(order.account_id)  # after the push: the trader sees the order first
+    lifecycle.notify_user(order.user_id, lifecycle.render_order_update(order, announce=True))
+    lifecycle.cash_moved(order.account_id)  # after the push: the trader sees the order first
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status
@@ -144,10 +144,10 @@ def _expire_or_find(task: Any, order: Order) -> str:
         raise task.retry(countdown=_backoff(task.request.retries)) from None
     if remote is not None:
         with transaction.atomic():
-            services.apply_exchange_order(order, remote, "reconcile")
-            services.link_orphan_fills(order, remote.order_id)
+            lifecycle.apply_exchange_order(order, remote, "reconcile")
+            lifecycle.link_orphan_fills(order, remote.order_id)
         return "found"
-    if services.expire_unsent(order, WORKER):
+    if lifecycle.expire_unsent(order, WORKER):
         return "expired"
     order.refresh_from_db()
     return f"already {order.status}"
@@ -167,9 +167,9 @@ def reconcile_order(self: Any, order_id: int) -> str:
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     if remote is not None:
         with transaction.atomic():
-            services.apply_exchange_order(order, remote, "reconcile")
-            services.link_orphan_fills(order, remote.order_id)
-            services.audit(
+            lifecycle.apply_exchange_order(order, remote, "reconcile")
+            lifecycle.link_orphan_fills(order, remote.order_id)
+            lifecycle.audit(
                 order,
                 "reconciled",
                 "reconcile",
@@ -182,7 +182,7 @@ def reconcile_order(self: Any, order_id: int) -> str:
     # The exchange has no order with this client_order_id: it never took it. Submitting again is safe —
     # the same client_order_id makes the exchange refuse a duplicate.
     if order.release_for_retry():
-        services.audit(
+        lifecycle.audit(
             order, "not_on_exchange", "reconcile", note="not found by client_order_id; resubmitting"
         )
         submit_order.delay(order.pk)
@@ -195,8 +195,8 @@ def cancel_order(self: Any, order_id: int) -> str:
     if order is None or order.status in Order.FINAL_STATUSES:
         return "nothing to do"
     if order.status == Order.Status.NEW and order.cancel_unsent():
-        services.audit(order, "canceled", WORKER, note="canceled before it was sent")
-        services.notify_user(order.user_id, services.render_order_update(order))
+        lifecycle.audit(order, "canceled", WORKER, note="canceled before it was sent")
+        lifecycle.notify_user(order.user_id, lifecycle.render_order_update(order))
         return "canceled locally"
     if order.status != Order.Status.RESTING or not order.exchange_order_id:
         # Still being submitted or reconciled: submit_order/reconcile cancel it once it rests.
@@ -207,12 +207,12 @@ def cancel_order(self: Any, order_id: int) -> str:
     except RateLimited:
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except (NotFound, OutcomeUnknown, ExchangeUnavailable) as exc:
-        services.audit(order, "cancel_uncertain", WORKER, note=str(exc))
+        lifecycle.audit(order, "cancel_uncertain", WORKER, note=str(exc))
     except KalshiError as exc:
-        services.audit(order, "cancel_refused", WORKER, received={"code": exc.code, "message": exc.message})
-        services.notify_user(
+        lifecycle.audit(order, "cancel_refused", WORKER, received={"code": exc.code, "message": exc.message})
+        lifecycle.notify_user(
             order.user_id,
-            services.render_order_update(order, toast=f"Cancel refused: {exc.message or exc.code}"),
+            lifecycle.render_order_update(order, toast=f"Cancel refused: {exc.message or exc.code}"),
         )
         Order.objects.filter(pk=order.pk).update(cancel_requested=False)
         return "refused"
@@ -220,7 +220,7 @@ def cancel_order(self: Any, order_id: int) -> str:
         remote = client.get_order(order.exchange_order_id)
     except KalshiError as exc:
         raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
-    services.apply_exchange_order(order, remote, "cancel")
+    lifecycle.apply_exchange_order(order, remote, "cancel")
     return "canceled"
 
 
@@ -235,28 +235,28 @@ def amend_order(self: Any, order_id: int) -> str:
 
     def drop(note: str, toast: str = "") -> str:
         if order.finish_amend():
-            services.audit(order, "amend_dropped", WORKER, note=note)
+            lifecycle.audit(order, "amend_dropped", WORKER, note=note)
             order.refresh_from_db()
-            services.notify_user(order.user_id, services.render_order_update(order, toast=toast))
+            lifecycle.notify_user(order.user_id, lifecycle.render_order_update(order, toast=toast))
         return "dropped"
 
     def done(fill_count: Any, remaining: Any, exchange_id: str, actor: str) -> None:
         """The exchange has the amend: the row takes it, the audit says who saw it, the trader is told."""
         with transaction.atomic():
-            services.apply_amend(order, fill_count=fill_count, remaining=remaining, exchange_id=exchange_id)
-            services.audit(
+            lifecycle.apply_amend(order, fill_count=fill_count, remaining=remaining, exchange_id=exchange_id)
+            lifecycle.audit(
                 order,
                 "amended",
                 actor,
                 received={"order_id": exchange_id, "remaining_count": str(remaining)},
             )
-            services.notify_user(order.user_id, services.render_order_update(order))
+            lifecycle.notify_user(order.user_id, lifecycle.render_order_update(order))
 
     if order.status != Order.Status.RESTING or not order.exchange_order_id:
         return drop(
             f"order is {order.status}: not amended", toast="Amend not sent: the order is no longer resting."
         )
-    side, yes_price, count = services.amend_target(order)
+    side, yes_price, count = lifecycle.amend_target(order)
     client = client_for(order.account)
     # Read the exchange's order first (one GET from the read budget): a retry after a lost answer, a redelivery
     # after a killed worker or the sweep may find the amend already done. Two deliveries racing past this both
@@ -271,7 +271,7 @@ def amend_order(self: Any, order_id: int) -> str:
         raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
     if remote.status != "resting":
         with transaction.atomic():
-            services.apply_exchange_order(order, remote, "amend")
+            lifecycle.apply_exchange_order(order, remote, "amend")
             return drop(f"order is {remote.status} on the exchange: not amended")
     if remote.yes_price == yes_price and remote.fill_count + remote.remaining_count == count:
         done(remote.fill_count, remote.remaining_count, remote.order_id, "reconcile")
@@ -288,10 +288,10 @@ def amend_order(self: Any, order_id: int) -> str:
     except RateLimited:
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except (OutcomeUnknown, ExchangeUnavailable, ProtocolError) as exc:
-        services.audit(order, "amend_unknown", WORKER, note=str(exc))
+        lifecycle.audit(order, "amend_unknown", WORKER, note=str(exc))
         raise self.retry(countdown=0.5 + _backoff(self.request.retries)) from None
     except KalshiError as exc:
-        services.audit(
+        lifecycle.audit(
             order,
             "amend_refused",
             WORKER,
@@ -300,7 +300,7 @@ def amend_order(self: Any, order_id: int) -> str:
         dropped = drop(exc.message or str(exc.code), toast=f"Amend refused: {exc.message or exc.code}")
         # The refusal may be because the order changed meanwhile (filled, canceled): take the exchange's view.
         try:
-            services.apply_exchange_order(order, client.get_order(order.exchange_order_id), "amend")
+            lifecycle.apply_exchange_order(order, client.get_order(order.exchange_order_id), "amend")
         except KalshiError as error:
             log.info("after a refused amend, order %s could not be refreshed: %s", order.pk, error)
         return dropped
@@ -345,7 +345,7 @@ def cancel_trader_orders(self: Any, order_ids: list[int], actor: str) -> str:
             for order in chunk:
                 error = errors.get(order.exchange_order_id or "")
                 if error is not None:
-                    services.audit(
+                    lifecycle.audit(
                         order,
                         "cancel_refused",
                         actor,
@@ -357,13 +357,13 @@ def cancel_trader_orders(self: Any, order_ids: list[int], actor: str) -> str:
                     log.warning("after a batch cancel, order %s could not be read (%s)", order.pk, exc)
                     cancel_order.delay(order.pk)  # it reads the order again and settles the row
                     continue
-                services.apply_exchange_order(order, remote, actor)
+                lifecycle.apply_exchange_order(order, remote, actor)
                 if error is not None and remote.status == "resting":
                     Order.objects.filter(pk=order.pk).update(cancel_requested=False)
                     order.refresh_from_db()
-                    services.notify_user(
+                    lifecycle.notify_user(
                         order.user_id,
-                        services.render_order_update(
+                        lifecycle.render_order_update(
                             order, toast=f"Cancel refused: {error.message or error.code}"
                         ),
                     )
@@ -385,7 +385,7 @@ def cancel_all_for_account(self: Any, account_id: int, actor: str) -> str:
         exchange_order_id=None
     ):
         try:
-            services.apply_exchange_order(order, client.get_order(order.exchange_order_id), actor)
+            lifecycle.apply_exchange_order(order, client.get_order(order.exchange_order_id), actor)
         except KalshiError as exc:
             log.warning("after cancel-all, order %s could not be refreshed: %s", order.pk, exc)
     Order.objects.filter(account=account, status=Order.Status.NEW).update(cancel_requested=True)
