@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kalshiweb.kalshi import messages as m
@@ -65,22 +64,7 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
                 created_time=created,
             )
             if order is not None:
-                lifecycle.refresh_fill_count(order)
-                lifecycle.audit(
-                    order,
-                    "fill",
-                    source,
-                    received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)},
-                )
-                frames = lifecycle.render_order_update(
-                    order,
-                    toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢",
-                )
-                # The order's and the fill's rows are only on that market's page; the toast is on every page.
-                fill_row = render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})
-                rows = [frames[0], lifecycle.Scoped(fill_row, ("detail",), row.ticker)]
-                lifecycle.notify_user(order.user_id, rows)
-                lifecycle.notify_user(order.user_id, frames[1:])
+                lifecycle.order_filled(order, row, source)
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path
     signals.fill_recorded.send(sender=KalshiAccount, account_id=account.pk)

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from kalshiweb import logs
 from kalshiweb.kalshi import models as k
+from kalshiweb.kalshi.errors import KalshiError
 from kalshiweb.kalshi.rest import book_order
 from trading import signals
 from trading.models import Fill, KalshiAccount, Order, OrderEvent
@@ -314,3 +315,175 @@ def refresh_fill_count(order: Order) -> None:
             changes["status"] = Order.Status.EXECUTED
     Order.objects.filter(pk=order.pk, fill_count__lt=filled).update(**changes, updated_at=timezone.now())
     order.refresh_from_db()
+
+
+# ------------------------------------------------------------------------------ the steps of the tasks
+# Each is one call: the conditional update on the order's row (the model's method), its audit row and the
+# trader's notification (sent after the commit). A False return means the row was not in the state the step
+# starts from (another worker, the stream or a second delivery got there first): nothing else happened.
+
+
+def cancel_unsent(order: Order, actor: str, note: str = "canceled before it was sent") -> bool:
+    """NEW and never sent: canceled here and now (the conditional update races the worker's claim)."""
+    if not order.cancel_unsent():
+        return False
+    audit(order, "canceled", actor, note=note)
+    notify_user(order.user_id, render_order_update(order))
+    return True
+
+
+def request_cancel(order: Order, actor: str, note: str = "") -> bool:
+    """Mark an open order "canceling…" for the exchange to cancel. False: it is already being canceled."""
+    if order.cancel_requested or not order.mark_cancel_requested():
+        return False
+    audit(order, "cancel_requested", actor, note=note)
+    return True
+
+
+def cancel_refused(order: Order, actor: str, code: Any, message: Any, *, record: bool = True) -> None:
+    """The exchange refused the cancel: the order rests on (no longer "canceling…") and the trader is told why.
+    `record=False`: the refusal is in the audit already."""
+    if record:
+        audit(order, "cancel_refused", actor, received={"code": code, "message": message})
+    order.clear_cancel_requested()
+    notify_user(order.user_id, render_order_update(order, toast=f"Cancel refused: {message or code}"))
+
+
+def claim(order: Order, request: k.OrderRequest, actor: str) -> bool:
+    """NEW → SUBMITTING, before anything is sent. The claim and its audit row commit together: never a claimed
+    order without its "submitting" row (nor the reverse), and one commit on the way to the exchange."""
+    with transaction.atomic():
+        claimed = order.mark_submitting()
+        if claimed:
+            audit(order, "submitting", actor, sent=request.to_json())
+    return claimed
+
+
+def not_sent(order: Order, actor: str, kind: str, note: str) -> bool:
+    """The exchange did not take the order (429, or it could not be reached): back to NEW, to be sent again."""
+    released = order.release_for_retry()
+    audit(order, kind, actor, note=note)
+    return released
+
+
+def outcome_unknown(order: Order, actor: str, reason: str) -> None:
+    """The answer was lost or unreadable: UNKNOWN until reconciliation finds the order (or not)."""
+    order.mark_unknown(reason)
+    audit(order, "outcome_unknown", actor, note=reason)
+    notify_user(order.user_id, render_order_update(order, announce=True))
+
+
+def reject(order: Order, actor: str, exc: KalshiError) -> None:
+    """The exchange refused the order."""
+    order.mark_rejected(str(exc.code or "rejected"), exc.message or str(exc))
+    audit(
+        order,
+        "rejected",
+        actor,
+        received={"code": exc.code, "message": exc.message, "status": exc.http_status},
+    )
+    notify_user(
+        order.user_id,
+        render_order_update(order, toast=f"Order rejected: {exc.message or exc.code}", announce=True),
+    )
+
+
+def acknowledge(order: Order, result: k.CreateOrderResult, actor: str) -> None:
+    """The exchange took the order: its id, what filled at once, fills that arrived first; then the trader sees
+    it and the account's cash is refreshed."""
+    with transaction.atomic():
+        apply_ack(order, result)
+        link_orphan_fills(order, result.order_id)
+        order.refresh_from_db()
+        audit(
+            order,
+            "acknowledged",
+            actor,
+            received={
+                "order_id": result.order_id,
+                "fill_count": str(result.fill_count),
+                "remaining_count": str(result.remaining_count),
+            },
+        )
+    # Rendered after the commit, from the row as committed: the transaction (on SQLite the database's write
+    # lock, which the next order's POST waits for) is not held open for a template render.
+    notify_user(order.user_id, render_order_update(order, announce=True))
+    cash_moved(order.account_id)  # after the push: the trader sees the order first
+
+
+def found_on_exchange(order: Order, remote: k.Order, actor: str, *, record: bool = False) -> None:
+    """Looked up by client_order_id, the exchange has the order: the row takes its state (and fills that
+    arrived first). `record`: also an audit row saying the order was found."""
+    with transaction.atomic():
+        apply_exchange_order(order, remote, actor)
+        link_orphan_fills(order, remote.order_id)
+        if record:
+            audit(order, "reconciled", actor, received={"order_id": remote.order_id, "status": remote.status})
+
+
+def not_on_exchange(order: Order, actor: str) -> bool:
+    """The exchange has no order with this client_order_id (after the grace period): it never took it, so it
+    is NEW again, to be submitted again with the same client_order_id (a duplicate is refused by the exchange)."""
+    if not order.release_for_retry():
+        return False
+    audit(order, "not_on_exchange", actor, note="not found by client_order_id; resubmitting")
+    return True
+
+
+def request_amend(order: Order, price: Decimal, count: Decimal, actor: str) -> bool:
+    """Record an amend to send (the row shows "amending…"). False: no longer amendable."""
+    if not order.request_amend(price, count):
+        return False
+    side, yes_price = book_order(order.outcome, order.action, price)
+    audit(order, "amend_requested", actor, sent={"side": side, "price": str(yes_price), "count": str(count)})
+    return True
+
+
+def amended(order: Order, *, fill_count: Any, remaining: Any, exchange_id: str, actor: str) -> None:
+    """The exchange has the amend: the row takes it, the audit says who saw it, the trader is told."""
+    with transaction.atomic():
+        apply_amend(order, fill_count=fill_count, remaining=remaining, exchange_id=exchange_id)
+        audit(order, "amended", actor, received={"order_id": exchange_id, "remaining_count": str(remaining)})
+        notify_user(order.user_id, render_order_update(order))
+
+
+def drop_amend(order: Order, actor: str, note: str, toast: str = "") -> bool:
+    """The amend will not be made (the order changed, or the exchange refused it): cleared, the trader told."""
+    if not order.finish_amend():
+        return False
+    audit(order, "amend_dropped", actor, note=note)
+    order.refresh_from_db()
+    notify_user(order.user_id, render_order_update(order, toast=toast))
+    return True
+
+
+def amend_refused(order: Order, actor: str, exc: KalshiError) -> None:
+    """The exchange refused the amend: recorded, and the amend dropped with the exchange's reason."""
+    audit(
+        order,
+        "amend_refused",
+        actor,
+        received={"code": exc.code, "message": exc.message, "status": exc.http_status},
+    )
+    drop_amend(order, actor, exc.message or str(exc.code), toast=f"Amend refused: {exc.message or exc.code}")
+
+
+def order_filled(order: Order, fill: Fill, source: str) -> None:
+    """A new fill of this order was stored (inside its transaction): the order's fill count from its stored
+    fills, the audit row, and the trader's order row, fill row and toast after the commit."""
+    refresh_fill_count(order)
+    audit(
+        order,
+        "fill",
+        source,
+        received={"fill_id": fill.fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)},
+    )
+    price = (fill.price * 100).normalize()
+    frames = render_order_update(
+        order,
+        toast=f"Filled {fill.count.normalize():f} {fill.outcome_side.upper()} {fill.ticker} @ {price:f}¢",
+    )
+    # The order's and the fill's rows are only on that market's page; the toast is on every page.
+    fill_row = render_to_string("trading/_fill_row.html", {"fill": fill, "oob": True})
+    notify_user(order.user_id, [frames[0], Scoped(fill_row, ("detail",), fill.ticker)])
+    notify_user(order.user_id, frames[1:])

@@ -263,6 +263,21 @@ class Order(models.Model):
             self.amend_price = self.amend_count = None
         return n == 1
 
+    def mark_cancel_requested(self) -> bool:
+        """Mark the order "canceling…" (the exchange is to cancel it). False: it already was."""
+        now = timezone.now()
+        n = Order.objects.filter(pk=self.pk, cancel_requested=False).update(
+            cancel_requested=True, updated_at=now
+        )
+        if n:
+            self.cancel_requested, self.updated_at = True, now
+        return n == 1
+
+    def clear_cancel_requested(self) -> None:
+        """The exchange refused the cancel: the order is no longer "canceling…"."""
+        Order.objects.filter(pk=self.pk).update(cancel_requested=False)
+        self.cancel_requested = False
+
     def _transition(self, from_statuses: tuple[str, ...], **changes: Any) -> bool:
         changes.setdefault("updated_at", timezone.now())
         n = Order.objects.filter(pk=self.pk, status__in=from_statuses).update(**changes)

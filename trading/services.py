@@ -12,11 +12,11 @@ from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Sum, When
-from django.utils import timezone
 
 from kalshiweb import logs
 from kalshiweb.kalshi.rest import book_order
-from trading.lifecycle import audit, notify_user, order_request, render_order_update
+from trading import lifecycle
+from trading.lifecycle import audit, order_request
 from trading.models import Fill, KalshiAccount, Order, TraderProfile, TradingHalt
 from trading.tasks import amend_order, submit_order
 
@@ -162,16 +162,10 @@ def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Orde
     actor = user.get_username()
     pending: list[Order] = []
     for order in orders:
-        if order.status == Order.Status.NEW and order.cancel_unsent():
-            audit(order, "canceled", actor, note=f"canceled before it was sent{'; ' + note if note else ''}")
-            notify_user(order.user_id, render_order_update(order))
+        unsent_note = f"canceled before it was sent{'; ' + note if note else ''}"
+        if order.status == Order.Status.NEW and lifecycle.cancel_unsent(order, actor, unsent_note):
             continue
-        if not order.is_open:
-            continue
-        if not order.cancel_requested:
-            Order.objects.filter(pk=order.pk).update(cancel_requested=True, updated_at=timezone.now())
-            order.cancel_requested = True
-            audit(order, "cancel_requested", actor, note=note)
+        if order.is_open and lifecycle.request_cancel(order, actor, note):
             pending.append(order)  # one already canceling has its cancel in flight
     return pending
 
@@ -179,17 +173,9 @@ def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Orde
 def request_amend(user: Any, order: Order, price: Decimal, count: Decimal) -> bool:
     """Record the amend (the row shows "amending…" at once) and queue it after commit. False: the order can no
     longer be amended (it filled, was canceled, or another amend is in flight)."""
-
     check_can_trade(user)
     with transaction.atomic():
-        if not order.request_amend(price, count):
+        if not lifecycle.request_amend(order, price, count, user.get_username()):
             return False
-        side, yes_price = book_order(order.outcome, order.action, price)
-        audit(
-            order,
-            "amend_requested",
-            user.get_username(),
-            sent={"side": side, "price": str(yes_price), "count": str(count)},
-        )
         amend_order.delay_on_commit(order.pk)
     return True
