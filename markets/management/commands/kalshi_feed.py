@@ -17,6 +17,7 @@ from markets.feed import Feed
 from markets.models import Market
 from markets.publish import render_update
 from markets.sync import sync_markets
+from markets.tape import trade_row
 
 log = logging.getLogger("markets.feed")
 
@@ -81,15 +82,7 @@ class Command(BaseCommand):
                 )
                 client = seeding["client"] = make_client(timeout=5.0, limiter=limiter, max_attempts=1)
             page = await client.get_trades(ticker=ticker, limit=30)
-            return [
-                {
-                    "price": str(t.yes_price),
-                    "count": str(t.count),
-                    "side": t.taker_outcome_side,
-                    "time": t.created_time.strftime("%H:%M:%S"),
-                }
-                for t in page.items
-            ]
+            return [trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time) for t in page.items]
 
         feed = Feed(
             redis_url=settings.REDIS_URL,
