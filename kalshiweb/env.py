@@ -1,4 +1,7 @@
-"""Small typed readers for environment variables that fail loudly on bad values."""
+"""Small typed readers for environment variables that fail loudly on bad values.
+
+settings.py reads every setting through them; the few launchers that run before the settings (bootstrap,
+serve, the pytest plugin) use them too. Each variable is listed in .env.example (tests/web/test_env_example.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +38,13 @@ def envint(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = envstr(name, default) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def envdecimal(name: str, default: Decimal) -> Decimal:

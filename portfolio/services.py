@@ -34,9 +34,9 @@ from trading.models import Fill, KalshiAccount, TraderProfile
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = getattr(settings, "KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS", 60)
-REFRESH_WINDOW = getattr(settings, "KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS", 10)
-EQUITY_EVERY = timedelta(seconds=getattr(settings, "KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS", 300))
+STALE_AFTER = settings.KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS
+REFRESH_WINDOW = settings.KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS
+EQUITY_EVERY = timedelta(seconds=settings.KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS)
 ZERO = Decimal(0)
 # Kalshi reports costs and P&L to 1e-4 dollars; we call a difference of more than a cent a mismatch.
 CROSS_CHECK_TOLERANCE = Decimal("0.01")
