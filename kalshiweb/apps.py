@@ -2,8 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.signals import task_postrun
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
+
+from kalshiweb import metrics
+from kalshiweb.kalshi import rest
 
 
 class KalshiwebConfig(AppConfig):
@@ -14,11 +19,6 @@ class KalshiwebConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from celery.signals import task_postrun
-
-        from kalshiweb import metrics
-        from kalshiweb.kalshi import rest
-
         if metrics.exchange_response not in rest.response_observers:
             rest.response_observers.append(metrics.exchange_response)
         task_postrun.connect(_order_outcome, weak=False, dispatch_uid="kalshiweb-order-outcome")
@@ -26,8 +26,6 @@ class KalshiwebConfig(AppConfig):
 
 
 def _static_collected(app_configs: Any = None, **_: Any) -> list[checks.CheckMessage]:
-    from django.conf import settings
-
     if settings.KALSHIWEB_STATIC_MANIFEST and not settings.KALSHIWEB_STATIC_COLLECTED:
         return [
             checks.Warning(
@@ -46,8 +44,6 @@ _ACCEPTED = {"resting", "executed", "canceled", "submitting"}
 def _order_outcome(sender: Any = None, retval: Any = None, state: str | None = None, **_: Any) -> None:
     if getattr(sender, "name", "") != "trading.tasks.submit_order":
         return
-    from kalshiweb import metrics
-
     if state == "RETRY":
         metrics.order_submitted("retried")  # 429 or exchange unreachable: not accepted, sent again later
     elif state != "SUCCESS" or not isinstance(retval, str):

@@ -18,7 +18,8 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from kalshiweb.env import without_password
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,16 +43,6 @@ def make_private(var: Path) -> None:
             entry.chmod(entry.stat().st_mode & 0o700)
         elif entry.is_file():
             entry.chmod(entry.stat().st_mode & 0o600)
-
-
-def without_password(url: str) -> str:
-    """A URL fit for the console: its password (if any) replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 def ensure_sim_keypair(var: Path) -> tuple[str, Path, Path]:
@@ -106,6 +97,7 @@ def prepare() -> list[str]:
     processes = ["web", "feed", "worker", "beat"]
     redis_shown = without_password(os.environ.get("REDIS_URL", ""))
     if not redis_shown:
+        # Imported only when the embedded Redis is needed (this launcher runs before Django is set up).
         from kalshiweb.devredis import (
             free_port,
             new_password,
@@ -149,11 +141,12 @@ def prepare() -> list[str]:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    # After django.setup(): these import Django models and settings.
     from kalshiweb.ops import prepare_static_and_metrics
 
     prepare_static_and_metrics()
     login = ensure_first_login(var)
-    from kalshiweb.bootstrap_hooks import after_migrate
+    from kalshiweb.bootstrap_hooks import after_migrate  # after django.setup(), like the import above
 
     after_migrate()
     if kalshi_env != "simulator":

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from trading.models import KalshiAccount, TraderProfile
 
 
 def after_migrate() -> None:
     """With the built-in simulator: create its account and link the first user to it as a trader."""
-    from django.contrib.auth import get_user_model
-
-    from trading.models import KalshiAccount, TraderProfile
-
     if settings.KALSHI_ENV != "simulator" or not settings.KALSHI_API_KEY_ID:
         return
     account, _ = KalshiAccount.objects.update_or_create(

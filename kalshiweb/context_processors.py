@@ -7,19 +7,18 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from markets.exchange_health import current
+from trading.balance import cached_balance
+from trading.services import trader_profile
+
 
 def environment(request: HttpRequest) -> dict[str, Any]:
     """The exchange environment badge on every page, and the trader's available balance (cached, no REST call)."""
     context: dict[str, Any] = {"kalshi_env": settings.KALSHI_ENV, "topbar_balance": None}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        from markets.exchange_health import current
-
         # Read when a template shows it (the top bar's exchange strip, the markets list's empty state), once.
         context["exchange_status"] = functools.cache(current)
-        from trading.balance import cached_balance
-        from trading.services import trader_profile
-
         profile = trader_profile(user)  # memoised on the user: the views of the same request reuse it
         if profile is not None and profile.account is not None:
             account = profile.account

@@ -31,11 +31,12 @@ rely on, with the same fallback. KALSHIWEB_DAPHNE_FASTPATH=0 also keeps the stoc
 from __future__ import annotations
 
 import logging
-import os
 from importlib import metadata
 from typing import Any
 
 from twisted.internet import abstract, tcp
+
+from kalshiweb.env import envbool
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def install() -> list[str]:
     """Install what this version of Twisted/autobahn supports; return the names installed (for logs/tests)."""
     if _installed:
         return list(_installed)
-    if os.environ.get("KALSHIWEB_DAPHNE_FASTPATH", "1").strip().lower() in {"0", "false", "no", "off"}:
+    if not envbool("KALSHIWEB_DAPHNE_FASTPATH", True):
         log.info(
             "daphne fast path off (KALSHIWEB_DAPHNE_FASTPATH): Twisted's and autobahn's stock write path"
         )

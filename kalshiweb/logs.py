@@ -5,7 +5,7 @@ tasks to its fills, and JSON lines when ``KALSHIWEB_LOG_FORMAT=json``.
   for the request and echoes it in the response.
 - Celery: a task published while an id is bound carries it in its headers (``before_task_publish``) and the
   worker binds it again around the task (``task_prerun``/``task_postrun``).
-- Every step of an order (``trading.services.audit``: created, submitting, acknowledged, fill, canceled…) is
+- Every step of an order (``trading.lifecycle.audit``: created, submitting, acknowledged, fill, canceled…) is
   also a log line under the id stored on the order (``order_context``), so a retry, the sweep and the fill
   that arrives on the feed log under the id of the click that placed it.
 - ``RequestIdFilter`` puts the bound id (or ``-``) on every record; ``JsonFormatter`` writes one JSON object a

@@ -19,6 +19,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from kalshiweb.celery import app
+from kalshiweb.exchange import make_client, run_blocking
+from kalshiweb.metrics import GaugeMetricFamily, exposition
+from markets.live import HEALTH_KEY, _parse
+
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 2.0
@@ -83,8 +88,6 @@ def check_broker() -> dict[str, Any]:
             return {"queue": queue, "queue_length": int(client.llen(queue))}
         finally:
             client.close()
-    from kalshiweb.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
     return {"queue": queue}
@@ -93,8 +96,6 @@ def check_broker() -> dict[str, Any]:
 def check_feed() -> dict[str, Any]:
     """The kalshi_feed leader: the lease is held, its health (written every second) is fresh, its upstream
     socket is connected. The age of its last upstream message is reported (a quiet market may send none)."""
-    from markets.live import HEALTH_KEY, _parse
-
     client = _redis(settings.REDIS_URL)
     try:
         lease_ttl_ms, raw = client.pttl(FEED_LEASE_KEY), client.get(HEALTH_KEY)
@@ -134,7 +135,6 @@ def check_exchange() -> dict[str, Any]:
         if cached.get("error"):
             raise CheckFailed(cached["error"], {"url": settings.KALSHI_API_BASE})
         return cached
-    from kalshiweb.exchange import make_client, run_blocking
 
     async def status() -> Any:
         async with make_client(timeout=CHECK_TIMEOUT, connect_timeout=CHECK_TIMEOUT, max_attempts=1) as c:
@@ -206,8 +206,6 @@ class _ScrapeTimeCollector:
     """What is read when /metrics is scraped: the feed's health and the Celery queue, from Redis."""
 
     def collect(self) -> Iterator[Any]:
-        from kalshiweb.metrics import GaugeMetricFamily
-
         age = GaugeMetricFamily(
             "kalshiweb_feed_message_age_seconds",
             "Seconds since the feed leader's last upstream message (NaN: no leader or no message yet).",
@@ -251,8 +249,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from kalshiweb.metrics import exposition
-
     body, content_type = exposition(_ScrapeTimeCollector())
     return HttpResponse(body, content_type=content_type)
 

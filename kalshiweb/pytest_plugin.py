@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from kalshiweb.devredis import start_embedded
+from kalshiweb.env import without_password
 
 # Set (to "1") by the process that started the embedded redis-server; xdist workers inherit the controller's
 # environment and, seeing it, start one of their own instead of sharing the controller's.
@@ -47,8 +48,6 @@ def _start_redis() -> str:
     url, _proc = start_embedded(Path(tempfile.mkdtemp(prefix="kalshiweb-redis-")))
     os.environ["REDIS_URL"] = url
     os.environ[EMBEDDED_MARK] = "1"
-    from kalshiweb.bootstrap import without_password
-
     print(f"kalshiweb: REDIS_URL unset, started embedded redis-server at {without_password(url)}")
     return url
 

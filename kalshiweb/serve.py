@@ -16,6 +16,8 @@ import gc
 import os
 import sys
 
+from kalshiweb.env import envbool, envchoice, envint, envstr
+
 
 def freeze_startup_heap() -> int:
     """Import the app, then move every object alive now into the collector's permanent generation.
@@ -29,7 +31,7 @@ def freeze_startup_heap() -> int:
     again, full passes get cheaper, and since the collector schedules them by the share of long-lived
     objects that are new, they come sooner with less garbage each. Returns the number of objects frozen.
     """
-    if os.environ.get("KALSHIWEB_GC_FREEZE", "1").lower() in {"0", "false", "no", "off"}:
+    if not envbool("KALSHIWEB_GC_FREEZE", True):
         return 0
     import kalshiweb.asgi  # noqa: F401  (Django set-up, settings, URL conf, consumers)
 
@@ -40,10 +42,12 @@ def freeze_startup_heap() -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("KALSHIWEB_BIND", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--host", default=envstr("KALSHIWEB_BIND", "127.0.0.1") or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=envint("PORT", 8000))
     parser.add_argument(
-        "--server", default=os.environ.get("ASGI_SERVER", "daphne"), choices=["daphne", "uvicorn"]
+        "--server",
+        default=envchoice("ASGI_SERVER", "daphne", ("daphne", "uvicorn")),
+        choices=["daphne", "uvicorn"],
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from daphne.cli import CommandLineInterface
 
-    from kalshiweb import daphne_fastpath
+    from kalshiweb import daphne_fastpath  # only under daphne (uvicorn does not need it)
 
     daphne_fastpath.install()  # before daphne listens: its connections are built from tcp.Port.transport
     freeze_startup_heap()

@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 
-from kalshiweb.env import ConfigError, envbool, envint, envlist, envstr
+from kalshiweb.env import ConfigError, envbool, envchoice, envint, envlist, envstr
 from kalshiweb.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -298,12 +298,15 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 # a new connection per order. Workers keep theirs; kalshiweb/celery.py drops unusable ones around each task.
 CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1_000_000)
 # Two-factor login (trading.twofactor): off (each user may turn it on), staff (required for staff) or all.
-KALSHIWEB_REQUIRE_2FA = envstr("KALSHIWEB_REQUIRE_2FA", "off")
-if KALSHIWEB_REQUIRE_2FA not in {"off", "staff", "all"}:
-    raise ConfigError(f"KALSHIWEB_REQUIRE_2FA must be off, staff or all, got {KALSHIWEB_REQUIRE_2FA!r}")
+KALSHIWEB_REQUIRE_2FA = envchoice("KALSHIWEB_REQUIRE_2FA", "off", ("off", "staff", "all"))
 
 # How often the deployment key's connection to the exchange is diagnosed for the top bar (markets.exchange_health).
 KALSHIWEB_EXCHANGE_PROBE_SECONDS = envint("KALSHIWEB_EXCHANGE_PROBE_SECONDS", 30)
+# The portfolio page: a snapshot older than this is shown stale and refreshed; at most one refresh of an account
+# from Kalshi per window; an equity point at most this often.
+KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS = envint("KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS", 60)
+KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS = envint("KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS", 10)
+KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS = envint("KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "sync-markets": {"task": "markets.tasks.sync_markets", "schedule": envint("KALSHIWEB_SYNC_SECONDS", 300)},
     "reconcile-stuck-orders": {"task": "trading.tasks.reconcile_stuck_orders", "schedule": 15.0},
@@ -360,6 +363,6 @@ LOGGING = logging_config(envstr("KALSHIWEB_LOG_FORMAT", "text"), envstr("KALSHIW
 # Errors to Sentry when SENTRY_DSN is set (secrets scrubbed: kalshiweb.errors_reporting).
 SENTRY_DSN = envstr("SENTRY_DSN", "")
 if SENTRY_DSN:
-    from kalshiweb.errors_reporting import init_sentry
+    from kalshiweb.errors_reporting import init_sentry  # only with a DSN: it loads sentry_sdk
 
     init_sentry(SENTRY_DSN, environment=KALSHI_ENV, release=envstr("KALSHIWEB_RELEASE", "") or None)

@@ -30,6 +30,7 @@ from django.utils.html import escape
 
 from kalshiweb import metrics
 from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub, open_frame
+from markets.models import Market
 
 log = logging.getLogger(__name__)
 
@@ -38,26 +39,26 @@ VIEWS = {"row", "detail", "portfolio"}
 # The portfolio page shows no market rows: a quote of a held market only prompts it to re-read its figures
 # (static/js/portfolio.js re-reads on any frame); #kw-signal is on every page.
 QUOTE_PROMPT = '<div id="kw-signal" hx-swap-oob="true" hidden></div>'
-MAX_MARKETS = getattr(settings, "KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
+MAX_MARKETS = settings.KALSHIWEB_MAX_MARKETS_PER_SOCKET
 BURST = 2.0  # updates of one market that may go back to back before the rate applies
 # Liveness: every PING_SECONDS the page is sent a comment with a nonce that live.js echoes back. A socket
 # that has not echoed any recent nonce for PONG_TIMEOUT seconds is not reading (a stalled tab, a dead
 # network path) and is closed: that bounds how long a stalled browser is held (flow control below
 # bounds how much). PING_SECONDS 0: no periodic ping; PONG_TIMEOUT 0: never close.
-PING_SECONDS = float(getattr(settings, "KALSHIWEB_SOCKET_PING_SECONDS", 15))
-PONG_TIMEOUT = float(getattr(settings, "KALSHIWEB_SOCKET_PONG_TIMEOUT", 60))
+PING_SECONDS = float(settings.KALSHIWEB_SOCKET_PING_SECONDS)
+PONG_TIMEOUT = float(settings.KALSHIWEB_SOCKET_PONG_TIMEOUT)
 # Flow control: at most WINDOW characters of frames (the fragments are ASCII but for a few "¢", so this is
 # within ~1% of UTF-8 bytes) may be sent and not yet acknowledged by a pong; a market frame goes out only
 # while fewer are, so one goes over by at most one frame (one fragment per market). A ping follows every
 # half window, so a page that answers within half a window's worth of updates never pauses. 0 disables.
-WINDOW = int(getattr(settings, "KALSHIWEB_SOCKET_WINDOW_BYTES", 256 * 1024))
+WINDOW = settings.KALSHIWEB_SOCKET_WINDOW_BYTES
 MAX_UNANSWERED = 16  # pings remembered; an answer to an older one is ignored
 # A page's commands are small (a watch list of MAX_MARKETS tickers is a few KiB): anything larger is refused
 # before it is parsed (a deeply nested frame would otherwise exhaust the JSON parser's recursion).
-MAX_COMMAND_CHARS = int(getattr(settings, "KALSHIWEB_SOCKET_MAX_COMMAND_BYTES", 16 * 1024))
+MAX_COMMAND_CHARS = settings.KALSHIWEB_SOCKET_MAX_COMMAND_BYTES
 # Browser sockets one user may hold at once, across every web process (0: no limit); counted in Redis, each
 # socket refreshing its entry with its pings, so the sockets of a process that died stop counting.
-MAX_SOCKETS_PER_USER = int(getattr(settings, "KALSHIWEB_MAX_SOCKETS_PER_USER", 20))
+MAX_SOCKETS_PER_USER = settings.KALSHIWEB_MAX_SOCKETS_PER_USER
 TOO_MANY_SOCKETS = 4008  # close code: policy (the page shows the reason)
 SOCKET_TTL = max(3 * PING_SECONDS, 30.0)
 
@@ -73,8 +74,6 @@ class OpenMarkets:
         self.loaded = float("-inf")
 
     async def filter(self, tickers: list[str]) -> set[str]:
-        from markets.models import Market
-
         if not tickers:
             return set()
         now = time.monotonic()
@@ -130,7 +129,7 @@ def error_fragment(message: str) -> str:
 
 
 class MarketStreamConsumer(AsyncWebsocketConsumer):
-    max_updates_per_second: float = float(getattr(settings, "KALSHIWEB_MAX_UPDATES_PER_SECOND", 10))
+    max_updates_per_second: float = float(settings.KALSHIWEB_MAX_UPDATES_PER_SECOND)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -44,6 +44,7 @@ from markets.feed_state import FeedState
 from markets.hub import WATCH_PREFIX
 from markets.leader import Lease
 from markets.live import HEALTH_KEY
+from markets.publish import publish
 
 log = logging.getLogger(__name__)
 
@@ -346,8 +347,6 @@ class Feed:
         return sorted(tickers)
 
     def flush(self, tickers: list[str]) -> None:
-        from markets.publish import publish
-
         for ticker in tickers:
             live = self.state.markets.get(ticker)
             if live is None:

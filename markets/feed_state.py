@@ -12,6 +12,7 @@ from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi.book import OrderBook
 from kalshiweb.kalshi.errors import ProtocolError
 from markets.publish import book_context, quote_from_book
+from markets.tape import trade_row
 
 TRADES_KEPT = 30
 
@@ -98,12 +99,7 @@ class FeedState:
         elif isinstance(message, m.Trade):
             live.last_price = message.yes_price
             live.trades.appendleft(
-                {
-                    "price": str(message.yes_price),
-                    "count": str(message.count),
-                    "side": message.taker_outcome_side,
-                    "time": message.ts.strftime("%H:%M:%S"),
-                }
+                trade_row(message.yes_price, message.count, message.taker_outcome_side, message.ts)
             )
         else:
             return

@@ -138,7 +138,7 @@ class Market(models.Model):
         return self.ticker
 
     # Display values of a row, computed once per instance. The market list assigns them in bulk (see
-    # markets.views.prepare_rows); anything else (the feed's renderer, a single row) computes them here.
+    # markets.services.prepare_rows); anything else (the feed's renderer, a single row) computes them here.
     @cached_property
     def dom_id(self) -> str:
         """The ticker made safe for an element id and a CSS selector (as the `domid` filter makes it)."""

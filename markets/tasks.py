@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from kalshiweb.kalshi.errors import KalshiError
+from markets.exchange_health import probe
 from markets.sync import sync_markets as run_sync
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,5 @@ def sync_markets() -> str:
 @shared_task(ignore_result=True)
 def probe_exchange() -> str:
     """Periodic (beat): can the deployment reach its exchange with its key? The top bar shows the answer."""
-    from markets.exchange_health import probe
-
     status = probe()
     return status["problem"] or "ok"

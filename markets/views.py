@@ -1,217 +1,23 @@
+"""The market pages. Each view parses the request, calls one function of `markets.services` and renders."""
+
 from __future__ import annotations
 
-import html
-from collections.abc import Callable, Iterable
-from datetime import timedelta
-from typing import Any
-from urllib.parse import quote
-
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.http import TraderRequest
-from kalshiweb.kalshi.errors import KalshiError
-from markets import live
-from markets.models import Market, Series, Watch
-
-SORTS = {
-    "volume": F("volume").desc(),
-    "volume_24h": F("volume_24h").desc(),
-    "close_time": F("close_time").asc(nulls_last=True),
-    "spread": F("spread").asc(nulls_last=True),
-    "ticker": F("ticker").asc(),
-}
-PAGE_SIZE = 50
-CHART_PERIODS = {"1": "1m", "60": "1h", "1440": "1d"}
-CHART_SPAN = {1: timedelta(hours=6), 60: timedelta(days=7), 1440: timedelta(days=180)}
-
-
-def price_history(market: Market, period: int) -> tuple[list[dict[str, object]], str | None]:
-    """Closing YES prices from the exchange's candlesticks (trade price, else the bid/ask mid)."""
-    series = market.series_id
-    if series is None:
-        return [], "unknown series"
-    end = timezone.now()
-    start = max(end - CHART_SPAN[period], market.open_time or end - CHART_SPAN[period])
-
-    async def fetch() -> list[Any]:
-        async with make_client(timeout=3.0, max_attempts=1) as client:
-            return await client.get_candlesticks(
-                series, market.ticker, start_ts=start, end_ts=end, period_interval=period
-            )
-
-    try:
-        candles = run_blocking(fetch)
-    except (KalshiError, OSError) as exc:
-        return [], str(exc)
-    points = []
-    for c in candles:
-        price = c.price.close
-        if price is None and c.yes_bid.close is not None and c.yes_ask.close is not None:
-            price = (c.yes_bid.close + c.yes_ask.close) / 2
-        if price is not None:
-            points.append({"t": c.end_period.timestamp(), "price": price})
-    return points, None
-
-
-def _watched_tickers(request: TraderRequest) -> set[str]:
-    return set(Watch.objects.filter(user=request.user).values_list("market_id", flat=True))
-
-
-def recent_trades(ticker: str) -> list[dict[str, str]]:
-    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades (cached 15 s)."""
-    cached = live.cached_json(f"kw:rest-trades:{ticker}")
-    if cached is not None:
-        return cached
-
-    async def fetch() -> list[Any]:
-        async with make_client(timeout=3.0, max_attempts=1) as client:
-            return list((await client.get_trades(ticker=ticker, limit=30)).items)
-
-    try:
-        trades = run_blocking(fetch)
-    except (KalshiError, OSError):
-        return []
-    rows = [
-        {
-            "price": str(t.yes_price),
-            "count": str(t.count),
-            "side": t.taker_outcome_side,
-            "time": timezone.localtime(t.created_time).strftime("%H:%M:%S"),
-        }
-        for t in trades
-    ]
-    live.store_json(f"kw:rest-trades:{ticker}", rows, ttl=15)
-    return rows
-
-
-def _url_for_each_ticker(name: str) -> Callable[[str], str]:
-    """`reverse(name, args=[ticker])` for many tickers at the cost of one reverse().
-
-    reverse() percent-quotes the whole path character by character, so splicing the quoted ticker between the
-    parts around a placeholder gives the same string; a ticker the `str` converter would refuse (empty, or
-    with a slash) goes through reverse() itself and fails the same way."""
-    head, tail = reverse(name, args=[_PLACEHOLDER]).split(_PLACEHOLDER)
-
-    def url(ticker: str) -> str:
-        if not ticker or "/" in ticker:
-            return reverse(name, args=[ticker])
-        return head + quote(ticker, safe=_URL_SAFE) + tail
-
-    return url
-
-
-_PLACEHOLDER = "KWTICKERPLACEHOLDER"
-_URL_SAFE = RFC3986_SUBDELIMS + "/~:@"
-
-
-def prepare_rows(markets: Iterable[Market]) -> list[dict[str, Any]]:
-    """The values a list row renders (templates/markets/_fragments.html#market-row), computed in bulk.
-
-    Each row is a plain dict with the same names as the Market attributes the shared partials read, so the
-    partials render a Market (the feed, the polling row) and a row dict alike; a dict is what the template
-    engine looks up fastest, and the links cost one reverse() per page instead of four per row."""
-    detail = _url_for_each_ticker("markets:detail")
-    row = _url_for_each_ticker("markets:row")
-    watch = _url_for_each_ticker("markets:toggle_watch")
-    rows = []
-    for market in markets:
-        ticker = market.ticker
-        rows.append(
-            {
-                "ticker": ticker,
-                # Escaped here once (the same escape the template would apply), so the template skips it.
-                "dom_id": SafeString(market.dom_id),  # only [A-Za-z0-9_-]
-                "detail_url": SafeString(html.escape(detail(ticker))),
-                "row_url": SafeString(html.escape(row(ticker))),
-                "watch_url": SafeString(html.escape(watch(ticker))),
-                "display_title": market.display_title,
-                "quote_ts": getattr(market, "quote_ts", None),
-                "yes_bid": market.yes_bid,
-                "yes_ask": market.yes_ask,
-                "last_price": market.last_price,
-                "change_24h": market.change_24h,
-                "volume": market.volume,
-                "close_time": market.close_time,
-            }
-        )
-    return rows
-
-
-# The columns a list row needs (prepare_rows, live.overlay_quote): the page's rows skip the rules, price
-# ranges and other long columns.
-ROW_FIELDS = (
-    "ticker",
-    "title",
-    "yes_sub_title",
-    "status",
-    "close_time",
-    *live.QUOTE_FIELDS,
-    *live.COUNT_FIELDS,
-    "previous_price",
-    "spread",
-)
-
-
-def _page_of_markets(markets: QuerySet[Market], number: str | None) -> tuple[Page, list[Market]]:
-    """Paginate on the ticker alone (the count and the page are read from the sort's index), then load the
-    page's 50 rows by primary key, in the page's order."""
-    page = Paginator(markets.values_list("ticker", flat=True), PAGE_SIZE).get_page(number)
-    tickers = list(page.object_list)
-    rows = Market.objects.only(*ROW_FIELDS).in_bulk(tickers)
-    return page, [rows[t] for t in tickers if t in rows]
+from markets import extensions, live, services
+from markets.models import Market
 
 
 @require_GET
 @login_required
 def market_list(request: TraderRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
-    status = request.GET.get("status", "open")
-    category = request.GET.get("category", "")
-    series = request.GET.get("series", "")
-    closing = request.GET.get("closing", "")
-    sort = request.GET.get("sort", "volume")
-    markets = Market.objects.search(q)
-    if status in Market.STATUS_FILTERS:
-        markets = markets.filter(status__in=Market.STATUS_FILTERS[status])
-    if category:
-        markets = markets.filter(Q(event__category=category) | Q(series__category=category))
-    if series:
-        markets = markets.filter(series_id=series)
-    if closing:
-        markets = markets.closing_within(timedelta(hours=24))
-    markets = markets.order_by(SORTS.get(sort, SORTS["volume"]), "ticker")
-    page, rows = _page_of_markets(markets, request.GET.get("page"))
-    quotes = live.get_quotes([m.ticker for m in rows])
-    for market in rows:
-        live.overlay_quote(market, quotes.get(market.ticker))
-    context = {
-        "page": page,
-        "markets": prepare_rows(rows),
-        "watched": _watched_tickers(request),
-        "filters": {
-            "q": q,
-            "status": status,
-            "category": category,
-            "series": series,
-            "closing": closing,
-            "sort": sort,
-        },
-        "categories": sorted({c for c in Series.objects.values_list("category", flat=True) if c}),
-        "series_list": Series.objects.order_by("ticker"),
-        "statuses": list(Market.STATUS_FILTERS),
-        "sorts": list(SORTS),
-        "live_tickers": [m.ticker for m in rows],
-    }
+    context = services.market_list(request.user, services.ListFilters.from_query(request.GET))
     template = "markets/market_list.html"
     if request.htmx and request.htmx.target == "market-table":
         template += "#market-table"
@@ -222,37 +28,16 @@ def market_list(request: TraderRequest) -> HttpResponse:
 @login_required
 def market_detail(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market.objects.select_related("event", "series"), ticker=ticker)
-    live.overlay_quote(market, live.get_quote(ticker))
     period = request.GET.get("period", "60")
-    period = period if period in CHART_PERIODS else "60"
+    period = period if period in services.CHART_PERIODS else "60"
     partial = request.GET.get("partial", "")
-    chart: list[dict[str, object]] = []
-    chart_error: str | None = None
     # The chart needs a REST call: the full page defers it (hx-trigger="load") so the first paint is fast.
     chart_deferred = partial != "market-chart" and not request.GET.get("period")
-    if not chart_deferred:
-        chart, chart_error = price_history(market, int(period))
-    context = {
-        "market": market,
-        "period": period,
-        "periods": list(CHART_PERIODS.items()),
-        "chart": chart,
-        "chart_error": chart_error,
-        "chart_deferred": chart_deferred,
-        "book": live.get_book(ticker),
-        "trades": live.get_trades(ticker)[:30]
-        or (recent_trades(ticker) if partial in ("", "market-trades") else []),
-        "watched": _watched_tickers(request),
-        "live_tickers": [ticker],
-        "live_view": "detail",
-    }
+    context = services.market_page(
+        request.user, market, period=period, partial=partial, chart_deferred=chart_deferred
+    )
     if not partial:
-        from trading.models import Fill, Order
-        from trading.views import ticket_context
-
-        context["ticket"] = ticket_context(request, market)
-        context["my_orders"] = Order.objects.for_user(request.user).filter(ticker=ticker)[:50]
-        context["my_fills"] = Fill.objects.filter(user=request.user, ticker=ticker)[:50]
+        context.update(extensions.market_page_panels(request, market))  # the ticket, the trader's orders…
     template = "markets/market_detail.html"
     if request.htmx and partial in {"market-quote", "market-book", "market-trades", "market-chart"}:
         template += f"#{partial}"
@@ -271,28 +56,16 @@ def market_row(request: TraderRequest, ticker: str) -> HttpResponse:
 @require_GET
 @login_required
 def watchlist(request: TraderRequest) -> HttpResponse:
-    watches = list(Watch.objects.filter(user=request.user).select_related("market", "market__event"))
-    quotes = live.get_quotes([w.market_id for w in watches])
-    markets = [live.overlay_quote(w.market, quotes.get(w.market_id)) for w in watches]
-    context = {
-        "markets": prepare_rows(markets),
-        "watched": {m.ticker for m in markets},
-        "live_tickers": [m.ticker for m in markets],
-    }
-    return render(request, "markets/watchlist.html", context)
+    return render(request, "markets/watchlist.html", services.watchlist(request.user))
 
 
 @require_POST
 @login_required
 def toggle_watch(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market, ticker=ticker)
-    deleted, _ = Watch.objects.filter(user=request.user, market=market).delete()
-    if not deleted:
-        Watch.objects.get_or_create(user=request.user, market=market)
+    watched = services.toggle_watch(request.user, market)
     if request.htmx:
-        return render(
-            request, "markets/_fragments.html#star", {"market": market, "watched": _watched_tickers(request)}
-        )
+        return render(request, "markets/_fragments.html#star", {"market": market, "watched": watched})
     # A plain form post returns to its `next` only when that is a page on this site (never a URL name or
     # another host: `next` is whatever the client sent).
     target = request.POST.get("next") or ""

@@ -2,7 +2,7 @@
 page shows from stored fills, settlements and live quotes, and pushing it to the trader's open pages.
 
 Stale-while-revalidate: pages render the stored snapshot at once; when it is older than STALE_AFTER the
-page says so and asks for a refresh, which runs in Celery. `request_refresh` takes a Redis lock
+page says so and asks for a refresh, which runs in Celery. `portfolio.tasks.request_refresh` takes a Redis lock
 (`SET NX EX`) per account, so any number of tabs, polls and beats cause at most one Kalshi refresh per
 REFRESH_WINDOW seconds, and every request goes through the account's shared token bucket (`client_for`).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,16 +22,21 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from markets import live
+from markets.models import Market
 from portfolio import pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
 from portfolio.pnl import Mark
+from trading.balance import cached_balance, store_balance
+from trading.fills import record_fill
+from trading.lifecycle import notify_user
 from trading.models import Fill, KalshiAccount, TraderProfile
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = getattr(settings, "KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS", 60)
-REFRESH_WINDOW = getattr(settings, "KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS", 10)
-EQUITY_EVERY = timedelta(seconds=getattr(settings, "KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS", 300))
+STALE_AFTER = settings.KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS
+REFRESH_WINDOW = settings.KALSHIWEB_PORTFOLIO_REFRESH_WINDOW_SECONDS
+EQUITY_EVERY = timedelta(seconds=settings.KALSHIWEB_PORTFOLIO_EQUITY_EVERY_SECONDS)
 ZERO = Decimal(0)
 # Kalshi reports costs and P&L to 1e-4 dollars; we call a difference of more than a cent a mismatch.
 CROSS_CHECK_TOLERANCE = Decimal("0.01")
@@ -43,61 +47,17 @@ def now() -> datetime:
     return timezone.now()
 
 
-def _lock_key(account_id: int) -> str:
+def lock_key(account_id: int) -> str:
     return f"kw:portfolio:refresh:{account_id}"
 
 
-def _followup_key(account_id: int) -> str:
+def followup_key(account_id: int) -> str:
     return f"kw:portfolio:refresh-followup:{account_id}"
 
 
-def request_refresh(account_id: int, *, follow_up: bool = True) -> bool:
-    """Queue a refresh unless one was queued within REFRESH_WINDOW. True: this call queued it.
-
-    Asked inside the window, the refresh is not dropped: one follow-up per window runs when the window ends
-    (a refresh that started just before a fill read the balance from before it)."""
-    from markets import live
-    from portfolio.tasks import refresh_portfolio, refresh_portfolio_after_window
-
-    try:
-        redis = live.client()
-        acquired = redis.set(_lock_key(account_id), str(time.time()), nx=True, ex=REFRESH_WINDOW)
-        if acquired:
-            refresh_portfolio.delay_on_commit(account_id)
-            return True
-        if not follow_up:
-            return False
-        left_ms = redis.pttl(_lock_key(account_id))
-        if left_ms < 0:  # the window ended between the two calls
-            return request_refresh(account_id, follow_up=False)
-        # One follow-up per window: a later request inside the same window is covered by it.
-        if redis.set(_followup_key(account_id), "1", nx=True, px=left_ms + REFRESH_WINDOW * 1000):
-            countdown = left_ms / 1000 + 0.05
-            transaction.on_commit(
-                lambda: refresh_portfolio_after_window.apply_async((account_id,), countdown=countdown)
-            )
-    except Exception as exc:
-        log.warning("portfolio refresh lock unavailable (%s): not refreshing", exc)
-    return False
-
-
-def refresh_after_window(account_id: int) -> bool:
-    """The follow-up: a refresh asked for inside the window that has now ended."""
-    from markets import live
-
-    try:
-        live.client().delete(_followup_key(account_id))
-    except Exception as exc:
-        log.warning("portfolio refresh follow-up key unavailable (%s)", exc)
-    # If another request took the lock since the window ended, its refresh started after ours was asked.
-    return request_refresh(account_id, follow_up=False)
-
-
 def refresh_in_flight(account_id: int) -> bool:
-    from markets import live
-
     try:
-        return bool(live.client().exists(_lock_key(account_id)))
+        return bool(live.client().exists(lock_key(account_id)))
     except Exception:
         return False
 
@@ -107,9 +67,6 @@ def refresh_in_flight(account_id: int) -> bool:
 
 def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) -> PortfolioSnapshot:
     """Read balance, positions, new settlements and new fills from Kalshi and store them."""
-    from trading.balance import store_balance
-    from trading.fills import record_fill
-
     balance = client.get_balance()
     positions: dict[str, dict[str, str]] = {}
     cursor = None
@@ -242,8 +199,6 @@ def ledger_for(account: KalshiAccount, user: Any = None) -> pnl.Ledger:
 
 def live_positions(account_id: int) -> dict[str, dict[str, Decimal]]:
     """The feed's latest `market_positions` per ticker (Kalshi's own figures, fresher than the snapshot)."""
-    from markets import live
-
     try:
         raw = live.client().hgetall(f"kw:positions:{account_id}")
     except Exception:
@@ -398,9 +353,6 @@ def cross_check(mine: pnl.MarketPnl, kalshi: dict[str, Decimal] | None) -> str:
 def build_view(account: KalshiAccount, user: Any = None, *, at: datetime | None = None) -> PortfolioView:
     """What one trader sees (their own fills' positions and P&L, and the account's balance), or with no user
     the account-wide view for staff (every fill, checked against Kalshi's account positions)."""
-    from markets import live
-    from markets.models import Market
-
     at = at or now()
     snapshot = PortfolioSnapshot.objects.filter(account=account).first()
     ledger = ledger_for(account, user)
@@ -497,9 +449,6 @@ def render_live(view: PortfolioView, *, oob: bool = False) -> str:
 def push(account: KalshiAccount) -> None:
     """Send each trader of this account their own re-rendered figures (after commit). A staff page showing
     the account-wide view re-reads it on any message (static/js/portfolio.js)."""
-    from trading.balance import cached_balance
-    from trading.services import notify_user
-
     profiles = list(TraderProfile.objects.filter(account=account).select_related("user"))
     if not profiles:
         return
@@ -514,20 +463,6 @@ def push(account: KalshiAccount) -> None:
         html = render_live(build_view(account, profile.user), oob=True)
         notify_user(profile.user_id, html, views=("portfolio",))  # only the portfolio page shows them
         notify_user(profile.user_id, shared)
-
-
-def on_fill(account_id: int) -> None:
-    """Hook for the fill path: a fill was stored for this account. Push new figures; refresh the cash soon."""
-    account = KalshiAccount.objects.filter(pk=account_id).first()
-    if account is None:
-        return
-    transaction.on_commit(lambda: request_refresh(account_id))
-    push(account)
-
-
-def on_position(account_id: int, ticker: str) -> None:
-    """Hook for the feed's `market_positions` handler: Kalshi's figures for one market changed."""
-    on_fill(account_id)
 
 
 def exposure_by_account() -> list[dict[str, Any]]:

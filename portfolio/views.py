@@ -14,9 +14,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from kalshiweb.http import TraderRequest
+from markets.models import Market
 from portfolio import services
 from portfolio.models import EquityPoint, Settlement
+from portfolio.tasks import request_refresh
+from trading.balance import cached_balance
 from trading.models import KalshiAccount
+from trading.services import position, trader_profile
 
 FILLS_PAGE_SIZE = 100
 CSV_COLUMNS = [
@@ -35,8 +39,6 @@ CSV_COLUMNS = [
 
 
 def _account(request: TraderRequest) -> KalshiAccount | None:
-    from trading.services import trader_profile
-
     profile = trader_profile(request.user)
     return profile.account if profile else None
 
@@ -59,12 +61,12 @@ def portfolio(request: TraderRequest) -> HttpResponse:
     if account is None:
         return render(request, "portfolio/portfolio.html", {"account": None})
     if request.GET.get("refresh") and not request.htmx:
-        services.request_refresh(account.pk)
+        request_refresh(account.pk)
         return redirect("portfolio:index")
     view = services.build_view(account, _owner(request))
     if view.stale and view.refreshable:
         # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
-        view.refreshing = services.request_refresh(account.pk) or view.refreshing
+        view.refreshing = request_refresh(account.pk) or view.refreshing
     context = {
         "account": account,
         "view": view,
@@ -86,7 +88,7 @@ def portfolio_live(request: TraderRequest) -> HttpResponse:
         return HttpResponse(status=204)
     view = services.build_view(account, _owner(request))
     if view.stale and view.refreshable:
-        view.refreshing = services.request_refresh(account.pk) or view.refreshing
+        view.refreshing = request_refresh(account.pk) or view.refreshing
     return render(
         request,
         "portfolio/portfolio.html#portfolio-live",
@@ -98,10 +100,6 @@ def portfolio_live(request: TraderRequest) -> HttpResponse:
 @login_required
 def holdings(request: TraderRequest, ticker: str) -> HttpResponse:
     """The ticket's "Position · Balance" line, re-read when a push says the balance or a position moved."""
-    from markets.models import Market
-    from trading.balance import cached_balance
-    from trading.services import position
-
     market = Market.objects.filter(ticker=ticker).first()
     account = _account(request)
     if market is None or account is None:

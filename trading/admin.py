@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from trading.diagnosis import check_account
 from trading.models import Fill, KalshiAccount, Order, OrderEvent, TOTPDevice, TraderProfile, TradingHalt
 from trading.tasks import cancel_order, reconcile_order
 
@@ -76,8 +77,6 @@ class KalshiAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Check the connection to the exchange (as manage.py kalshi_check)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
-        from trading.diagnosis import check_account
-
         for account in queryset.order_by("name")[:20]:
             checks = check_account(account)
             failed = [c for c in checks if c.status == "fail"]

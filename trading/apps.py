@@ -5,3 +5,12 @@ from django.apps import AppConfig
 
 class TradingConfig(AppConfig):
     name = "trading"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: views and models may only be imported once the app registry is ready.
+        from markets import extensions
+        from trading.private_feed import AccountStreams
+        from trading.views import market_page_panel
+
+        extensions.add_market_page_panel("trading", market_page_panel)
+        extensions.add_feed_leader_task("private-streams", lambda: AccountStreams().run)

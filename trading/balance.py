@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from markets import live
+from trading.clients import client_for
 from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,6 @@ def get_balance(
     balance, ts = cached if cached is not None else cached_balance(account)
     if balance is not None and ts is not None and time.time() - ts < max_age:
         return balance
-    from trading.clients import client_for
-
     try:
         fresh = client_for(account).get_balance().balance
     except Exception as exc:

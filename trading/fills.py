@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi import models as k
-from trading import services
+from trading import lifecycle, signals
 from trading.models import Fill, KalshiAccount, Order
 
 log = logging.getLogger(__name__)
@@ -65,27 +64,10 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
                 created_time=created,
             )
             if order is not None:
-                services.refresh_fill_count(order)
-                services.audit(
-                    order,
-                    "fill",
-                    source,
-                    received={"fill_id": fill_id, "count": str(fill.count), "yes_price": str(fill.yes_price)},
-                )
-                frames = services.render_order_update(
-                    order,
-                    toast=f"Filled {row.count.normalize():f} {row.outcome_side.upper()} {row.ticker} @ {(row.price * 100).normalize():f}¢",
-                )
-                # The order's and the fill's rows are only on that market's page; the toast is on every page.
-                fill_row = render_to_string("trading/_fill_row.html", {"fill": row, "oob": True})
-                rows = [frames[0], services.Scoped(fill_row, ("detail",), row.ticker)]
-                services.notify_user(order.user_id, rows)
-                services.notify_user(order.user_id, frames[1:])
+                lifecycle.order_filled(order, row, source)
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path
-    from portfolio.services import on_fill
-
-    on_fill(account.pk)
+    signals.fill_recorded.send(sender=KalshiAccount, account_id=account.pk)
     return row
 
 
@@ -95,7 +77,7 @@ def apply_user_order(account: KalshiAccount, msg: m.UserOrder) -> bool:
         return False  # an order placed outside kalshiweb
     if msg.status == "unknown":
         return False
-    return services.apply_exchange_order(
+    return lifecycle.apply_exchange_order(
         order,
         {
             "status": msg.status,
@@ -137,7 +119,7 @@ def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
         exchange_order_id=None
     ):
         try:
-            if services.apply_exchange_order(
+            if lifecycle.apply_exchange_order(
                 order, client.get_order(order.exchange_order_id), "orders reconcile"
             ):
                 changed += 1

@@ -11,6 +11,7 @@ from django import forms
 from django.utils import timezone
 
 from markets.models import Market
+from trading.preview import taker_fee
 
 ONE = Decimal(1)
 # A number as a trader types it: ASCII digits, an optional sign and decimal point. Python's Decimal (behind
@@ -182,8 +183,6 @@ class OrderTicketForm(forms.Form):
                         f"This would take your position to {after.normalize():f}, over your limit of {limits.max_position_per_market.normalize():f}.",
                     )
         if self.balance is not None and data.get("action") == "buy":
-            from trading.preview import taker_fee
-
             cost = count * price + taker_fee(count, price if data.get("outcome") == "yes" else ONE - price)
             if cost > self.balance:
                 self.add_error(
@@ -213,8 +212,6 @@ class AmendForm(OrderTicketForm):
         initial = {"count": order.count.normalize(), "price_cents": (order.price * 100).normalize()}
         balance = kwargs.pop("balance", None)
         if balance is not None and order.action == "buy":
-            from trading.preview import taker_fee
-
             leg = order.price if order.outcome == "yes" else ONE - order.price
             # What the order's remaining part already holds back counts as available to the amended order.
             balance += order.remaining_count * order.price + taker_fee(order.remaining_count, leg)

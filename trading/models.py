@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from kalshiweb.dbfields import COUNT, MONEY, PRICE
 from kalshiweb.kalshi.auth import KalshiSigner
+from kalshiweb.kalshi.rest import DEMO, PRODUCTION
 from trading import crypto
 
 
@@ -63,8 +64,6 @@ class KalshiAccount(models.Model):
 
     def urls(self) -> tuple[str, str]:
         """(REST base, WS URL) of this account's exchange."""
-        from kalshiweb.kalshi.rest import DEMO, PRODUCTION
-
         if self.environment == self.Environment.PRODUCTION:
             if settings.KALSHI_ENV == "production":
                 return settings.KALSHI_API_BASE, settings.KALSHI_WS_URL
@@ -263,6 +262,21 @@ class Order(models.Model):
                 setattr(self, key, value)
             self.amend_price = self.amend_count = None
         return n == 1
+
+    def mark_cancel_requested(self) -> bool:
+        """Mark the order "canceling…" (the exchange is to cancel it). False: it already was."""
+        now = timezone.now()
+        n = Order.objects.filter(pk=self.pk, cancel_requested=False).update(
+            cancel_requested=True, updated_at=now
+        )
+        if n:
+            self.cancel_requested, self.updated_at = True, now
+        return n == 1
+
+    def clear_cancel_requested(self) -> None:
+        """The exchange refused the cancel: the order is no longer "canceling…"."""
+        Order.objects.filter(pk=self.pk).update(cancel_requested=False)
+        self.cancel_requested = False
 
     def _transition(self, from_statuses: tuple[str, ...], **changes: Any) -> bool:
         changes.setdefault("updated_at", timezone.now())

@@ -17,6 +17,10 @@ from asgiref.sync import sync_to_async
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi.stream import Connected, KalshiStream, SequenceGap, StreamError
+from kalshiweb.kalshi.sync import KalshiSyncClient
+from markets import live
+from trading import signals
+from trading.fills import handle_private, reconcile_account
 from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
@@ -41,9 +45,6 @@ def _accounts() -> list[tuple[int, str, str, Any]]:
 
 
 def _reconcile(account_id: int, rest_base: str, signer: Any) -> tuple[int, int]:
-    from kalshiweb.kalshi.sync import KalshiSyncClient
-    from trading.fills import reconcile_account
-
     client = KalshiSyncClient(rest_base, signer=signer)
     try:
         return reconcile_account(account_id, client)
@@ -52,8 +53,6 @@ def _reconcile(account_id: int, rest_base: str, signer: Any) -> tuple[int, int]:
 
 
 def _store_position(account_id: int, msg: m.MarketPositionUpdate) -> None:
-    from markets import live
-
     payload = {
         "position": str(msg.position),
         "position_cost": str(msg.position_cost),
@@ -61,9 +60,7 @@ def _store_position(account_id: int, msg: m.MarketPositionUpdate) -> None:
         "fees_paid": str(msg.fees_paid),
     }
     live.client().hset(f"kw:positions:{account_id}", msg.market_ticker, json.dumps(payload))
-    from portfolio.services import on_position
-
-    on_position(account_id, msg.market_ticker)
+    signals.position_changed.send(sender=KalshiAccount, account_id=account_id, ticker=msg.market_ticker)
 
 
 class AccountStreams:
@@ -110,8 +107,6 @@ class AccountStreams:
                 elif isinstance(item, StreamError):
                     log.warning("account %s private stream: %s", account_id, item.error)
                 elif isinstance(item, (m.Fill, m.UserOrder)):
-                    from trading.fills import handle_private
-
                     await asyncio.to_thread(handle_private, account_id, item)
                     self.handled += 1
                 elif isinstance(item, m.MarketPositionUpdate):

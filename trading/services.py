@@ -1,45 +1,26 @@
-"""Placing, cancelling and reconciling orders: the actions that span our models and the exchange.
+"""Placing, amending and cancelling orders: the trader's actions, which span our models and the exchange.
 
-Every exchange answer is applied through `apply_exchange_order`, which only moves an order forward
-(never from a final state back to an open one), so the create response, the `user_orders` stream,
-fills and reconciliation can arrive in any order and twice without harm.
+Each one checks the trader may act, records the request and queues the Celery task that talks to the exchange
+(`trading.tasks`) after the commit; the order's later changes of state are in `trading.lifecycle`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Sum, When
-from django.template.loader import render_to_string
-from django.utils import timezone
+from django.db.models import Case, F, Sum, When
 
 from kalshiweb import logs
-from kalshiweb.kalshi import models as k
 from kalshiweb.kalshi.rest import book_order
-from trading.models import Fill, KalshiAccount, Order, OrderEvent, TraderProfile, TradingHalt
+from trading import lifecycle
+from trading.lifecycle import audit, order_request
+from trading.models import Fill, KalshiAccount, Order, TraderProfile, TradingHalt
+from trading.tasks import amend_order, submit_order
 
 log = logging.getLogger(__name__)
-
-TIF_TO_V2 = {
-    "gtc": "good_till_canceled",
-    "gtt": "good_till_canceled",
-    "ioc": "immediate_or_cancel",
-    "fok": "fill_or_kill",
-}
-EXCHANGE_STATUS = {
-    "resting": Order.Status.RESTING,
-    "executed": Order.Status.EXECUTED,
-    "canceled": Order.Status.CANCELED,
-}
 
 
 class TradingRefused(Exception):
@@ -52,31 +33,6 @@ class AlreadyPlaced(Exception):
     def __init__(self, order: Order) -> None:
         super().__init__(f"order {order.pk} was placed with this ticket already")
         self.order = order
-
-
-def audit(
-    order: Order, kind: str, actor: str, *, sent: Any = None, received: Any = None, note: str = ""
-) -> None:
-    OrderEvent.objects.create(
-        order=order,
-        kind=kind,
-        actor=actor,
-        status=order.status,
-        sent=sent,
-        received=received,
-        note=note[:500],
-    )
-    # The same step in the log, under the request id of the click that placed the order (the POST's own id in
-    # the web process; in a worker or the feed, the one stored on the order), so one id finds its whole path.
-    with logs.order_context(order):
-        log.info(
-            "order %s %s by %s (status %s)",
-            order.pk,
-            kind,
-            actor,
-            order.status,
-            extra={"order_id": order.pk, "event": kind, "client_order_id": str(order.client_order_id)},
-        )
 
 
 _UNSET = object()
@@ -142,83 +98,6 @@ def position(account: KalshiAccount, ticker: str, user: Any = None) -> Decimal:
     return total or Decimal("0")
 
 
-_loop_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid = 0
-
-
-def _channel_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per process for channel-layer sends from sync code. `async_to_sync` would start a
-    thread, an event loop and a new Redis connection for every message (≈3 ms each on our 2-core machine,
-    against ≈0.4 ms here, where the layer's connection pool lives as long as the loop)."""
-    global _loop, _loop_pid
-    with _loop_lock:
-        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():  # a forked worker starts its own
-            _loop, _loop_pid = asyncio.new_event_loop(), os.getpid()
-            threading.Thread(target=_loop.run_forever, name="channel-layer-sends", daemon=True).start()
-        return _loop
-
-
-@dataclass(frozen=True, slots=True)
-class Scoped:
-    """A pushed fragment that only some pages have a target for: pages of these `views` (the socket's `view`)
-    watching `ticker` (e.g. an order's row: only that market's page shows it)."""
-
-    html: str
-    views: tuple[str, ...] = ()
-    ticker: str = ""
-
-
-def notify_user(
-    user_id: int,
-    html: str | Scoped | Sequence[str | Scoped],
-    *,
-    views: tuple[str, ...] = (),
-    ticker: str = "",
-) -> None:
-    """Push HTML fragments to a trader's open pages after the transaction commits (never rolled-back data).
-
-    Each fragment goes as its own frame: htmx parses a frame in the context of its first element, so a
-    table row and a toast cannot share one. `views`/`ticker`: only pages of these kinds (the socket's
-    `view`) / watching this market have a target for the fragments (markets.consumers)."""
-    items = [html] if isinstance(html, str | Scoped) else [h for h in html if h]
-    frames = [
-        item if isinstance(item, Scoped) else Scoped(item, tuple(views), ticker) for item in items if item
-    ]
-
-    async def push() -> None:
-        layer = get_channel_layer()
-        for f in frames:
-            event = {"type": "user.update", "html": f.html, "views": list(f.views), "ticker": f.ticker}
-            await layer.group_send(f"user.{user_id}", event)
-
-    def send() -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(push(), _channel_loop()).result(timeout=5)
-        except Exception as exc:  # a push is a notification; the database stays the truth
-            log.warning("could not notify user %s: %s", user_id, exc)
-
-    transaction.on_commit(send)
-
-
-# A frame that makes every open orders panel of the trader re-render itself (live.js turns it into the body
-# event kw:orders-changed): how an order placed in one tab or on another web process appears in the others.
-ORDERS_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:orders-changed" hidden></div>'
-
-
-def render_order_update(order: Order, *, toast: str = "", announce: bool = False) -> list[str | Scoped]:
-    """The order's row (sent only to that market's pages, the only ones that show it); with ``announce``, also
-    the orders-changed signal, for pages that do not have the row yet (the first answer to a new order); the
-    toast goes to every page."""
-    row = render_to_string("trading/_order_row.html", {"order": order, "oob": True})
-    frames: list[str | Scoped] = [Scoped(row, ("detail",), order.ticker)]
-    if announce:
-        frames.append(ORDERS_CHANGED)
-    if toast:
-        frames.append(render_to_string("trading/_toast.html", {"message": toast}))
-    return frames
-
-
 def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
     """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit.
 
@@ -248,7 +127,6 @@ def _create_order(
     market_ticker: str,
     token: Any,
 ) -> Order:
-    from trading.tasks import submit_order
 
     outcome, action, price = cleaned["outcome"], cleaned["action"], cleaned["price"]
     book_side, yes_price = book_order(outcome, action, price)
@@ -276,26 +154,6 @@ def _create_order(
     return order
 
 
-def expiry_reason(order: Order) -> str:
-    return (
-        f"Not sent within {order.submit_max_age} s of being placed (the order worker was slow or down), "
-        "so it was never sent."
-    )
-
-
-def expire_unsent(order: Order, actor: str) -> bool:
-    """Expire an order too old to send (status NEW), telling the trader why. False when it is not NEW any more
-    (the worker claimed it first, or it was canceled): the conditional update lets exactly one of them win."""
-    if not order.expire_unsent(expiry_reason(order)):
-        return False
-    audit(order, "expired", actor, note=order.error_message)
-    notify_user(
-        order.user_id,
-        render_order_update(order, toast=f"Order expired unsent: {order.action} {order.ticker}"),
-    )
-    return True
-
-
 def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Order]:
     """Cancel these orders of the trader's (open ones; the caller scopes them to the trader). An order never sent
     is canceled here and now, so a cancel works while the order worker is down: a conditional update on NEW that
@@ -304,16 +162,10 @@ def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Orde
     actor = user.get_username()
     pending: list[Order] = []
     for order in orders:
-        if order.status == Order.Status.NEW and order.cancel_unsent():
-            audit(order, "canceled", actor, note=f"canceled before it was sent{'; ' + note if note else ''}")
-            notify_user(order.user_id, render_order_update(order))
+        unsent_note = f"canceled before it was sent{'; ' + note if note else ''}"
+        if order.status == Order.Status.NEW and lifecycle.cancel_unsent(order, actor, unsent_note):
             continue
-        if not order.is_open:
-            continue
-        if not order.cancel_requested:
-            Order.objects.filter(pk=order.pk).update(cancel_requested=True, updated_at=timezone.now())
-            order.cancel_requested = True
-            audit(order, "cancel_requested", actor, note=note)
+        if order.is_open and lifecycle.request_cancel(order, actor, note):
             pending.append(order)  # one already canceling has its cancel in flight
     return pending
 
@@ -321,169 +173,9 @@ def request_cancels(user: Any, orders: list[Order], note: str = "") -> list[Orde
 def request_amend(user: Any, order: Order, price: Decimal, count: Decimal) -> bool:
     """Record the amend (the row shows "amending…" at once) and queue it after commit. False: the order can no
     longer be amended (it filled, was canceled, or another amend is in flight)."""
-    from trading.tasks import amend_order
-
     check_can_trade(user)
     with transaction.atomic():
-        if not order.request_amend(price, count):
+        if not lifecycle.request_amend(order, price, count, user.get_username()):
             return False
-        side, yes_price = book_order(order.outcome, order.action, price)
-        audit(
-            order,
-            "amend_requested",
-            user.get_username(),
-            sent={"side": side, "price": str(yes_price), "count": str(count)},
-        )
         amend_order.delay_on_commit(order.pk)
     return True
-
-
-def amend_target(order: Order) -> tuple[str, Decimal, Decimal]:
-    """The amend in flight as Kalshi takes it: (book side, YES price, new total count)."""
-    if order.amend_price is None or order.amend_count is None:
-        raise ValueError(f"order {order.pk} has no amend in flight")
-    side, yes_price = book_order(order.outcome, order.action, order.amend_price)
-    return side, yes_price, order.amend_count
-
-
-def apply_amend(
-    order: Order, *, fill_count: Decimal | None, remaining: Decimal | None, exchange_id: str
-) -> bool:
-    """The exchange has the amend: the row takes its new limit and size (and the fills the exchange reports)."""
-    _side, yes_price, count = amend_target(order)
-    fills = max(order.fill_count, fill_count or Decimal(0))
-    left = remaining if remaining is not None else max(count - fills, Decimal(0))
-    changes: dict[str, Any] = {
-        "price": order.amend_price,
-        "yes_price": yes_price,
-        "count": count,
-        "fill_count": fills,
-        "remaining_count": left,
-        "exchange_order_id": exchange_id or order.exchange_order_id,
-    }
-    if left == 0:
-        changes["status"] = Order.Status.EXECUTED
-    return order.finish_amend(**changes)
-
-
-def order_request(order: Order) -> k.OrderRequest:
-    return k.OrderRequest(
-        ticker=order.ticker,
-        side=order.book_side,
-        count=order.count,
-        price=order.yes_price,
-        client_order_id=str(order.client_order_id),
-        time_in_force=TIF_TO_V2[order.time_in_force],
-        expiration_time=int(order.expiration_time.timestamp()) if order.expiration_time else None,
-        post_only=order.post_only or None,
-        reduce_only=order.reduce_only or None,
-    )
-
-
-def apply_ack(order: Order, result: k.CreateOrderResult) -> bool:
-    """The exchange accepted the order: record its id and what filled immediately."""
-    if result.remaining_count > 0:
-        status = Order.Status.RESTING
-    elif result.fill_count >= order.count:
-        status = Order.Status.EXECUTED
-    else:
-        status = Order.Status.CANCELED  # IOC/FOK remainder, or post-only that would have crossed
-    changed = order._transition(
-        (Order.Status.SUBMITTING, Order.Status.UNKNOWN, Order.Status.NEW),
-        status=status,
-        exchange_order_id=result.order_id,
-        fill_count=max(order.fill_count, result.fill_count),
-        remaining_count=result.remaining_count,
-        average_fill_price=result.average_fill_price,
-        acknowledged_at=timezone.now(),
-        error_code="",
-        error_message="",
-    )
-    if not changed:
-        # The stream got there first: keep its state, but make sure we know the exchange id.
-        Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(
-            exchange_order_id=result.order_id
-        )
-    return changed
-
-
-def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: str) -> bool:
-    """Bring our row to the exchange's view of the order (from GET /portfolio/orders or user_orders)."""
-    if isinstance(remote, k.Order):
-        status, order_id = remote.status, remote.order_id
-        fill_count, remaining = remote.fill_count, remote.remaining_count
-    else:
-        status, order_id = remote["status"], remote["order_id"]
-        fill_count, remaining = remote["fill_count"], remote["remaining_count"]
-    target = EXCHANGE_STATUS.get(status)
-    if target is None:
-        return False
-    allowed = list(Order.OPEN_STATUSES)  # final states are final
-    order.refresh_from_db()
-    if Fill.objects.filter(exchange_order_id=order_id, order__isnull=True).exists():
-        # Fills stored before we knew this order's exchange id (e.g. from REST, which has no client_order_id).
-        link_orphan_fills(order, order_id)
-    if order.status in Order.FINAL_STATUSES:
-        return False
-    if (
-        order.status == Order.Status.RESTING
-        and target == Order.Status.RESTING
-        and fill_count <= order.fill_count
-    ):
-        return False
-    first_answer = order.acknowledged_at is None  # other tabs may not show this order yet
-    changed = order._transition(
-        tuple(allowed),
-        status=target,
-        exchange_order_id=order_id,
-        fill_count=max(order.fill_count, fill_count),
-        remaining_count=remaining,
-        acknowledged_at=order.acknowledged_at or timezone.now(),
-    )
-    if changed:
-        audit(
-            order,
-            "exchange_state",
-            actor,
-            received={"status": status, "fill_count": str(fill_count), "remaining_count": str(remaining)},
-        )
-        notify_user(order.user_id, render_order_update(order, announce=first_answer))
-        cash_moved(order.account_id)
-    return changed
-
-
-def cash_moved(account_id: int) -> None:
-    """An order rested, filled, was canceled or expired on the exchange: the account's available cash changed
-    there. Ask for a (windowed) portfolio refresh after the commit; it pushes the new balance to the pages."""
-    from portfolio.services import request_refresh
-
-    transaction.on_commit(lambda: request_refresh(account_id))
-
-
-def link_orphan_fills(order: Order, exchange_order_id: str) -> None:
-    """Fills that arrived before we knew the order's exchange id are attached to it now."""
-    fills = Fill.objects.filter(Q(order=order) | Q(exchange_order_id=exchange_order_id, order__isnull=True))
-    if not fills.exists():
-        return  # the usual acknowledgement of an order that has not traded: one query, not two
-    Fill.objects.filter(exchange_order_id=exchange_order_id, order__isnull=True).update(
-        order=order,
-        user_id=order.user_id,  # the id: `order.user` would load the user row for nothing
-    )
-    refresh_fill_count(order)
-
-
-def refresh_fill_count(order: Order) -> None:
-    """Fill count from the stored fills (each counted once, whatever order they arrived in)."""
-    filled = Fill.objects.filter(order=order).aggregate(total=Sum("count"))["total"] or Decimal("0")
-    if filled <= order.fill_count:
-        return
-    changes: dict[str, Any] = {"fill_count": filled}
-    if order.status in Order.OPEN_STATUSES:
-        # While an amend is in flight the exchange's size may already be the new one: never call the order
-        # filled on the old size then (the amend's answer, or the exchange's order state, settles it).
-        total = max(order.count, order.amend_count) if order.amend_count is not None else order.count
-        changes["remaining_count"] = max(total - filled, Decimal("0"))
-        if filled >= total:
-            changes["status"] = Order.Status.EXECUTED
-    Order.objects.filter(pk=order.pk, fill_count__lt=filled).update(**changes, updated_at=timezone.now())
-    order.refresh_from_db()

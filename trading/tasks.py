@@ -32,7 +32,7 @@ from kalshiweb.kalshi.errors import (
     ProtocolError,
     RateLimited,
 )
-from trading import services
+from trading import lifecycle
 from trading.clients import client_for
 from trading.models import KalshiAccount, Order
 
@@ -53,23 +53,16 @@ def _backoff(retries: int) -> float:
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def submit_order(self: Any, order_id: int) -> str:
+    """Claim the order, sign and send it, apply the answer. Each step is one call in `trading.lifecycle`."""
     order = _load(order_id)
     if order is None:
         return "missing"
-    if order.cancel_requested and order.cancel_unsent():
-        services.audit(order, "canceled", WORKER, note="canceled before it was sent")
-        services.notify_user(order.user_id, services.render_order_update(order))
+    if order.cancel_requested and lifecycle.cancel_unsent(order, WORKER):
         return "canceled before sending"
     if order.status == Order.Status.NEW and order.too_old_to_send:
         return _expire_or_find(self, order)
-    request = services.order_request(order)
-    # The claim and its audit row commit together, before anything is sent: one commit instead of two on
-    # the way to the exchange, and never a claimed order without its "submitting" row (nor the reverse).
-    with transaction.atomic():
-        claimed = order.mark_submitting()
-        if claimed:
-            services.audit(order, "submitting", WORKER, sent=request.to_json())
-    if not claimed:
+    request = lifecycle.order_request(order)
+    if not lifecycle.claim(order, request, WORKER):
         if order.status in (Order.Status.SUBMITTING, Order.Status.UNKNOWN):
             # A redelivery after a worker died mid-submission: find out what the exchange has.
             reconcile_order.apply_async((order_id,), countdown=NOT_FOUND_GRACE_SECONDS)
@@ -78,54 +71,20 @@ def submit_order(self: Any, order_id: int) -> str:
     try:
         result = client_for(order.account).submit_order(request)
     except RateLimited:
-        order.release_for_retry()
-        services.audit(order, "rate_limited", WORKER, note="429: not accepted; retrying")
+        lifecycle.not_sent(order, WORKER, "rate_limited", "429: not accepted; retrying")
         raise self.retry(countdown=_backoff(self.request.retries)) from None
-    except ExchangeUnavailable as exc:
-        # Could not reach the exchange at all: nothing was sent.
-        order.release_for_retry()
-        services.audit(order, "not_sent", WORKER, note=str(exc))
+    except ExchangeUnavailable as exc:  # could not reach the exchange at all: nothing was sent
+        lifecycle.not_sent(order, WORKER, "not_sent", str(exc))
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except (OutcomeUnknown, Conflict, ProtocolError) as exc:
         # ProtocolError: an answer we could not read is no proof the exchange refused the order.
-        order.mark_unknown(str(exc))
-        services.audit(order, "outcome_unknown", WORKER, note=str(exc))
-        services.notify_user(order.user_id, services.render_order_update(order, announce=True))
+        lifecycle.outcome_unknown(order, WORKER, str(exc))
         reconcile_order.apply_async((order_id,), countdown=0.5)
         return "unknown"
     except KalshiError as exc:
-        order.mark_rejected(str(exc.code or "rejected"), exc.message or str(exc))
-        services.audit(
-            order,
-            "rejected",
-            WORKER,
-            received={"code": exc.code, "message": exc.message, "status": exc.http_status},
-        )
-        services.notify_user(
-            order.user_id,
-            services.render_order_update(
-                order, toast=f"Order rejected: {exc.message or exc.code}", announce=True
-            ),
-        )
+        lifecycle.reject(order, WORKER, exc)
         return "rejected"
-    with transaction.atomic():
-        services.apply_ack(order, result)
-        services.link_orphan_fills(order, result.order_id)
-        order.refresh_from_db()
-        services.audit(
-            order,
-            "acknowledged",
-            WORKER,
-            received={
-                "order_id": result.order_id,
-                "fill_count": str(result.fill_count),
-                "remaining_count": str(result.remaining_count),
-            },
-        )
-    # Rendered after the commit, from the row as committed: the transaction (on SQLite the database's write
-    # lock, which the next order's POST waits for) is not held open for a template render.
-    services.notify_user(order.user_id, services.render_order_update(order, announce=True))
-    services.cash_moved(order.account_id)  # after the push: the trader sees the order first
+    lifecycle.acknowledge(order, result, WORKER)
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status
@@ -143,11 +102,9 @@ def _expire_or_find(task: Any, order: Order) -> str:
         log.warning("order %s is too old to send but could not be looked up (%s)", order.pk, exc)
         raise task.retry(countdown=_backoff(task.request.retries)) from None
     if remote is not None:
-        with transaction.atomic():
-            services.apply_exchange_order(order, remote, "reconcile")
-            services.link_orphan_fills(order, remote.order_id)
+        lifecycle.found_on_exchange(order, remote, "reconcile")
         return "found"
-    if services.expire_unsent(order, WORKER):
+    if lifecycle.expire_unsent(order, WORKER):
         return "expired"
     order.refresh_from_db()
     return f"already {order.status}"
@@ -166,25 +123,14 @@ def reconcile_order(self: Any, order_id: int) -> str:
         log.warning("reconcile of order %s failed (%s); retrying", order_id, exc)
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     if remote is not None:
-        with transaction.atomic():
-            services.apply_exchange_order(order, remote, "reconcile")
-            services.link_orphan_fills(order, remote.order_id)
-            services.audit(
-                order,
-                "reconciled",
-                "reconcile",
-                received={"order_id": remote.order_id, "status": remote.status},
-            )
+        lifecycle.found_on_exchange(order, remote, "reconcile", record=True)
         return "found"
     submitted = order.submitted_at or order.created_at
     if timezone.now() - submitted < timedelta(seconds=NOT_FOUND_GRACE_SECONDS):
         raise self.retry(countdown=NOT_FOUND_GRACE_SECONDS)
     # The exchange has no order with this client_order_id: it never took it. Submitting again is safe —
     # the same client_order_id makes the exchange refuse a duplicate.
-    if order.release_for_retry():
-        services.audit(
-            order, "not_on_exchange", "reconcile", note="not found by client_order_id; resubmitting"
-        )
+    if lifecycle.not_on_exchange(order, "reconcile"):
         submit_order.delay(order.pk)
     return "resubmitted"
 
@@ -194,9 +140,7 @@ def cancel_order(self: Any, order_id: int) -> str:
     order = _load(order_id)
     if order is None or order.status in Order.FINAL_STATUSES:
         return "nothing to do"
-    if order.status == Order.Status.NEW and order.cancel_unsent():
-        services.audit(order, "canceled", WORKER, note="canceled before it was sent")
-        services.notify_user(order.user_id, services.render_order_update(order))
+    if order.status == Order.Status.NEW and lifecycle.cancel_unsent(order, WORKER):
         return "canceled locally"
     if order.status != Order.Status.RESTING or not order.exchange_order_id:
         # Still being submitted or reconciled: submit_order/reconcile cancel it once it rests.
@@ -207,20 +151,15 @@ def cancel_order(self: Any, order_id: int) -> str:
     except RateLimited:
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except (NotFound, OutcomeUnknown, ExchangeUnavailable) as exc:
-        services.audit(order, "cancel_uncertain", WORKER, note=str(exc))
+        lifecycle.audit(order, "cancel_uncertain", WORKER, note=str(exc))
     except KalshiError as exc:
-        services.audit(order, "cancel_refused", WORKER, received={"code": exc.code, "message": exc.message})
-        services.notify_user(
-            order.user_id,
-            services.render_order_update(order, toast=f"Cancel refused: {exc.message or exc.code}"),
-        )
-        Order.objects.filter(pk=order.pk).update(cancel_requested=False)
+        lifecycle.cancel_refused(order, WORKER, exc.code, exc.message)
         return "refused"
     try:
         remote = client.get_order(order.exchange_order_id)
     except KalshiError as exc:
         raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
-    services.apply_exchange_order(order, remote, "cancel")
+    lifecycle.apply_exchange_order(order, remote, "cancel")
     return "canceled"
 
 
@@ -234,29 +173,14 @@ def amend_order(self: Any, order_id: int) -> str:
         return "nothing to do"
 
     def drop(note: str, toast: str = "") -> str:
-        if order.finish_amend():
-            services.audit(order, "amend_dropped", WORKER, note=note)
-            order.refresh_from_db()
-            services.notify_user(order.user_id, services.render_order_update(order, toast=toast))
+        lifecycle.drop_amend(order, WORKER, note, toast)
         return "dropped"
-
-    def done(fill_count: Any, remaining: Any, exchange_id: str, actor: str) -> None:
-        """The exchange has the amend: the row takes it, the audit says who saw it, the trader is told."""
-        with transaction.atomic():
-            services.apply_amend(order, fill_count=fill_count, remaining=remaining, exchange_id=exchange_id)
-            services.audit(
-                order,
-                "amended",
-                actor,
-                received={"order_id": exchange_id, "remaining_count": str(remaining)},
-            )
-            services.notify_user(order.user_id, services.render_order_update(order))
 
     if order.status != Order.Status.RESTING or not order.exchange_order_id:
         return drop(
             f"order is {order.status}: not amended", toast="Amend not sent: the order is no longer resting."
         )
-    side, yes_price, count = services.amend_target(order)
+    side, yes_price, count = lifecycle.amend_target(order)
     client = client_for(order.account)
     # Read the exchange's order first (one GET from the read budget): a retry after a lost answer, a redelivery
     # after a killed worker or the sweep may find the amend already done. Two deliveries racing past this both
@@ -271,10 +195,16 @@ def amend_order(self: Any, order_id: int) -> str:
         raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
     if remote.status != "resting":
         with transaction.atomic():
-            services.apply_exchange_order(order, remote, "amend")
+            lifecycle.apply_exchange_order(order, remote, "amend")
             return drop(f"order is {remote.status} on the exchange: not amended")
     if remote.yes_price == yes_price and remote.fill_count + remote.remaining_count == count:
-        done(remote.fill_count, remote.remaining_count, remote.order_id, "reconcile")
+        lifecycle.amended(
+            order,
+            fill_count=remote.fill_count,
+            remaining=remote.remaining_count,
+            exchange_id=remote.order_id,
+            actor="reconcile",
+        )
         return "found amended"
     try:
         result = client.amend_order(
@@ -288,23 +218,23 @@ def amend_order(self: Any, order_id: int) -> str:
     except RateLimited:
         raise self.retry(countdown=_backoff(self.request.retries)) from None
     except (OutcomeUnknown, ExchangeUnavailable, ProtocolError) as exc:
-        services.audit(order, "amend_unknown", WORKER, note=str(exc))
+        lifecycle.audit(order, "amend_unknown", WORKER, note=str(exc))
         raise self.retry(countdown=0.5 + _backoff(self.request.retries)) from None
     except KalshiError as exc:
-        services.audit(
-            order,
-            "amend_refused",
-            WORKER,
-            received={"code": exc.code, "message": exc.message, "status": exc.http_status},
-        )
-        dropped = drop(exc.message or str(exc.code), toast=f"Amend refused: {exc.message or exc.code}")
+        lifecycle.amend_refused(order, WORKER, exc)
         # The refusal may be because the order changed meanwhile (filled, canceled): take the exchange's view.
         try:
-            services.apply_exchange_order(order, client.get_order(order.exchange_order_id), "amend")
+            lifecycle.apply_exchange_order(order, client.get_order(order.exchange_order_id), "amend")
         except KalshiError as error:
             log.info("after a refused amend, order %s could not be refreshed: %s", order.pk, error)
-        return dropped
-    done(result.fill_count, result.remaining_count, result.order_id, WORKER)
+        return "dropped"
+    lifecycle.amended(
+        order,
+        fill_count=result.fill_count,
+        remaining=result.remaining_count,
+        exchange_id=result.order_id,
+        actor=WORKER,
+    )
     return "amended"
 
 
@@ -326,10 +256,10 @@ def cancel_trader_orders(self: Any, order_ids: list[int], actor: str) -> str:
             accounts[order.account_id] = order.account
         else:
             cancel_order.delay(order.pk)
-    for account_id, orders in resting.items():
+    for account_id, batch in resting.items():
         client = client_for(accounts[account_id])
-        for start in range(0, len(orders), BATCH_CANCEL_SIZE):
-            chunk = orders[start : start + BATCH_CANCEL_SIZE]
+        for start in range(0, len(batch), BATCH_CANCEL_SIZE):
+            chunk = batch[start : start + BATCH_CANCEL_SIZE]
             try:
                 items = client.batch_cancel_orders([o.exchange_order_id or "" for o in chunk])
             except RateLimited:
@@ -345,7 +275,7 @@ def cancel_trader_orders(self: Any, order_ids: list[int], actor: str) -> str:
             for order in chunk:
                 error = errors.get(order.exchange_order_id or "")
                 if error is not None:
-                    services.audit(
+                    lifecycle.audit(
                         order,
                         "cancel_refused",
                         actor,
@@ -357,16 +287,9 @@ def cancel_trader_orders(self: Any, order_ids: list[int], actor: str) -> str:
                     log.warning("after a batch cancel, order %s could not be read (%s)", order.pk, exc)
                     cancel_order.delay(order.pk)  # it reads the order again and settles the row
                     continue
-                services.apply_exchange_order(order, remote, actor)
+                lifecycle.apply_exchange_order(order, remote, actor)
                 if error is not None and remote.status == "resting":
-                    Order.objects.filter(pk=order.pk).update(cancel_requested=False)
-                    order.refresh_from_db()
-                    services.notify_user(
-                        order.user_id,
-                        services.render_order_update(
-                            order, toast=f"Cancel refused: {error.message or error.code}"
-                        ),
-                    )
+                    lifecycle.cancel_refused(order, actor, error.code, error.message, record=False)
     return "done"
 
 
@@ -385,7 +308,7 @@ def cancel_all_for_account(self: Any, account_id: int, actor: str) -> str:
         exchange_order_id=None
     ):
         try:
-            services.apply_exchange_order(order, client.get_order(order.exchange_order_id), actor)
+            lifecycle.apply_exchange_order(order, client.get_order(order.exchange_order_id), actor)
         except KalshiError as exc:
             log.warning("after cancel-all, order %s could not be refreshed: %s", order.pk, exc)
     Order.objects.filter(account=account, status=Order.Status.NEW).update(cancel_requested=True)

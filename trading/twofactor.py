@@ -94,7 +94,7 @@ def provisioning_uri(device: TOTPDevice, username: str) -> str:
 
 
 def _required(user: Any) -> bool:
-    mode = getattr(settings, "KALSHIWEB_REQUIRE_2FA", "off")
+    mode = settings.KALSHIWEB_REQUIRE_2FA
     return mode == "all" or (mode == "staff" and bool(user.is_staff))
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kalshiweb.http import TraderRequest
 from markets import live
 from markets.models import Market
-from trading import services
+from trading import lifecycle, services
 from trading.balance import balance_key, get_balance, parse_cached
 from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
@@ -111,6 +111,16 @@ def ticket_context(
         "balance": balance,
         "account": account,
         **extra,
+    }
+
+
+def market_page_panel(request: TraderRequest, market: Market) -> dict[str, Any]:
+    """The market page's trading panel (registered in TradingConfig.ready()): the ticket and the trader's own
+    orders and fills in this market."""
+    return {
+        "ticket": ticket_context(request, market),
+        "my_orders": Order.objects.for_user(request.user).filter(ticker=market.ticker)[:50],
+        "my_fills": Fill.objects.filter(user=request.user, ticker=market.ticker)[:50],
     }
 
 
@@ -232,7 +242,7 @@ def order_row(request: TraderRequest, order_id: int) -> HttpResponse:
     if order.status == Order.Status.NEW and order.attempts == 0 and order.too_old_to_send:
         # Never tried and now too old to send: expired here, so the trader sees it while the worker is down (the
         # same conditional update as the worker's claim: if the worker claimed it first, this changes nothing).
-        services.expire_unsent(order, "page")
+        lifecycle.expire_unsent(order, "page")
     return render(request, "trading/_order_row.html", {"order": order})
 
 

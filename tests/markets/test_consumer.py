@@ -456,8 +456,8 @@ async def test_an_order_row_goes_only_to_its_markets_page_and_its_toast_everywhe
     from channels.db import database_sync_to_async
 
     from tests.factories import make_market, make_user
+    from trading.lifecycle import notify_user, render_order_update
     from trading.models import KalshiAccount, Order
-    from trading.services import notify_user, render_order_update
 
     def setup() -> Order:
         make_market("KXA-1")

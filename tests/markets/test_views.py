@@ -239,7 +239,7 @@ def test_each_sort_orders_the_page_with_the_ticker_as_tie_break_and_empty_values
 
 
 def test_pages_split_the_sorted_list_without_overlap_and_count_every_match(client, alice):
-    from markets.views import PAGE_SIZE
+    from markets.services import PAGE_SIZE
 
     tickers = [f"KXPG-{i:03d}" for i in range(PAGE_SIZE + 7)]
     for i, t in enumerate(tickers):
@@ -297,7 +297,7 @@ def test_bulk_row_values_equal_what_the_partials_compute_from_a_market():
     from django.utils.html import escape
 
     from markets.models import Market
-    from markets.views import prepare_rows
+    from markets.services import prepare_rows
 
     tickers = ["KX-A.B", "KX-%41", "KX-ü", "KX-a b", "KX-!$&'()*+,;=:@~", "KX-<b>"]
     markets = [

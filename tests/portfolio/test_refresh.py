@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from portfolio import services
+from portfolio import receivers, services, tasks
 from portfolio.models import EquityPoint, PortfolioSnapshot
 from tests.portfolio.helpers import make_fill, make_trader
 
@@ -56,9 +56,9 @@ def test_a_stale_snapshot_is_marked_with_its_age_and_queues_one_refresh(client, 
 
 
 def test_two_tabs_cause_one_refresh_within_the_window(alice):
-    assert services.request_refresh(alice.pk) is True
-    assert services.request_refresh(alice.pk) is False
-    assert services.request_refresh(alice.pk) is False
+    assert tasks.request_refresh(alice.pk) is True
+    assert tasks.request_refresh(alice.pk) is False
+    assert tasks.request_refresh(alice.pk) is False
 
 
 def test_a_refreshed_snapshot_is_fresh_again(client, alice, frozen):
@@ -133,7 +133,7 @@ def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice, django
     async_to_sync(layer.group_add)(f"user.{user_id}", channel)
     make_fill(alice, "KX-A", "bid", "0.40", "10")
     with django_capture_on_commit_callbacks(execute=True):
-        services.on_fill(alice.pk)
+        receivers.on_fill(alice.pk)
     message = async_to_sync(layer.receive)(channel)
     assert services.refresh_in_flight(alice.pk)  # and the balance is being refreshed
     assert 'id="portfolio-live" class="pf-live" hx-swap-oob="true"' in message["html"]

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from portfolio import services
+from portfolio import services, tasks
 from portfolio.models import EquityPoint, PortfolioSnapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +48,7 @@ def test_a_missing_snapshot_is_fetched_by_the_worker_and_pushed(sim, trader, cel
     # Fresh now: the page shows it without asking again, and a second tab does not cause another call.
     html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()
     assert "stale" not in html.split('id="pf-snapshot"')[1][:60]
-    assert services.request_refresh(trader.kalshi_account.pk) is False  # still inside the window
+    assert tasks.request_refresh(trader.kalshi_account.pk) is False  # still inside the window
 
 
 def test_a_failed_refresh_keeps_the_old_figures_and_says_why(sim, trader, celery_worker, client):
@@ -60,7 +60,7 @@ def test_a_failed_refresh_keeps_the_old_figures_and_says_why(sim, trader, celery
     )
     sim.faults.fail_next(50, "500", path_prefix="/portfolio/balance")
     try:
-        assert services.request_refresh(account.pk)
+        assert tasks.request_refresh(account.pk)
         snap = wait_for(
             lambda: PortfolioSnapshot.objects.exclude(last_error="").filter(account=account).first(),
             timeout=40,
@@ -81,14 +81,14 @@ def test_a_refresh_asked_for_inside_the_window_runs_when_the_window_ends(
     monkeypatch.setattr(services, "REFRESH_WINDOW", 2)
     account = trader.kalshi_account
     before = sim.call(lambda: sim.exchange.account(trader.sim_user_id).balance)
-    assert services.request_refresh(account.pk) is True
+    assert tasks.request_refresh(account.pk) is True
     wait_for(lambda: PortfolioSnapshot.objects.filter(account=account, balance=before).exists())
 
     # The balance moves at the exchange (a fill, here a deposit) and the fill path asks for a refresh inside
     # the window: it is not queued now, but it must not be lost.
     sim.call(lambda: sim.exchange.deposit(trader.sim_user_id, D("0.22")))
-    assert services.request_refresh(account.pk) is False
-    assert services.request_refresh(account.pk) is False  # asked twice: still one follow-up
+    assert tasks.request_refresh(account.pk) is False
+    assert tasks.request_refresh(account.pk) is False  # asked twice: still one follow-up
     started = time.monotonic()
     snapshot = wait_for(
         lambda: PortfolioSnapshot.objects.filter(account=account, balance=before + D("0.22")).first(),

@@ -117,7 +117,7 @@ def test_each_trader_is_pushed_their_own_figures(shared, django_capture_on_commi
         if views == ("portfolio",):
             sent[uid] = html
 
-    monkeypatch.setattr("trading.services.notify_user", notify)
+    monkeypatch.setattr("portfolio.services.notify_user", notify)
     services.push(account)
     assert "KX-CPI-B" not in sent[alice.pk] and "KX-CPI-B" in sent[bob.pk]
     assert "KX-GDP-C" not in sent[alice.pk] + sent[bob.pk]

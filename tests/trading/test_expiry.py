@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from tests.trading.orderkit import exchange_orders, fresh_market, make_order
 from tests.trading.test_submission import cleaned, wait_for
+from trading.lifecycle import order_request
 from trading.models import Order
-from trading.services import order_request, place_order
+from trading.services import place_order
 from trading.tasks import reconcile_stuck_orders, submit_order
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -260,6 +260,6 @@ def test_a_fill_recovered_before_we_learn_the_exchange_id_is_attached_to_its_ord
 
 
 def kit_request(order: Order) -> Any:
-    from trading.services import order_request
+    from trading.lifecycle import order_request
 
     return order_request(order)

@@ -68,7 +68,7 @@ from django.db import connections
 from kalshiweb.kalshi.errors import OutcomeUnknown
 from tests.factories import make_user
 from tests.trading import orderkit as kit
-from trading import clients, services, tasks
+from trading import clients, lifecycle, tasks
 from trading.models import Fill, KalshiAccount, Order, TraderProfile
 from trading.private_feed import AccountStreams
 
@@ -311,7 +311,7 @@ class FaultRig:
             assert order.mark_submitting()
         if scenario in ("killed_after_accept", "accepted_before_409"):
             try:
-                clients.client_for(self.account).submit_order(services.order_request(order))
+                clients.client_for(self.account).submit_order(lifecycle.order_request(order))
             except OutcomeUnknown:
                 # The earlier attempt's own answer was lost (a loaded host): whether the exchange has it is
                 # unknown, which the tasks must sort out all the same.
@@ -635,7 +635,7 @@ def test_the_same_faults_through_a_real_worker_on_the_redis_broker(
     trial = Trial(0, kit.fresh_market(sim))
     killed = kit.make_order(user, account, trial.ticker)
     assert killed.mark_submitting()
-    clients.client_for(account).submit_order(services.order_request(killed))  # accepted; the worker died
+    clients.client_for(account).submit_order(lifecycle.order_request(killed))  # accepted; the worker died
     trial.planned.append(Planned(killed, "killed_after_accept", refused=False))
     for mode, n in [("timeout_after_accept", 2), ("500", 1), ("429", 2)]:
         sim.faults.fail_next(n, mode, path_prefix=ORDERS_PATH, hang_seconds=0.05)

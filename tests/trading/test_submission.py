@@ -129,19 +129,19 @@ def test_the_same_task_delivered_twice_submits_once(sim, trader, celery_worker):
 def test_the_claim_and_its_submitting_row_commit_together_or_not_at_all(sim, trader, monkeypatch):
     """One transaction before the POST: when its audit row cannot be written, the claim is rolled back with
     it (the order is still NEW, nothing was sent), and the next delivery submits it exactly once."""
-    from trading import services
+    from trading import lifecycle
 
     ticker = open_market(sim)
     monkeypatch.setattr("trading.tasks.submit_order.delay_on_commit", lambda *a, **k: None)
     order = place_order(trader, cleaned(), ticker)
-    real_audit = services.audit
+    real_audit = lifecycle.audit
 
     def failing_audit(o: Order, kind: str, *args: Any, **kwargs: Any) -> None:
         if kind == "submitting":
             raise RuntimeError("audit row could not be written")
         real_audit(o, kind, *args, **kwargs)
 
-    monkeypatch.setattr(services, "audit", failing_audit)
+    monkeypatch.setattr(lifecycle, "audit", failing_audit)
     with pytest.raises(RuntimeError, match="audit row"):
         submit_order.run(order.pk)
     row = Order.objects.get(pk=order.pk)
@@ -149,7 +149,7 @@ def test_the_claim_and_its_submitting_row_commit_together_or_not_at_all(sim, tra
     assert not row.events.filter(kind="submitting").exists()
     assert exchange_orders(sim, trader.sim_user_id, str(order.client_order_id)) == []
 
-    monkeypatch.setattr(services, "audit", real_audit)
+    monkeypatch.setattr(lifecycle, "audit", real_audit)
     assert submit_order.run(order.pk) == Order.Status.RESTING
     assert submit_order.run(order.pk) == "already resting"
     row = Order.objects.get(pk=order.pk)

@@ -9,12 +9,15 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kalshiweb.env import without_password
 from kalshiweb.exchange import default_credentials, make_client
 from kalshiweb.kalshi.ratelimit import RateLimitConfig, RedisRateLimiter
+from markets import extensions
 from markets.feed import Feed
 from markets.models import Market
 from markets.publish import render_update
-from trading.private_feed import AccountStreams
+from markets.sync import sync_markets
+from markets.tape import trade_row
 
 log = logging.getLogger("markets.feed")
 
@@ -37,8 +40,6 @@ class MarketCache:
 
 def initial_sync() -> None:
     """Fill the market tables when the feed starts leading (the exchange may still be starting)."""
-    from markets.sync import sync_markets
-
     for attempt in range(30):
         try:
             log.info("initial market sync: %s", sync_markets())
@@ -81,15 +82,7 @@ class Command(BaseCommand):
                 )
                 client = seeding["client"] = make_client(timeout=5.0, limiter=limiter, max_attempts=1)
             page = await client.get_trades(ticker=ticker, limit=30)
-            return [
-                {
-                    "price": str(t.yes_price),
-                    "count": str(t.count),
-                    "side": t.taker_outcome_side,
-                    "time": t.created_time.strftime("%H:%M:%S"),
-                }
-                for t in page.items
-            ]
+            return [trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time) for t in page.items]
 
         feed = Feed(
             redis_url=settings.REDIS_URL,
@@ -99,12 +92,10 @@ class Command(BaseCommand):
             render=render,
             on_lead=None if options["no_sync"] else initial_sync,
             seed_trades=seed_trades,
-            leader_tasks=[AccountStreams().run],
+            leader_tasks=extensions.feed_leader_tasks(),  # the accounts' private streams (trading)
             lease_ttl_ms=options["lease_ttl_ms"],
             silence_timeout=options["silence_timeout"],
         )
-        from kalshiweb.bootstrap import without_password
-
         redis_url = without_password(settings.REDIS_URL)
         self.stdout.write(f"kalshi_feed: upstream {settings.KALSHI_WS_URL}, Redis {redis_url}")
         try:

@@ -1,0 +1,271 @@
+"""What the market pages show, read for the views: the list's filtered page of rows, a market's live state,
+its chart and first trades (REST calls to the exchange, cached).
+
+The views parse the request, call one function here and render."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from django.core.paginator import Page, Paginator
+from django.db.models import F, Q, QuerySet
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.safestring import SafeString
+
+from kalshiweb.exchange import make_client, run_blocking
+from kalshiweb.kalshi.errors import KalshiError
+from markets import live, tape
+from markets.models import Market, Series, Watch
+
+SORTS = {
+    "volume": F("volume").desc(),
+    "volume_24h": F("volume_24h").desc(),
+    "close_time": F("close_time").asc(nulls_last=True),
+    "spread": F("spread").asc(nulls_last=True),
+    "ticker": F("ticker").asc(),
+}
+PAGE_SIZE = 50
+CHART_PERIODS = {"1": "1m", "60": "1h", "1440": "1d"}
+CHART_SPAN = {1: timedelta(hours=6), 60: timedelta(days=7), 1440: timedelta(days=180)}
+
+
+def price_history(market: Market, period: int) -> tuple[list[dict[str, object]], str | None]:
+    """Closing YES prices from the exchange's candlesticks (trade price, else the bid/ask mid)."""
+    series = market.series_id
+    if series is None:
+        return [], "unknown series"
+    end = timezone.now()
+    start = max(end - CHART_SPAN[period], market.open_time or end - CHART_SPAN[period])
+
+    async def fetch() -> list[Any]:
+        async with make_client(timeout=3.0, max_attempts=1) as client:
+            return await client.get_candlesticks(
+                series, market.ticker, start_ts=start, end_ts=end, period_interval=period
+            )
+
+    try:
+        candles = run_blocking(fetch)
+    except (KalshiError, OSError) as exc:
+        return [], str(exc)
+    points = []
+    for c in candles:
+        price = c.price.close
+        if price is None and c.yes_bid.close is not None and c.yes_ask.close is not None:
+            price = (c.yes_bid.close + c.yes_ask.close) / 2
+        if price is not None:
+            points.append({"t": c.end_period.timestamp(), "price": price})
+    return points, None
+
+
+def recent_trades(ticker: str) -> list[dict[str, str]]:
+    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades (cached 15 s)."""
+    cached = live.cached_json(f"kw:rest-trades:{ticker}")
+    if cached is not None:
+        return cached
+
+    async def fetch() -> list[Any]:
+        async with make_client(timeout=3.0, max_attempts=1) as client:
+            return list((await client.get_trades(ticker=ticker, limit=30)).items)
+
+    try:
+        trades = run_blocking(fetch)
+    except (KalshiError, OSError):
+        return []
+    rows = [tape.trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time) for t in trades]
+    live.store_json(f"kw:rest-trades:{ticker}", rows, ttl=15)
+    return rows
+
+
+def _url_for_each_ticker(name: str) -> Callable[[str], str]:
+    """`reverse(name, args=[ticker])` for many tickers at the cost of one reverse().
+
+    reverse() percent-quotes the whole path character by character, so splicing the quoted ticker between the
+    parts around a placeholder gives the same string; a ticker the `str` converter would refuse (empty, or
+    with a slash) goes through reverse() itself and fails the same way."""
+    head, tail = reverse(name, args=[_PLACEHOLDER]).split(_PLACEHOLDER)
+
+    def url(ticker: str) -> str:
+        if not ticker or "/" in ticker:
+            return reverse(name, args=[ticker])
+        return head + quote(ticker, safe=_URL_SAFE) + tail
+
+    return url
+
+
+_PLACEHOLDER = "KWTICKERPLACEHOLDER"
+_URL_SAFE = RFC3986_SUBDELIMS + "/~:@"
+
+
+def prepare_rows(markets: Iterable[Market]) -> list[dict[str, Any]]:
+    """The values a list row renders (templates/markets/_fragments.html#market-row), computed in bulk.
+
+    Each row is a plain dict with the same names as the Market attributes the shared partials read, so the
+    partials render a Market (the feed, the polling row) and a row dict alike; a dict is what the template
+    engine looks up fastest, and the links cost one reverse() per page instead of four per row."""
+    detail = _url_for_each_ticker("markets:detail")
+    row = _url_for_each_ticker("markets:row")
+    watch = _url_for_each_ticker("markets:toggle_watch")
+    rows = []
+    for market in markets:
+        ticker = market.ticker
+        rows.append(
+            {
+                "ticker": ticker,
+                # Escaped here once (the same escape the template would apply), so the template skips it.
+                "dom_id": SafeString(market.dom_id),  # only [A-Za-z0-9_-]
+                "detail_url": SafeString(html.escape(detail(ticker))),
+                "row_url": SafeString(html.escape(row(ticker))),
+                "watch_url": SafeString(html.escape(watch(ticker))),
+                "display_title": market.display_title,
+                "quote_ts": getattr(market, "quote_ts", None),
+                "yes_bid": market.yes_bid,
+                "yes_ask": market.yes_ask,
+                "last_price": market.last_price,
+                "change_24h": market.change_24h,
+                "volume": market.volume,
+                "close_time": market.close_time,
+            }
+        )
+    return rows
+
+
+# The columns a list row needs (prepare_rows, live.overlay_quote): the page's rows skip the rules, price
+# ranges and other long columns.
+ROW_FIELDS = (
+    "ticker",
+    "title",
+    "yes_sub_title",
+    "status",
+    "close_time",
+    *live.QUOTE_FIELDS,
+    *live.COUNT_FIELDS,
+    "previous_price",
+    "spread",
+)
+
+
+def page_of_markets(markets: QuerySet[Market], number: str | None) -> tuple[Page, list[Market]]:
+    """Paginate on the ticker alone (the count and the page are read from the sort's index), then load the
+    page's 50 rows by primary key, in the page's order."""
+    page = Paginator(markets.values_list("ticker", flat=True), PAGE_SIZE).get_page(number)
+    tickers = list(page.object_list)
+    rows = Market.objects.only(*ROW_FIELDS).in_bulk(tickers)
+    return page, [rows[t] for t in tickers if t in rows]
+
+
+def watched_tickers(user: Any) -> set[str]:
+    return set(Watch.objects.filter(user=user).values_list("market_id", flat=True))
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The market list's filters, as the query string gives them."""
+
+    q: str = ""
+    status: str = "open"
+    category: str = ""
+    series: str = ""
+    closing: str = ""
+    sort: str = "volume"
+    page: str | None = None
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> ListFilters:
+        return cls(
+            q=query.get("q", ""),
+            status=query.get("status", "open"),
+            category=query.get("category", ""),
+            series=query.get("series", ""),
+            closing=query.get("closing", ""),
+            sort=query.get("sort", "volume"),
+            page=query.get("page"),
+        )
+
+
+def market_list(user: Any, filters: ListFilters) -> dict[str, Any]:
+    """The market list page's context: one page of rows with live quotes, and the filter choices."""
+    markets = Market.objects.search(filters.q)
+    if filters.status in Market.STATUS_FILTERS:
+        markets = markets.filter(status__in=Market.STATUS_FILTERS[filters.status])
+    if filters.category:
+        markets = markets.filter(Q(event__category=filters.category) | Q(series__category=filters.category))
+    if filters.series:
+        markets = markets.filter(series_id=filters.series)
+    if filters.closing:
+        markets = markets.closing_within(timedelta(hours=24))
+    markets = markets.order_by(SORTS.get(filters.sort, SORTS["volume"]), "ticker")
+    page, rows = page_of_markets(markets, filters.page)
+    quotes = live.get_quotes([m.ticker for m in rows])
+    for market in rows:
+        live.overlay_quote(market, quotes.get(market.ticker))
+    return {
+        "page": page,
+        "markets": prepare_rows(rows),
+        "watched": watched_tickers(user),
+        "filters": {
+            "q": filters.q,
+            "status": filters.status,
+            "category": filters.category,
+            "series": filters.series,
+            "closing": filters.closing,
+            "sort": filters.sort,
+        },
+        "categories": sorted({c for c in Series.objects.values_list("category", flat=True) if c}),
+        "series_list": Series.objects.order_by("ticker"),
+        "statuses": list(Market.STATUS_FILTERS),
+        "sorts": list(SORTS),
+        "live_tickers": [m.ticker for m in rows],
+    }
+
+
+def market_page(
+    user: Any, market: Market, *, period: str, partial: str, chart_deferred: bool
+) -> dict[str, Any]:
+    """A market page's context (or the part `partial` re-renders): live quote, book and tape, the chart unless
+    deferred. The trading panels are added by the view (`markets.extensions`)."""
+    live.overlay_quote(market, live.get_quote(market.ticker))
+    chart: list[dict[str, object]] = []
+    chart_error: str | None = None
+    if not chart_deferred:
+        chart, chart_error = price_history(market, int(period))
+    return {
+        "market": market,
+        "period": period,
+        "periods": list(CHART_PERIODS.items()),
+        "chart": chart,
+        "chart_error": chart_error,
+        "chart_deferred": chart_deferred,
+        "book": live.get_book(market.ticker),
+        "trades": live.get_trades(market.ticker)[:30]
+        or (recent_trades(market.ticker) if partial in ("", "market-trades") else []),
+        "watched": watched_tickers(user),
+        "live_tickers": [market.ticker],
+        "live_view": "detail",
+    }
+
+
+def watchlist(user: Any) -> dict[str, Any]:
+    watches = list(Watch.objects.filter(user=user).select_related("market", "market__event"))
+    quotes = live.get_quotes([w.market_id for w in watches])
+    markets = [live.overlay_quote(w.market, quotes.get(w.market_id)) for w in watches]
+    return {
+        "markets": prepare_rows(markets),
+        "watched": {m.ticker for m in markets},
+        "live_tickers": [m.ticker for m in markets],
+    }
+
+
+def toggle_watch(user: Any, market: Market) -> set[str]:
+    """Watch the market, or stop watching it. Returns the user's watched tickers after."""
+    deleted, _ = Watch.objects.filter(user=user, market=market).delete()
+    if not deleted:
+        Watch.objects.get_or_create(user=user, market=market)
+    return watched_tickers(user)
