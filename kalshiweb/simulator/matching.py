@@ -7,16 +7,15 @@ NO bid q cross when p + q >= 1; trades execute at the resting (maker) order's pr
 A resting order holds its collateral (remaining x own price) in `Order.reserved`, taken from the balance
 when it rests and given back when it leaves the book; the taker pays at the maker's price plus the taker
 fee. Positions are booked by the ledger (`Ledger.apply_position`). Every request is validated and planned
-(`_plan`, `_check_affordable`) before anything changes, so an `ExchangeError` leaves no trace.
+(book.py) before anything changes, so an `ExchangeError` leaves no trace.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kalshiweb.simulator import fees
+from kalshiweb.simulator import book, fees
 from kalshiweb.simulator.core import Core, ticker_state
 from kalshiweb.simulator.events import BookDelta, FillEvent, OrderUpdate, PositionUpdate, TradeEvent
 from kalshiweb.simulator.grid import on_grid
@@ -47,14 +46,6 @@ from kalshiweb.simulator.model import (
     from_unix,
     unix,
 )
-
-
-@dataclass
-class _Plan:
-    fills: list[tuple[Order, Decimal]]
-    maker_cancels: list[Order]
-    stopped: bool  # taker_at_cross self-trade stop
-    left: Decimal
 
 
 class Matcher:
@@ -186,18 +177,18 @@ class Matcher:
                 self._finish_canceled(order, "ReduceOnlyCancel")
                 return order
 
-        if post_only and self._would_cross(m, order):
+        if post_only and book.would_cross(m, order):
             self._store_new(acct, order)
             self._finish_canceled(order, "PostOnlyCrossCancel")
             return order
 
-        plan = self._plan(m, order)
+        plan = book.plan(m, order)
         if time_in_force == FOK and (plan.left > 0 or plan.stopped):
             self._store_new(acct, order)
             self._finish_canceled(order, None)
             return order
 
-        self._check_affordable(acct, m, order, plan, available=acct.balance)
+        book.check_affordable(acct, m, order, plan, available=acct.balance)
         self._store_new(acct, order)
         self._execute(m, acct, order, plan)
         return order
@@ -339,10 +330,10 @@ class Matcher:
 
         # Dry run on a copy to validate affordability before touching anything.
         probe = Order(**{**order.__dict__, "yes_price": p, "remaining_count": new_remaining})
-        plan = self._plan(m, probe) if not keeps_priority else _Plan([], [], False, new_remaining)
-        if order.post_only and not keeps_priority and self._would_cross(m, probe):
+        plan = book.plan(m, probe) if not keeps_priority else book.Plan([], [], False, new_remaining)
+        if order.post_only and not keeps_priority and book.would_cross(m, probe):
             raise ExchangeError(400, "invalid_order", "a post-only order cannot be amended to cross the book")
-        self._check_affordable(acct, m, probe, plan, available=acct.balance + order.reserved)
+        book.check_affordable(acct, m, probe, plan, available=acct.balance + order.reserved)
 
         before = ticker_state(m)
         if updated_client_order_id is not None and updated_client_order_id != order.client_order_id:
@@ -380,67 +371,16 @@ class Matcher:
         order.remaining_count = new_remaining
         order.time_in_force = GTC
         self._emit(OrderUpdate(user_id, order))
-        self._execute(m, acct, order, self._plan(m, order), before=before)
+        self._execute(m, acct, order, book.plan(m, order), before=before)
         return order
 
-    # ------------------------------------------------------------------ matching
-
-    def _would_cross(self, m: Market, order: Order) -> bool:
-        opp = m.no_book if order.book_side == BID else m.yes_book
-        return bool(opp) and max(opp) >= ONE - order.own_price
-
-    def _plan(self, m: Market, order: Order) -> _Plan:
-        opp = m.no_book if order.book_side == BID else m.yes_book
-        threshold = ONE - order.own_price
-        left = order.remaining_count
-        fills: list[tuple[Order, Decimal]] = []
-        cancels: list[Order] = []
-        stopped = False
-        for level in sorted((q for q in opp if q >= threshold), reverse=True):
-            for maker in opp[level]:
-                if maker.user_id == order.user_id:
-                    if order.self_trade_prevention_type == "maker":
-                        cancels.append(maker)
-                        continue
-                    stopped = True
-                    break
-                take = min(left, maker.remaining_count)
-                fills.append((maker, take))
-                left -= take
-                if not left:
-                    break
-            if stopped or not left:
-                break
-        return _Plan(fills, cancels, stopped, left)
-
-    def _check_affordable(
-        self, acct: Account, m: Market, order: Order, plan: _Plan, *, available: Decimal
-    ) -> None:
-        held = acct.positions.get(m.ticker)
-        pos = held.position if held else ZERO
-        need = ZERO
-        for maker, q in plan.fills:
-            px = maker.yes_price if order.book_side == BID else ONE - maker.yes_price
-            need += q * px + fees.taker_fee(q, maker.yes_price)
-            if order.book_side == BID:
-                need -= min(q, max(-pos, ZERO))
-                pos += q
-            else:
-                need -= min(q, max(pos, ZERO))
-                pos -= q
-        available += sum((c.reserved for c in plan.maker_cancels), ZERO)
-        if order.time_in_force == GTC and not plan.stopped:
-            need += plan.left * order.own_price
-        if need > available:
-            raise ExchangeError(
-                400,
-                "available_balance_too_low",
-                "insufficient balance",
-                f"need {need:.4f}, have {available:.4f}",
-            )
-
     def _execute(
-        self, m: Market, acct: Account, order: Order, plan: _Plan, before: tuple[object, ...] | None = None
+        self,
+        m: Market,
+        acct: Account,
+        order: Order,
+        plan: book.Plan,
+        before: tuple[object, ...] | None = None,
     ) -> None:
         if before is None:
             before = ticker_state(m)
