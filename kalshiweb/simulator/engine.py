@@ -51,6 +51,7 @@ Order outcomes
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,7 +68,6 @@ from kalshiweb.simulator.events import (
     SimEvent,
     TickerUpdate,
     TradeEvent,
-    log,
 )
 from kalshiweb.simulator.ledger import Ledger
 from kalshiweb.simulator.lifecycle import Lifecycle
@@ -103,6 +103,8 @@ from kalshiweb.simulator.model import (
     unix,
     unix_ms,
 )
+
+log = logging.getLogger(__name__)
 
 # Re-exported: callers (server, wire, tests) have always imported the engine's vocabulary from here.
 __all__ = [
