@@ -26,16 +26,10 @@ class EngineHandlers:
         return self.exchange.account(user_id)
 
     def _orders_newest_first(self, user_id: str) -> list[Order]:
-        orders = self._account(user_id).orders
-        values = list(orders.values()) if isinstance(orders, dict) else list(orders)
-        return list(reversed(values))
+        return list(reversed(self._account(user_id).orders.values()))
 
     def _own_order(self, user_id: str, order_id: str) -> Order:
-        orders = self._account(user_id).orders
-        if isinstance(orders, dict):
-            order = orders.get(order_id)
-        else:
-            order = next((o for o in orders if o.order_id == order_id), None)
+        order = self._account(user_id).orders.get(order_id)
         if order is None:
             raise not_found(f"order {order_id} not found")
         return order
