@@ -10,14 +10,44 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from kalshiweb.simulator.engine import ACTIVE, ASK, BID, GTC, IOC, ExchangeError, Market
 from kalshiweb.simulator.grid import min_step, snap
+from kalshiweb.simulator.model import ACTIVE, ASK, BID, GTC, IOC, Account, ExchangeError, Market, Order
 
-if TYPE_CHECKING:
-    from kalshiweb.simulator.engine import Exchange
+
+class Venue(Protocol):
+    """What the bots need from an exchange (`engine.Exchange` is one)."""
+
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def rng(self) -> random.Random: ...
+    @property
+    def activity(self) -> float: ...
+    @property
+    def markets(self) -> dict[str, Market]: ...
+    @property
+    def accounts(self) -> dict[str, Account]: ...
+    @property
+    def orders(self) -> dict[str, Order]: ...
+
+    def add_account(self, user_id: str, balance: Decimal | None = None) -> Account: ...
+    def cancel_order(self, user_id: str, order_id: str) -> tuple[Order, Decimal]: ...
+    def create_order(
+        self,
+        user_id: str,
+        *,
+        ticker: str,
+        side: str,
+        count: Decimal,
+        price: Decimal,
+        time_in_force: str,
+        self_trade_prevention_type: str = "taker_at_cross",
+    ) -> Order: ...
+
 
 MM = "sim-mm"
 TAKER = "sim-taker"
@@ -27,7 +57,7 @@ KEEP_BOT_FILLS = 500
 FAIR_MIN, FAIR_MAX = Decimal("0.02"), Decimal("0.98")
 
 
-def ensure_bot_accounts(ex: Exchange) -> None:
+def ensure_bot_accounts(ex: Venue) -> None:
     for user in (MM, TAKER):
         if user not in ex.accounts:
             ex.add_account(user, BOT_BALANCE)
@@ -46,12 +76,12 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def drift_fair(ex: Exchange, m: Market, scale: float = 0.01) -> None:
+def drift_fair(ex: Venue, m: Market, scale: float = 0.01) -> None:
     step = Decimal(str(round(ex.rng.gauss(0.0, scale), 4)))
     m.fair_value = min(FAIR_MAX, max(FAIR_MIN, m.fair_value + step))
 
 
-def requote(ex: Exchange, m: Market, levels: int = 4) -> None:
+def requote(ex: Venue, m: Market, levels: int = 4) -> None:
     """Replace the market maker's quotes in `m` with a fresh ladder around `m.fair_value`."""
     ensure_bot_accounts(ex)
     mm = ex.accounts[MM]
@@ -82,7 +112,7 @@ def requote(ex: Exchange, m: Market, levels: int = 4) -> None:
                 pass
 
 
-def take(ex: Exchange, m: Market) -> None:
+def take(ex: Venue, m: Market) -> None:
     """A small IOC order crossing the spread, leaning towards the fair value."""
     ensure_bot_accounts(ex)
     buy = ex.rng.random() < float(m.fair_value)
@@ -100,7 +130,7 @@ def take(ex: Exchange, m: Market) -> None:
         pass
 
 
-def _prune(ex: Exchange) -> None:
+def _prune(ex: Venue) -> None:
     """Forget the bots' finished orders and old fills so a long simulation does not grow without bound."""
     for user in (MM, TAKER):
         acct = ex.accounts.get(user)
@@ -113,7 +143,7 @@ def _prune(ex: Exchange) -> None:
         del acct.fills[KEEP_BOT_FILLS:]
 
 
-def step_market(ex: Exchange, m: Market) -> None:
+def step_market(ex: Venue, m: Market) -> None:
     drift_fair(ex, m)
     if ex.rng.random() < 0.5 or not (m.yes_book and m.no_book):
         requote(ex, m)
@@ -121,7 +151,7 @@ def step_market(ex: Exchange, m: Market) -> None:
         take(ex, m)
 
 
-def run_bots(ex: Exchange, elapsed_seconds: float) -> None:
+def run_bots(ex: Venue, elapsed_seconds: float) -> None:
     if ex.activity <= 0 or elapsed_seconds <= 0:
         return
     ensure_bot_accounts(ex)

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kalshiweb.simulator.engine import ZERO, ExchangeError, Market, unix
-
-if TYPE_CHECKING:
-    from kalshiweb.simulator.engine import Exchange
+from kalshiweb.simulator.model import ZERO, ExchangeError, Market, unix
+from kalshiweb.simulator.numfmt import count_fp
+from kalshiweb.simulator.numfmt import dollars as _d
 
 PERIODS = (1, 60, 1440)
 MAX_CANDLES = 5000
-
-
-def _d(x: Decimal) -> str:
-    from kalshiweb.simulator.wire import dollars
-
-    return dollars(x)
 
 
 def _ceil_to(ts: int, period: int) -> int:
@@ -26,7 +20,7 @@ def _ceil_to(ts: int, period: int) -> int:
 
 
 def build_candlesticks(
-    ex: Exchange, m: Market, start_ts: int, end_ts: int, period_minutes: int
+    m: Market, start_ts: int, end_ts: int, period_minutes: int, *, now: datetime
 ) -> list[dict[str, Any]]:
     """One candle per period whose end lies in [start_ts, end_ts] (plus the in-progress period containing
     end_ts, when that is the current one), from the market's listing on.
@@ -34,8 +28,6 @@ def build_candlesticks(
     A candle covers (end - period, end]; yes_bid/yes_ask OHLC come from the recorded top-of-book history,
     `price` from trades (only `previous_dollars` when the period had none), open interest as of the end.
     """
-    from kalshiweb.simulator.wire import count_fp
-
     if period_minutes not in PERIODS:
         raise ExchangeError(400, "invalid_parameters", "period_interval must be 1, 60 or 1440")
     if end_ts < start_ts:
@@ -44,7 +36,7 @@ def build_candlesticks(
     listed = unix(m.created_time or m.open_time)
     lo = max(_ceil_to(int(start_ts), period), _ceil_to(listed + 1, period))
     # The period containing end_ts is included while it is still in progress (its end is after now).
-    hi = min(_ceil_to(int(end_ts), period), _ceil_to(unix(ex.now), period))
+    hi = min(_ceil_to(int(end_ts), period), _ceil_to(unix(now), period))
     if hi < lo:
         return []
     ends = list(range(lo, hi + 1, period))[-MAX_CANDLES:]

@@ -11,13 +11,29 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from kalshiweb.simulator.engine import CLOSED, FINALIZED, ONE, Event, Market, Series
+from kalshiweb.simulator import bots
+from kalshiweb.simulator.core import ticker_state
 from kalshiweb.simulator.grid import ranges_for
+from kalshiweb.simulator.model import ACTIVE, CLOSED, FINALIZED, INITIALIZED, ONE, Event, Market, Series
 
-if TYPE_CHECKING:
-    from kalshiweb.simulator.engine import Exchange
+
+class Venue(bots.Venue, Protocol):
+    """What the catalog needs from an exchange (`engine.Exchange` is one): the bots' view, plus the
+    catalog writes and a settable clock (the history is traded in the past)."""
+
+    @property
+    def now(self) -> datetime: ...
+    @now.setter
+    def now(self, value: datetime) -> None: ...
+    @property
+    def series(self) -> dict[str, Series]: ...
+
+    def add_series(self, s: Series) -> Series: ...
+    def add_event(self, e: Event) -> Event: ...
+    def add_market(self, m: Market) -> Market: ...
+
 
 HISTORY = timedelta(hours=3)
 HISTORY_STEP = timedelta(minutes=10)
@@ -106,7 +122,7 @@ def _day(dt: datetime) -> str:
     return dt.strftime("%y%b%d").upper()
 
 
-def build_catalog(ex: Exchange) -> None:
+def build_catalog(ex: Venue) -> None:
     now = ex.now
     rng = ex.rng
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -407,12 +423,9 @@ def build_catalog(ex: Exchange) -> None:
     _seed_history(ex, now)
 
 
-def _seed_history(ex: Exchange, now: datetime) -> None:
+def _seed_history(ex: Venue, now: datetime) -> None:
     """Quote and trade the open markets for a few simulated hours before `now`, so books, last prices and
     candlesticks have something in them."""
-    from kalshiweb.simulator import bots as b
-    from kalshiweb.simulator.engine import ACTIVE, INITIALIZED
-
     live = [m for m in ex.markets.values() if m.status in (ACTIVE, INITIALIZED)]
     t = now - HISTORY
     first = True
@@ -427,14 +440,14 @@ def _seed_history(ex: Exchange, now: datetime) -> None:
                 m.previous_yes_bid = m.fair_value - Decimal("0.02")
                 m.previous_yes_ask = m.fair_value + Decimal("0.02")
                 m.previous_price = m.fair_value
-            b.drift_fair(ex, m, 0.006)
-            b.requote(ex, m)
+            bots.drift_fair(ex, m, 0.006)
+            bots.requote(ex, m)
             for _ in range(ex.rng.randint(0, 2)):
-                b.take(ex, m)
+                bots.take(ex, m)
         first = False
         t += HISTORY_STEP
     ex.now = now
     for m in live:
         if m.status == ACTIVE and now < m.close_time:
-            b.requote(ex, m)
-        m.last_ticker_state = ex._ticker_state(m)
+            bots.requote(ex, m)
+        m.last_ticker_state = ticker_state(m)

@@ -14,24 +14,23 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from kalshiweb.simulator.engine import (
+from kalshiweb.simulator.events import BookDelta, LifecycleEvent
+from kalshiweb.simulator.model import (
     ONE,
     ZERO,
     Account,
-    BookDelta,
     Event,
     Fill,
-    LifecycleEvent,
     Market,
     Order,
     Position,
     Series,
     Settlement,
     Trade,
-    _json_number,
     unix,
     unix_ms,
 )
+from kalshiweb.simulator.model import json_number as _json_number
 
 Levels = list[tuple[Decimal, Decimal]]
 

@@ -24,14 +24,34 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .server import SimulatorApp
+from kalshiweb.simulator.faults import Faults
 
 log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
+
+
+class HubApp(Protocol):
+    """What the hub needs from the exchange side (`feed.WsFeed` is one): market lookups, and each engine
+    event (or snapshot) as the `msg` part of a wire message."""
+
+    @property
+    def faults(self) -> Faults: ...
+
+    def market_exists(self, ticker: str) -> bool: ...
+    def all_tickers(self) -> list[str]: ...
+    def ticker_for_market_id(self, market_id: str) -> str | None: ...
+    def snapshot_msg(self, ticker: str, use_yes_price: bool) -> dict[str, Any]: ...
+    def delta_msg(self, event: Any, *, own: bool, use_yes_price: bool) -> dict[str, Any]: ...
+    def ticker_msg(self, ticker: str) -> dict[str, Any]: ...
+    def trade_ticker(self, trade: Any) -> str: ...
+    def trade_msg(self, trade: Any) -> dict[str, Any]: ...
+    def lifecycle_msg(self, event: Any) -> dict[str, Any] | None: ...
+    def private_event_ticker(self, event: Any) -> str: ...
+    def private_msg(self, event: Any) -> dict[str, Any]: ...
+
 
 SEQUENCED = {
     "orderbook_delta",
@@ -409,7 +429,7 @@ class Session:
 class Hub:
     """All live sessions; translates engine events to messages. Runs on the server loop only."""
 
-    def __init__(self, app: SimulatorApp, *, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
+    def __init__(self, app: HubApp, *, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
         self.app = app
         self.faults = app.faults
         self.sessions: set[Session] = set()
