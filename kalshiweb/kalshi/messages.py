@@ -1,5 +1,6 @@
 """The WebSocket message types, under the name the app imports them by: declared in ``types/ws.py``."""
 
+from .types.frames import decode_message, encode_frame, parse_message
 from .types.ws import (
     REMOVED_TYPES,
     SEQUENCED_TYPES,
@@ -24,8 +25,6 @@ from .types.ws import (
     UnknownMessage,
     Unsubscribed,
     UserOrder,
-    decode_message,
-    parse_message,
 )
 
 __all__ = [
@@ -53,5 +52,6 @@ __all__ = [
     "Unsubscribed",
     "UserOrder",
     "decode_message",
+    "encode_frame",
     "parse_message",
 ]
