@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import msgspec
+from msgspec import UNSET
+
+from kalshiweb.kalshi.types import ws
 from kalshiweb.simulator.engine import (
     ONE,
     ZERO,
@@ -79,6 +83,57 @@ def dollars6(d: Decimal) -> str:
 def count_fp(d: Decimal) -> str:
     """Contract count with 2 decimals: Decimal('10') -> '10.00'."""
     return _fixed(d, _Q2, _count_memo)
+
+
+_q4_memo: dict[Decimal, Decimal] = {}
+_q6_memo: dict[Decimal, Decimal] = {}
+_q2_memo: dict[Decimal, Decimal] = {}
+
+
+def _quantized(d: Decimal, q: Decimal, memo: dict[Decimal, Decimal]) -> Decimal:
+    """The value with exactly the wire's places, so msgspec writes it as the wire's fixed-point string."""
+    if not d:
+        return Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN)
+    try:
+        return memo[d]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable (a signalling NaN): no memo
+        return Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN)
+    value = Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN)
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[d] = value
+    return value
+
+
+def q4(d: Decimal) -> Decimal:
+    """A price / dollar amount with 4 places: encodes as "0.4200"."""
+    return _quantized(d, _Q4, _q4_memo)
+
+
+def q6(d: Decimal) -> Decimal:
+    """A cost / fee with 6 places: encodes as "0.010000"."""
+    return _quantized(d, _Q6, _q6_memo)
+
+
+def q2(d: Decimal) -> Decimal:
+    """A contract count with 2 places: encodes as "10.00"."""
+    return _quantized(d, _Q2, _q2_memo)
+
+
+def _levels(levels: Levels, depth: int = 0) -> Any:
+    """[[price, count], ...] for a ``Levels`` field (lists, not tuples: the server's dicts are compared and
+    merged as plain JSON values)."""
+    if depth and depth > 0:
+        levels = levels[-depth:]  # ascending; the best bids are last
+    return [[q4(p), q2(c)] for p, c in levels]
+
+
+def _encode(body: msgspec.Struct) -> dict[str, Any]:
+    """A wire type as the JSON-ready dict the server sends (fields left at their defaults are omitted)."""
+    out: dict[str, Any] = msgspec.to_builtins(body)
+    return out
 
 
 def cents(d: Decimal) -> int:
@@ -389,13 +444,14 @@ def _no_levels(no: Levels, use_yes_price: bool) -> Levels:
 def ws_orderbook_snapshot_msg(
     market: Market, yes: Levels, no: Levels, use_yes_price: bool = False
 ) -> dict[str, Any]:
-    msg: dict[str, Any] = {"market_ticker": market.ticker, "market_id": market.market_id}
-    if yes:
-        msg["yes_dollars_fp"] = _levels_json(yes)
-    no_levels = _no_levels(no, use_yes_price)
-    if no_levels:
-        msg["no_dollars_fp"] = _levels_json(no_levels)
-    return msg
+    return _encode(
+        ws.OrderbookSnapshotBody(
+            market_ticker=market.ticker,
+            market_id=market.market_id,
+            yes=_levels(yes) or (),  # an empty side is left out
+            no=_levels(_no_levels(no, use_yes_price)) or (),
+        )
+    )
 
 
 def ws_orderbook_delta_msg(
@@ -409,138 +465,138 @@ def ws_orderbook_delta_msg(
     pass that subscriber's user id as `viewer_user_id`."""
     when = _ts(ts)
     price = ONE - ev.price if (use_yes_price and ev.side == "no") else ev.price
-    msg: dict[str, Any] = {
-        "market_ticker": market.ticker,
-        "market_id": market.market_id,
-        "price_dollars": dollars(price),
-        "delta_fp": count_fp(ev.delta),
-        "side": ev.side,
-    }
-    if viewer_user_id is not None and viewer_user_id == ev.user_id:
-        if ev.client_order_id is not None:
-            msg["client_order_id"] = ev.client_order_id
-        msg["subaccount"] = ev.subaccount
-    msg["ts"] = rfc3339(when)
-    msg["ts_ms"] = unix_ms(when)
-    return msg
+    mine = viewer_user_id is not None and viewer_user_id == ev.user_id
+    return _encode(
+        ws.OrderbookDeltaBody(
+            market_ticker=market.ticker,
+            market_id=market.market_id,
+            price=q4(price),
+            delta=q2(ev.delta),
+            side=ev.side,  # type: ignore[arg-type]  # the engine's sides are "yes" | "no"
+            client_order_id=ev.client_order_id if mine else None,
+            subaccount=ev.subaccount if mine else None,
+            legacy_ts=rfc3339(when),
+            ts_ms=unix_ms(when),
+        )
+    )
 
 
 def ws_ticker_msg(market: Market, ts: datetime | int | float) -> dict[str, Any]:
     when = _ts(ts)
-    return {
-        "market_id": market.market_id,
-        "market_ticker": market.ticker,
-        "price_dollars": dollars(market.last_price),
-        "yes_bid_dollars": dollars(market.yes_bid),
-        "yes_ask_dollars": dollars(market.yes_ask),
-        "volume_fp": count_fp(market.volume),
-        "open_interest_fp": count_fp(market.open_interest),
-        "dollar_volume": int(market.dollar_volume),
-        "dollar_open_interest": int(market.open_interest * market.last_price),
-        "yes_bid_size_fp": count_fp(market.yes_bid_size),
-        "yes_ask_size_fp": count_fp(market.yes_ask_size),
-        "last_trade_size_fp": count_fp(market.last_trade_size),
-        "ts": unix(when),
-        "ts_ms": unix_ms(when),
-        "time": rfc3339(when),
-    }
+    return _encode(
+        ws.TickerBody(
+            market_id=market.market_id,
+            market_ticker=market.ticker,
+            price=q4(market.last_price),
+            yes_bid=q4(market.yes_bid),
+            yes_ask=q4(market.yes_ask),
+            volume=q2(market.volume),
+            open_interest=q2(market.open_interest),
+            dollar_volume=int(market.dollar_volume),
+            dollar_open_interest=int(market.open_interest * market.last_price),
+            yes_bid_size=q2(market.yes_bid_size),
+            yes_ask_size=q2(market.yes_ask_size),
+            last_trade_size=q2(market.last_trade_size),
+            ts_s=unix(when),
+            ts_ms=unix_ms(when),
+            time=rfc3339(when),
+        )
+    )
 
 
 def ws_trade_msg(trade: Trade) -> dict[str, Any]:
-    return {
-        "trade_id": trade.trade_id,
-        "market_ticker": trade.ticker,
-        "yes_price_dollars": dollars(trade.yes_price),
-        "no_price_dollars": dollars(trade.no_price),
-        "count_fp": count_fp(trade.count),
-        "taker_side": trade.taker_outcome_side,
-        "taker_outcome_side": trade.taker_outcome_side,
-        "taker_book_side": trade.taker_book_side,
-        "is_block_trade": trade.is_block_trade,
-        "ts": unix(trade.created_time),
-        "ts_ms": unix_ms(trade.created_time),
-    }
+    return _encode(
+        ws.TradeBody(
+            trade_id=trade.trade_id,
+            market_ticker=trade.ticker,
+            yes_price=q4(trade.yes_price),
+            no_price=q4(trade.no_price),
+            count=q2(trade.count),
+            taker_side=trade.taker_outcome_side,
+            taker_outcome_side=trade.taker_outcome_side,
+            taker_book_side=trade.taker_book_side,
+            is_block_trade=trade.is_block_trade,
+            ts_s=unix(trade.created_time),
+            ts_ms=unix_ms(trade.created_time),
+        )
+    )
 
 
 def ws_fill_msg(fill: Fill, order: Order | None = None) -> dict[str, Any]:
-    msg: dict[str, Any] = {
-        "trade_id": fill.trade_id,
-        "order_id": fill.order_id,
-    }
-    client_order_id = fill.client_order_id if order is None else order.client_order_id
-    if client_order_id is not None:
-        msg["client_order_id"] = client_order_id
-    msg.update(
-        {
-            "market_ticker": fill.ticker,
-            "exchange_index": 0,
-            "is_taker": fill.is_taker,
-            "side": fill.outcome_side,
-            "yes_price_dollars": dollars(fill.yes_price),
-            "count_fp": count_fp(fill.count),
-            "fee_cost": dollars6(fill.fee),
-            "action": "buy",
-            "ts": unix(fill.created_time),
-            "ts_ms": unix_ms(fill.created_time),
-            "post_position_fp": count_fp(fill.post_position),
-            "purchased_side": fill.outcome_side,
-            "outcome_side": fill.outcome_side,
-            "book_side": fill.book_side,
-            "subaccount": fill.subaccount,
-        }
+    return _encode(
+        ws.FillBody(
+            trade_id=fill.trade_id,
+            order_id=fill.order_id,
+            client_order_id=fill.client_order_id if order is None else order.client_order_id,
+            market_ticker=fill.ticker,
+            exchange_index=0,
+            is_taker=fill.is_taker,
+            side=fill.outcome_side,
+            yes_price=q4(fill.yes_price),
+            count=q2(fill.count),
+            fee_cost=q6(fill.fee),
+            action="buy",
+            ts_s=unix(fill.created_time),
+            ts_ms=unix_ms(fill.created_time),
+            post_position=q2(fill.post_position),
+            purchased_side=fill.outcome_side,
+            outcome_side=fill.outcome_side,
+            book_side=fill.book_side,
+            subaccount=fill.subaccount,
+        )
     )
-    return msg
 
 
 def ws_user_order_msg(order: Order) -> dict[str, Any]:
-    msg: dict[str, Any] = {
-        "order_id": order.order_id,
-        "user_id": order.user_id,
-        "ticker": order.ticker,
-        "exchange_index": 0,
-        "status": order.status,
-        "side": order.outcome_side,
-        "is_yes": order.outcome_side == "yes",
-        "outcome_side": order.outcome_side,
-        "book_side": order.book_side,
-        "yes_price_dollars": dollars(order.yes_price),
-        "fill_count_fp": count_fp(order.fill_count),
-        "remaining_count_fp": count_fp(order.remaining_count),
-        "initial_count_fp": count_fp(order.initial_count),
-        "taker_fill_cost_dollars": dollars6(order.taker_fill_cost),
-        "maker_fill_cost_dollars": dollars6(order.maker_fill_cost),
-        "taker_fees_dollars": dollars6(order.taker_fees),
-        "maker_fees_dollars": dollars6(order.maker_fees),
-        "client_order_id": order.client_order_id or "",
-    }
-    if order.order_group_id is not None:
-        msg["order_group_id"] = order.order_group_id
-    msg["self_trade_prevention_type"] = order.self_trade_prevention_type
-    msg["created_time"] = rfc3339(order.created_time)
-    msg["created_ts_ms"] = unix_ms(order.created_time)
-    msg["last_update_time"] = rfc3339(order.last_update_time)
-    msg["last_updated_ts_ms"] = unix_ms(order.last_update_time)
-    if order.last_update_reason:
-        msg["last_update_reason"] = order.last_update_reason
-    if order.expiration_time is not None:
-        msg["expiration_time"] = rfc3339(order.expiration_time)
-        msg["expiration_ts_ms"] = unix_ms(order.expiration_time)
-    msg["subaccount_number"] = order.subaccount
-    return msg
+    expires = order.expiration_time
+    return _encode(
+        ws.UserOrderBody(
+            order_id=order.order_id,
+            user_id=order.user_id,
+            ticker=order.ticker,
+            exchange_index=0,
+            status=order.status,
+            side=order.outcome_side,
+            is_yes=order.outcome_side == "yes",
+            outcome_side=order.outcome_side,
+            book_side=order.book_side,
+            yes_price=q4(order.yes_price),
+            fill_count=q2(order.fill_count),
+            remaining_count=q2(order.remaining_count),
+            initial_count=q2(order.initial_count),
+            taker_fill_cost=q6(order.taker_fill_cost),
+            maker_fill_cost=q6(order.maker_fill_cost),
+            taker_fees=q6(order.taker_fees),
+            maker_fees=q6(order.maker_fees),
+            client_order_id=order.client_order_id or "",
+            order_group_id=order.order_group_id,
+            self_trade_prevention_type=order.self_trade_prevention_type,
+            legacy_created_time=rfc3339(order.created_time),
+            created_ts_ms=unix_ms(order.created_time),
+            legacy_last_update_time=rfc3339(order.last_update_time),
+            last_updated_ts_ms=unix_ms(order.last_update_time),
+            last_update_reason=order.last_update_reason or None,
+            legacy_expiration_time=rfc3339(expires) if expires is not None else UNSET,
+            expiration_ts_ms=unix_ms(expires) if expires is not None else None,
+            subaccount_number=order.subaccount,
+        )
+    )
 
 
 def ws_market_position_msg(position: Position, user_id: str) -> dict[str, Any]:
-    return {
-        "user_id": user_id,
-        "market_ticker": position.ticker,
-        "position_fp": count_fp(position.position),
-        "position_cost_dollars": dollars(position.cost),
-        "realized_pnl_dollars": dollars(position.realized_pnl),
-        "fees_paid_dollars": dollars(position.fees_paid),
-        "position_fee_cost_dollars": dollars(position.position_fee_cost),
-        "volume_fp": count_fp(position.volume),
-        "subaccount": 0,
-    }
+    return _encode(
+        ws.MarketPositionBody(
+            user_id=user_id,
+            market_ticker=position.ticker,
+            position=q2(position.position),
+            position_cost=q4(position.cost),
+            realized_pnl=q4(position.realized_pnl),
+            fees_paid=q4(position.fees_paid),
+            position_fee_cost=q4(position.position_fee_cost),
+            volume=q2(position.volume),
+            subaccount=0,
+        )
+    )
 
 
 def ws_market_lifecycle_msg(ev: LifecycleEvent) -> dict[str, Any]:

@@ -128,6 +128,8 @@ class TickerBody(Body, kw_only=True):
     dollar_volume: int
     dollar_open_interest: int
     ts_ms: int
+    ts_s: int | UnsetType = field(name="ts", default=UNSET)  # deprecated: seconds
+    time: str | UnsetType = UNSET  # deprecated: RFC 3339
     legacy_price: Any = _legacy("price")
     legacy_yes_bid: Any = _legacy("yes_bid")
     legacy_yes_ask: Any = _legacy("yes_ask")
@@ -165,6 +167,8 @@ class TradeBody(Body, kw_only=True):
     taker_book_side: str
     is_block_trade: bool
     ts_ms: int
+    taker_side: str | UnsetType = UNSET  # deprecated: taker_outcome_side
+    ts_s: int | UnsetType = field(name="ts", default=UNSET)  # deprecated: seconds
     legacy_yes_price: Any = _legacy("yes_price")
     legacy_no_price: Any = _legacy("no_price")
     legacy_count: Any = _legacy("count")
@@ -207,6 +211,10 @@ class FillBody(Body, kw_only=True):
     ts_ms: int
     client_order_id: str | None = None
     subaccount: int | None = None
+    side: str | UnsetType = UNSET  # deprecated: outcome_side
+    action: str | UnsetType = UNSET  # deprecated: always "buy" in V2
+    purchased_side: str | UnsetType = UNSET  # deprecated: outcome_side
+    ts_s: int | UnsetType = field(name="ts", default=UNSET)  # deprecated: seconds
     legacy_yes_price: Any = _legacy("yes_price")
     legacy_count: Any = _legacy("count")
     legacy_post_position: Any = _legacy("post_position")
@@ -251,6 +259,9 @@ class UserOrderBody(Body, kw_only=True):
     expiration_ts_ms: int | None = None
     last_update_reason: str | None = None
     subaccount_number: int | None = None
+    side: str | UnsetType = UNSET  # deprecated: outcome_side
+    is_yes: bool | UnsetType = UNSET  # deprecated: outcome_side == "yes"
+    # Deprecated RFC 3339 twins of the *_ts_ms fields: read when the _ts_ms one is absent.
     legacy_created_time: str | UnsetType | None = _legacy("created_time")
     legacy_last_update_time: str | UnsetType | None = _legacy("last_update_time")
     legacy_expiration_time: str | UnsetType | None = _legacy("expiration_time")
