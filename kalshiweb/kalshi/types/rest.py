@@ -41,8 +41,9 @@ from .ws import Levels, PriceRanges
 _CENTS = "integer cents/counts, removed 2026-03-12"
 
 
-class Wire(msgspec.Struct, kw_only=True):
-    """Base of the REST types. ``OBJ``: the schema name errors use; ``LEGACY``: removed fields."""
+class Wire(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of the REST types. ``OBJ``: the schema name errors use; ``LEGACY``: removed fields. Encoding leaves
+    out fields at their default (the simulator writes ``null`` only where Kalshi does)."""
 
     OBJ: ClassVar[str] = ""
     LEGACY: ClassVar[tuple[tuple[str, str, str], ...]] = ()
@@ -123,6 +124,12 @@ class Market(Wire, kw_only=True):
     price_level_structure: str
     price_ranges: PriceRanges
     exchange_index: int | None = None
+    # Sent by Kalshi (and the simulator), not read by the client:
+    expiration_time: OptTimestamp | None = None  # deprecated: latest_expiration_time
+    settlement_ts: OptTimestamp | None = None
+    strike_type: str | None = None
+    floor_strike: int | float | None = None  # a JSON number (a strike, not money)
+    cap_strike: int | float | None = None
     legacy_yes_bid: Any = _legacy("yes_bid")
     legacy_yes_ask: Any = _legacy("yes_ask")
     legacy_no_bid: Any = _legacy("no_bid")
@@ -146,7 +153,9 @@ class Market(Wire, kw_only=True):
     )
 
     def __post_init__(self) -> None:
-        blank_to_none(self, ("expected_expiration_time", "settlement_value"))
+        blank_to_none(
+            self, ("expected_expiration_time", "settlement_value", "expiration_time", "settlement_ts")
+        )
         if self.price_ranges is None:
             self.price_ranges = ()
 
@@ -194,6 +203,7 @@ class PublicTrade(Wire, kw_only=True):
     taker_book_side: str
     created_time: Timestamp
     is_block_trade: bool
+    taker_side: str | None = None  # deprecated: taker_outcome_side
 
 
 class Event(Wire, kw_only=True):
@@ -208,9 +218,12 @@ class Event(Wire, kw_only=True):
     strike_date: OptTimestamp | None = None
     markets: tuple[Market, ...] | None = None
     exchange_index: int | None = None
+    strike_period: str | None = None
+    available_on_brokers: bool | None = None
+    last_updated: OptTimestamp | None = msgspec.field(name="last_updated_ts", default=None)
 
     def __post_init__(self) -> None:
-        blank_to_none(self, ("strike_date",))
+        blank_to_none(self, ("strike_date", "last_updated"))
         if self.markets is None:
             self.markets = ()
 
@@ -228,8 +241,12 @@ class Series(Wire, kw_only=True):
     fee_type: str
     fee_multiplier: Number
     additional_prohibitions: Any
+    volume: OptCount | None = msgspec.field(name="volume_fp", default=None)
+    last_updated: OptTimestamp | None = msgspec.field(name="last_updated_ts", default=None)
+    exchange_index: int | None = None
 
     def __post_init__(self) -> None:
+        blank_to_none(self, ("volume", "last_updated"))
         if self.tags is None:
             self.tags = ()
 
@@ -273,6 +290,7 @@ class Balance(Wire, kw_only=True):
     balance: Dollars = msgspec.field(name="balance_dollars")  # the same in dollars (centi-cent precision)
     portfolio_value_cents: int = msgspec.field(name="portfolio_value")
     updated: UnixS = msgspec.field(name="updated_ts")
+    balance_breakdown: list[Any] | None = None
 
 
 class MarketPosition(Wire, kw_only=True):
@@ -324,6 +342,9 @@ class PortfolioFill(Wire, kw_only=True):
     fee_cost: Dollars
     created_time: OptTimestamp | None = None
     ts: int | None = None
+    side: str | None = None  # deprecated: outcome_side
+    action: str | None = None  # deprecated: always "buy" in V2
+    subaccount_number: int | None = None
 
     def __post_init__(self) -> None:
         blank_to_none(self, ("created_time",))
@@ -370,6 +391,10 @@ class Order(Wire, kw_only=True):
     self_trade_prevention_type: str | None = None
     order_group_id: str | None = None
     exchange_index: int | None = None
+    side: str | None = None  # deprecated: outcome_side
+    action: str | None = None  # deprecated: always "buy" in V2
+    cancel_order_on_pause: bool | None = None
+    subaccount_number: int | None = None
 
     def __post_init__(self) -> None:
         blank_to_none(self, ("created_time", "last_update_time", "expiration_time"))
@@ -378,7 +403,7 @@ class Order(Wire, kw_only=True):
 _TIME_IN_FORCE = ("fill_or_kill", "good_till_canceled", "immediate_or_cancel")
 
 
-class OrderRequest(Wire):
+class OrderRequest(Wire, omit_defaults=False):
     """A V2 create-order body. ``side`` is the YES-leg book side: ``bid`` buys YES, ``ask`` sells YES.
     Building one checks it (``ValueError``); the price is kept with 4 places and the count with 2, as sent."""
 
