@@ -279,3 +279,13 @@ def test_a_float_where_the_spec_says_string_is_rejected() -> None:
         convert("FixedPointDollars", 0.56, Dollars)
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert(0.56, Dollars)  # without the client's hook nothing reads it at all
+
+
+def test_decoded_prices_and_times_are_plain_decimals_and_datetimes() -> None:
+    """The ORM and SQLite's adapters look types up exactly: a Decimal subclass would not bind."""
+    (payload,) = [p for n, e, p in ws_examples() if n == "orderbookDelta" and e == "priceLevelUpdate"]
+    msg = m.decode_message(json.dumps(payload).encode())
+    assert type(msg.price) is Decimal and type(msg.delta) is Decimal
+    (example,) = [e for n, e in openapi_examples() if n == "CreateOrderV2Response"]
+    result = k.CreateOrderResult.from_dict(example)
+    assert type(result.fill_count) is Decimal

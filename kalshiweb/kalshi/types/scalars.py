@@ -4,7 +4,9 @@ Prices are ``*_dollars`` strings (FixedPointDollars, ``"0.4200"``), counts ``*_f
 ``"10.00"``). In Python both are ``Decimal``. msgspec by itself would also take a JSON *number* (and "NaN") for
 a ``Decimal``; Kalshi never sends one, and a number where a string belongs means the peer changed its protocol,
 so these types only accept finite decimal strings. At type-check time they are plain ``Decimal`` (so callers
-pass ``Decimal``); at run time they are tiny ``Decimal`` subclasses that msgspec hands to ``dec_hook``.
+pass ``Decimal``); at run time they are marker classes that make msgspec hand the JSON value to ``dec_hook``,
+which returns a plain ``Decimal`` (or ``datetime``): nothing downstream (the ORM, SQLite's adapters) ever sees
+a subclass.
 
 Every decode failure becomes a ``ProtocolError`` naming the object and the field
 (``ProtocolError("Market: Object missing required field `yes_bid_dollars`")``, ``.field == "yes_bid_dollars"``).
@@ -12,6 +14,7 @@ Every decode failure becomes a ``ProtocolError`` naming the object and the field
 
 from __future__ import annotations
 
+import abc
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -40,56 +43,46 @@ if TYPE_CHECKING:
     UnixMs = datetime
 else:
 
-    class Dollars(Decimal):
+    class _Marker(abc.ABC):  # noqa: B024 - only registered as a virtual superclass
+        pass
+
+    class Dollars(_Marker):
         """FixedPointDollars: a decimal string, parsed by value (``"0.420"`` == ``"0.4200"``)."""
 
-        __slots__ = ()
-
-    class Count(Decimal):
+    class Count(_Marker):
         """FixedPointCount: a decimal string with at most 2 places; kept with exactly 2."""
 
-        __slots__ = ()
-
-    class SignedCount(Decimal):
+    class SignedCount(_Marker):
         """A signed count (positions, book deltas): a decimal string with at most 2 places, kept with 2."""
 
-        __slots__ = ()
-
-    class Number(Decimal):
+    class Number(_Marker):
         """A JSON number (or numeric string) such as a fee multiplier, converted through ``str`` so no binary
         float leaks into the ``Decimal``."""
 
-        __slots__ = ()
-
-    class OptDollars(Decimal):
+    class OptDollars(_Marker):
         """A dollar string where ``""`` (like null) means "none"; see ``blank_to_none``."""
 
-        __slots__ = ()
-
-    class OptCount(Decimal):
+    class OptCount(_Marker):
         """A count string where ``""`` (like null) means "none"; see ``blank_to_none``."""
 
-        __slots__ = ()
-
-    class OptTimestamp(datetime):
+    class OptTimestamp(_Marker):
         """An RFC 3339 string where ``""`` (like null) means "none"; see ``blank_to_none``."""
 
-        __slots__ = ()
-
-    class Timestamp(datetime):
+    class Timestamp(_Marker):
         """An RFC 3339 string; naive times are UTC; always returned in UTC."""
 
-        __slots__ = ()
-
-    class UnixS(datetime):
+    class UnixS(_Marker):
         """Integer seconds since the epoch, as an aware UTC datetime."""
 
-        __slots__ = ()
-
-    class UnixMs(datetime):
+    class UnixMs(_Marker):
         """Integer milliseconds since the epoch, as an aware UTC datetime."""
 
-        __slots__ = ()
+    # Marker types: msgspec hands their values to dec_hook, which returns a plain Decimal / datetime (each
+    # marker is a virtual superclass of it, so msgspec's isinstance check of the result passes).
+    for _marker in (Dollars, Count, SignedCount, Number, OptDollars, OptCount):
+        _marker.register(Decimal)
+    for _marker in (OptTimestamp, Timestamp, UnixS, UnixMs):
+        _marker.register(datetime)
 
 
 def _shown(value: Any) -> str:
@@ -147,15 +140,11 @@ def from_unix_ms(ms: int) -> datetime:
 
 
 def _to_dollars(v: Any) -> Any:
-    return Dollars(_decimal_string(v, "dollar"))
+    return _decimal_string(v, "dollar")
 
 
 def _to_count(v: Any) -> Any:
-    return Count(_count(v, "count"))
-
-
-def _to_signed_count(v: Any) -> Any:
-    return SignedCount(_count(v, "count"))
+    return _count(v, "count")
 
 
 def _to_number(v: Any) -> Any:
@@ -165,32 +154,29 @@ def _to_number(v: Any) -> Any:
         dec = Decimal(str(v))
     except InvalidOperation:
         raise ValueError(f"must be a number, got str {_shown(v)}") from None
-    return Number(dec)
-
-
-def _aware(cls: type[datetime], dt: datetime) -> Any:
-    return cls(dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond, UTC)
+    return dec
 
 
 _HOOKS: dict[type, Any] = {
     Dollars: _to_dollars,
     Count: _to_count,
-    SignedCount: _to_signed_count,
+    SignedCount: _to_count,
     Number: _to_number,
-    OptDollars: lambda v: BLANK_DOLLARS if v == "" else OptDollars(_decimal_string(v, "dollar")),
-    OptCount: lambda v: BLANK_COUNT if v == "" else OptCount(_count(v, "count")),
-    OptTimestamp: lambda v: BLANK_TIME if v == "" else _aware(OptTimestamp, parse_rfc3339(v)),
-    Timestamp: lambda v: _aware(Timestamp, parse_rfc3339(v)),
-    UnixS: lambda v: _aware(UnixS, from_unix_s(_integer(v, "integer seconds"))),
-    UnixMs: lambda v: _aware(UnixMs, from_unix_ms(_integer(v, "integer milliseconds"))),
+    OptDollars: lambda v: BLANK_DOLLARS if v == "" else _decimal_string(v, "dollar"),
+    OptCount: lambda v: BLANK_COUNT if v == "" else _count(v, "count"),
+    OptTimestamp: lambda v: BLANK_TIME if v == "" else parse_rfc3339(v),
+    Timestamp: parse_rfc3339,
+    UnixS: lambda v: from_unix_s(_integer(v, "integer seconds")),
+    UnixMs: lambda v: from_unix_ms(_integer(v, "integer milliseconds")),
 }
 
 
 # What the hooks of the Opt* types return for "": msgspec wants an instance of the declared type back, so a blank
 # decodes to this marker and the type's __post_init__ (``blank_to_none``) turns it into None.
-BLANK_DOLLARS: Any = OptDollars("0") if not TYPE_CHECKING else None
-BLANK_COUNT: Any = OptCount("0") if not TYPE_CHECKING else None
-BLANK_TIME: Any = OptTimestamp(1970, 1, 1, tzinfo=UTC) if not TYPE_CHECKING else None
+# (Fresh objects: nothing else holds these very instances, so ``is`` tells a blank from a real zero.)
+BLANK_DOLLARS: Any = Decimal("0")
+BLANK_COUNT: Any = Decimal("0.00")
+BLANK_TIME: Any = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def blank_to_none(value: Any, names: tuple[str, ...]) -> None:
