@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import ProtocolError
-from .fields import ONE, ZERO
+from .types.scalars import ONE, ZERO
 
 YES = "yes"
 NO = "no"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import random
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 
 from .auth import KalshiSigner
 from .errors import (
@@ -38,7 +38,6 @@ from .errors import (
     RateLimited,
     error_from_response,
 )
-from .fields import format_count, format_price
 from .models import (
     AccountLimits,
     AmendOrderResult,
@@ -70,6 +69,7 @@ from .ratelimit import (
     Bucket,
     RateLimiter,
 )
+from .types.scalars import format_count, format_price
 
 log = logging.getLogger(__name__)
 
@@ -835,7 +835,7 @@ def _field(obj: str, data: Any, key: str) -> Any:
 
 
 def _replace(result: CreateOrderResult, **changes: Any) -> CreateOrderResult:
-    return dataclasses.replace(result, **changes)
+    return msgspec.structs.replace(result, **changes)
 
 
 __all__ = [

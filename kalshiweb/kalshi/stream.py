@@ -57,7 +57,7 @@ from .messages import (
     Subscribed,
     SubscriptionInfo,
     Unsubscribed,
-    parse_message,
+    decode_message,
 )
 from .rest import make_signer
 
@@ -859,14 +859,13 @@ class KalshiStream:
         self._last_frame = now
         self._rate.hit(now)
         try:
-            data = json.loads(raw)
-        except ValueError:
-            self._emit(StreamError(ProtocolError("WS frame is not JSON", obj="frame")))
-            return
-        try:
-            msg = parse_message(data)
+            msg = decode_message(raw)
         except ProtocolError as exc:
             self._emit(StreamError(exc))
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                return
             # A book message we cannot read is a lost book message: resynchronise that subscription.
             sid = data.get("sid") if isinstance(data, dict) else None
             if isinstance(sid, int) and data.get("type") in ("orderbook_snapshot", "orderbook_delta"):

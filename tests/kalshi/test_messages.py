@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from kalshiweb.kalshi.messages import (
     UnknownMessage,
     Unsubscribed,
     UserOrder,
-    _orderbook_delta_strict,
+    decode_message,
     parse_message,
 )
 from kalshiweb.kalshi.models import Orderbook, OrderRequest
@@ -222,17 +223,21 @@ _price_values = st.one_of(
     ),
     seq=st.one_of(st.integers(1, 10), st.just("2")),
 )
-def test_the_fast_delta_path_agrees_with_the_strict_parser(price, delta, side, ts_ms, extra, seq) -> None:
+def test_decoding_from_bytes_agrees_with_parsing_a_dict(price, delta, side, ts_ms, extra, seq) -> None:
     msg = {"market_ticker": "A", "market_id": "m", "side": side, **extra}
     for key, value in (("price_dollars", price), ("delta_fp", delta), ("ts_ms", ts_ms)):
         if value is not None:
             msg[key] = value
     frame = {"type": "orderbook_delta", "sid": 1, "seq": seq, "msg": msg}
     try:
-        expected = _orderbook_delta_strict(frame)
+        expected = parse_message(frame)
     except ProtocolError as exc:
         with pytest.raises(ProtocolError) as got:
-            parse_message(frame)
+            decode_message(msgspec.json.encode(frame))
         assert got.value.field == exc.field
         return
-    assert parse_message(frame) == expected
+    got_msg = decode_message(msgspec.json.encode(frame))
+    assert got_msg == expected
+    assert isinstance(got_msg, OrderbookDelta)
+    assert str(got_msg.delta) == f"{got_msg.delta:.2f}"  # always 2 places
+    assert got_msg.side in ("yes", "no") and type(got_msg.sid) is int and type(got_msg.seq) is int

@@ -80,7 +80,7 @@ def test_the_bulk_upsert_stores_exactly_what_the_model_would(sim_settings, sim):
 
 
 def test_the_bulk_upsert_refuses_a_non_finite_price(sim_settings, sim):
-    import dataclasses
+    import msgspec
 
     from kalshiweb.exchange import make_client, run_blocking
     from markets.sync import fetch_all, upsert_markets
@@ -90,7 +90,7 @@ def test_the_bulk_upsert_refuses_a_non_finite_price(sim_settings, sim):
             return await fetch_all(client)
 
     _, _, markets = run_blocking(fetch)
-    bad = dataclasses.replace(markets[0], volume=Decimal("NaN"))
+    bad = msgspec.structs.replace(markets[0], volume=Decimal("NaN"))
     with pytest.raises(ValueError, match="finite"):
         upsert_markets([bad])
     assert not Market.objects.filter(ticker=bad.ticker).exists()
