@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -292,6 +293,7 @@ class Checker:
     current_test: str = ""
     responses_checked: int = 0
     messages_checked: int = 0
+    seconds: float = 0.0  # spent checking (on the simulators' threads)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _record(self, where: str, path: str, status: int | None, error: str) -> None:
@@ -301,6 +303,13 @@ class Checker:
     # -- REST -----------------------------------------------------------------------------------------------
 
     def check_response(self, method: str, full_path: str, status: int, body: bytes) -> None:
+        start = time.perf_counter()
+        try:
+            self._check_response(method, full_path, status, body)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _check_response(self, method: str, full_path: str, status: int, body: bytes) -> None:
         if not (full_path == API_PREFIX or full_path.startswith(API_PREFIX + "/")):
             return  # /_sim/* test controls are not Kalshi's API
         path = full_path[len(API_PREFIX) :] or "/"
@@ -362,6 +371,13 @@ class Checker:
     # -- WebSocket ------------------------------------------------------------------------------------------
 
     def check_ws_message(self, text: str) -> None:
+        start = time.perf_counter()
+        try:
+            self._check_ws_message(text)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _check_ws_message(self, text: str) -> None:
         self.messages_checked += 1
         try:
             data = json.loads(text)

@@ -52,7 +52,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(
             f"\nKalshi spec: checked {CHECKER.responses_checked} simulator responses "
             f"({len(CHECKER.operations_seen)} operation/status pairs) and {CHECKER.messages_checked} "
-            f"WebSocket messages ({len(CHECKER.messages_seen)} message kinds); "
+            f"WebSocket messages ({len(CHECKER.messages_seen)} message kinds) in {CHECKER.seconds:.2f} s; "
             f"{len(CHECKER.violations)} violation(s)"
         )
     late = [v for v in CHECKER.violations if not v.test]
