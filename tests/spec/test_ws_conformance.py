@@ -71,6 +71,7 @@ async def test_command_replies_and_errors(spec_sim: SpecSim) -> None:
     before = len(spec_sim.checker.violations)
     async with spec_sim.alice.connect() as ws:
         sid = await subscribe(ws, 1, ["orderbook_delta"], market_tickers=[TICKERS[0]])
+        quiet = await subscribe(ws, 9, ["user_orders"], market_tickers=[TICKERS[0]])  # no numbers on it
         await drain(ws)
         await send(
             ws,
@@ -78,6 +79,14 @@ async def test_command_replies_and_errors(spec_sim: SpecSim) -> None:
                 "id": 2,
                 "cmd": "update_subscription",
                 "params": {"sid": sid, "action": "add_markets", "market_tickers": [TICKERS[1]]},
+            },
+        )
+        await send(
+            ws,
+            {
+                "id": 10,
+                "cmd": "update_subscription",
+                "params": {"sid": quiet, "action": "add_markets", "market_tickers": [TICKERS[1]]},
             },
         )
         await send(ws, {"id": 3, "cmd": "list_subscriptions"})
@@ -92,7 +101,7 @@ async def test_command_replies_and_errors(spec_sim: SpecSim) -> None:
         await send(ws, "not json")  # error 1
         replies = await drain(ws)
     types = [m["type"] for m in replies]
-    assert types.count("ok") == 2 and "unsubscribed" in types and types.count("error") >= 4
+    assert types.count("ok") == 3 and "unsubscribed" in types and types.count("error") >= 4
     seen_since(
         spec_sim,
         before,
