@@ -59,7 +59,7 @@ ALLOWED_UNDOCUMENTED = {
     (
         "DELETE",
         "/portfolio/events/orders",
-    ): "cancel-all: the simulator's stand-in for Kalshi's web cancel-all",
+    ): "Kalshi's cancel-all (204): in the official SDK 3.34, newer than this 3.28 spec",
     (
         "POST",
         "/portfolio/orders",
