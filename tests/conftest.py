@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+# Every simulator the suite starts is checked against Kalshi's OpenAPI/AsyncAPI files (tests/spec/plugin.py).
+from tests.spec.plugin import pytest_sessionfinish, spec_conformance  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

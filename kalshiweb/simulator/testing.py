@@ -29,6 +29,11 @@ from .server import SimulatorApp
 
 T = TypeVar("T")
 
+# Tests-only hook: when set, every simulator started here serves ``app_wrapper(app)`` instead of ``app`` (an
+# ASGI wrapper that sees each request and reply). The test suite sets it to check the simulator's responses
+# and messages against Kalshi's OpenAPI/AsyncAPI files (tests/spec/plugin.py); None otherwise.
+app_wrapper: Callable[[SimulatorApp], Any] | None = None
+
 
 @dataclass
 class RunningSimulator:
@@ -95,6 +100,8 @@ def start_simulator(
     sock = bind_socket(host, port)
     port = sock.getsockname()[1]
     server = make_server(app, host=host, port=port, ping_interval=ping_interval)
+    if app_wrapper is not None:
+        server.config.app = app_wrapper(app)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 

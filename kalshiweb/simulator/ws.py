@@ -7,7 +7,8 @@ overflow the subscription gets error 25 ("Subscription buffer overflow") and is 
 
 Choices where Kalshi's behaviour is not documented (protocol §8):
 * ``seq`` counts per sid from 1 and is shared by all markets of the subscription; ``get_snapshot`` snapshots
-  and ``unsubscribed`` consume a number, ``ok`` replies carry the current number without consuming one.
+  and ``unsubscribed`` consume a number, ``ok`` replies carry the current number without consuming one (and
+  no ``seq`` while it is 0: on channels without numbers, or before the first numbered message).
 * A second ``subscribe`` to a channel the session already has merges the markets into the existing
   subscription and answers ``subscribed`` with the existing sid (snapshots only for markets new to it).
 * Unknown market tickers in a subscribe / add_markets → error 11 "Invalid parameter".
@@ -398,7 +399,10 @@ class Session:
         msg: dict[str, Any] = {}
         if not sub.skip_ticker_ack:
             msg["market_tickers"] = sorted(sub.tickers) if sub.tickers is not None else []
-        self.reply({"id": cmd_id, "sid": sid, "seq": sub.seq, "type": "ok", "msg": msg})
+        ok: dict[str, Any] = {"id": cmd_id, "sid": sid}
+        if sub.seq:  # Kalshi's seq is >= 1 (AsyncAPI): none before the sid's first numbered message
+            ok["seq"] = sub.seq
+        self.reply({**ok, "type": "ok", "msg": msg})
         if sub.channel == "orderbook_delta":
             for ticker in added:
                 self.send_snapshot(sub, ticker)
