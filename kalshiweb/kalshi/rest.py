@@ -1,6 +1,7 @@
-"""Async REST client (protocol §6) over one pooled ``httpx.AsyncClient``.
+"""Async REST client (protocol §6): Kalshi's endpoints, each a method of `KalshiClient`, over the transport of
+`transport.RestTransport` (one pooled ``httpx.AsyncClient``).
 
-Retry policy, in one place (``KalshiClient._request``):
+Retry policy, in one place (``RestTransport._request``):
 
 * GET: 429, 5xx, timeouts and connection errors are retried with exponential backoff and full jitter, up to
   ``max_attempts``; then the error is raised.
@@ -12,31 +13,22 @@ Retry policy, in one place (``KalshiClient._request``):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
-import random
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import msgspec
 
-from .auth import KalshiSigner
 from .errors import (
     Conflict,
-    ExchangeUnavailable,
     KalshiError,
     OutcomeUnknown,
     ProtocolError,
     RateLimited,
-    error_from_response,
 )
 from .models import (
     AccountLimits,
@@ -65,57 +57,29 @@ from .models import (
 from .ratelimit import (
     BATCH_CANCEL_COST_PER_ITEM,
     BATCH_CREATE_COST_PER_ITEM,
-    DEFAULT_COST,
-    Bucket,
-    RateLimiter,
+)
+from .transport import (
+    DEMO,
+    PRODUCTION,
+    KalshiEnvironment,
+    RestTransport,
+    _csv,
+    make_signer,
+    response_observers,
 )
 from .types.scalars import format_count, format_price
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class KalshiEnvironment:
-    rest_base: str
-    ws_url: str
-
-
-PRODUCTION = KalshiEnvironment(
-    "https://external-api.kalshi.com/trade-api/v2", "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
-)
-DEMO = KalshiEnvironment(
-    "https://external-api.demo.kalshi.co/trade-api/v2", "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
-)
-
-# Failures that happen before the request left this machine: safe to report as "nothing happened".
-# Called after every request that went on the wire, as (method, path, status), status None when no answer
-# came back (the application registers its metrics here; the client itself records nothing).
-response_observers: list[Callable[[str, str, int | None], None]] = []
-
-
-def _observe(method: str, path: str, status: int | None) -> None:
-    for observer in response_observers:
-        try:
-            observer(method, path, status)
-        except Exception:  # an observer's failure never fails a request
-            log.exception("response observer failed")
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-def make_signer(
-    key_id: str | None, private_key: str | bytes | Path | None, signer: KalshiSigner | None
-) -> KalshiSigner | None:
-    if signer is not None:
-        return signer
-    if key_id and private_key:
-        return KalshiSigner.load(key_id, private_key)
-    if key_id or private_key:
-        raise ValueError("both key_id and private_key are needed to sign requests")
-    return None
+__all__ = [
+    "DEMO",
+    "PRODUCTION",
+    "KalshiClient",
+    "KalshiEnvironment",
+    "book_order",
+    "make_signer",
+    "response_observers",
+]
 
 
 def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]:
@@ -127,225 +91,12 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
     raise ValueError(f"outcome must be 'yes' or 'no', got {outcome!r}")
 
 
-def _query(params: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, datetime):
-            out[key] = int(value.timestamp())
-        elif isinstance(value, Decimal):
-            out[key] = str(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _csv(values: str | Sequence[str] | None) -> str | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        return values
-    return ",".join(values)
-
-
-class KalshiClient:
+class KalshiClient(RestTransport):
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 
     ``KalshiClient(rest_base, key_id=..., private_key=pem_text_or_path)``; the same code path serves the
     simulator, demo and production — only ``rest_base`` and the key differ.
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        key_id: str | None = None,
-        private_key: str | bytes | Path | None = None,
-        signer: KalshiSigner | None = None,
-        timeout: float = 10.0,
-        connect_timeout: float = 5.0,
-        limiter: RateLimiter | None = None,
-        max_attempts: int = 4,
-        backoff_base: float = 0.25,
-        backoff_cap: float = 8.0,
-        sign_public: bool = True,
-        max_connections: int = 20,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._signer = make_signer(key_id, private_key, signer)
-        self.limiter = limiter
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.sign_public = sign_public
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url + "/",
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"Accept": "application/json", "User-Agent": "kalshiweb/0.1"},
-            transport=transport,
-        )
-
-    @property
-    def key_id(self) -> str | None:
-        return self._signer.key_id if self._signer else None
-
-    def __repr__(self) -> str:
-        return f"KalshiClient(base_url={self.base_url!r}, key_id={self.key_id!r})"
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> KalshiClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    # --- transport --------------------------------------------------------------------------------------
-
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform(0, min(cap, base · 2^attempt))."""
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
-
-    def _build(
-        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, signed: bool
-    ) -> httpx.Request:
-        content = None
-        headers: dict[str, str] = {}
-        if body is not None:
-            content = json.dumps(body, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/json"
-        request = self._http.build_request(
-            method, path.lstrip("/"), params=_query(params or {}), content=content, headers=headers
-        )
-        if signed and self._signer is not None:
-            # Sign exactly the path that goes on the wire (with the /trade-api/v2 prefix, no query).
-            raw_path = request.url.raw_path.decode("ascii").split("?", 1)[0]
-            request.headers.update(self._signer.headers(method, raw_path))
-        return request
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        bucket: Bucket | None = None,
-        cost: int = DEFAULT_COST,
-        signed: bool = True,
-        retry_on_429: bool = False,
-        client_order_id: str | None = None,
-    ) -> Any:
-        method = method.upper()
-        is_read = method == "GET"
-        bucket = bucket or ("read" if is_read else "write")
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.limiter is not None:
-                await self.limiter.acquire(bucket, cost)
-            request = self._build(method, path, params, body, signed or self.sign_public)
-            can_retry = attempt < self.max_attempts
-            try:
-                response = await self._http.send(request)
-            except _NOT_SENT as exc:
-                log.warning("kalshi %s %s: not sent (%s)", method, path, type(exc).__name__)
-                if is_read and can_retry:
-                    await self._sleep(attempt)
-                    continue
-                raise ExchangeUnavailable(f"could not reach the exchange ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
-                _observe(method, path, None)
-                log.warning("kalshi %s %s: no response (%s)", method, path, type(exc).__name__)
-                if is_read:
-                    if can_retry:
-                        await self._sleep(attempt)
-                        continue
-                    raise ExchangeUnavailable(
-                        f"no response from the exchange ({type(exc).__name__})"
-                    ) from None
-                raise OutcomeUnknown(
-                    f"{method} {path}: the request was sent but no response came back ({type(exc).__name__})",
-                    client_order_id=client_order_id,
-                ) from None
-
-            status = response.status_code
-            _observe(method, path, status)
-            log.debug("kalshi %s %s -> %s", method, path, status)
-            if status < 300:
-                return self._decode(response, method, path, client_order_id)
-            if status == 429 and (is_read or retry_on_429) and can_retry:
-                await self._sleep(attempt, response.headers.get("retry-after"))
-                continue
-            if status >= 500:
-                if is_read and can_retry:
-                    await self._sleep(attempt)
-                    continue
-                if not is_read:
-                    raise OutcomeUnknown(
-                        f"{method} {path}: HTTP {status} after sending; the write may have happened",
-                        client_order_id=client_order_id,
-                        http_status=status,
-                        details=response.text[:500],
-                    )
-            raise error_from_response(
-                status, response.content, headers=response.headers, client_order_id=client_order_id
-            )
-
-    async def _sleep(self, attempt: int, retry_after: str | None = None) -> None:
-        delay = self._backoff(attempt - 1)
-        if retry_after:  # Kalshi sends none today; honour it if that changes
-            with contextlib.suppress(ValueError):
-                delay = max(delay, min(float(retry_after), self.backoff_cap))
-        await asyncio.sleep(delay)
-
-    @staticmethod
-    def _decode(response: httpx.Response, method: str, path: str, client_order_id: str | None) -> Any:
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            if method != "GET":
-                raise OutcomeUnknown(
-                    f"{method} {path}: HTTP {response.status_code} with an unreadable body",
-                    client_order_id=client_order_id,
-                ) from None
-            raise ProtocolError(f"{method} {path}: response is not JSON", obj=path) from None
-
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None, *, signed: bool = False) -> Any:
-        return await self._request("GET", path, params=params, signed=signed)
-
-    async def _paginate(
-        self,
-        path: str,
-        key: str,
-        parse: Callable[[Any], T],
-        params: Mapping[str, Any],
-        obj: str,
-        *,
-        signed: bool = False,
-        cursor_required: bool = True,
-    ) -> AsyncGenerator[T]:
-        cursor = params.get("cursor")
-        seen: set[str] = set()
-        while True:
-            data = await self._get(path, {**params, "cursor": cursor}, signed=signed)
-            page = page_of(obj, key, data, parse, cursor_required=cursor_required)
-            for item in page.items:
-                yield item
-            if not page.cursor or not page.items:
-                return
-            if page.cursor in seen:
-                raise ProtocolError(f"{obj}: cursor {page.cursor!r} repeated", obj=obj, field="cursor")
-            seen.add(page.cursor)
-            cursor = page.cursor
 
     # --- exchange & market data ---------------------------------------------------------------------------
 

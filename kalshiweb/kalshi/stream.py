@@ -28,7 +28,6 @@ What it takes care of:
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import itertools
 import json
@@ -36,7 +35,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,156 +58,24 @@ from .messages import (
     decode_message,
 )
 from .rest import make_signer
+from .stream_events import (
+    Connected,
+    Disconnected,
+    MarketsRejected,
+    MessageRate,
+    SequenceGap,
+    StreamError,
+    StreamEvent,
+    StreamHealth,
+    SubscriptionsRestored,
+)
+from .subscriptions import MARKET_FILTERED, MOVING_CHANNELS, ChannelSub, PendingCommand, Subscription
 
 log = logging.getLogger(__name__)
 # websockets logs the handshake (with our signed headers) and every frame at DEBUG: give it a logger that
 # never goes below INFO, so a replayable signature cannot end up in a log file.
 _ws_log = logging.getLogger(__name__ + ".websockets")
 _ws_log.setLevel(logging.INFO)
-
-# Channels that take market filters in update_subscription.
-MARKET_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders"})
-# Channels whose silence is suspicious by default when a watchdog timeout is configured.
-MOVING_CHANNELS = frozenset({"orderbook_delta", "ticker", "trade"})
-
-
-# --- events delivered next to the messages -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Connected:
-    reconnect_count: int
-    type: str = "connected"
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnected:
-    reason: str
-    type: str = "disconnected"
-
-
-@dataclass(frozen=True, slots=True)
-class SequenceGap:
-    sid: int
-    channel: str
-    expected: int
-    received: int
-    market_tickers: tuple[str, ...]
-    type: str = "gap"
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionsRestored:
-    count: int
-    type: str = "subscriptions_restored"
-
-
-@dataclass(frozen=True, slots=True)
-class MarketsRejected:
-    """The exchange refused these markets (error 11, e.g. no such market): they were dropped from the
-    subscription, which goes on with the rest."""
-
-    subscription_id: int
-    market_tickers: tuple[str, ...]
-    reason: str
-    type: str = "markets_rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class StreamError:
-    """An error the stream handled on its own (error frame, unparseable message, failed restore...)."""
-
-    error: KalshiError = field(compare=False)
-    type: str = "stream_error"
-
-
-StreamEvent = Connected | Disconnected | SequenceGap | SubscriptionsRestored | MarketsRejected | StreamError
-
-
-@dataclass(frozen=True, slots=True)
-class StreamHealth:
-    connected: bool
-    reconnect_count: int
-    gap_count: int
-    messages_per_second: float
-    last_message_age: dict[str, float | None]  # seconds since the last data message, per channel
-    last_ping_age: float | None  # seconds since the server's last ping
-    subscriptions: int
-    stale_books: int
-    dropped: int  # items not delivered because the consumer queue was full
-
-
-# --- subscriptions ---------------------------------------------------------------------------------------------
-
-
-class _ChannelSub:
-    __slots__ = ("channel", "handle", "last_data", "sid")
-
-    def __init__(self, channel: str, handle: Subscription) -> None:
-        self.channel = channel
-        self.handle = handle
-        self.sid: int | None = None
-        self.last_data = time.monotonic()
-
-
-class Subscription:
-    """A stable handle for one ``subscribe`` call; survives reconnects (its sids do not)."""
-
-    _ids = itertools.count(1)
-
-    def __init__(
-        self, channels: Sequence[str], tickers: Iterable[str] | None, params: dict[str, Any], watchdog: bool
-    ) -> None:
-        self.id = next(self._ids)
-        self.channels = tuple(dict.fromkeys(channels))
-        self.tickers: set[str] | None = None if tickers is None else set(tickers)
-        self.params = params
-        self.watchdog = watchdog
-        self.rejected: set[str] = set()  # markets the exchange refused (error 11); never sent again
-        self.channel_subs = {c: _ChannelSub(c, self) for c in self.channels}
-        self.active = asyncio.Event()
-        self.inflight = False  # a subscribe command for this handle is awaiting its replies
-        self.closed = False
-
-    @property
-    def sids(self) -> dict[str, int | None]:
-        return {c: cs.sid for c, cs in self.channel_subs.items()}
-
-    @property
-    def use_yes_price(self) -> bool:
-        return bool(self.params.get("use_yes_price"))
-
-    def command_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"channels": list(self.channels), **self.params}
-        if self.tickers is not None:
-            params["market_tickers"] = sorted(self.tickers)
-        return params
-
-    def __repr__(self) -> str:
-        return (
-            f"Subscription(id={self.id}, channels={self.channels}, tickers={self.tickers}, sids={self.sids})"
-        )
-
-
-class _Pending:
-    __slots__ = ("cmd", "expect", "future", "replies", "subs")
-
-    def __init__(self, cmd: str, expect: int, subs: Sequence[_ChannelSub] = ()) -> None:
-        self.cmd = cmd
-        self.expect = expect
-        self.future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self.replies: list[Any] = []
-        self.subs = list(subs)
-
-    def add(self, reply: Any) -> None:
-        self.replies.append(reply)
-        if len(self.replies) >= self.expect and not self.future.done():
-            self.future.set_result(self.replies)
-
-    def fail(self, exc: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
-            self.future.exception()  # mark retrieved: nobody may be awaiting a fire-and-forget command
 
 
 class ConnectionLost(KalshiError):
@@ -225,27 +91,6 @@ class _PingTrackingConnection(ClientConnection):
         super().process_event(event)
         if getattr(event, "opcode", None) is Opcode.PING:
             self.last_ping = time.monotonic()
-
-
-class _Rate:
-    """Messages per second over the last ``window`` seconds, in one-second buckets."""
-
-    def __init__(self, window: int = 10) -> None:
-        self.window = window
-        self.buckets: collections.deque[list[int]] = collections.deque()
-
-    def hit(self, now: float) -> None:
-        second = int(now)
-        if self.buckets and self.buckets[-1][0] == second:
-            self.buckets[-1][1] += 1
-        else:
-            self.buckets.append([second, 1])
-            while self.buckets and self.buckets[0][0] <= second - self.window:
-                self.buckets.popleft()
-
-    def rate(self, now: float) -> float:
-        horizon = int(now) - self.window
-        return sum(n for s, n in self.buckets if s > horizon) / self.window
 
 
 class KalshiStream:
@@ -284,9 +129,9 @@ class KalshiStream:
 
         self._queue: asyncio.Queue[Message | StreamEvent] = asyncio.Queue(maxsize=queue_size)
         self._handles: dict[int, Subscription] = {}
-        self._by_sid: dict[int, list[_ChannelSub]] = {}
+        self._by_sid: dict[int, list[ChannelSub]] = {}
         self._last_seq: dict[int, int] = {}
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, PendingCommand] = {}
         self._ids = itertools.count(1)
         self._ws: _PingTrackingConnection | None = None
         self._connected = asyncio.Event()
@@ -295,7 +140,7 @@ class KalshiStream:
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._last_by_channel: dict[str, float] = {}
         self._last_frame = 0.0
-        self._rate = _Rate()
+        self._rate = MessageRate()
         self.reconnect_count = 0
         self.gap_count = 0
         self.dropped = 0
@@ -473,13 +318,13 @@ class KalshiStream:
         params: dict[str, Any] | None,
         *,
         expect: int = 1,
-        subs: Sequence[_ChannelSub] = (),
+        subs: Sequence[ChannelSub] = (),
     ) -> list[Any]:
         ws = self._ws
         if ws is None or not self.connected:
             raise ConnectionLost("not connected")
         cid = next(self._ids)
-        pending = _Pending(cmd, expect, subs)
+        pending = PendingCommand(cmd, expect, subs)
         self._pending[cid] = pending
         frame: dict[str, Any] = {"id": cid, "cmd": cmd}
         if params is not None:
@@ -629,7 +474,7 @@ class KalshiStream:
             return  # the reconnect resubscribes, which brings fresh snapshots
         cid = next(self._ids)
         # Snapshots are the reply (they carry the id); only an error frame completes this entry.
-        pending = _Pending("get_snapshot", 1_000_000)
+        pending = PendingCommand("get_snapshot", 1_000_000)
         pending.future.add_done_callback(lambda fut: self._snapshot_failed(sid, fut))
         self._pending[cid] = pending
         frame = {
@@ -943,7 +788,7 @@ class KalshiStream:
         else:
             self._spawn(self._resubscribe_sid(sid))
 
-    def _on_snapshot(self, msg: OrderbookSnapshot, subs: Sequence[_ChannelSub]) -> None:
+    def _on_snapshot(self, msg: OrderbookSnapshot, subs: Sequence[ChannelSub]) -> None:
         use_yes = any(cs.handle.use_yes_price for cs in subs)
         book = self.books.get(msg.market_ticker)
         if book is None:
@@ -954,7 +799,7 @@ class KalshiStream:
             book.mark_stale(str(exc))
             self._emit(StreamError(exc))
 
-    def _on_delta(self, msg: OrderbookDelta, subs: Sequence[_ChannelSub]) -> None:
+    def _on_delta(self, msg: OrderbookDelta, subs: Sequence[ChannelSub]) -> None:
         book = self.books.get(msg.market_ticker)
         if book is None or book.stale:
             return  # waiting for a snapshot: never apply across a gap
