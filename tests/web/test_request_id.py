@@ -93,7 +93,7 @@ def test_the_request_id_follows_an_order_from_the_post_through_the_worker_to_the
 
     line = wait_until(fill_line, 10, "the feed's JSON line for the fill")
     assert line["request_id"] == given
-    assert line["level"] == "INFO" and line["logger"] == "trading.services"
+    assert line["level"] == "INFO" and line["logger"] == "trading.lifecycle"
 
 
 def test_an_unusable_incoming_id_is_replaced(client):
