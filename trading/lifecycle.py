@@ -250,6 +250,11 @@ def apply_exchange_order(order: Order, remote: k.Order | dict[str, Any], actor: 
         return False
     allowed = list(Order.OPEN_STATUSES)  # final states are final
     order.refresh_from_db()
+    if order.exchange_order_id is None:
+        # Before anything that may end the order (linking its fills can make it EXECUTED): a final order must
+        # still learn its exchange id, or it can never be looked up, amended or matched with its fills again.
+        Order.objects.filter(pk=order.pk, exchange_order_id__isnull=True).update(exchange_order_id=order_id)
+        order.exchange_order_id = order_id
     if Fill.objects.filter(exchange_order_id=order_id, order__isnull=True).exists():
         # Fills stored before we knew this order's exchange id (e.g. from REST, which has no client_order_id).
         link_orphan_fills(order, order_id)

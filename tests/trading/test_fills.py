@@ -17,7 +17,7 @@ import pytest
 
 from tests.factories import make_user
 from tests.trading import orderkit as kit
-from trading import clients, tasks
+from trading import clients, lifecycle, tasks
 from trading.fills import apply_user_order, reconcile_account, record_fill
 from trading.models import Fill, Order, TraderProfile
 
@@ -257,6 +257,26 @@ def test_a_fill_recovered_before_we_learn_the_exchange_id_is_attached_to_its_ord
     assert_matches_exchange(sim, alice, order)
     assert Fill.objects.get(exchange_order_id=result.order_id).order_id == order.pk
     assert order.fill_count == D("1")
+
+
+def test_an_order_filled_while_we_did_not_know_its_id_gets_its_id_when_the_exchange_names_it(sim, alice, bob):
+    """The same killed worker, but Bob fills the whole order while the feed is down: the REST catch-up stores
+    the fills unattached (REST fills carry no client_order_id). When the periodic sweep finds the order on the
+    exchange, linking those fills makes it EXECUTED, a final state; the exchange id must be recorded all the
+    same (found by the randomized fault run with the feed dropped during fills: status right, id None)."""
+    ticker = kit.fresh_market(sim)
+    order = kit.make_order(alice, alice.account, ticker, count=D("2"))
+    assert order.mark_submitting()
+    client = clients.client_for(alice.account)
+    result = client.submit_order(kit_request(order))
+    kit.hit_bid(bob, ticker, D("2"))
+
+    assert reconcile_account(alice.account.pk, client)[0] == 1
+    assert Fill.objects.get(exchange_order_id=result.order_id).order_id is None
+    lifecycle.apply_exchange_order(order, client.get_order(result.order_id), "reconcile")
+
+    assert_matches_exchange(sim, alice, order)
+    assert order.status == Order.Status.EXECUTED
 
 
 def kit_request(order: Order) -> Any:

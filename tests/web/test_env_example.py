@@ -18,14 +18,16 @@ READS = [
     re.compile(r"\bos\.environ\[\"([A-Z][A-Z0-9_]*)\"\](?!\s*=[^=])"),
 ]
 PROCFILE_READS = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)")
-# Set by `make run` (kalshiweb.bootstrap) for the processes it starts, or by Django's own entry points: not
-# for anyone to set.
+# Set by `make run` (kalshiweb.bootstrap) for the processes it starts, by Django's own entry points, or by the
+# test runner (pytest-xdist names its workers; the test plugin marks its embedded Redis): not for anyone to set.
 INTERNAL = {
     "DJANGO_SETTINGS_MODULE",
     "EMBEDDED_REDIS_BIN",
     "EMBEDDED_REDIS_CONF",
     "EMBEDDED_REDIS_PORT",
     "KALSHIWEB_PORT",
+    "KALSHIWEB_TEST_EMBEDDED_REDIS",
+    "PYTEST_XDIST_WORKER",
     "SIM_API_KEY_ARG",
 }
 
