@@ -16,7 +16,13 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from kalshiweb.kalshi import messages as m
-from kalshiweb.kalshi.stream import Connected, KalshiStream, SequenceGap, StreamError
+from kalshiweb.kalshi.stream import (
+    Connected,
+    KalshiStream,
+    SequenceGap,
+    StreamError,
+    SubscriptionsRestored,
+)
 from kalshiweb.kalshi.sync import KalshiSyncClient
 from markets import live
 from trading import signals
@@ -92,18 +98,24 @@ class AccountStreams:
         subscribed = False
         async for item in stream:
             try:
+                # Catch up over REST on whatever happened while we were not listening, always *after* the
+                # subscription is in place: a fill made between a catch-up and the subscription would reach
+                # neither. The first time, subscribe() returns once subscribed; after a reconnect the stream
+                # restores the subscription itself and says so (SubscriptionsRestored).
+                catch_up = False
                 if isinstance(item, Connected):
                     if not subscribed:
                         await stream.subscribe(PRIVATE_CHANNELS, None)
                         subscribed = True
-                    # Catch up on whatever happened while we were not listening.
+                        catch_up = True
+                elif isinstance(item, (SubscriptionsRestored, SequenceGap)):
+                    catch_up = True
+                if catch_up:
                     new, changed = await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
                     if new or changed:
                         log.info(
                             "account %s: reconciled %d missed fill(s), %d order(s)", account_id, new, changed
                         )
-                elif isinstance(item, SequenceGap):
-                    await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
                 elif isinstance(item, StreamError):
                     log.warning("account %s private stream: %s", account_id, item.error)
                 elif isinstance(item, (m.Fill, m.UserOrder)):

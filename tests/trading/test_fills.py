@@ -9,15 +9,19 @@ are collected instead of sent to the broker.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 
+from kalshiweb.kalshi.stream import KalshiStream
 from tests.factories import make_user
+from tests.helpers import wait_until
 from tests.trading import orderkit as kit
-from trading import clients, lifecycle, tasks
+from tests.trading.test_order_faults import PrivateFeed
+from trading import clients, lifecycle, private_feed, tasks
 from trading.fills import apply_user_order, reconcile_account, record_fill
 from trading.models import Fill, Order, TraderProfile
 
@@ -277,6 +281,47 @@ def test_an_order_filled_while_we_did_not_know_its_id_gets_its_id_when_the_excha
 
     assert_matches_exchange(sim, alice, order)
     assert order.status == Order.Status.EXECUTED
+
+
+def test_a_fill_made_while_the_feed_restores_its_subscription_is_not_lost(sim, alice, bob, monkeypatch):
+    """After a reconnect the feed catches up over REST. A fill made after that catch-up but before the stream has
+    its subscription back goes out on no socket, so the catch-up must come once the subscription is restored
+    (found by the randomized fault run, feed drops during fills: 2 trials in about 400). Here the exchange is
+    slow to restore the subscription, and the counterparty trades just after the catch-up after the reconnect."""
+    order, ticker = resting_order(sim, alice)
+    traded = threading.Event()
+    catch_ups: list[Any] = []
+    real_reconcile = private_feed._reconcile
+
+    def reconcile_then_trade(*args: Any) -> Any:
+        result = real_reconcile(*args)
+        catch_ups.append(result)
+        if len(catch_ups) == 2:  # the catch-up that follows the reconnect
+            kit.hit_bid(bob, ticker, D("1"))
+            traded.set()
+        return result
+
+    real_send = KalshiStream._send_subscribe
+    sends: list[Any] = []
+
+    async def slow_restore(self: KalshiStream, handle: Any) -> None:
+        sends.append(handle)
+        if len(sends) > 1:  # the restore after the reconnect, not the first subscribe
+            await asyncio.to_thread(traded.wait, 1.0)
+        await real_send(self, handle)
+
+    monkeypatch.setattr(private_feed, "_reconcile", reconcile_then_trade)
+    monkeypatch.setattr(KalshiStream, "_send_subscribe", slow_restore)
+    feed = PrivateFeed()
+    feed.start()
+    try:
+        wait_until(lambda: len(catch_ups) == 1, 10, "the first catch-up")
+        assert sim.faults.drop_connections() >= 1
+        wait_until(traded.is_set, 10, "the trade after the catch-up that follows the reconnect")
+        wait_until(lambda: Fill.objects.filter(order=order).exists(), 5, "the fill, from the socket")
+    finally:
+        feed.close()
+    assert_matches_exchange(sim, alice, order)
 
 
 def kit_request(order: Order) -> Any:
