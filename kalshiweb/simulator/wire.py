@@ -54,41 +54,22 @@ _Q2 = Decimal("0.01")
 # same few prices, counts and times thousands of times: memoise them (bounded; cleared when full). Zero is
 # never memoised (Decimal("-0") == Decimal("0") but quantizes to "-0.0000"), nor anything unhashable.
 _MEMO_MAX = 8192
-_dollars_memo: dict[Decimal, str] = {}
-_dollars6_memo: dict[Decimal, str] = {}
-_count_memo: dict[Decimal, str] = {}
 _rfc3339_memo: dict[datetime, str] = {}
-
-
-def _fixed(d: Decimal, q: Decimal, memo: dict[Decimal, str]) -> str:
-    if not d:
-        return str(Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN))
-    try:
-        return memo[d]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable (a signalling NaN): no memo
-        return str(Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN))
-    text = str(Decimal(d).quantize(q, rounding=ROUND_HALF_EVEN))
-    if len(memo) >= _MEMO_MAX:
-        memo.clear()
-    memo[d] = text
-    return text
 
 
 def dollars(d: Decimal) -> str:
     """Price / dollar amount with 4 decimals: Decimal('0.42') -> '0.4200'."""
-    return _fixed(d, _Q4, _dollars_memo)
+    return str(q4(d))
 
 
 def dollars6(d: Decimal) -> str:
     """Cost / fee amount with 6 decimals: Decimal('0.01') -> '0.010000'."""
-    return _fixed(d, _Q6, _dollars6_memo)
+    return str(q6(d))
 
 
 def count_fp(d: Decimal) -> str:
     """Contract count with 2 decimals: Decimal('10') -> '10.00'."""
-    return _fixed(d, _Q2, _count_memo)
+    return str(q2(d))
 
 
 _q4_memo: dict[Decimal, Decimal] = {}
