@@ -1,0 +1,87 @@
+"""Depth and cost limits, so that one script cannot starve the desk: a document deeper than MAX_DEPTH, or whose
+estimated cost (each field 1, times the page size of every list around it) is above MAX_COST, is refused before
+it runs, with a BAD_REQUEST error naming the limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+)
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+MAX_DEPTH = 8
+MAX_COST = 20_000
+MAX_ALIASES = 20
+MAX_TOKENS = 3_000
+# List fields and how many items they may return when no `limit` says fewer.
+LIST_SIZES = {
+    "orders": 200,
+    "fills": 200,
+    "markets": 200,
+    "positions": 100,
+    "bids": 10,
+    "asks": 10,
+    "cancelAllOrders": 200,
+}
+
+
+class CostLimit(ValidationRule):
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        cost = self._cost(node.selection_set, set())
+        if cost > MAX_COST:
+            self.report_error(
+                GraphQLError(
+                    f"This query costs about {cost} (the limit is {MAX_COST}): ask for smaller pages or fewer "
+                    "fields.",
+                    node,
+                    extensions={"code": "BAD_REQUEST", "retryable": False, "limit": "cost"},
+                )
+            )
+
+    def _cost(self, selections: SelectionSetNode | None, fragments: set[str]) -> int:
+        if selections is None:
+            return 0
+        total = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                size = self._size(selection)
+                total += 1 + size * self._cost(selection.selection_set, fragments)
+            elif isinstance(selection, InlineFragmentNode):
+                total += self._cost(selection.selection_set, fragments)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.context.get_fragment(name)
+                if fragment is not None and name not in fragments:  # a cycle is GraphQL's own error
+                    total += self._cost(fragment.selection_set, fragments | {name})
+        return total
+
+    @staticmethod
+    def _size(field: FieldNode) -> int:
+        size = LIST_SIZES.get(field.name.value)
+        if size is None:
+            return 1
+        for argument in field.arguments or ():
+            if argument.name.value == "limit" and isinstance(argument.value, IntValueNode):
+                try:
+                    return max(1, min(size, int(argument.value.value)))
+                except ValueError:
+                    return size
+        return size
+
+
+def extensions() -> list[Any]:
+    return [
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        AddValidationRules([CostLimit]),
+    ]
