@@ -1,4 +1,4 @@
-"""Depth and cost limits, so that one script cannot starve the desk: a document deeper than MAX_DEPTH, or whose
+"""Depth, cost, alias and token limits, so that one script cannot starve the desk: a document deeper than MAX_DEPTH, or whose
 estimated cost (each field 1, times the page size of every list around it) is above MAX_COST, is refused before
 it runs, with a BAD_REQUEST error naming the limit."""
 
@@ -16,9 +16,11 @@ from graphql import (
     SelectionSetNode,
     ValidationRule,
 )
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter
 
-MAX_DEPTH = 8
+# Counted over every field, introspection included (the schema's own paths are at most 4 deep; a tool's full
+# introspection query, with its nested `ofType`s, is about 10).
+MAX_DEPTH = 12
 MAX_COST = 20_000
 MAX_ALIASES = 20
 MAX_TOKENS = 3_000
@@ -36,6 +38,16 @@ LIST_SIZES = {
 
 class CostLimit(ValidationRule):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        depth = self._depth(node.selection_set, set())
+        if depth > MAX_DEPTH:
+            self.report_error(
+                GraphQLError(
+                    f"This query nests {depth} levels deep (the limit is {MAX_DEPTH}).",
+                    node,
+                    extensions={"code": "BAD_REQUEST", "retryable": False, "limit": "depth"},
+                )
+            )
+            return
         cost = self._cost(node.selection_set, set())
         if cost > MAX_COST:
             self.report_error(
@@ -64,6 +76,22 @@ class CostLimit(ValidationRule):
                     total += self._cost(fragment.selection_set, fragments | {name})
         return total
 
+    def _depth(self, selections: SelectionSetNode | None, fragments: set[str]) -> int:
+        if selections is None:
+            return 0
+        deepest = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                deepest = max(deepest, 1 + self._depth(selection.selection_set, fragments))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self._depth(selection.selection_set, fragments))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.context.get_fragment(name)
+                if fragment is not None and name not in fragments:
+                    deepest = max(deepest, self._depth(fragment.selection_set, fragments | {name}))
+        return deepest
+
     @staticmethod
     def _size(field: FieldNode) -> int:
         size = LIST_SIZES.get(field.name.value)
@@ -79,9 +107,9 @@ class CostLimit(ValidationRule):
 
 
 def extensions() -> list[Any]:
+    """Factories: each request gets fresh extension instances."""
     return [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        AddValidationRules([CostLimit]),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules([CostLimit]),
     ]

@@ -30,7 +30,6 @@ def serialize_decimal(value: Decimal) -> str:
 
 
 DecimalScalar = strawberry.scalar(
-    Decimal,
     name="Decimal",
     description='A decimal number as a string ("0.42"): dollars for money and prices, contracts for counts. '
     "Input accepts a string or a number.",

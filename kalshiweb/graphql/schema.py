@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from graphql import GraphQLError
 
 from kalshiweb.graphql import errors, limits
@@ -26,7 +27,7 @@ schema = ApiSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    scalar_overrides={Decimal: DecimalScalar},
+    config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
     extensions=limits.extensions(),
 )
 
