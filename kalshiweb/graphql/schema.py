@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from strawberry.schema.config import StrawberryConfig
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 
 from kalshiweb.graphql import errors, limits
 from kalshiweb.graphql.mutations import Mutation
