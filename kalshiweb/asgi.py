@@ -10,15 +10,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import path  # noqa: E402
 
-from kalshiweb.graphql.schema import schema as graphql_schema  # noqa: E402
-from kalshiweb.graphql.views import ApiSocket  # noqa: E402
+from kalshiweb.graphql.views import with_api_socket  # noqa: E402
 from markets.consumers import ExposeServerSend  # noqa: E402
 from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
 from trading.twofactor import TwoFactorSocketGate  # noqa: E402
 
-websocket_urlpatterns = [*market_ws, path("graphql/", ApiSocket.as_asgi(schema=graphql_schema))]
+websocket_urlpatterns = [*market_ws]
 
 # A self-hosted desk must work offline with no front proxy: ServeStatic's middleware (settings.MIDDLEWARE)
 # serves the vendored htmx, CSS and JS unless KALSHIWEB_SERVE_STATIC=false (then a proxy serves STATIC_ROOT).
@@ -28,9 +26,12 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         # ExposeServerSend: the market socket's frames skip the send wrappers (see markets/consumers.py).
-        "websocket": ExposeServerSend(
-            AllowedHostsOriginValidator(
-                AuthMiddlewareStack(TwoFactorSocketGate(URLRouter(websocket_urlpatterns)))
+        # /graphql/ (the API's subscriptions, kalshiweb.graphql.views) first; every other path as before.
+        "websocket": with_api_socket(
+            ExposeServerSend(
+                AllowedHostsOriginValidator(
+                    AuthMiddlewareStack(TwoFactorSocketGate(URLRouter(websocket_urlpatterns)))
+                )
             )
         ),
     }

@@ -5,9 +5,12 @@ as {"Authorization": "Bearer …"}). Each HTTP request counts against the caller
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import validate_host
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.channels import GraphQLWSConsumer
@@ -19,6 +22,31 @@ from kalshiweb.graphql.errors import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, A
 from kalshiweb.graphql.schema import schema
 
 STATUS = {UNAUTHENTICATED: 401, FORBIDDEN: 403, RATE_LIMITED: 429}
+
+
+def same_site(scope: dict[str, Any]) -> bool:
+    origin = dict(scope.get("headers") or []).get(b"origin")
+    if not origin:
+        return False
+    host = urlparse(origin.decode("latin-1")).hostname
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
+def with_api_socket(app: Any) -> Any:
+    """The ASGI WebSocket app with /graphql/ in front: the API socket takes scripts (no Origin, a token) as well
+    as the desk's pages, so it sits outside the browser sockets' origin check and makes its own (`same_site`)."""
+    from channels.auth import AuthMiddlewareStack
+
+    from trading.twofactor import TwoFactorSocketGate
+
+    api = AuthMiddlewareStack(TwoFactorSocketGate(ApiSocket.as_asgi(schema=schema)))
+
+    async def route(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope.get("type") == "websocket" and scope.get("path") == "/graphql/":
+            return await api(scope, receive, send)
+        return await app(scope, receive, send)
+
+    return route
 
 
 def _refusal(error: ApiError) -> HttpResponse:
@@ -80,8 +108,11 @@ class ApiSocket(GraphQLWSConsumer):
         if isinstance(params, dict):
             value = params.get("Authorization") or params.get("authorization")
             authorization = value if isinstance(value, str) else None
+        # The session counts only for a page of this site (its Origin one of ALLOWED_HOSTS): another site's page
+        # must not subscribe with the trader's cookie. Scripts send no Origin and use a token.
+        user = self.scope.get("user") if same_site(self.scope) else None
         try:
-            actor: Actor = await database_sync_to_async(actor_for)(self.scope.get("user"), authorization)
+            actor: Actor = await database_sync_to_async(actor_for)(user, authorization)
         except ApiError:
             raise ConnectionRejectionError({"code": UNAUTHENTICATED}) from None
         self.kw_actor = actor

@@ -1,0 +1,205 @@
+"""The API on the real server processes: daphne (HTTP and the Channels WebSocket, graphql-transport-ws), Redis,
+a Celery worker and the simulator. Subscriptions follow an order placed through the API and its fill, and market
+quotes published as the feed publishes them; the order shows up live in the desk's open-orders panel."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal as D
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from markets import live
+from markets.publish import publish
+from tests.graphql.conftest import tradable_market
+from tests.trading import orderkit as kit
+from tests.trading.test_submission import wait_for
+from trading import clients
+from trading.fills import reconcile_account
+from trading.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PLACE_ORDER = """
+mutation PlaceOrder($input: OrderInput!) {
+  placeOrder(input: $input) { id marketId side quantity price status }
+}
+"""
+
+
+def http_gql(base: str, token: str, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.post(
+        f"{base}/graphql/",
+        json={"query": document, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+class Socket:
+    """A graphql-transport-ws client over a real WebSocket."""
+
+    def __init__(self, base: str, token: str | None) -> None:
+        self._connection = connect(
+            base.replace("http://", "ws://") + "/graphql/",
+            subprotocols=["graphql-transport-ws"],
+            open_timeout=10,
+        )
+        self.ws = self._connection.__enter__()
+        payload = {"Authorization": f"Bearer {token}"} if token else {}
+        self.ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+
+    def ack(self) -> None:
+        assert self.next()["type"] == "connection_ack"
+
+    def subscribe(self, id: str, document: str, variables: dict[str, Any] | None = None) -> None:
+        message = {
+            "id": id,
+            "type": "subscribe",
+            "payload": {"query": document, "variables": variables or {}},
+        }
+        self.ws.send(json.dumps(message))
+
+    def next(self, timeout: float = 15) -> dict[str, Any]:
+        while True:
+            message = json.loads(self.ws.recv(timeout=timeout))
+            if message.get("type") == "ping":
+                self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            return message
+
+    def until(self, predicate: Any, timeout: float = 20) -> list[dict[str, Any]]:
+        seen, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.next(timeout=max(0.1, deadline - time.monotonic()))
+            seen.append(message)
+            if predicate(message):
+                return seen
+        raise AssertionError(f"not seen in time: {seen}")
+
+    def close(self) -> None:
+        self._connection.__exit__(None, None, None)
+
+
+def data(message: dict[str, Any], field: str) -> Any:
+    return (
+        (message.get("payload") or {}).get("data", {}).get(field) if message.get("type") == "next" else None
+    )
+
+
+def test_subscriptions_follow_an_order_and_its_fill(sim, trader, token, daphne_server, celery_worker):
+    ticker = tradable_market(sim)
+    socket = Socket(daphne_server, token)
+    try:
+        socket.ack()
+        socket.subscribe("orders", "subscription { orderUpdates { id status filledQuantity } }")
+        socket.subscribe(
+            "fills",
+            "subscription($m: String) { fills(marketId: $m) { orderId quantity price } }",
+            {"m": ticker},
+        )
+        time.sleep(0.5)  # the subscriptions have joined the trader's group
+        placed = http_gql(
+            daphne_server,
+            token,
+            PLACE_ORDER,
+            {"input": {"marketId": ticker, "side": "YES", "quantity": "3", "price": "0.02"}},
+        )["data"]["placeOrder"]
+        seen = socket.until(lambda m: (data(m, "orderUpdates") or {}).get("status") == "resting")
+        updates = [data(m, "orderUpdates") for m in seen if data(m, "orderUpdates")]
+        assert {u["id"] for u in updates} == {placed["id"]}
+
+        order = Order.objects.get(pk=placed["id"])
+        kit.hit_bid(kit.counterparty(sim), ticker, D("2"))
+        account = trader.kalshi_account
+        assert reconcile_account(account.pk, clients.client_for(account))[0] == 1
+        seen = socket.until(lambda m: m.get("id") == "fills" and data(m, "fills"))
+        assert data(seen[-1], "fills") == {"orderId": str(order.pk), "quantity": "2", "price": "0.02"}
+        socket.until(lambda m: (data(m, "orderUpdates") or {}).get("status") == "partially_filled")
+    finally:
+        socket.close()
+
+
+def test_market_ticker_relays_what_the_feed_publishes(sim, trader, token, daphne_server):
+    ticker = tradable_market(sim)
+    socket = Socket(daphne_server, token)
+    try:
+        socket.ack()
+        socket.subscribe(
+            "t",
+            "subscription($ids: [String!]!) { marketTicker(marketIds: $ids) { marketId yesBid yesAsk } }",
+            {"ids": [ticker]},
+        )
+        quote = {"yes_bid": "0.31", "yes_ask": "0.33", "no_bid": "0.67", "no_ask": "0.69"}
+        deadline = time.monotonic() + 15
+        tick = None
+        while tick is None and time.monotonic() < deadline:
+            # As the feed does (markets.publish): latest state stored, a signed frame on kw:md:<ticker>.
+            publish(
+                live.client(),
+                ticker,
+                {"ticker": ticker, "ts": time.time(), "row": "", "detail": ""},
+                quote=quote,
+                book=None,
+                trades=[],
+            )
+            try:
+                message = socket.next(timeout=1)
+            except TimeoutError:
+                continue
+            tick = data(message, "marketTicker")
+        assert tick == {"marketId": ticker, "yesBid": "0.31", "yesAsk": "0.33"}
+
+        socket.subscribe("bad", 'subscription { marketTicker(marketIds: ["NOPE"]) { marketId } }')
+        error = socket.until(
+            lambda m: (
+                m.get("id") == "bad"
+                and m.get("type") == "error"
+                or (m.get("id") == "bad" and (m.get("payload") or {}).get("errors"))
+            )
+        )
+        payload = error[-1]["payload"]
+        errors = payload if isinstance(payload, list) else payload["errors"]
+        assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    finally:
+        socket.close()
+
+
+def test_the_socket_refuses_a_caller_without_a_valid_token(trader, daphne_server):
+    for token in (None, "kwt_wrong"):
+        socket = Socket(daphne_server, token)
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.next(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+@pytest.mark.browser
+def test_an_api_order_shows_live_in_the_desks_open_orders_panel(
+    sim, trader, token, daphne_server, celery_worker, page
+):
+    ticker = tradable_market(sim)
+    page.goto(f"{daphne_server}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{daphne_server}/")
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#orders-panel").wait_for(timeout=10000)
+    page.wait_for_function("document.body.dataset.live === 'true'", timeout=15000)  # the page's socket is up
+    placed = http_gql(
+        daphne_server,
+        token,
+        PLACE_ORDER,
+        {"input": {"marketId": ticker, "side": "YES", "quantity": "3", "price": "0.02"}},
+    )["data"]["placeOrder"]
+    row = page.locator(f"#orders-panel #order-{placed['id']}")
+    row.wait_for(timeout=15000)  # no reload: the panel re-read itself on the push
+    row.locator(".badge").filter(has_text="resting").wait_for(timeout=15000)
+    assert Order.objects.filter(pk=placed["id"]).count() == 1
