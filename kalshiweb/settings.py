@@ -233,6 +233,8 @@ KALSHIWEB_METRICS_DIR = envstr("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metric
 KALSHIWEB_MAX_MARKETS_PER_SOCKET = envint("KALSHIWEB_MAX_MARKETS_PER_SOCKET", 200)
 # Browser sockets one user may hold open at once, across every web process (0: no limit).
 KALSHIWEB_MAX_SOCKETS_PER_USER = envint("KALSHIWEB_MAX_SOCKETS_PER_USER", 20)
+# The GraphQL API (kalshiweb/graphql): requests a minute per API token (per user for the session); 0: no limit.
+KALSHIWEB_API_RATE_PER_MINUTE = envint("KALSHIWEB_API_RATE_PER_MINUTE", 120)
 # The largest command a page may send on its socket (characters); larger ones are refused unparsed.
 KALSHIWEB_SOCKET_MAX_COMMAND_BYTES = envint("KALSHIWEB_SOCKET_MAX_COMMAND_BYTES", 16384)
 KALSHIWEB_MAX_UPDATES_PER_SECOND = envint("KALSHIWEB_MAX_UPDATES_PER_SECOND", 10)

@@ -80,7 +80,7 @@ def actor_for(user: Any, authorization: str | None) -> Actor:
 
 
 def rate_per_minute() -> int:
-    return int(getattr(settings, "KALSHIWEB_API_RATE_PER_MINUTE", DEFAULT_RATE_PER_MINUTE))
+    return int(getattr(settings, "KALSHIWEB_API_RATE_PER_MINUTE", DEFAULT_RATE_PER_MINUTE))  # settings.py
 
 
 def check_rate(actor: Actor) -> None:

@@ -5,6 +5,8 @@ quotes published as the feed publishes them; the order shows up live in the desk
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from decimal import Decimal as D
 from typing import Any
@@ -18,6 +20,7 @@ from markets import live
 from markets.publish import publish
 from tests.graphql.conftest import tradable_market
 from tests.trading import orderkit as kit
+from tests.trading.test_submission import wait_for
 from trading import clients
 from trading.fills import reconcile_account
 from trading.models import Order
@@ -196,3 +199,27 @@ def test_an_api_order_shows_live_in_the_desks_open_orders_panel(
     row.wait_for(timeout=15000)  # no reload: the panel re-read itself on the push
     row.locator(".badge").filter(has_text="resting").wait_for(timeout=15000)
     assert Order.objects.filter(pk=placed["id"]).count() == 1
+
+
+def test_the_docs_example_places_watches_and_cancels(
+    sim, trader, token, daphne_server, celery_worker, tmp_path
+):
+    from tests.graphql.test_docs import block
+
+    ticker = tradable_market(sim)
+    script = tmp_path / "example.py"
+    script.write_text(block("example", "python"))
+    run = subprocess.run(
+        [sys.executable, str(script), daphne_server, token, ticker],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("placed") and "'status': 'sending'" in lines[0]
+    assert any("'status': 'resting'" in line for line in lines)
+    assert lines[-1].startswith("canceled") and ("'canceling'" in lines[-1] or "'canceled'" in lines[-1])
+    order = Order.objects.get(user=trader)
+    wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.CANCELED).first())
+    assert [o.status for o in kit.exchange_orders(sim, trader.sim_user_id, ticker=ticker)] == ["canceled"]
