@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
+    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -16,7 +17,8 @@ from graphql import (
     SelectionSetNode,
     ValidationRule,
 )
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
+from strawberry.types.graphql import OperationType
 
 # Counted over every field, introspection included (the schema's own paths are at most 4 deep; a tool's full
 # introspection query, with its nested `ofType`s, is about 10).
@@ -106,10 +108,31 @@ class CostLimit(ValidationRule):
         return size
 
 
+class SubscriptionsOnlyOnTheSocket(SchemaExtension):
+    """The WebSocket serves subscriptions; queries and mutations go over HTTP (their resolvers use the database
+    synchronously, and the HTTP path is where the rate limit counts each request). Refused with a clear error."""
+
+    def on_execute(self) -> Any:
+        context = self.execution_context.context
+        on_socket = isinstance(context, dict) and "ws" in context
+        if on_socket and self.execution_context.operation_type != OperationType.SUBSCRIPTION:
+            self.execution_context.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Send queries and mutations with an HTTP POST to /graphql/; the socket serves subscriptions.",
+                        extensions={"code": "BAD_REQUEST", "retryable": False},
+                    )
+                ],
+            )
+        yield
+
+
 def extensions() -> list[Any]:
     """Factories: each request gets fresh extension instances."""
     return [
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: AddValidationRules([CostLimit]),
+        SubscriptionsOnlyOnTheSocket,
     ]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import strawberry
 from asgiref.sync import sync_to_async
-from django.db.models import Max
+from django.db.models import Max, Q
 from strawberry.types import Info
 
 from kalshiweb.graphql.context import actor
@@ -27,6 +27,8 @@ from trading.models import Fill, Order
 # lost while Redis blinked must not leave a script waiting forever).
 RESYNC_SECONDS = 10.0
 MAX_TICKER_MARKETS = 50
+# How far back each re-read looks past the newest change it saw (a worker's change can commit after a later one).
+CHANGE_MARGIN = timedelta(seconds=60)
 
 
 def _signature(o: Order) -> tuple[Any, ...]:
@@ -60,24 +62,41 @@ class Subscription:
     ) -> AsyncGenerator[OrderType, None]:
         user = actor(info).user
         seen: dict[int, tuple[Any, ...]] = {}
-        since = datetime.now(UTC)
+        since = datetime.now(UTC) - CHANGE_MARGIN
 
         def changed() -> list[Order]:
+            # Every open order (a few; a refused cancel changes one without touching updated_at) and every order
+            # changed lately: a change committed late, with an earlier updated_at, is still inside the margin.
             nonlocal since
-            orders = Order.objects.for_user(user).filter(updated_at__gte=since)
+            orders = Order.objects.for_user(user).filter(
+                Q(updated_at__gte=since) | Q(status__in=Order.OPEN_STATUSES)
+            )
             if market_id is not None:
                 orders = orders.filter(ticker=market_id)
             out = []
-            for order in orders.order_by("updated_at", "pk"):
+            newest = since
+            for order in orders.order_by("updated_at", "pk")[:1000]:
                 signature = _signature(order)
+                newest = max(newest, order.updated_at)
                 if seen.get(order.pk) != signature:
                     seen[order.pk] = signature
                     out.append(order)
+            since = max(since, newest - CHANGE_MARGIN)
+            if len(seen) > 5000:  # a long subscription: forget final orders last changed before the margin
+                keep = set(
+                    Order.objects.for_user(user)
+                    .filter(Q(updated_at__gte=since) | Q(status__in=Order.OPEN_STATUSES))
+                    .values_list("pk", flat=True)
+                )
+                for pk in [pk for pk in seen if pk not in keep]:
+                    del seen[pk]
             return out
 
         def prime() -> None:
             # What exists now is not news: remember it, report only what changes from here on.
-            for order in Order.objects.for_user(user).open():
+            for order in Order.objects.for_user(user).filter(
+                Q(updated_at__gte=since) | Q(status__in=Order.OPEN_STATUSES)
+            ):
                 seen[order.pk] = _signature(order)
 
         first = True

@@ -5,6 +5,7 @@ quotes published as the feed publishes them; the order shows up live in the desk
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from markets import live
@@ -48,11 +49,12 @@ def http_gql(base: str, token: str, document: str, variables: dict[str, Any] | N
 class Socket:
     """A graphql-transport-ws client over a real WebSocket."""
 
-    def __init__(self, base: str, token: str | None) -> None:
+    def __init__(self, base: str, token: str | None, headers: dict[str, str] | None = None) -> None:
         self._connection = connect(
             base.replace("http://", "ws://") + "/graphql/",
             subprotocols=["graphql-transport-ws"],
             open_timeout=10,
+            additional_headers=headers,
         )
         self.ws = self._connection.__enter__()
         payload = {"Authorization": f"Bearer {token}"} if token else {}
@@ -223,3 +225,38 @@ def test_the_docs_example_places_watches_and_cancels(
     order = Order.objects.get(user=trader)
     wait_for(lambda: Order.objects.filter(pk=order.pk, status=Order.Status.CANCELED).first())
     assert [o.status for o in kit.exchange_orders(sim, trader.sim_user_id, ticker=ticker)] == ["canceled"]
+
+
+def session_cookie(base: str) -> str:
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        login = browser.get("/login/").text
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login)
+        assert csrf
+        response = browser.post(
+            "/login/",
+            data={
+                "username": "alice",
+                "password": "correct-horse-battery",
+                "csrfmiddlewaretoken": csrf.group(1),
+            },
+        )
+        assert response.status_code == 302
+        return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+
+
+def test_the_session_counts_on_the_socket_only_from_this_sites_pages(trader, daphne_server):
+    cookie = session_cookie(daphne_server)
+    port = daphne_server.rsplit(":", 1)[1]
+    page = Socket(daphne_server, None, {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"})
+    try:
+        page.ack()
+        # Queries and mutations belong on HTTP: refused clearly on the socket.
+        page.subscribe("q", "{ orders { id } }")
+        refused = page.next()
+        assert refused["payload"]["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    finally:
+        page.close()
+    # Another site's page cannot open it with the trader's cookie: refused at the handshake.
+    with pytest.raises(InvalidStatus) as refused_handshake:
+        Socket(daphne_server, None, {"Cookie": cookie, "Origin": "http://evil.example"})
+    assert refused_handshake.value.response.status_code == 403
