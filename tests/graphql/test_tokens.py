@@ -79,3 +79,15 @@ def test_create_api_token_prints_the_token_last(trader):
     assert token.read_only and token.expires_at is not None
     with pytest.raises(CommandError):
         call_command("create_api_token", "nobody", stdout=StringIO())
+
+
+def test_staff_see_and_revoke_tokens_in_the_admin_but_never_read_one(trader):
+    token, raw = ApiToken.issue(trader, "ci")
+    staff = make_user("root", is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(staff)
+    listing = admin.get("/admin/kalshiweb/apitoken/")
+    assert listing.status_code == 200 and "ci" in listing.content.decode()
+    change = admin.get(f"/admin/kalshiweb/apitoken/{token.pk}/change/").content.decode()
+    assert raw not in change and token.token_digest not in change
+    assert admin.get("/admin/kalshiweb/apitoken/add/").status_code == 403
