@@ -21,6 +21,7 @@ from kalshiweb.graphql.auth import Actor, actor_for, check_rate
 from kalshiweb.graphql.errors import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, ApiError, as_payload
 from kalshiweb.graphql.schema import schema
 
+MAX_SUBSCRIPTIONS_PER_SOCKET = 20
 STATUS = {UNAUTHENTICATED: 401, FORBIDDEN: 403, RATE_LIMITED: 429}
 
 
@@ -39,7 +40,11 @@ def with_api_socket(app: Any) -> Any:
 
     from trading.twofactor import TwoFactorSocketGate
 
-    api = AuthMiddlewareStack(TwoFactorSocketGate(ApiSocket.as_asgi(schema=schema)))
+    api = AuthMiddlewareStack(
+        TwoFactorSocketGate(
+            ApiSocket.as_asgi(schema=schema, max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_SOCKET)
+        )
+    )
 
     async def route(scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope.get("type") == "websocket" and scope.get("path") == "/graphql/":
@@ -115,6 +120,10 @@ class ApiSocket(GraphQLWSConsumer):
             actor: Actor = await database_sync_to_async(actor_for)(user, authorization)
         except ApiError:
             raise ConnectionRejectionError({"code": UNAUTHENTICATED}) from None
+        try:
+            await database_sync_to_async(check_rate)(actor)  # each connection counts as a request
+        except ApiError:
+            raise ConnectionRejectionError({"code": RATE_LIMITED}) from None
         self.kw_actor = actor
         context["actor"] = actor
         return await super().on_ws_connect(context)

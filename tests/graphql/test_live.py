@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal as D
 from typing import Any
@@ -124,9 +125,19 @@ def test_subscriptions_follow_an_order_and_its_fill(sim, trader, token, daphne_s
         kit.hit_bid(kit.counterparty(sim), ticker, D("2"))
         account = trader.kalshi_account
         assert reconcile_account(account.pk, clients.client_for(account))[0] == 1
-        seen = socket.until(lambda m: m.get("id") == "fills" and data(m, "fills"))
-        assert data(seen[-1], "fills") == {"orderId": str(order.pk), "quantity": "2", "price": "0.02"}
-        socket.until(lambda m: (data(m, "orderUpdates") or {}).get("status") == "partially_filled")
+        # Both come, in either order: the fill, and the order now partially filled.
+        fills: list[Any] = []
+        statuses: list[str] = []
+
+        def both(m: dict[str, Any]) -> bool:
+            if data(m, "fills"):
+                fills.append(data(m, "fills"))
+            if data(m, "orderUpdates"):
+                statuses.append(data(m, "orderUpdates")["status"])
+            return bool(fills) and "partially_filled" in statuses
+
+        socket.until(both)
+        assert fills == [{"orderId": str(order.pk), "quantity": "2", "price": "0.02"}]
     finally:
         socket.close()
 
@@ -260,3 +271,37 @@ def test_the_session_counts_on_the_socket_only_from_this_sites_pages(trader, dap
     with pytest.raises(InvalidStatus) as refused_handshake:
         Socket(daphne_server, None, {"Cookie": cookie, "Origin": "http://evil.example"})
     assert refused_handshake.value.response.status_code == 403
+
+
+def test_concurrent_places_with_one_client_order_id_place_once(
+    sim, trader, token, daphne_server, celery_worker
+):
+    ticker = tradable_market(sim)
+    variables = {
+        "input": {
+            "marketId": ticker,
+            "side": "YES",
+            "quantity": "2",
+            "price": "0.02",
+            "clientOrderId": "burst-1",
+        }
+    }
+    start = threading.Barrier(5)
+    answers: list[dict[str, Any]] = []
+
+    def send() -> None:
+        start.wait()
+        answers.append(http_gql(daphne_server, token, PLACE_ORDER, variables))
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 5 and all("errors" not in a for a in answers), answers
+    assert len({a["data"]["placeOrder"]["id"] for a in answers}) == 1
+    order = wait_for(lambda: Order.objects.filter(user=trader, status=Order.Status.RESTING).first())
+    assert Order.objects.filter(user=trader).count() == 1
+    time.sleep(1)  # a second submission, were there one, would have reached the exchange by now
+    assert len(kit.exchange_orders(sim, trader.sim_user_id, client_order_id=str(order.client_order_id))) == 1
+    assert len(kit.exchange_orders(sim, trader.sim_user_id, ticker=ticker)) == 1

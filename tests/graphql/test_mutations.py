@@ -127,6 +127,18 @@ def test_fills_query_lists_the_traders_fills(sim, trader, token, celery_worker):
             "isTaker": False,
         }
     ]
+    portfolio = gql(
+        "{ portfolio { positions { marketId marketTitle quantity entryPrice realizedPnl } } }", token=token
+    )["data"]["portfolio"]
+    assert portfolio["positions"] == [
+        {
+            "marketId": ticker,
+            "marketTitle": f"Market {ticker}",
+            "quantity": "2",
+            "entryPrice": "0.02",
+            "realizedPnl": "0",
+        }
+    ]
     partly = gql(
         "query($m: String) { orders(marketId: $m) { status filledQuantity } }", {"m": ticker}, token=token
     )

@@ -41,6 +41,10 @@ def test_a_trader_creates_lists_and_revokes_tokens_on_the_settings_page(trader):
 
     assert "errors" not in gql("{ orders { id } }", token=raw)
     assert codes(gql("mutation { cancelAllOrders { id } }", token=raw)) == ["FORBIDDEN"]
+    assert (
+        "—" not in page.get("/account/api-tokens/").content.decode().split(stored.prefix)[1].split("</tr>")[0]
+    )
+    assert ApiToken.objects.get(pk=stored.pk).last_used_at is not None
 
     # Another user cannot revoke it by its id; its owner can.
     mallory = Client()
