@@ -17,6 +17,9 @@ from graphql import (
     SelectionSetNode,
     ValidationRule,
 )
+from graphql import (
+    OperationType as NodeOperation,
+)
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -25,6 +28,8 @@ from strawberry.types.graphql import OperationType
 MAX_DEPTH = 12
 MAX_COST = 20_000
 MAX_ALIASES = 20
+# Mutations in one document: each is an order action, and the rate limit counts requests, not fields.
+MAX_MUTATIONS = 5
 MAX_TOKENS = 3_000
 # List fields and how many items they may return when no `limit` says fewer.
 LIST_SIZES = {
@@ -47,6 +52,15 @@ class CostLimit(ValidationRule):
                     f"This query nests {depth} levels deep (the limit is {MAX_DEPTH}).",
                     node,
                     extensions={"code": "BAD_REQUEST", "retryable": False, "limit": "depth"},
+                )
+            )
+            return
+        if node.operation == NodeOperation.MUTATION and len(node.selection_set.selections) > MAX_MUTATIONS:
+            self.report_error(
+                GraphQLError(
+                    f"At most {MAX_MUTATIONS} mutations in one request.",
+                    node,
+                    extensions={"code": "BAD_REQUEST", "retryable": False, "limit": "mutations"},
                 )
             )
             return

@@ -157,6 +157,12 @@ def test_depth_and_cost_limits_refuse_before_running(trader, token):
     # A tool's introspection (types, fields, their types three wrappers deep) is allowed.
     shallow = "{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }"
     assert "errors" not in gql(shallow, token=token)
+    fan_out = (
+        "mutation { "
+        + " ".join(f"c{i}: cancelAllOrders {{ id }}" for i in range(limits.MAX_MUTATIONS + 1))
+        + " }"
+    )
+    assert codes(gql(fan_out, token=token)) == ["BAD_REQUEST"]
     many = "{ " + " ".join(f"a{i}: orders(limit: 1) {{ id }}" for i in range(limits.MAX_ALIASES + 1)) + " }"
     assert codes(gql(many, token=token)) == ["BAD_REQUEST"]
 
