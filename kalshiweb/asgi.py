@@ -26,9 +26,9 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         # ExposeServerSend: the market socket's frames skip the send wrappers (see markets/consumers.py).
-        # /graphql/ (the API's subscriptions, kalshiweb.graphql.views) first; every other path as before.
-        "websocket": with_api_socket(
-            ExposeServerSend(
+        # /graphql/ (the API's subscriptions) is routed by with_api_socket: it makes its own origin check.
+        "websocket": ExposeServerSend(
+            with_api_socket(
                 AllowedHostsOriginValidator(
                     AuthMiddlewareStack(TwoFactorSocketGate(URLRouter(websocket_urlpatterns)))
                 )
