@@ -124,20 +124,22 @@ class CostLimit(ValidationRule):
 
 class SubscriptionsOnlyOnTheSocket(SchemaExtension):
     """The WebSocket serves subscriptions; queries and mutations go over HTTP (their resolvers use the database
-    synchronously, and the HTTP path is where the rate limit counts each request). Refused with a clear error."""
+    synchronously, and the HTTP path is where the rate limit counts each request). Either the other way round is
+    refused with a clear error."""
 
     def on_execute(self) -> Any:
         context = self.execution_context.context
         on_socket = isinstance(context, dict) and "ws" in context
-        if on_socket and self.execution_context.operation_type != OperationType.SUBSCRIPTION:
+        subscription = self.execution_context.operation_type == OperationType.SUBSCRIPTION
+        if on_socket != subscription:
+            message = (
+                "Send queries and mutations with an HTTP POST to /graphql/; the socket serves subscriptions."
+                if on_socket
+                else "Subscriptions need the WebSocket at /graphql/ (graphql-transport-ws)."
+            )
             self.execution_context.result = ExecutionResult(
                 data=None,
-                errors=[
-                    GraphQLError(
-                        "Send queries and mutations with an HTTP POST to /graphql/; the socket serves subscriptions.",
-                        extensions={"code": "BAD_REQUEST", "retryable": False},
-                    )
-                ],
+                errors=[GraphQLError(message, extensions={"code": "BAD_REQUEST", "retryable": False})],
             )
         yield
 

@@ -177,6 +177,8 @@ def test_malformed_documents_get_structured_errors(trader, token):
         result = gql(document, token=token)
         assert result["errors"], document
         assert all(e["extensions"]["code"] in ("BAD_REQUEST", "BAD_USER_INPUT") for e in result["errors"])
+    over_http = gql("subscription { fills { id } }", token=token)
+    assert codes(over_http) == ["BAD_REQUEST"] and "WebSocket" in over_http["errors"][0]["message"]
     bad_limit = gql("{ orders(limit: 0) { id } }", token=token)
     assert bad_limit["errors"][0]["extensions"]["field"] == "limit"
     response = Client().post(
