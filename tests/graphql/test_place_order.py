@@ -129,3 +129,31 @@ def test_several_bad_fields_each_get_an_error(sim, trader, token):
     result = gql(PLACE_ORDER, {"input": order_input}, token=token)
     assert sorted(e["extensions"]["field"] for e in result["errors"]) == ["price", "quantity"]
     assert Order.objects.count() == 0
+
+
+def test_every_ticket_option_reaches_the_order(sim, trader, token):
+    from datetime import UTC, datetime, timedelta
+
+    ticker = tradable_market(sim)
+    expires = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    order_input = {
+        "marketId": ticker,
+        "side": "NO",
+        "action": "BUY",
+        "quantity": "1.5",
+        "price": "0.37",
+        "timeInForce": "GTT",
+        "expiresAt": expires.isoformat(),
+        "postOnly": True,
+    }
+    document = "mutation($i: OrderInput!) { placeOrder(input: $i) { id side action quantity price timeInForce postOnly expiresAt status } }"
+    placed = gql(document, {"i": order_input}, token=token)["data"]["placeOrder"]
+    assert placed["side"] == "NO" and placed["action"] == "BUY" and placed["quantity"] == "1.5"
+    assert placed["price"] == "0.37" and placed["timeInForce"] == "GTT" and placed["postOnly"] is True
+    order = Order.objects.get(pk=placed["id"])
+    assert order.expiration_time == expires and order.post_only and order.time_in_force == "gtt"
+    assert order.outcome == "no" and order.book_side == "ask" and order.yes_price == D("0.63")
+    # Post-only with IOC: the ticket's own rule, on its field.
+    refused = gql(document, {"i": {**order_input, "timeInForce": "IOC", "expiresAt": None}}, token=token)
+    assert refused["errors"][0]["extensions"]["field"] == "postOnly"
+    assert Order.objects.count() == 1
