@@ -28,7 +28,7 @@ from portfolio import pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
 from portfolio.pnl import Mark
 from trading.balance import cached_balance, store_balance
-from trading.fills import record_fill
+from trading.fills import sync_fills
 from trading.lifecycle import notify_user
 from trading.models import Fill, KalshiAccount, TraderProfile
 
@@ -92,14 +92,7 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
     )
     for s in client.iter_settlements(min_ts=_since(last_settled)):
         store_settlement(account, s)
-    last_fill = (
-        Fill.objects.filter(account=account)
-        .order_by("-created_time")
-        .values_list("created_time", flat=True)
-        .first()
-    )
-    for f in client.iter_fills(min_ts=_since(last_fill)):
-        record_fill(account, f, source="portfolio refresh")
+    sync_fills(account, client, source="portfolio refresh")  # both sides of the historical cutoff
     when = at or now()
     # The snapshot and its equity point become visible together: a reader never sees one without the other.
     with transaction.atomic():

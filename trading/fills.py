@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi import models as k
+from kalshiweb.kalshi.errors import NotFound
 from trading import lifecycle, signals
 from trading.models import Fill, KalshiAccount, Order
 
@@ -98,11 +99,14 @@ def handle_private(account_id: int, item: Any) -> None:
         apply_user_order(account, item)
 
 
-def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
-    """After a reconnect or gap: fills since the last stored one, then every order we think is open.
+def sync_fills(account: KalshiAccount, client: Any, *, source: str) -> int:
+    """Every fill since the newest we hold (a minute of overlap), from both sides of Kalshi's historical
+    cutoff; returns how many were new. Idempotent (`record_fill`).
 
-    Returns (new fills, orders changed)."""
-    account = KalshiAccount.objects.get(pk=account_id)
+    The live list (`/portfolio/fills`) holds only fills after the cutoff. When we hold nothing that recent
+    (a new account, or none of ours synced for longer than Kalshi's live window) the older ones are read from
+    `/historical/fills`, newest first, down to where we stopped. Live is read first: the cutoff only moves
+    forward, so a fill that leaves the live list between the two reads is in the historical one."""
     last = (
         Fill.objects.filter(account=account)
         .order_by("-created_time")
@@ -112,8 +116,28 @@ def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
     since = int((last or datetime(2020, 1, 1, tzinfo=UTC)).timestamp()) - 60
     new = 0
     for fill in client.iter_fills(min_ts=since):
-        if record_fill(account, fill, source="fills reconcile") is not None:
+        if record_fill(account, fill, source=source) is not None:
             new += 1
+    try:
+        cutoff = client.get_historical_cutoff().trades_created
+    except NotFound:
+        return new  # an exchange without historical data
+    if since >= cutoff.timestamp():
+        return new
+    for fill in client.iter_historical_fills():
+        if fill.created_time is not None and fill.created_time.timestamp() < since:
+            break  # newest first: the rest we hold already
+        if record_fill(account, fill, source=f"{source} (historical)") is not None:
+            new += 1
+    return new
+
+
+def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
+    """After a reconnect or gap: fills since the last stored one, then every order we think is open.
+
+    Returns (new fills, orders changed)."""
+    account = KalshiAccount.objects.get(pk=account_id)
+    new = sync_fills(account, client, source="fills reconcile")
     changed = 0
     for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(
         exchange_order_id=None

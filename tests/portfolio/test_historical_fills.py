@@ -1,0 +1,82 @@
+"""Issue #15 (history), done when: a fill older than Kalshi's historical cutoff is counted in P&L.
+
+Alice's account bought 5 YES at $0.40 and the market settled YES, all before the app stored the fill (the
+feed was down); then the cutoff moved past it, so `/portfolio/fills` no longer lists it. The portfolio
+refresh (the real client over loopback HTTP to the simulator) must read `/historical/fills` too: realized
+P&L is 5 × $0.60 = $3.00. Without the historical read the app holds no fill and shows $0.00."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal as D
+
+import httpx
+import pytest
+
+from portfolio import services
+from tests.trading.orderkit import counterparty, fresh_market, make_order
+from trading.clients import client_for, forget_clients
+from trading.fills import sync_fills
+from trading.models import Fill
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sim_post(sim, path: str, body: dict) -> None:
+    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def archived_fill(sim, trader):
+    """Alice's resting bid (an order the app placed) filled by Bob; the market settled YES; cutoff moved."""
+    account = trader.kalshi_account
+    ticker = fresh_market(sim)
+    coid = str(uuid.uuid4())
+    order = sim.call(
+        sim.exchange.create_order,
+        trader.sim_user_id,
+        ticker=ticker,
+        side="bid",
+        count=D("5"),
+        price=D("0.40"),
+        time_in_force="good_till_canceled",
+        client_order_id=coid,
+    )
+    row = make_order(trader, account, ticker, count=D("5"), price=D("0.40"))
+    row.client_order_id, row.exchange_order_id = coid, order.order_id
+    row.save(update_fields=["client_order_id", "exchange_order_id"])
+    bob = counterparty(sim)
+    assert bob.order(ticker, "ask", "5.00", "0.4000", time_in_force="immediate_or_cancel").status_code == 201
+    sim_post(sim, f"/_sim/markets/{ticker}/settle", {"result": "yes"})
+    time.sleep(0.3)  # the simulator's clock moves past the fill and the settlement
+    sim_post(sim, "/_sim/historical/cutoff", {})
+    yield account, ticker
+    bob.close()
+    forget_clients()
+
+
+def test_a_fill_older_than_the_cutoff_is_counted_in_pnl(archived_fill, trader, client):
+    account, ticker = archived_fill
+    kalshi = client_for(account)
+    assert kalshi.get_fills(ticker=ticker).items == ()  # the live list no longer has it
+    assert Fill.objects.filter(account=account).count() == 0
+
+    services.refresh(account, kalshi)
+
+    fills = list(Fill.objects.filter(account=account).values_list("ticker", "count", "user"))
+    assert fills == [(ticker, D("5.00"), trader.pk)]  # attributed to the trader through the order
+    assert services.ledger_for(account, trader).realized == D("3.00")
+    assert services.ledger_for(account).realized == D("3.00")
+    client.force_login(trader)
+    html = client.get("/portfolio/").content.decode()
+    assert 'id="pf-realized">+$3.00<' in html
+
+
+def test_syncing_again_reads_no_fill_twice(archived_fill):
+    account, _ticker = archived_fill
+    kalshi = client_for(account)
+    assert sync_fills(account, kalshi, source="test") == 1
+    assert sync_fills(account, kalshi, source="test") == 0
+    assert Fill.objects.filter(account=account).count() == 1
