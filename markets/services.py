@@ -21,7 +21,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString
 
 from kalshiweb.exchange import make_client, run_blocking
-from kalshiweb.kalshi.errors import KalshiError
+from kalshiweb.kalshi.errors import KalshiError, NotFound
 from markets import live, tape
 from markets.models import Market, Series, Watch
 
@@ -43,13 +43,21 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
     if series is None:
         return [], "unknown series"
     end = timezone.now()
+    if not market.is_open and market.close_time is not None and market.close_time < end:
+        end = market.close_time + timedelta(minutes=period)  # a closed market's chart ends where trading did
     start = max(end - CHART_SPAN[period], market.open_time or end - CHART_SPAN[period])
 
     async def fetch() -> list[Any]:
         async with make_client(timeout=3.0, max_attempts=1) as client:
-            return await client.get_candlesticks(
-                series, market.ticker, start_ts=start, end_ts=end, period_interval=period
-            )
+            try:
+                return await client.get_candlesticks(
+                    series, market.ticker, start_ts=start, end_ts=end, period_interval=period
+                )
+            except NotFound:
+                # settled before Kalshi's historical cutoff: its candles moved to /historical (issue #15)
+                return await client.get_historical_candlesticks(
+                    market.ticker, start_ts=start, end_ts=end, period_interval=period
+                )
 
     try:
         candles = run_blocking(fetch)
