@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from markets import live
 from markets.models import Market
-from portfolio import pnl
+from portfolio import cash, pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
 from portfolio.pnl import Mark
 from trading.balance import cached_balance, store_balance
@@ -93,6 +93,8 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
     for s in client.iter_settlements(min_ts=_since(last_settled)):
         store_settlement(account, s)
     sync_fills(account, client, source="portfolio refresh")  # both sides of the historical cutoff
+    if cash.due(account.pk):  # deposits and withdrawals, at most every cash.SYNC_EVERY seconds
+        cash.sync(account, client)
     when = at or now()
     # The snapshot and its equity point become visible together: a reader never sees one without the other.
     with transaction.atomic():
