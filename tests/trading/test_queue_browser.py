@@ -49,7 +49,9 @@ def test_a_resting_order_shows_the_contracts_ahead_and_they_fall_as_orders_ahead
         shoot(page, "history-queue-orders")
 
         # Carol sells 4 into Bob's bid, which is ahead of ours: 2 contracts are left ahead.
-        assert carol.order(ticker, "ask", "4", "0.1500", time_in_force="immediate_or_cancel").status_code == 201
+        assert (
+            carol.order(ticker, "ask", "4", "0.1500", time_in_force="immediate_or_cancel").status_code == 201
+        )
         cell.filter(has_text="2 ahead").wait_for(timeout=20000)
 
         page.goto(f"{daphne_server}/markets/{ticker}/")
