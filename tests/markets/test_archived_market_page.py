@@ -44,3 +44,20 @@ def test_an_archived_market_keeps_its_price_chart(client, sim_settings, sim):
     assert 'class="chart price-chart"' in body
     maker.close()
     taker.close()
+
+
+def test_a_market_archived_while_we_were_not_looking_is_stored_settled_not_closed(sim_settings, sim):
+    from markets.models import Market
+    from markets.sync import sync_markets
+
+    ticker = fresh_market(sim)
+    sync_markets()
+    assert Market.objects.get(ticker=ticker).status == "active"
+    sim_post(sim, f"/_sim/markets/{ticker}/settle", {"result": "no"})
+    time.sleep(0.3)
+    sim_post(sim, "/_sim/historical/cutoff", {})
+
+    result = sync_markets()  # the live list no longer has it
+    market = Market.objects.get(ticker=ticker)
+    assert (market.status, market.result) == ("finalized", "no")
+    assert result.closed == 0
