@@ -124,7 +124,7 @@ def sync_fills(account: KalshiAccount, client: Any, *, source: str) -> int:
         return new  # an exchange without historical data
     if since >= cutoff.timestamp():
         return new
-    for fill in client.iter_historical_fills():
+    for fill in client.iter_historical_fills(min_ts=since):  # min_ts: SDK 3.34; the break holds without it
         if fill.created_time is not None and fill.created_time.timestamp() < since:
             break  # newest first: the rest we hold already
         if record_fill(account, fill, source=f"{source} (historical)") is not None:

@@ -90,11 +90,13 @@ class HistoryEndpoints(RestTransport):
         self,
         *,
         ticker: str | None = None,
+        min_ts: int | datetime | None = None,
         max_ts: int | datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[PortfolioFill]:
-        params = {"ticker": ticker, "max_ts": max_ts, "limit": limit, "cursor": cursor}
+        """``min_ts`` is in Kalshi's SDK 3.34 (not in the 3.28 spec): callers must not rely on it alone."""
+        params = {"ticker": ticker, "min_ts": min_ts, "max_ts": max_ts, "limit": limit, "cursor": cursor}
         data = await self._get("/historical/fills", params, signed=True)
         return page_of("GetFillsResponse", "fills", data, PortfolioFill.from_dict)
 

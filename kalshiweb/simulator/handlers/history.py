@@ -146,14 +146,18 @@ class HistoryHandlers(EngineHandlers):
 
     def get_fills(self, req: Request) -> dict[str, Any]:
         limit = req.q_int("limit", 100, lo=1, hi=1000) or 100
-        ticker, max_ts = req.q("ticker"), req.q_int("max_ts")
+        ticker, min_ts, max_ts = req.q("ticker"), req.q_int("min_ts"), req.q_int("max_ts")
+        subaccount = req.q_int("subaccount", lo=0, hi=63)  # SDK 3.34; omitted = every subaccount
         rows = []
         for fill in self._account(req.user).fills:
             if not self.history.trade_archived(fill):
                 continue
             if ticker and fill.ticker != ticker:
                 continue
-            if max_ts is not None and fill.created_time.timestamp() > max_ts:
+            if subaccount is not None and fill.subaccount != subaccount:
+                continue
+            ts = fill.created_time.timestamp()
+            if (min_ts is not None and ts < min_ts) or (max_ts is not None and ts > max_ts):
                 continue
             rows.append(wire.fill_json(fill))
         page, cursor = paginate(
@@ -163,14 +167,18 @@ class HistoryHandlers(EngineHandlers):
 
     def get_orders(self, req: Request) -> dict[str, Any]:
         limit = req.q_int("limit", 100, lo=1, hi=1000) or 100
-        ticker, max_ts = req.q("ticker"), req.q_int("max_ts")
+        ticker, min_ts, max_ts = req.q("ticker"), req.q_int("min_ts"), req.q_int("max_ts")
+        subaccount = req.q_int("subaccount", lo=0, hi=63)  # SDK 3.34; omitted = every subaccount
         rows = []
         for order in self._orders_newest_first(req.user):
             if not self.history.order_archived(order):
                 continue
             if ticker and order.ticker != ticker:
                 continue
-            if max_ts is not None and order.created_time.timestamp() > max_ts:
+            if subaccount is not None and order.subaccount != subaccount:
+                continue
+            ts = order.created_time.timestamp()
+            if (min_ts is not None and ts < min_ts) or (max_ts is not None and ts > max_ts):
                 continue
             rows.append(wire.order_json(order))
         page, cursor = paginate(
