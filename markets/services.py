@@ -40,8 +40,6 @@ CHART_SPAN = {1: timedelta(hours=6), 60: timedelta(days=7), 1440: timedelta(days
 def price_history(market: Market, period: int) -> tuple[list[dict[str, object]], str | None]:
     """Closing YES prices from the exchange's candlesticks (trade price, else the bid/ask mid)."""
     series = market.series_id
-    if series is None:
-        return [], "unknown series"
     end = timezone.now()
     if not market.is_open and market.close_time is not None and market.close_time < end:
         end = market.close_time + timedelta(minutes=period)  # a closed market's chart ends where trading did
@@ -50,6 +48,8 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
     async def fetch() -> list[Any]:
         async with make_client(timeout=3.0, max_attempts=1) as client:
             try:
+                if series is None:  # an archived market known only from /historical/markets
+                    raise NotFound("unknown series")
                 return await client.get_candlesticks(
                     series, market.ticker, start_ts=start, end_ts=end, period_interval=period
                 )

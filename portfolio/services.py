@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from markets import live
 from markets.models import Market
-from portfolio import cash, pnl
+from portfolio import archive, cash, pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
 from portfolio.pnl import Mark
 from trading.balance import cached_balance, store_balance
@@ -95,6 +95,8 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
     sync_fills(account, client, source="portfolio refresh")  # both sides of the historical cutoff
     if cash.due(account.pk):  # deposits and withdrawals, at most every cash.SYNC_EVERY seconds
         cash.sync(account, client)
+    if archive.due(account.pk):  # markets we traded that settled before Kalshi's cutoff, never listed here
+        archive.import_archived(account, client)
     when = at or now()
     # The snapshot and its equity point become visible together: a reader never sees one without the other.
     with transaction.atomic():

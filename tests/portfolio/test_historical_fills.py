@@ -80,3 +80,22 @@ def test_syncing_again_reads_no_fill_twice(archived_fill):
     assert sync_fills(account, kalshi, source="test") == 1
     assert sync_fills(account, kalshi, source="test") == 0
     assert Fill.objects.filter(account=account).count() == 1
+
+
+def test_a_market_known_only_from_old_fills_is_stored_and_browsable_with_its_chart(
+    archived_fill, trader, client
+):
+    from markets.models import Market
+
+    account, ticker = archived_fill
+    assert not Market.objects.filter(ticker=ticker).exists()  # the app never listed it
+    services.refresh(account, client_for(account))
+    market = Market.objects.get(ticker=ticker)
+    assert (market.status, market.result) == ("finalized", "yes")
+
+    client.force_login(trader)
+    assert client.get("/portfolio/settlements/").status_code == 200
+    body = client.get(
+        f"/markets/{ticker}/", {"partial": "market-chart", "period": "1"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "Price history unavailable" not in body
