@@ -99,36 +99,41 @@ def handle_private(account_id: int, item: Any) -> None:
         apply_user_order(account, item)
 
 
-def sync_fills(account: KalshiAccount, client: Any, *, source: str) -> int:
-    """Every fill since the newest we hold (a minute of overlap), from both sides of Kalshi's historical
-    cutoff; returns how many were new. Idempotent (`record_fill`).
+SYNC_OVERLAP_SECONDS = 120  # re-read this much before the last sync (clock skew, late fills): idempotent
+HISTORY_START = datetime(2020, 1, 1, tzinfo=UTC)  # before Kalshi's first trade
 
-    The live list (`/portfolio/fills`) holds only fills after the cutoff. When we hold nothing that recent
-    (a new account, or none of ours synced for longer than Kalshi's live window) the older ones are read from
-    `/historical/fills`, newest first, down to where we stopped. Live is read first: the cutoff only moves
-    forward, so a fill that leaves the live list between the two reads is in the historical one."""
-    last = (
-        Fill.objects.filter(account=account)
-        .order_by("-created_time")
-        .values_list("created_time", flat=True)
-        .first()
-    )
-    since = int((last or datetime(2020, 1, 1, tzinfo=UTC)).timestamp()) - 60
+
+def sync_fills(account: KalshiAccount, client: Any, *, source: str) -> int:
+    """Every fill since the last complete sync, from both sides of Kalshi's historical cutoff; returns how many
+    were new. Idempotent (`record_fill`).
+
+    `KalshiAccount.fills_synced_through` says how far back REST reads are complete; fills that arrive from
+    the stream in between do not move it (so one new fill never hides older ones). The live list
+    (`/portfolio/fills`) holds only fills after the cutoff; when the last complete sync is older than the
+    cutoff (a new account, or none for longer than Kalshi's live window) the rest comes from
+    `/historical/fills`, newest first, down to that point. Live is read before historical (the cutoff only
+    moves forward, so a fill leaving the live list between the two reads is in the historical one), and
+    nothing is stored or marked complete until both reads succeeded; then fills are stored oldest first."""
+    started = timezone.now()
+    through = account.fills_synced_through or HISTORY_START
+    since = int(through.timestamp()) - SYNC_OVERLAP_SECONDS
+    fills = list(client.iter_fills(min_ts=since))
+    try:
+        cutoff: datetime | None = client.get_historical_cutoff().trades_created
+    except NotFound:
+        cutoff = None  # an exchange without historical data
+    if cutoff is not None and since < cutoff.timestamp():
+        for fill in client.iter_historical_fills(min_ts=since):  # min_ts: SDK 3.34; the break holds without
+            if fill.created_time is not None and fill.created_time.timestamp() < since:
+                break  # newest first: the rest was read before
+            fills.append(fill)
+    fills.sort(key=lambda f: (f.created_time or started, f.fill_id))
     new = 0
-    for fill in client.iter_fills(min_ts=since):
+    for fill in fills:
         if record_fill(account, fill, source=source) is not None:
             new += 1
-    try:
-        cutoff = client.get_historical_cutoff().trades_created
-    except NotFound:
-        return new  # an exchange without historical data
-    if since >= cutoff.timestamp():
-        return new
-    for fill in client.iter_historical_fills(min_ts=since):  # min_ts: SDK 3.34; the break holds without it
-        if fill.created_time is not None and fill.created_time.timestamp() < since:
-            break  # newest first: the rest we hold already
-        if record_fill(account, fill, source=f"{source} (historical)") is not None:
-            new += 1
+    KalshiAccount.objects.filter(pk=account.pk).update(fills_synced_through=started)
+    account.fills_synced_through = started
     return new
 
 

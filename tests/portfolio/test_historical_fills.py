@@ -17,7 +17,7 @@ import pytest
 from portfolio import services
 from tests.trading.orderkit import counterparty, fresh_market, make_order
 from trading.clients import client_for, forget_clients
-from trading.fills import sync_fills
+from trading.fills import record_fill, sync_fills
 from trading.models import Fill
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,3 +99,32 @@ def test_a_market_known_only_from_old_fills_is_stored_and_browsable_with_its_cha
         f"/markets/{ticker}/", {"partial": "market-chart", "period": "1"}, headers={"HX-Request": "true"}
     ).content.decode()
     assert "Price history unavailable" not in body
+
+
+def test_a_new_fill_from_the_stream_does_not_hide_the_older_history(archived_fill, trader, sim):
+    """The first REST sync after the cutoff moved reads the old fill even though a newer fill was already stored
+    (from the private stream): completeness is tracked by `fills_synced_through`, not by the newest fill."""
+    from tests.trading.orderkit import rest_fill
+
+    account, _old_ticker = archived_fill
+    sim_post(sim, "/_sim/advance", {"seconds": 600})  # the new fill comes well after the cutoff
+    ticker = fresh_market(sim)
+    bob = counterparty(sim)
+    sim.call(
+        sim.exchange.create_order,
+        trader.sim_user_id,
+        ticker=ticker,
+        side="bid",
+        count=D("1"),
+        price=D("0.10"),
+        time_in_force="good_till_canceled",
+    )
+    assert bob.order(ticker, "ask", "1.00", "0.1000", time_in_force="immediate_or_cancel").status_code == 201
+    newest = sim.call(lambda: sim.exchange.account(trader.sim_user_id).fills[0])
+    record_fill(account, rest_fill(newest), source="fill stream")  # as the feed would, before any REST sync
+    bob.close()
+
+    assert sync_fills(account, client_for(account), source="test") == 1  # the old one, from /historical/fills
+    assert Fill.objects.filter(account=account).count() == 2
+    account.refresh_from_db()
+    assert account.fills_synced_through is not None
