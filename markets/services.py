@@ -74,14 +74,18 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
 
 
 def recent_trades(ticker: str) -> list[dict[str, str]]:
-    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades (cached 15 s)."""
+    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades, or for a market
+    past Kalshi's historical cutoff /historical/trades (cached 15 s)."""
     cached = live.cached_json(f"kw:rest-trades:{ticker}")
     if cached is not None:
         return cached
 
     async def fetch() -> list[Any]:
         async with make_client(timeout=3.0, max_attempts=1) as client:
-            return list((await client.get_trades(ticker=ticker, limit=30)).items)
+            trades = list((await client.get_trades(ticker=ticker, limit=30)).items)
+            if not trades:  # none live: an archived market's trades moved to /historical/trades (issue #15)
+                trades = list((await client.get_historical_trades(ticker=ticker, limit=30)).items)
+            return trades
 
     try:
         trades = run_blocking(fetch)

@@ -42,6 +42,10 @@ def test_an_archived_market_keeps_its_price_chart(client, sim_settings, sim):
     ).content.decode()
     assert "Price history unavailable" not in body
     assert 'class="chart price-chart"' in body
+    tape = client.get(
+        f"/markets/{ticker}/", {"partial": "market-trades"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "60¢" in tape and "30¢" in tape  # the tape from /historical/trades
     maker.close()
     taker.close()
 
