@@ -137,6 +137,18 @@ def sync_fills(account: KalshiAccount, client: Any, *, source: str) -> int:
     return new
 
 
+def _exchange_order(client: Any, order: Order) -> Any:
+    """The exchange's view of one of our orders; one that finished before Kalshi's historical cutoff is only in
+    `/historical/orders` (e.g. after the app was down for longer than Kalshi's live window)."""
+    try:
+        return client.get_order(order.exchange_order_id)
+    except NotFound:
+        for remote in client.iter_historical_orders(ticker=order.ticker):
+            if remote.order_id == order.exchange_order_id:
+                return remote
+        raise
+
+
 def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
     """After a reconnect or gap: fills since the last stored one, then every order we think is open.
 
@@ -148,9 +160,7 @@ def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
         exchange_order_id=None
     ):
         try:
-            if lifecycle.apply_exchange_order(
-                order, client.get_order(order.exchange_order_id), "orders reconcile"
-            ):
+            if lifecycle.apply_exchange_order(order, _exchange_order(client, order), "orders reconcile"):
                 changed += 1
         except Exception as exc:
             log.warning("could not reconcile order %s: %s", order.pk, exc)

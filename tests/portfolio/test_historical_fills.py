@@ -128,3 +128,34 @@ def test_a_new_fill_from_the_stream_does_not_hide_the_older_history(archived_fil
     assert Fill.objects.filter(account=account).count() == 2
     account.refresh_from_db()
     assert account.fills_synced_through is not None
+
+
+def test_an_order_we_thought_resting_that_finished_before_the_cutoff_is_reconciled(
+    archived_fill, trader, sim
+):
+    """After the app was away longer than Kalshi's live window: GET /portfolio/orders/{id} no longer knows an
+    order canceled back then (404); the reconcile finds it in /historical/orders and the row ends canceled."""
+    from trading.fills import reconcile_account
+    from trading.models import Order
+
+    account, _ticker = archived_fill
+    ticker = fresh_market(sim)
+    placed = sim.call(
+        sim.exchange.create_order,
+        trader.sim_user_id,
+        ticker=ticker,
+        side="bid",
+        count=D("2"),
+        price=D("0.05"),
+        time_in_force="good_till_canceled",
+    )
+    sim.call(sim.exchange.cancel_order, trader.sim_user_id, placed.order_id)
+    row = make_order(trader, account, ticker, count=D("2"), price=D("0.05"))
+    Order.objects.filter(pk=row.pk).update(exchange_order_id=placed.order_id, status=Order.Status.RESTING)
+    time.sleep(0.3)
+    sim_post(sim, "/_sim/historical/cutoff", {})
+
+    kalshi = client_for(account)
+    assert reconcile_account(account.pk, kalshi)[1] == 1
+    row.refresh_from_db()
+    assert row.status == Order.Status.CANCELED

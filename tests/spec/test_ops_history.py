@@ -136,6 +136,7 @@ def test_archived_records_leave_the_live_endpoints_and_appear_in_the_historical_
     old_orders = alice.get("/historical/orders", ticker=ARCHIVED).json()["orders"]
     assert [o["status"] for o in old_orders] == ["executed"]
     assert alice.get("/portfolio/orders", ticker=ARCHIVED).json()["orders"] == []
+    assert alice.get(f"/portfolio/orders/{old_orders[0]['order_id']}").status_code == 404
 
     candles = alice.get(f"/historical/markets/{ARCHIVED}/candlesticks", **CANDLES).json()["candlesticks"]
     assert any(c["price"]["close"] == "0.4000" for c in candles)

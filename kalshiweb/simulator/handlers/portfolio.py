@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kalshiweb.simulator import wire
-from kalshiweb.simulator.api import Request, bad_request
+from kalshiweb.simulator.api import Request, bad_request, not_found
 from kalshiweb.simulator.auth import KeyRegistry
 from kalshiweb.simulator.engine import Exchange
 from kalshiweb.simulator.handlers.common import EngineHandlers
@@ -152,4 +152,7 @@ class PortfolioHandlers(EngineHandlers):
         return {"orders": page, "cursor": cursor}
 
     def get_order(self, req: Request) -> dict[str, Any]:
-        return {"order": wire.order_json(self._own_order(req.user, req.params["order_id"]))}
+        order = self._own_order(req.user, req.params["order_id"])
+        if self.exchange.history.order_archived(order):  # done before the cutoff: /historical/orders
+            raise not_found(f"order {order.order_id} is archived: see /historical/orders")
+        return {"order": wire.order_json(order)}
