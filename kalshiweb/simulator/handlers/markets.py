@@ -125,9 +125,9 @@ class MarketHandlers(EngineHandlers):
         ticker = req.q("ticker")
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         trades = []
-        archived = self.exchange.history.trade_archived
+        cutoff = self.exchange.history.cutoff()
         for trade in self.exchange.trades(ticker):
-            if archived(trade):  # before the cutoff: /historical/trades
+            if trade.created_time < cutoff:  # before the cutoff: /historical/trades
                 continue
             t = wire.trade_json(trade)
             ts = rfc3339_to_ts(t.get("created_time")) or 0

@@ -82,9 +82,9 @@ class PortfolioHandlers(EngineHandlers):
         ticker, order_id = req.q("ticker"), req.q("order_id")
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         rows = []
-        archived = self.exchange.history.trade_archived
+        cutoff = self.exchange.history.cutoff()
         for fill in self._account(req.user).fills:
-            if archived(fill):  # before the cutoff: /historical/fills
+            if fill.created_time < cutoff:  # before the cutoff: /historical/fills
                 continue
             f = wire.fill_json(fill)
             if ticker and f["ticker"] != ticker:
