@@ -21,7 +21,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString
 
 from kalshiweb.exchange import make_client, run_blocking
-from kalshiweb.kalshi.errors import KalshiError
+from kalshiweb.kalshi.errors import KalshiError, NotFound
 from markets import live, tape
 from markets.models import Market, Series, Watch
 
@@ -40,16 +40,24 @@ CHART_SPAN = {1: timedelta(hours=6), 60: timedelta(days=7), 1440: timedelta(days
 def price_history(market: Market, period: int) -> tuple[list[dict[str, object]], str | None]:
     """Closing YES prices from the exchange's candlesticks (trade price, else the bid/ask mid)."""
     series = market.series_id
-    if series is None:
-        return [], "unknown series"
     end = timezone.now()
+    if not market.is_open and market.close_time is not None and market.close_time < end:
+        end = market.close_time + timedelta(minutes=period)  # a closed market's chart ends where trading did
     start = max(end - CHART_SPAN[period], market.open_time or end - CHART_SPAN[period])
 
     async def fetch() -> list[Any]:
         async with make_client(timeout=3.0, max_attempts=1) as client:
-            return await client.get_candlesticks(
-                series, market.ticker, start_ts=start, end_ts=end, period_interval=period
-            )
+            try:
+                if series is None:  # an archived market known only from /historical/markets
+                    raise NotFound("unknown series")
+                return await client.get_candlesticks(
+                    series, market.ticker, start_ts=start, end_ts=end, period_interval=period
+                )
+            except NotFound:
+                # settled before Kalshi's historical cutoff: its candles moved to /historical (issue #15)
+                return await client.get_historical_candlesticks(
+                    market.ticker, start_ts=start, end_ts=end, period_interval=period
+                )
 
     try:
         candles = run_blocking(fetch)
@@ -66,14 +74,18 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
 
 
 def recent_trades(ticker: str) -> list[dict[str, str]]:
-    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades (cached 15 s)."""
+    """The tape's first paint when the feed has not seen this market yet: GET /markets/trades, or for a market
+    past Kalshi's historical cutoff /historical/trades (cached 15 s)."""
     cached = live.cached_json(f"kw:rest-trades:{ticker}")
     if cached is not None:
         return cached
 
     async def fetch() -> list[Any]:
         async with make_client(timeout=3.0, max_attempts=1) as client:
-            return list((await client.get_trades(ticker=ticker, limit=30)).items)
+            trades = list((await client.get_trades(ticker=ticker, limit=30)).items)
+            if not trades:  # none live: an archived market's trades moved to /historical/trades (issue #15)
+                trades = list((await client.get_historical_trades(ticker=ticker, limit=30)).items)
+            return trades
 
     try:
         trades = run_blocking(fetch)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi import models as k
+from kalshiweb.kalshi.errors import KalshiError
 from kalshiweb.kalshi.rest import KalshiClient
 from markets.models import Event, Market, Series
 
@@ -288,6 +289,40 @@ async def fetch_all(client: KalshiClient) -> tuple[list[k.Series], list[k.Event]
     return series, events, markets
 
 
+HISTORICAL_BATCH = 100
+
+
+def archived_markets(listed: set[str], client: KalshiClient | None = None) -> list[k.Market]:
+    """Issue #15: markets we hold unsettled that the live list no longer has may have settled and moved past
+    Kalshi's historical cutoff; their final state comes from /historical/markets (so they stay browsable,
+    settled, with their result). Whatever is in neither list is closed by `close_missing` as before."""
+    missing = sorted(
+        set(Market.objects.exclude(status="finalized").values_list("ticker", flat=True)) - listed
+    )
+    if not missing:
+        return []
+
+    async def _fetch() -> list[k.Market]:
+        own = client is None
+        api = client or make_client()
+        found: list[k.Market] = []
+        try:
+            for start in range(0, len(missing), HISTORICAL_BATCH):
+                chunk = missing[start : start + HISTORICAL_BATCH]
+                page = await api.get_historical_markets(tickers=chunk, limit=HISTORICAL_BATCH)
+                found.extend(page.items)
+        finally:
+            if own:
+                await api.aclose()
+        return found
+
+    try:
+        return run_blocking(_fetch)
+    except KalshiError as exc:
+        log.warning("could not read %d archived market(s): %s", len(missing), exc)
+        return []
+
+
 def sync_markets(client: KalshiClient | None = None) -> SyncResult:
     """Fetch everything from the exchange and upsert it. Synchronous: for the command and the Celery task."""
 
@@ -302,6 +337,7 @@ def sync_markets(client: KalshiClient | None = None) -> SyncResult:
 
     started = time.perf_counter()
     series, events, markets = run_blocking(_fetch)
+    markets += archived_markets({m.ticker for m in markets}, client)
     fetched = time.perf_counter() - started
     result = store(series, events, markets, complete=True)
     log.info("synced %s (fetch %.2fs)", result, fetched)

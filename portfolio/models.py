@@ -108,3 +108,35 @@ class Settlement(models.Model):
     def profit(self) -> Decimal:
         """Payout less the cost basis settled (fees not included)."""
         return self.revenue - self.cost
+
+
+class CashTransfer(models.Model):
+    """A deposit or withdrawal of the Kalshi account, as GET /portfolio/deposits and /withdrawals report it
+    (issue #15). Account-wide: shown to staff and to an account's only trader."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+
+    account = models.ForeignKey(KalshiAccount, on_delete=models.CASCADE, related_name="cash_transfers")
+    transfer_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    method = models.CharField(max_length=10, help_text="ach, wire, crypto, debit or apm")
+    status = models.CharField(max_length=10, help_text="pending, applied, failed or returned")
+    amount = models.DecimalField(**MONEY, help_text="Dollars.")
+    fee = models.DecimalField(**MONEY, default=Decimal("0"))
+    created = models.DateTimeField(db_index=True)
+    finalized = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "transfer_id"], name="unique_cash_transfer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.status}"
+
+    @property
+    def signed_amount(self) -> Decimal:
+        return self.amount if self.kind == self.Kind.DEPOSIT else -self.amount

@@ -24,11 +24,11 @@ from django.utils import timezone
 
 from markets import live
 from markets.models import Market
-from portfolio import pnl
+from portfolio import archive, cash, pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
 from portfolio.pnl import Mark
 from trading.balance import cached_balance, store_balance
-from trading.fills import record_fill
+from trading.fills import sync_fills
 from trading.lifecycle import notify_user
 from trading.models import Fill, KalshiAccount, TraderProfile
 
@@ -92,14 +92,11 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
     )
     for s in client.iter_settlements(min_ts=_since(last_settled)):
         store_settlement(account, s)
-    last_fill = (
-        Fill.objects.filter(account=account)
-        .order_by("-created_time")
-        .values_list("created_time", flat=True)
-        .first()
-    )
-    for f in client.iter_fills(min_ts=_since(last_fill)):
-        record_fill(account, f, source="portfolio refresh")
+    sync_fills(account, client, source="portfolio refresh")  # both sides of the historical cutoff
+    if cash.due(account.pk):  # deposits and withdrawals, at most every cash.SYNC_EVERY seconds
+        cash.sync(account, client)
+    if archive.due(account.pk):  # markets we traded that settled before Kalshi's cutoff, never listed here
+        archive.import_archived(account, client)
     when = at or now()
     # The snapshot and its equity point become visible together: a reader never sees one without the other.
     with transaction.atomic():

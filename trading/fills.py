@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi import models as k
+from kalshiweb.kalshi.errors import NotFound
 from trading import lifecycle, signals
 from trading.models import Fill, KalshiAccount, Order
 
@@ -98,30 +99,68 @@ def handle_private(account_id: int, item: Any) -> None:
         apply_user_order(account, item)
 
 
+SYNC_OVERLAP_SECONDS = 120  # re-read this much before the last sync (clock skew, late fills): idempotent
+HISTORY_START = datetime(2020, 1, 1, tzinfo=UTC)  # before Kalshi's first trade
+
+
+def sync_fills(account: KalshiAccount, client: Any, *, source: str) -> int:
+    """Every fill since the last complete sync, from both sides of Kalshi's historical cutoff; returns how many
+    were new. Idempotent (`record_fill`).
+
+    `KalshiAccount.fills_synced_through` says how far back REST reads are complete; fills that arrive from
+    the stream in between do not move it (so one new fill never hides older ones). The live list
+    (`/portfolio/fills`) holds only fills after the cutoff; when the last complete sync is older than the
+    cutoff (a new account, or none for longer than Kalshi's live window) the rest comes from
+    `/historical/fills`, newest first, down to that point. Live is read before historical (the cutoff only
+    moves forward, so a fill leaving the live list between the two reads is in the historical one), and
+    nothing is stored or marked complete until both reads succeeded; then fills are stored oldest first."""
+    started = timezone.now()
+    through = account.fills_synced_through or HISTORY_START
+    since = int(through.timestamp()) - SYNC_OVERLAP_SECONDS
+    fills = list(client.iter_fills(min_ts=since))
+    try:
+        cutoff: datetime | None = client.get_historical_cutoff().trades_created
+    except NotFound:
+        cutoff = None  # an exchange without historical data
+    if cutoff is not None and since < cutoff.timestamp():
+        for fill in client.iter_historical_fills(min_ts=since):  # min_ts: SDK 3.34; the break holds without
+            if fill.created_time is not None and fill.created_time.timestamp() < since:
+                break  # newest first: the rest was read before
+            fills.append(fill)
+    fills.sort(key=lambda f: (f.created_time or started, f.fill_id))
+    new = 0
+    for fill in fills:
+        if record_fill(account, fill, source=source) is not None:
+            new += 1
+    KalshiAccount.objects.filter(pk=account.pk).update(fills_synced_through=started)
+    account.fills_synced_through = started
+    return new
+
+
+def _exchange_order(client: Any, order: Order) -> Any:
+    """The exchange's view of one of our orders; one that finished before Kalshi's historical cutoff is only in
+    `/historical/orders` (e.g. after the app was down for longer than Kalshi's live window)."""
+    try:
+        return client.get_order(order.exchange_order_id)
+    except NotFound:
+        for remote in client.iter_historical_orders(ticker=order.ticker):
+            if remote.order_id == order.exchange_order_id:
+                return remote
+        raise
+
+
 def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
     """After a reconnect or gap: fills since the last stored one, then every order we think is open.
 
     Returns (new fills, orders changed)."""
     account = KalshiAccount.objects.get(pk=account_id)
-    last = (
-        Fill.objects.filter(account=account)
-        .order_by("-created_time")
-        .values_list("created_time", flat=True)
-        .first()
-    )
-    since = int((last or datetime(2020, 1, 1, tzinfo=UTC)).timestamp()) - 60
-    new = 0
-    for fill in client.iter_fills(min_ts=since):
-        if record_fill(account, fill, source="fills reconcile") is not None:
-            new += 1
+    new = sync_fills(account, client, source="fills reconcile")
     changed = 0
     for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(
         exchange_order_id=None
     ):
         try:
-            if lifecycle.apply_exchange_order(
-                order, client.get_order(order.exchange_order_id), "orders reconcile"
-            ):
+            if lifecycle.apply_exchange_order(order, _exchange_order(client, order), "orders reconcile"):
                 changed += 1
         except Exception as exc:
             log.warning("could not reconcile order %s: %s", order.pk, exc)

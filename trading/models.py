@@ -35,6 +35,13 @@ class KalshiAccount(models.Model):
         max_length=500, blank=True, help_text="Alternative to a stored key: a PEM file on the server."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    fills_synced_through = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Every fill before this time has been read over REST, both sides of Kalshi's historical "
+        "cutoff (trading.fills.sync_fills); empty: never, the next sync reads the whole history.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -32,7 +32,7 @@ from kalshiweb.kalshi.errors import (
     ProtocolError,
     RateLimited,
 )
-from trading import lifecycle
+from trading import lifecycle, queue_positions
 from trading.clients import client_for
 from trading.models import KalshiAccount, Order
 
@@ -339,3 +339,25 @@ def reconcile_stuck_orders() -> int:
     for pk in lost_amends:
         amend_order.delay(pk)  # it reads the exchange's order before sending anything
     return len(stuck) + len(lost_new) + len(lost_amends)
+
+
+@shared_task(ignore_result=True)
+def refresh_queue_positions(account_id: int) -> int:
+    """Issue #15: one batched queue-position read for the account, stored and pushed to each trader's pages
+    (their own resting orders only). Best effort: a failure leaves the last answer, which ages out."""
+    account = KalshiAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return 0
+    try:
+        queue_positions.fetch(account_id, client_for(account))
+    except KalshiError as exc:
+        log.warning("queue positions of account %s: %s", account_id, exc)
+        return 0
+    resting = Order.objects.filter(account_id=account_id, status=Order.Status.RESTING).exclude(
+        exchange_order_id=None
+    )
+    pushed = 0
+    for user_id, html in queue_positions.cells(resting).items():
+        lifecycle.notify_user(user_id, html)
+        pushed += len(html)
+    return pushed

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import views
+from trading import queue_views, views
 
 app_name = "trading"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("halt/", views.halt_everyone, name="halt_everyone"),
     path("panel/", views.orders_panel, name="orders_panel_all"),
     path("fills/", views.fills_panel, name="fills_panel_all"),
+    path("queue/", queue_views.queue_positions_cells, name="queue_positions"),  # issue #15 history
     path("<int:order_id>/cancel/", views.cancel, name="cancel"),
     path("<int:order_id>/amend/", views.amend, name="amend"),
     path("<int:order_id>/row/", views.order_row, name="order_row"),

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kalshiweb.http import TraderRequest
 from markets import live
 from markets.models import Market
-from trading import lifecycle, services
+from trading import lifecycle, queue_positions, services
 from trading.balance import balance_key, get_balance, parse_cached
 from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
@@ -121,6 +121,8 @@ def market_page_panel(request: TraderRequest, market: Market) -> dict[str, Any]:
         "ticket": ticket_context(request, market),
         "my_orders": Order.objects.for_user(request.user).filter(ticker=market.ticker)[:50],
         "my_fills": Fill.objects.filter(user=request.user, ticker=market.ticker)[:50],
+        # for the ladder (issue #15): {(book side, YES price): contracts ahead of the trader's order there}
+        "queue_by_level": queue_positions.by_level(request.user, market.ticker),
     }
 
 

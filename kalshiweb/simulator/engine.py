@@ -58,6 +58,7 @@ from decimal import Decimal
 
 from kalshiweb.simulator import bots, candles
 from kalshiweb.simulator import catalog as catalog_module
+from kalshiweb.simulator.cash import Cash
 from kalshiweb.simulator.core import Core
 from kalshiweb.simulator.events import (
     BookDelta,
@@ -69,6 +70,7 @@ from kalshiweb.simulator.events import (
     TickerUpdate,
     TradeEvent,
 )
+from kalshiweb.simulator.history import History
 from kalshiweb.simulator.ledger import Ledger
 from kalshiweb.simulator.lifecycle import Lifecycle
 from kalshiweb.simulator.matching import Matcher
@@ -139,6 +141,9 @@ class Exchange:
         self.ledger = ledger = Ledger(core, self.default_balance)
         self.matcher = matcher = Matcher(core, ledger)
         self.lifecycle = lifecycle = Lifecycle(core, ledger, matcher)
+        # historical data and cash history (issue #15: history)
+        self.history = History(core)
+        self.cash = cash = Cash(core, ledger)
 
         # The public surface, bound once (same signatures and docs as the parts'):
         self.new_id = core.new_id
@@ -146,7 +151,7 @@ class Exchange:
         self.remove_listener = core.bus.remove_listener
         self.get_market = core.get_market
         # accounts
-        self.add_account = ledger.add_account
+        self.add_account = cash.add_account  # the ledger's, recording the opening deposit
         self.account = ledger.account
         self.deposit = ledger.deposit
         self.position = ledger.position

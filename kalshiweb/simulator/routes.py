@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from kalshiweb.simulator.api import Request, Response, Route, route
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
+from kalshiweb.simulator.handlers.history import HistoryHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
 from kalshiweb.simulator.handlers.portfolio import PortfolioHandlers
@@ -22,7 +23,11 @@ V1_DEPRECATED = {
 
 
 def build_routes(
-    exchange: ExchangeHandlers, markets: MarketHandlers, portfolio: PortfolioHandlers, orders: OrderHandlers
+    exchange: ExchangeHandlers,
+    markets: MarketHandlers,
+    portfolio: PortfolioHandlers,
+    orders: OrderHandlers,
+    history: HistoryHandlers | None = None,
 ) -> list[Route]:
     """Every REST route, relative to API_PREFIX. `auth` routes need a signed request; `write` routes a
     key with write scope; `cost` is the rate-limit cost when it is not the default."""
@@ -42,7 +47,27 @@ def build_routes(
         return Response(400, V1_DEPRECATED)
 
     cancel_cost: Callable[[Request], int] = lambda req: CANCEL_COST  # noqa: E731
+    # issue #15 history: historical data, queue positions, cash history
+    history_routes = (
+        []
+        if history is None
+        else [
+            r("GET", "/historical/cutoff", history.get_cutoff),
+            r("GET", "/historical/markets", history.get_markets),
+            r("GET", "/historical/markets/{ticker}", history.get_market),
+            r("GET", "/historical/markets/{ticker}/candlesticks", history.get_candlesticks),
+            r("GET", "/historical/trades", history.get_trades),
+            r("GET", "/historical/fills", history.get_fills, auth=True),
+            r("GET", "/historical/orders", history.get_orders, auth=True),
+            r("GET", "/historical/positions", history.get_positions, auth=True),
+            r("GET", "/portfolio/orders/queue_positions", history.get_queue_positions, auth=True),
+            r("GET", "/portfolio/orders/{order_id}/queue_position", history.get_queue_position, auth=True),
+            r("GET", "/portfolio/deposits", history.get_deposits, auth=True),
+            r("GET", "/portfolio/withdrawals", history.get_withdrawals, auth=True),
+        ]
+    )
     return [
+        *history_routes,  # first: /portfolio/orders/queue_positions before /portfolio/orders/{order_id}
         r("GET", "/exchange/status", exchange.get_exchange_status),
         r("GET", "/exchange/schedule", exchange.get_exchange_schedule),
         r("GET", "/markets", markets.get_markets),

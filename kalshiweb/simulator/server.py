@@ -39,6 +39,7 @@ from kalshiweb.simulator.engine import Exchange, ExchangeError
 from kalshiweb.simulator.faults import Faults
 from kalshiweb.simulator.feed import WsFeed
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
+from kalshiweb.simulator.handlers.history import HistoryHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
 from kalshiweb.simulator.handlers.portfolio import PortfolioHandlers
@@ -86,6 +87,7 @@ class SimulatorApp:
             MarketHandlers(exchange),
             PortfolioHandlers(exchange, limiter=self.limiter, registry=self.registry),
             OrderHandlers(exchange),
+            HistoryHandlers(exchange),  # issue #15 history
         )
 
     # -- lifecycle ------------------------------------------------------------------------------------------

@@ -106,6 +106,21 @@ def test_equity_points_are_throttled(alice, frozen):
         def iter_fills(self, **kw):
             return iter(())
 
+        def get_historical_cutoff(self):
+            from kalshiweb.kalshi.types.history import HistoricalCutoff
+
+            return HistoricalCutoff(market_settled=T0, trades_created=T0, orders_updated=T0)
+
+        def iter_historical_fills(self, **kw):
+            return iter(())
+
+        def get_deposits(self, **kw):
+            from kalshiweb.kalshi.models import Page
+
+            return Page(items=(), cursor=None)
+
+        get_withdrawals = get_deposits
+
     for seconds in (0, 10, 30, services.EQUITY_EVERY.total_seconds() + 1):
         services.refresh(alice, FakeClient(), at=T0 + timedelta(seconds=seconds))
     assert EquityPoint.objects.filter(account=alice).count() == 2

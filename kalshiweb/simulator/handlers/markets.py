@@ -46,6 +46,7 @@ class MarketHandlers(EngineHandlers):
         bounded = any(v is not None for v in bounds.values())
         statuses = MARKET_STATUS_FILTER[status] if status else None
         markets = self.exchange.markets
+        archived = self.exchange.history.market_archived
         out = []
         for ticker in sorted(markets):
             if tickers and ticker not in tickers:
@@ -56,6 +57,8 @@ class MarketHandlers(EngineHandlers):
             if series_ticker and self._series_of_event(market.event_ticker) != series_ticker:
                 continue
             if statuses is not None and market.status not in statuses:
+                continue
+            if archived(market):  # settled before the cutoff: /historical/markets only
                 continue
             if bounded and not self._in_bounds(self.market_json(ticker), bounds):
                 continue
@@ -88,8 +91,13 @@ class MarketHandlers(EngineHandlers):
         page, cursor = paginate(tickers, lambda t: [t], limit, req.q("cursor"))
         return {"markets": [self.market_json(t) for t in page], "cursor": cursor}
 
+    def _live_market(self, ticker: str) -> None:
+        """404 for a market archived past the historical cutoff (served by /historical/markets/{ticker})."""
+        if self.exchange.history.market_archived(self._market(ticker)):
+            raise not_found(f"market {ticker} is archived: see /historical/markets/{ticker}")
+
     def get_market(self, req: Request) -> dict[str, Any]:
-        self._market(req.params["ticker"])
+        self._live_market(req.params["ticker"])
         return {"market": self.market_json(req.params["ticker"])}
 
     def _orderbook_fp(self, ticker: str, depth: int) -> dict[str, Any]:
@@ -117,7 +125,10 @@ class MarketHandlers(EngineHandlers):
         ticker = req.q("ticker")
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         trades = []
+        cutoff = self.exchange.history.cutoff()
         for trade in self.exchange.trades(ticker):
+            if trade.created_time < cutoff:  # before the cutoff: /historical/trades
+                continue
             t = wire.trade_json(trade)
             ts = rfc3339_to_ts(t.get("created_time")) or 0
             if (min_ts is not None and ts < min_ts) or (max_ts is not None and ts > max_ts):
@@ -201,7 +212,7 @@ class MarketHandlers(EngineHandlers):
 
     def get_candlesticks(self, req: Request) -> dict[str, Any]:
         ticker = req.params["ticker"]
-        self._market(ticker)
+        self._live_market(ticker)
         start, end, period = self._candle_args(req)
         return {"ticker": ticker, "candlesticks": self.exchange.candlesticks(ticker, start, end, period)}
 
@@ -213,7 +224,7 @@ class MarketHandlers(EngineHandlers):
             raise bad_request("at most 100 market_tickers")
         start, end, period = self._candle_args(req)
         for ticker in tickers:
-            self._market(ticker)
+            self._live_market(ticker)
         return {
             "markets": [
                 {"market_ticker": t, "candlesticks": self.exchange.candlesticks(t, start, end, period)}

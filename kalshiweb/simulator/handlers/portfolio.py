@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kalshiweb.simulator import wire
-from kalshiweb.simulator.api import Request, bad_request
+from kalshiweb.simulator.api import Request, bad_request, not_found
 from kalshiweb.simulator.auth import KeyRegistry
 from kalshiweb.simulator.engine import Exchange
 from kalshiweb.simulator.handlers.common import EngineHandlers
@@ -47,7 +47,10 @@ class PortfolioHandlers(EngineHandlers):
         if settlement_status not in ("unsettled", "settled", "all"):
             raise bad_request("settlement_status must be unsettled, settled or all")
         positions = []
+        history, all_events, markets = self.exchange.history, self.exchange.events, self.exchange.markets
         for position in account.positions.values():
+            if history.position_archived(position, all_events, markets):  # /historical/positions
+                continue
             if ticker and position.ticker != ticker:
                 continue
             if event_ticker and position.event_ticker != event_ticker:
@@ -79,7 +82,10 @@ class PortfolioHandlers(EngineHandlers):
         ticker, order_id = req.q("ticker"), req.q("order_id")
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         rows = []
+        cutoff = self.exchange.history.cutoff()
         for fill in self._account(req.user).fills:
+            if fill.created_time < cutoff:  # before the cutoff: /historical/fills
+                continue
             f = wire.fill_json(fill)
             if ticker and f["ticker"] != ticker:
                 continue
@@ -123,7 +129,10 @@ class PortfolioHandlers(EngineHandlers):
             raise bad_request("status must be resting, canceled or executed")
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         rows = []
+        archived = self.exchange.history.order_archived
         for order in self._orders_newest_first(req.user):
+            if archived(order):  # done before the cutoff: /historical/orders
+                continue
             o = wire.order_json(order)
             if ticker and o["ticker"] != ticker:
                 continue
@@ -143,4 +152,7 @@ class PortfolioHandlers(EngineHandlers):
         return {"orders": page, "cursor": cursor}
 
     def get_order(self, req: Request) -> dict[str, Any]:
-        return {"order": wire.order_json(self._own_order(req.user, req.params["order_id"]))}
+        order = self._own_order(req.user, req.params["order_id"])
+        if self.exchange.history.order_archived(order):  # done before the cutoff: /historical/orders
+            raise not_found(f"order {order.order_id} is archived: see /historical/orders")
+        return {"order": wire.order_json(order)}

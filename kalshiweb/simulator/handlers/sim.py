@@ -11,6 +11,7 @@ from kalshiweb.simulator.api import ApiError, Request, Response, bad_request, no
 from kalshiweb.simulator.engine import Exchange, ExchangeError
 from kalshiweb.simulator.faults import Faults
 from kalshiweb.simulator.handlers.common import EngineHandlers
+from kalshiweb.simulator.handlers.history import history_switch
 
 
 class SimHost(Protocol):
@@ -84,6 +85,10 @@ class SimHandlers(EngineHandlers):
             self.host.time_offset += timedelta(seconds=seconds)
             self.exchange.advance(self.host.now())
             return Response(200, {"now": self.host.now().isoformat()})
+        # historical cutoff and cash moves (issue #15: history)
+        switched = history_switch(self.exchange, getattr(self.host, "registry", None), path, arg)
+        if switched is not None:
+            return Response(200, switched)
         m = re.fullmatch(r"/_sim/markets/(?P<ticker>[^/]+)/(?P<action>close|settle)", path)
         if m:
             ticker = m["ticker"]

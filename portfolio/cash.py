@@ -1,0 +1,80 @@
+"""The account's cash history (issue #15): deposits and withdrawals from Kalshi, stored by the portfolio
+refresh (never fetched while a page waits) and read by the portfolio page's cash panel.
+
+Read at most once per SYNC_EVERY seconds per account (a Redis lock), two calls each time, through the
+account's token bucket like every refresh call. Each row is written once (unique per account, kind and id);
+a later status (pending → applied) updates it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db.models import QuerySet
+
+from kalshiweb.kalshi.errors import NotFound
+from markets import live
+from portfolio.models import CashTransfer
+from trading.models import KalshiAccount, TraderProfile
+
+log = logging.getLogger(__name__)
+
+SYNC_EVERY = 300
+MAX_PAGES = 20
+SHOWN = 10
+
+
+def due(account_id: int) -> bool:
+    try:
+        return bool(live.client().set(f"kw:portfolio:cash:{account_id}", "1", nx=True, ex=SYNC_EVERY))
+    except Exception:
+        return True
+
+
+def sync(account: KalshiAccount, client: Any) -> int:
+    """Store every deposit and withdrawal Kalshi lists; returns how many rows were new."""
+    new = 0
+    for kind, read in (
+        (CashTransfer.Kind.DEPOSIT, client.get_deposits),
+        (CashTransfer.Kind.WITHDRAWAL, client.get_withdrawals),
+    ):
+        cursor = None
+        for _ in range(MAX_PAGES):
+            try:
+                page = read(limit=500, cursor=cursor)
+            except NotFound:
+                break  # an exchange without cash history
+            for t in page.items:
+                _, created = CashTransfer.objects.update_or_create(
+                    account=account,
+                    kind=kind,
+                    transfer_id=t.id,
+                    defaults={
+                        "method": t.type,
+                        "status": t.status,
+                        "amount": t.amount,
+                        "fee": t.fee,
+                        "created": t.created,
+                        "finalized": t.finalized,
+                    },
+                )
+                new += created
+            cursor = page.cursor
+            if not cursor or not page.items:
+                break
+    return new
+
+
+def visible_to(user: Any, account: KalshiAccount | None) -> bool:
+    """Cash moves are the account's, not a trader's: staff, and the account's only trader, see them."""
+    if account is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_staff:
+        return True
+    traders = TraderProfile.objects.filter(account=account).values_list("user_id", flat=True)[:2]
+    return list(traders) == [user.pk]
+
+
+def recent(account: KalshiAccount) -> QuerySet[CashTransfer]:
+    return CashTransfer.objects.filter(account=account)[:SHOWN]
