@@ -12,10 +12,12 @@ import logging
 from typing import Any
 
 from django.db.models import QuerySet
+from django.template.loader import render_to_string
 
 from kalshiweb.kalshi.errors import NotFound
 from markets import live
 from portfolio.models import CashTransfer
+from trading.lifecycle import notify_user
 from trading.models import KalshiAccount, TraderProfile
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,13 @@ def due(account_id: int) -> bool:
 
 
 def sync(account: KalshiAccount, client: Any) -> int:
-    """Store every deposit and withdrawal Kalshi lists; returns how many rows were new."""
+    """Store every deposit and withdrawal Kalshi lists; returns how many rows were new or changed status."""
+    known = {
+        (kind, tid): status
+        for kind, tid, status in CashTransfer.objects.filter(account=account).values_list(
+            "kind", "transfer_id", "status"
+        )
+    }
     new = 0
     for kind, read in (
         (CashTransfer.Kind.DEPOSIT, client.get_deposits),
@@ -46,7 +54,9 @@ def sync(account: KalshiAccount, client: Any) -> int:
             except NotFound:
                 break  # an exchange without cash history
             for t in page.items:
-                _, created = CashTransfer.objects.update_or_create(
+                if known.get((kind, t.id)) == t.status:
+                    continue  # known, unchanged
+                CashTransfer.objects.update_or_create(
                     account=account,
                     kind=kind,
                     transfer_id=t.id,
@@ -59,7 +69,7 @@ def sync(account: KalshiAccount, client: Any) -> int:
                         "finalized": t.finalized,
                     },
                 )
-                new += created
+                new += 1
             cursor = page.cursor
             if not cursor or not page.items:
                 break
@@ -78,3 +88,16 @@ def visible_to(user: Any, account: KalshiAccount | None) -> bool:
 
 def recent(account: KalshiAccount) -> QuerySet[CashTransfer]:
     return CashTransfer.objects.filter(account=account)[:SHOWN]
+
+
+def push(account: KalshiAccount) -> int:
+    """Send the re-rendered cash panel to the portfolio pages of those who may see it; returns how many."""
+    sent = 0
+    for profile in TraderProfile.objects.filter(account=account).select_related("user"):
+        if visible_to(profile.user, account):
+            html = render_to_string(
+                "portfolio/_cash_history.html", {"user": profile.user, "account": account, "oob": True}
+            )
+            notify_user(profile.user_id, html, views=("portfolio",))
+            sent += 1
+    return sent

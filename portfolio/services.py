@@ -93,8 +93,8 @@ def refresh(account: KalshiAccount, client: Any, *, at: datetime | None = None) 
     for s in client.iter_settlements(min_ts=_since(last_settled)):
         store_settlement(account, s)
     sync_fills(account, client, source="portfolio refresh")  # both sides of the historical cutoff
-    if cash.due(account.pk):  # deposits and withdrawals, at most every cash.SYNC_EVERY seconds
-        cash.sync(account, client)
+    if cash.due(account.pk) and cash.sync(account, client):  # at most every cash.SYNC_EVERY seconds
+        cash.push(account)  # new deposits or withdrawals: the cash panel of the open portfolio pages
     if archive.due(account.pk):  # markets we traded that settled before Kalshi's cutoff, never listed here
         archive.import_archived(account, client)
     when = at or now()

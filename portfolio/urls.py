@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portfolio import views
+from portfolio import cash_views, views
 
 app_name = "portfolio"
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
     path("fills.csv", views.fills_csv, name="fills_csv"),
     path("settlements/", views.settlement_history, name="settlements"),
     path("staff/exposure/", views.staff_exposure, name="staff_exposure"),
+    path("cash/", cash_views.cash_panel, name="cash"),  # issue #15 history
 ]

@@ -4,6 +4,7 @@ and to staff, never to one of several traders sharing the account."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal as D
 
 import httpx
@@ -60,3 +61,28 @@ def test_one_of_several_traders_on_an_account_does_not_see_its_cash(moved, trade
     other.is_staff = True
     other.save()
     assert 'id="pf-cash"' in client.get("/portfolio/").content.decode()
+
+
+def test_the_cash_panel_is_pushed_live_and_polled(moved, trader, client, sim):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"user.{trader.pk}", channel)
+    services.refresh(moved, client_for(moved))
+
+    async def receive() -> dict:
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    pushed = ""
+    for _ in range(20):  # the refresh also pushes the figures and the balance; a timeout fails the test
+        html = async_to_sync(receive)()["html"]
+        if 'id="pf-cash"' in html:
+            pushed = html
+            break
+    assert 'hx-swap-oob="true"' in pushed and "+$250.00" in pushed
+
+    client.force_login(trader)
+    polled = client.get("/portfolio/cash/", headers={"HX-Request": "true"}).content.decode()
+    assert 'id="pf-cash"' in polled and 'hx-trigger="kw:poll30 from:body"' in polled and "−$40.25" in polled
