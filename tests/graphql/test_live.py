@@ -201,7 +201,8 @@ def test_an_api_order_shows_live_in_the_desks_open_orders_panel(
     page.wait_for_url(f"{daphne_server}/")
     page.goto(f"{daphne_server}/markets/{ticker}/")
     page.locator("#orders-panel").wait_for(timeout=10000)
-    page.wait_for_function("document.body.dataset.live === 'true'", timeout=15000)  # the page's socket is up
+    # The page's socket is up (a locator: wait_for_function would eval, which the CSP refuses).
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
     placed = http_gql(
         daphne_server,
         token,
