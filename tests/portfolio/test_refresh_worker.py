@@ -3,6 +3,7 @@ over HTTP, the snapshot becomes fresh and the new figures are pushed to the trad
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal as D
 
@@ -40,7 +41,13 @@ def test_a_missing_snapshot_is_fetched_by_the_worker_and_pushed(sim, trader, cel
     assert snapshot.balance == balance
     assert EquityPoint.objects.filter(account=trader.kalshi_account).count() == 1
 
-    message = async_to_sync(layer.receive)(channel)
+    # The refresh may push other panels too (the cash history): wait for the portfolio's own.
+    async def receive() -> dict:
+        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+
+    message = async_to_sync(receive)()
+    while 'id="portfolio-live"' not in message.get("html", ""):
+        message = async_to_sync(receive)()
     assert message["type"] == "user.update"
     assert 'id="portfolio-live"' in message["html"] and 'hx-swap-oob="true"' in message["html"]
     assert f"${balance:,.2f}" in message["html"]
