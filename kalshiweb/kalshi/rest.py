@@ -58,6 +58,7 @@ from .ratelimit import (
     BATCH_CANCEL_COST_PER_ITEM,
     BATCH_CREATE_COST_PER_ITEM,
 )
+from .subaccounts import SubaccountsMixin  # issue #15: subaccounts
 from .transport import (
     DEMO,
     PRODUCTION,
@@ -91,7 +92,7 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
     raise ValueError(f"outcome must be 'yes' or 'no', got {outcome!r}")
 
 
-class KalshiClient(RestTransport):
+class KalshiClient(SubaccountsMixin, RestTransport):  # issue #15 mixins: subaccounts
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 
     ``KalshiClient(rest_base, key_id=..., private_key=pem_text_or_path)``; the same code path serves the

@@ -103,6 +103,7 @@ from kalshiweb.simulator.model import (
     unix,
     unix_ms,
 )
+from kalshiweb.simulator.subaccounts import Subaccounts
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class Exchange:
         self.ledger = ledger = Ledger(core, self.default_balance)
         self.matcher = matcher = Matcher(core, ledger)
         self.lifecycle = lifecycle = Lifecycle(core, ledger, matcher)
+        self.subaccounts = Subaccounts(core, ledger)  # issue #15: subaccounts
 
         # The public surface, bound once (same signatures and docs as the parts'):
         self.new_id = core.new_id

@@ -53,6 +53,7 @@ class OrderUpdate:
 class PositionUpdate:
     user_id: str
     ticker: str
+    subaccount: int = 0
 
 
 @dataclass
