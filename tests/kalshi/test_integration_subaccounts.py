@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from kalshiweb.kalshi import BadRequest, NotFound, OutcomeUnknown
-from kalshiweb.simulator.testing import RunningSimulator
+from kalshiweb.simulator.testing import RunningSimulator, start_simulator
 
 from .test_integration_rest import CountingTransport, make_client, open_ticker
-from .test_integration_rest import clean_faults as clean_faults
 
 
 @pytest.fixture(scope="module")
-def sim(sim_fixture: RunningSimulator) -> RunningSimulator:
-    return sim_fixture
+def sim() -> Iterator[RunningSimulator]:
+    with start_simulator(seed=1, activity=0.0, rate_limit_tier="basic") as running:
+        yield running
 
 
 D = Decimal
