@@ -558,14 +558,16 @@ class KalshiClient(SubaccountsMixin, RestTransport):  # issue #15 mixins: subacc
         return [BatchCreateItem.from_dict(x) for x in items]
 
     async def batch_cancel_orders(
-        self, order_ids: Sequence[str], *, retry_on_429: bool = False
+        self, order_ids: Sequence[str], *, subaccount: int | None = None, retry_on_429: bool = False
     ) -> list[BatchCancelItem]:
         if not order_ids:
             return []
+        # issue #15, subaccounts: each item names the subaccount its order is in (default: the primary)
+        extra = {} if subaccount is None else {"subaccount": subaccount}
         data = await self._request(
             "DELETE",
             "/portfolio/events/orders/batched",
-            body={"orders": [{"order_id": oid} for oid in order_ids]},
+            body={"orders": [{"order_id": oid, **extra} for oid in order_ids]},
             cost=BATCH_CANCEL_COST_PER_ITEM * len(order_ids),
             retry_on_429=retry_on_429,
         )

@@ -218,10 +218,10 @@ class Matcher:
         self._core.touch(m, before)
         return order, reduced
 
-    def cancel_all(self, user_id: str) -> list[Order]:
+    def cancel_all(self, user_id: str, subaccount: int = 0) -> list[Order]:
+        """Cancel every resting order of one of the member's (sub)accounts (the primary by default)."""
         out: list[Order] = []
-        resting = [o for a in self._ledger.member_accounts(user_id) for o in a.open_orders.values()]
-        for order in resting:
+        for order in list(self._ledger.sub_account(user_id, subaccount).open_orders.values()):
             m = self._core.markets[order.ticker]
             if m.status != ACTIVE:
                 continue

@@ -224,5 +224,5 @@ class OrderHandlers(EngineHandlers):
         return {"orders": results}
 
     def cancel_all(self, req: Request) -> Response:
-        self.exchange.cancel_all(req.user)
+        self.exchange.cancel_all(req.user, subaccount_param(req))
         return Response(204, None)
