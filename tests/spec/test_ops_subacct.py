@@ -110,3 +110,26 @@ def test_each_subaccount_operation_answers_as_the_spec_says(
     assert response.status_code == case.status, response.text
     assert spec_sim.checker.violations[before:] == []
     assert (case.operation, case.status) in spec_sim.checker.operations_seen
+
+
+async def test_private_messages_of_a_subaccount_carry_its_number(
+    spec_sim: SpecSim, alice_has_a_funded_subaccount: None
+) -> None:
+    from tests.simulator.simhelp import drain
+
+    from .test_ws_conformance import seen_since, subscribe
+
+    alice, bob = spec_sim.alice, spec_sim.bob
+    before = len(spec_sim.checker.violations)
+    ticker = TICKERS[1]
+    async with alice.connect() as ws:
+        await subscribe(ws, 1, ["fill", "user_orders", "market_positions"])
+        placed = alice.order(ticker, "bid", "2", "0.3000", subaccount=1)
+        assert placed.status_code == 201, placed.text
+        bob.order(ticker, "ask", "2", "0.3000", time_in_force="immediate_or_cancel")
+        messages = await drain(ws)
+    by_type = {msg["type"]: msg["msg"] for msg in messages}
+    assert by_type["fill"]["subaccount"] == 1
+    assert by_type["user_order"]["subaccount_number"] == 1
+    assert by_type["market_position"]["subaccount"] == 1
+    seen_since(spec_sim, before, "fill", "userOrder", "marketPosition")
