@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from kalshiweb.simulator.model import Fill, Order, Trade
 
@@ -57,6 +58,15 @@ class PositionUpdate:
 
 
 @dataclass
+class CommsEvent:
+    """A `communications` message (RFQs and quotes, issue #15); `recipients` None = every subscriber."""
+
+    msg_type: str
+    msg: dict[str, Any]
+    recipients: frozenset[str] | None
+
+
+@dataclass
 class LifecycleEvent:
     ticker: str
     # created|activated|deactivated|close_date_updated|determined|settled|price_level_structure_updated|metadata_updated
@@ -64,7 +74,16 @@ class LifecycleEvent:
     data: dict[str, object]  # wire-ready extra fields of the market_lifecycle_v2 msg
 
 
-SimEvent = BookDelta | TickerUpdate | TradeEvent | FillEvent | OrderUpdate | PositionUpdate | LifecycleEvent
+SimEvent = (
+    BookDelta
+    | TickerUpdate
+    | TradeEvent
+    | FillEvent
+    | OrderUpdate
+    | PositionUpdate
+    | LifecycleEvent
+    | CommsEvent
+)
 
 
 class EventBus:

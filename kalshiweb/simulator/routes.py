@@ -10,6 +10,7 @@ from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
 from kalshiweb.simulator.handlers.portfolio import PortfolioHandlers
+from kalshiweb.simulator.handlers.rfq import rfq_routes
 from kalshiweb.simulator.handlers.subacct import subaccount_routes
 from kalshiweb.simulator.ratelimit import CANCEL_COST, DEFAULT_COST
 
@@ -108,4 +109,6 @@ def build_routes(
         r("POST", "/portfolio/orders/{order_id}/decrease", v1, auth=True, kind="write"),
         # issue #15: subaccounts
         *subaccount_routes(portfolio.exchange),
+        # issue #15: combos and RFQs
+        *rfq_routes(portfolio.exchange),
     ]
