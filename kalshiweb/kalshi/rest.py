@@ -58,6 +58,7 @@ from .ratelimit import (
     BATCH_CANCEL_COST_PER_ITEM,
     BATCH_CREATE_COST_PER_ITEM,
 )
+from .rfq import RfqMixin  # issue #15: combos and RFQs
 from .subaccounts import SubaccountsMixin  # issue #15: subaccounts
 from .transport import (
     DEMO,
@@ -92,7 +93,7 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
     raise ValueError(f"outcome must be 'yes' or 'no', got {outcome!r}")
 
 
-class KalshiClient(SubaccountsMixin, RestTransport):  # issue #15 mixins: subaccounts
+class KalshiClient(SubaccountsMixin, RfqMixin, RestTransport):  # issue #15 mixins: subaccounts, RFQs
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 
     ``KalshiClient(rest_base, key_id=..., private_key=pem_text_or_path)``; the same code path serves the
