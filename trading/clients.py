@@ -37,6 +37,7 @@ SUBACCOUNT_SCOPED = frozenset(
         "decrease_order",
         "cancel_all_orders",
         "batch_cancel_orders",
+        "create_rfq",
     }
 )
 

@@ -131,6 +131,40 @@ class SubaccountTransfer(models.Model):
         return f"${self.amount} {self.from_account.name} → {self.to_account.name} ({self.status})"
 
 
+class ComboRequest(models.Model):
+    """A trader's request for quote on a combo (issue #15, item 9): the row is stored before the RFQ is sent; an
+    accept moves it `open` → `accepting` with a conditional update, so a double click sends one accept."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "sending…"
+        OPEN = "open", "waiting for quotes"
+        ACCEPTING = "accepting", "accepting…"
+        EXECUTED = "executed", "executed"
+        FAILED = "failed", "failed"
+        CLOSED = "closed", "closed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="combo_requests"
+    )
+    account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="combo_requests")
+    market_ticker = models.CharField(max_length=100)
+    legs = models.JSONField(default=list)  # [{"market_ticker", "event_ticker", "side"}]
+    contracts = models.DecimalField(**COUNT)
+    rfq_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SENDING)
+    accepted_quote_id = models.CharField(max_length=100, blank=True)
+    accepted_side = models.CharField(max_length=3, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"RFQ {self.rfq_id or '?'} {self.contracts} x {self.market_ticker} ({self.status})"
+
+
 class TradingHalt(models.Model):
     """The global trading halt (a single row, id=1), set by staff."""
 
