@@ -154,6 +154,9 @@ class RfqHandlers(EngineHandlers):
             "size_min": SIZE_MIN,
             "size_max": SIZE_MAX,
             "functional_description": "YES when every selected leg resolves to its selected side.",
+            # SDK 3.34 (newer than the 3.28 spec) requires the grid of the markets the collection creates
+            "price_level_structure": "linear_cent",
+            "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
         }
 
     # -- collections --------------------------------------------------------------------------------------
