@@ -101,6 +101,7 @@ def test_the_engine_does_no_io() -> None:
     """The engine's modules import no network, server or wire code."""
     engine_parts = {"model", "events", "core", "book", "ledger", "matching", "lifecycle", "engine"}
     engine_parts |= {"bots", "catalog", "candles", "numfmt", "fees", "grid"}
+    engine_parts |= {"subaccounts", "rfq"}  # issue #15: subaccounts; combos and RFQs
     graph = _graph()
     for part in engine_parts:
         for target in graph[f"{PACKAGE}.{part}"]:
