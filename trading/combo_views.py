@@ -25,7 +25,12 @@ def _own(request: TraderRequest, pk: int) -> ComboRequest:
 @require_GET
 @login_required
 def page(request: TraderRequest) -> HttpResponse:
-    context: dict[str, object] = {"requests": ComboRequest.objects.filter(user=request.user)[:10]}
+    context: dict[str, object] = {
+        "requests": ComboRequest.objects.filter(user=request.user)[:10],
+        # the socket (no market) carries this trader's quote pushes; without it the panel polls (every 5 s)
+        "live_tickers": [],
+        "live_view": "combos",
+    }
     try:
         context["collection"], context["groups"] = combos.collection(request.user)
     except TradingRefused as exc:

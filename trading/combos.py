@@ -168,3 +168,30 @@ def accept(user: Any, row: ComboRequest, quote_id: str, side: str) -> ComboReque
         row.refresh_from_db()
         return row
     return refresh(row)
+
+
+QUOTE_MESSAGES = frozenset({"quote_created", "quote_accepted", "quote_executed"})
+
+
+def on_comms_message(account_id: int, msg_type: str, msg: Any) -> bool:
+    """The feed heard a `communications` message: when it is about a quote on one of this account's requests,
+    push the request's panel (fresh quotes read over REST) to the trader's combos pages. True when pushed."""
+    from django.template.loader import render_to_string
+
+    from trading.lifecycle import notify_user
+
+    if msg_type not in QUOTE_MESSAGES or not isinstance(msg, dict):
+        return False
+    rfq_id = msg.get("rfq_id")
+    row = ComboRequest.objects.select_related("account").filter(rfq_id=rfq_id, account_id=account_id).first()
+    if not rfq_id or row is None:
+        return False
+    row = refresh(row)
+    try:
+        found = quotes(row)
+    except KalshiError as exc:
+        log.info("combo %s: quotes not read for a push (%s)", row.pk, exc)
+        return False
+    html = render_to_string("trading/_combo_request.html", {"combo": row, "quotes": found, "oob": True})
+    notify_user(row.user_id, html, views=("combos",))
+    return True

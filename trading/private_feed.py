@@ -25,13 +25,13 @@ from kalshiweb.kalshi.stream import (
 )
 from kalshiweb.kalshi.sync import KalshiSyncClient
 from markets import live
-from trading import signals
+from trading import combos, signals
 from trading.clients import scoped
 from trading.fills import handle_private, reconcile_account
 from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
-PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions"]
+PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions", "communications"]  # communications: #15
 
 
 def message_subaccount(item: Any) -> int:
@@ -145,5 +145,7 @@ class AccountStreams:
                     self.handled += 1
                 elif isinstance(item, m.MarketPositionUpdate):
                     await asyncio.to_thread(_store_position, account_id, item)
+                elif isinstance(item, m.CommunicationsMessage) and item.type in combos.QUOTE_MESSAGES:
+                    await asyncio.to_thread(combos.on_comms_message, account_id, item.type, item.msg)
             except Exception:
                 log.exception("account %s: could not handle %s", account_id, type(item).__name__)

@@ -139,3 +139,46 @@ def test_a_combo_quote_requested_and_accepted_in_the_browser(trader, synced, sim
     assert position == D("3")
     if shots:
         page.screenshot(path=f"{shots}/combos-executed-light.png")
+
+
+@pytest.mark.browser
+def test_quotes_arrive_over_the_socket_before_any_poll(
+    trader, synced, sim, daphne_server, feed_process, page
+):
+    """With the feed running, the bot's quote is pushed to the page (the panel itself polls only every 5 s)."""
+    from tests.trading.test_orders_browser import login
+
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/orders/combos/")
+    wait_for(lambda: page.evaluate("document.body.dataset.live") == "true", timeout=15)
+    boxes = page.locator("input[name=leg]")
+    seen: set[str] = set()
+    for i in range(boxes.count()):
+        value = boxes.nth(i).get_attribute("value") or ""
+        if value.split("|")[0] not in seen:
+            seen.add(value.split("|")[0])
+            boxes.nth(i).check()
+        if len(seen) == 2:
+            break
+    page.click("#combo-submit")
+    page.locator("#combo-waiting").wait_for(timeout=10000)
+    started = time.monotonic()
+    page.locator("button.accept-yes").first.wait_for(timeout=4500)  # before the panel's first 5 s poll
+    assert time.monotonic() - started < 4.5
+
+
+def test_a_quote_message_is_pushed_only_for_the_accounts_own_request(trader, synced, sim, client):
+    from tests.trading.orderkit import funded_account
+    from trading import combos
+
+    client.force_login(trader)
+    legs = [
+        {"market_ticker": v.split("|")[1], "event_ticker": v.split("|")[0], "side": "yes"}
+        for v in two_legs(client.get("/orders/combos/").content.decode())
+    ]
+    row = combos.request_quote(trader, "KXMVESIM", legs, D("2"))
+    other, _ = funded_account(sim, "other")
+    message = {"rfq_id": row.rfq_id, "quote_id": "q"}
+    assert combos.on_comms_message(other.pk, "quote_created", message) is False
+    assert combos.on_comms_message(trader.kalshi_account.pk, "rfq_created", message) is False
+    assert combos.on_comms_message(trader.kalshi_account.pk, "quote_created", message) is True
