@@ -67,8 +67,10 @@ class SubaccountClient:
 
 
 def scoped(client: Any, account: KalshiAccount) -> Any:
-    """`client` (made with the account's key) scoped to the account's subaccount when it is one."""
-    return SubaccountClient(client, account.subaccount) if account.subaccount else client
+    """`client` (made with the account's key) scoped to the account's subaccount, 0 for a primary account: Kalshi
+    lists the fills, orders and settlements of *every* subaccount when none is named, and a primary account's
+    row must not take in its subaccounts' (they are theirs)."""
+    return SubaccountClient(client, account.subaccount)
 
 
 def client_for(account: KalshiAccount, **overrides: Any) -> Any:

@@ -19,7 +19,7 @@ from tests.trading.orderkit import counterparty, fresh_market, funded_account, h
 from tests.trading.test_submission import cleaned, wait_for
 from trading import subaccounts
 from trading.clients import client_for
-from trading.models import KalshiAccount, Order, SubaccountTransfer, TraderProfile
+from trading.models import Fill, KalshiAccount, Order, SubaccountTransfer, TraderProfile
 from trading.private_feed import message_subaccount
 from trading.services import place_order, request_cancels
 from trading.tasks import cancel_trader_orders
@@ -94,9 +94,12 @@ def test_two_traders_on_two_subaccounts_are_isolated(sim, sim_settings, celery_w
     cancel_trader_orders.delay([p.pk for p in request_cancels(bob, [b])], "bob")
     wait_for(lambda: Order.objects.filter(pk=b.pk, status=Order.Status.CANCELED).exists())
 
-    # The portfolio refresh reads each subaccount's own balance, positions and fills.
-    for sub in (sub1, sub2):
+    # The portfolio refresh reads each subaccount's own balance, positions and fills; the desk's own account
+    # (subaccount 0) takes in none of its subaccounts' fills.
+    for sub in (sub1, sub2, parent):
         portfolio_services.refresh(sub, client_for(sub))
+    assert not Fill.objects.filter(account=parent).exists()
+    assert Fill.objects.filter(account=sub1).count() == 1
     wait_for(lambda: Order.objects.filter(pk=a.pk, status=Order.Status.EXECUTED).exists())
 
     client.force_login(alice)
