@@ -178,3 +178,19 @@ def test_the_private_stream_keeps_only_its_subaccounts_messages():
     primary = m.parse_message({"type": "fill", "sid": 1, "msg": wire.ws_fill_msg(fill, order)})
     assert message_subaccount(sub) == 2 and message_subaccount(user_order) == 2
     assert message_subaccount(primary) == 0
+
+
+def test_the_admin_pages_render_and_a_bad_transfer_is_refused_on_the_form(sim, sim_settings, staff):
+    parent, member = funded_account(sim, "desk", D("10"))
+    sub = subaccounts.create_subaccount(parent)
+    other, _ = funded_account(sim, "other", D("10"))
+    assert staff.get("/admin/trading/subaccounttransfer/add/").status_code == 200
+    assert staff.get("/admin/trading/subaccounttransfer/").status_code == 200
+    assert sub.name in staff.get("/admin/trading/kalshiaccount/").content.decode()
+    response = staff.post(
+        "/admin/trading/subaccounttransfer/add/",
+        {"from_account": other.pk, "to_account": sub.pk, "amount": "1.00"},
+    )
+    assert response.status_code == 200 and "same Kalshi account" in response.content.decode()
+    assert not SubaccountTransfer.objects.exists()
+    assert sim_account(sim, member, 1).balance == D("0")
