@@ -7,8 +7,19 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from kalshiweb.kalshi.errors import KalshiError
+from trading import subaccounts
 from trading.diagnosis import check_account
-from trading.models import Fill, KalshiAccount, Order, OrderEvent, TOTPDevice, TraderProfile, TradingHalt
+from trading.models import (
+    Fill,
+    KalshiAccount,
+    Order,
+    OrderEvent,
+    SubaccountTransfer,
+    TOTPDevice,
+    TraderProfile,
+    TradingHalt,
+)
 from trading.tasks import cancel_order, reconcile_order
 
 
@@ -71,9 +82,23 @@ class KalshiAccountForm(forms.ModelForm):
 @admin.register(KalshiAccount)
 class KalshiAccountAdmin(admin.ModelAdmin):
     form = KalshiAccountForm
-    list_display = ["name", "environment", "api_key_id", "key_stored"]
+    list_display = ["name", "environment", "api_key_id", "key_stored", "parent", "subaccount"]
     list_filter = ["environment"]
-    actions = ["check_connection"]
+    actions = ["check_connection", "create_subaccount"]
+
+    @admin.action(description="Create a subaccount of each selected primary account (for one trader)")
+    def create_subaccount(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
+        for parent in queryset.order_by("name")[:20]:
+            try:
+                sub = subaccounts.create_subaccount(parent)
+            except (subaccounts.SubaccountError, KalshiError) as exc:
+                self.message_user(request, f"{parent.name}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"Created {sub.name} (subaccount {sub.subaccount}): fund it with a transfer, then link a trader.",
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Check the connection to the exchange (as manage.py kalshi_check)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
@@ -87,6 +112,56 @@ class KalshiAccountAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="key set")
     def key_stored(self, obj: KalshiAccount) -> bool:
         return obj.has_key
+
+
+class SubaccountTransferForm(forms.ModelForm):
+    class Meta:
+        model = SubaccountTransfer
+        fields = ["from_account", "to_account", "amount"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        source, target, amount = data.get("from_account"), data.get("to_account"), data.get("amount")
+        if source is not None and target is not None and amount is not None:
+            try:
+                subaccounts.check_transfer(source, target, amount)
+            except subaccounts.SubaccountError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(SubaccountTransfer)
+class SubaccountTransferAdmin(admin.ModelAdmin):
+    """Move cash between a Kalshi account and its subaccounts (issue #15)."""
+
+    form = SubaccountTransferForm
+    list_display = ["created_at", "from_account", "to_account", "amount", "status", "error", "created_by"]
+    list_filter = ["status", "funding_account"]
+    actions = ["send_again"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["from_account", "to_account", "amount", "status", "error", "client_transfer_id", "created_by"]
+
+    def save_model(self, request: HttpRequest, obj: SubaccountTransfer, form: Any, change: bool) -> None:
+        if change:
+            return  # a transfer is never edited: it was sent, or is sent again with the same id
+        stored = subaccounts.order_transfer(obj.from_account, obj.to_account, obj.amount, request.user)
+        obj.pk = stored.pk
+        sent = subaccounts.send_transfer(stored.pk)
+        obj.refresh_from_db()
+        level = messages.SUCCESS if sent.status == SubaccountTransfer.Status.DONE else messages.WARNING
+        self.message_user(request, f"Transfer {sent}: {sent.error or 'done'}", level)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Send pending transfers again (same transfer id: applied at most once)")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[SubaccountTransfer]) -> None:
+        for transfer in queryset.filter(status=SubaccountTransfer.Status.PENDING)[:50]:
+            sent = subaccounts.send_transfer(transfer.pk)
+            self.message_user(request, f"{sent}: {sent.error or 'done'}")
 
 
 @admin.register(TraderProfile)

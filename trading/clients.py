@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
 from django.conf import settings
 
@@ -19,8 +21,61 @@ def rate_limit_config() -> RateLimitConfig:
     return RateLimitConfig.for_tier(settings.KALSHI_RATE_LIMIT_TIER)
 
 
-def client_for(account: KalshiAccount, **overrides: Any) -> KalshiSyncClient:
-    """A cached client for this account in this thread (its connection pool and event loop are reused)."""
+# Issue #15, subaccounts: the client methods that act on one subaccount (Kalshi's `subaccount` query/field).
+SUBACCOUNT_SCOPED = frozenset(
+    {
+        "get_balance",
+        "get_positions",
+        "get_fills",
+        "iter_fills",
+        "get_settlements",
+        "iter_settlements",
+        "get_orders",
+        "iter_orders",
+        "cancel_order",
+        "amend_order",
+        "decrease_order",
+        "cancel_all_orders",
+        "batch_cancel_orders",
+        "create_rfq",
+    }
+)
+
+
+class SubaccountClient:
+    """An account's client that names the account's subaccount on every call that acts on one, so a
+    subaccount's orders go to it and its reads (balance, positions, fills, settlements) are its own."""
+
+    def __init__(self, client: Any, subaccount: int) -> None:
+        self._client = client
+        self.subaccount = subaccount
+
+    def submit_order(self, request: Any, **kwargs: Any) -> Any:
+        return self._client.submit_order(
+            msgspec.structs.replace(request, subaccount=self.subaccount), **kwargs
+        )
+
+    def batch_create_orders(self, orders: Any, **kwargs: Any) -> Any:
+        scoped = [msgspec.structs.replace(o, subaccount=self.subaccount) for o in orders]
+        return self._client.batch_create_orders(scoped, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name in SUBACCOUNT_SCOPED:
+            return functools.partial(attr, subaccount=self.subaccount)
+        return attr
+
+
+def scoped(client: Any, account: KalshiAccount) -> Any:
+    """`client` (made with the account's key) scoped to the account's subaccount, 0 for a primary account: Kalshi
+    lists the fills, orders and settlements of *every* subaccount when none is named, and a primary account's
+    row must not take in its subaccounts' (they are theirs)."""
+    return SubaccountClient(client, account.subaccount)
+
+
+def client_for(account: KalshiAccount, **overrides: Any) -> Any:
+    """A cached client for this account in this thread (its connection pool and event loop are reused); for a
+    subaccount, scoped to it (`SubaccountClient`). Subaccounts share their parent's key, so its rate bucket."""
     cache: dict[tuple[Any, ...], KalshiSyncClient] = getattr(_local, "clients", None) or {}
     _local.clients = cache
     rest_base, _ws = account.urls()
@@ -43,7 +98,7 @@ def client_for(account: KalshiAccount, **overrides: Any) -> KalshiSyncClient:
         }
         kwargs.update(overrides)
         client = cache[key] = KalshiSyncClient(rest_base, **kwargs)
-    return client
+    return scoped(client, account)
 
 
 def forget_clients() -> None:

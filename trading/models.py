@@ -42,15 +42,36 @@ class KalshiAccount(models.Model):
         help_text="Every fill before this time has been read over REST, both sides of Kalshi's historical "
         "cutoff (trading.fills.sync_fills); empty: never, the next sync reads the whole history.",
     )
+    # Issue #15, subaccounts: a row with a parent is one numbered subaccount of the parent's Kalshi account; it
+    # trades with the parent's key (copied when created) and every call it makes names its subaccount
+    # (`trading.clients.client_for`), so its balance, positions, fills and P&L are its own.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="subaccounts", editable=False
+    )
+    subaccount = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="0: the primary account; 1-63: a subaccount of the parent."
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "subaccount"],
+                condition=models.Q(parent__isnull=False),
+                name="unique_subaccount_per_parent",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.environment})"
 
     def __repr__(self) -> str:
         return f"<KalshiAccount {self.pk} {self.name!r} {self.environment} key_id={self.api_key_id!r}>"
+
+    @property
+    def funding_account(self) -> KalshiAccount:
+        """The primary account this one belongs to (itself when it is a primary)."""
+        return self.parent if self.parent_id is not None and self.parent is not None else self
 
     def set_private_key(self, pem: str | bytes) -> None:
         """Validate and encrypt a PEM private key (raises ValueError for a bad key, without echoing it)."""
@@ -83,6 +104,72 @@ class KalshiAccount(models.Model):
             return settings.KALSHI_API_BASE, settings.KALSHI_WS_URL
         host, port = settings.KALSHI_SIM_HOST, settings.KALSHI_SIM_PORT
         return f"http://{host}:{port}/trade-api/v2", f"ws://{host}:{port}/trade-api/ws/v2"
+
+
+class SubaccountTransfer(models.Model):
+    """A cash move between two subaccounts of one Kalshi account, ordered by staff (issue #15). The row, with its
+    `client_transfer_id`, is stored before anything is sent, so a lost answer is sent again with the same id and
+    Kalshi applies it once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+        FAILED = "failed", "refused"
+
+    funding_account = models.ForeignKey(
+        KalshiAccount, on_delete=models.PROTECT, related_name="subaccount_transfers"
+    )
+    from_account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="+")
+    to_account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY, help_text="Dollars (whole cents).")
+    client_transfer_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"${self.amount} {self.from_account.name} → {self.to_account.name} ({self.status})"
+
+
+class ComboRequest(models.Model):
+    """A trader's request for quote on a combo (issue #15, item 9): the row is stored before the RFQ is sent; an
+    accept moves it `open` → `accepting` with a conditional update, so a double click sends one accept."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "sending…"
+        OPEN = "open", "waiting for quotes"
+        ACCEPTING = "accepting", "accepting…"
+        EXECUTED = "executed", "executed"
+        FAILED = "failed", "failed"
+        CLOSED = "closed", "closed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="combo_requests"
+    )
+    account = models.ForeignKey(KalshiAccount, on_delete=models.PROTECT, related_name="combo_requests")
+    market_ticker = models.CharField(max_length=100)
+    legs = models.JSONField(default=list)  # [{"market_ticker", "event_ticker", "side"}]
+    contracts = models.DecimalField(**COUNT)
+    rfq_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SENDING)
+    accepted_quote_id = models.CharField(max_length=100, blank=True)
+    accepted_side = models.CharField(max_length=3, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"RFQ {self.rfq_id or '?'} {self.contracts} x {self.market_ticker} ({self.status})"
 
 
 class TradingHalt(models.Model):

@@ -25,12 +25,25 @@ from kalshiweb.kalshi.stream import (
 )
 from kalshiweb.kalshi.sync import KalshiSyncClient
 from markets import live
-from trading import signals
+from trading import combos, signals
+from trading.clients import scoped
 from trading.fills import handle_private, reconcile_account
 from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
-PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions"]
+PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions", "communications"]  # communications: #15
+
+
+def message_subaccount(item: Any) -> int:
+    """The subaccount a private message is about (Kalshi leaves it out, or sends 0, for the primary)."""
+    number = getattr(item, "subaccount", None)
+    if number is None:
+        number = getattr(item, "subaccount_number", None)
+    return int(number or 0)
+
+
+def _subaccounts() -> dict[int, int]:
+    return dict(KalshiAccount.objects.values_list("pk", "subaccount"))
 
 
 def _accounts() -> list[tuple[int, str, str, Any]]:
@@ -53,7 +66,8 @@ def _accounts() -> list[tuple[int, str, str, Any]]:
 def _reconcile(account_id: int, rest_base: str, signer: Any) -> tuple[int, int]:
     client = KalshiSyncClient(rest_base, signer=signer)
     try:
-        return reconcile_account(account_id, client)
+        account = KalshiAccount.objects.get(pk=account_id)
+        return reconcile_account(account_id, scoped(client, account))
     finally:
         client.close()
 
@@ -96,7 +110,15 @@ class AccountStreams:
         )
         await stream.start(wait=False)
         subscribed = False
+        # Issue #15: the socket of a key carries the messages of all its subaccounts; each account row (one
+        # per subaccount, each with its own socket) keeps only its own.
+        own = (await sync_to_async(_subaccounts, thread_sensitive=False)()).get(account_id, 0)
         async for item in stream:
+            if (
+                isinstance(item, (m.Fill, m.UserOrder, m.MarketPositionUpdate))
+                and message_subaccount(item) != own
+            ):
+                continue
             try:
                 # Catch up over REST on whatever happened while we were not listening, always *after* the
                 # subscription is in place: a fill made between a catch-up and the subscription would reach
@@ -123,5 +145,7 @@ class AccountStreams:
                     self.handled += 1
                 elif isinstance(item, m.MarketPositionUpdate):
                     await asyncio.to_thread(_store_position, account_id, item)
+                elif isinstance(item, m.CommunicationsMessage) and item.type in combos.QUOTE_MESSAGES:
+                    await asyncio.to_thread(combos.on_comms_message, account_id, item.type, item.msg)
             except Exception:
                 log.exception("account %s: could not handle %s", account_id, type(item).__name__)

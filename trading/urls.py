@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import queue_views, views
+from trading import combo_views, queue_views, views
 
 app_name = "trading"
 urlpatterns = [
@@ -21,4 +21,9 @@ urlpatterns = [
     path("market/<str:ticker>/cancel-all/", views.cancel_market, name="cancel_market"),
     path("market/<str:ticker>/orders/", views.orders_panel, name="orders_panel"),
     path("market/<str:ticker>/fills/", views.fills_panel, name="fills_panel"),
+    # issue #15: combos and RFQs
+    path("combos/", combo_views.page, name="combos"),
+    path("combos/request/", combo_views.request_quote, name="combo_request"),
+    path("combos/<int:pk>/quotes/", combo_views.quotes, name="combo_quotes"),
+    path("combos/<int:pk>/accept/", combo_views.accept, name="combo_accept"),
 ]

@@ -59,6 +59,8 @@ from .ratelimit import (
     BATCH_CREATE_COST_PER_ITEM,
 )
 from .rest_history import HistoryEndpoints  # issue #15 history
+from .rfq import RfqMixin  # issue #15: combos and RFQs
+from .subaccounts import SubaccountsMixin  # issue #15: subaccounts
 from .transport import (
     DEMO,
     PRODUCTION,
@@ -92,7 +94,7 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
     raise ValueError(f"outcome must be 'yes' or 'no', got {outcome!r}")
 
 
-class KalshiClient(HistoryEndpoints, RestTransport):  # mixins: issue #15 features, one module each
+class KalshiClient(HistoryEndpoints, SubaccountsMixin, RfqMixin, RestTransport):  # issue #15 mixins, one module each
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 
     ``KalshiClient(rest_base, key_id=..., private_key=pem_text_or_path)``; the same code path serves the
@@ -558,14 +560,16 @@ class KalshiClient(HistoryEndpoints, RestTransport):  # mixins: issue #15 featur
         return [BatchCreateItem.from_dict(x) for x in items]
 
     async def batch_cancel_orders(
-        self, order_ids: Sequence[str], *, retry_on_429: bool = False
+        self, order_ids: Sequence[str], *, subaccount: int | None = None, retry_on_429: bool = False
     ) -> list[BatchCancelItem]:
         if not order_ids:
             return []
+        # issue #15, subaccounts: each item names the subaccount its order is in (default: the primary)
+        extra = {} if subaccount is None else {"subaccount": subaccount}
         data = await self._request(
             "DELETE",
             "/portfolio/events/orders/batched",
-            body={"orders": [{"order_id": oid} for oid in order_ids]},
+            body={"orders": [{"order_id": oid, **extra} for oid in order_ids]},
             cost=BATCH_CANCEL_COST_PER_ITEM * len(order_ids),
             retry_on_429=retry_on_429,
         )

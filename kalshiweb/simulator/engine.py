@@ -105,6 +105,8 @@ from kalshiweb.simulator.model import (
     unix,
     unix_ms,
 )
+from kalshiweb.simulator.rfq import Communications
+from kalshiweb.simulator.subaccounts import Subaccounts
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,8 @@ class Exchange:
         # historical data and cash history (issue #15: history)
         self.history = History(core)
         self.cash = cash = Cash(core, ledger)
+        self.subaccounts = Subaccounts(core, ledger)  # issue #15: subaccounts
+        self.communications = Communications(core, ledger, matcher, lifecycle)  # issue #15: combos and RFQs
 
         # The public surface, bound once (same signatures and docs as the parts'):
         self.new_id = core.new_id
@@ -252,6 +256,10 @@ class Exchange:
         self.matcher.expire_orders()
         self.lifecycle.run_lifecycle()
         self.lifecycle.roll_volume_24h()
+        try:
+            self.communications.tick()  # issue #15: the RFQ quoting bot
+        except Exception:  # the bot must never take the exchange down
+            log.exception("simulator rfq bot failed")
         if self.activity > 0:
             try:
                 bots.run_bots(self, (now - prev).total_seconds())

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from kalshiweb.simulator.model import Fill, Order, Trade
 
@@ -53,6 +54,16 @@ class OrderUpdate:
 class PositionUpdate:
     user_id: str
     ticker: str
+    subaccount: int = 0
+
+
+@dataclass
+class CommsEvent:
+    """A `communications` message (RFQs and quotes, issue #15); `recipients` None = every subscriber."""
+
+    msg_type: str
+    msg: dict[str, Any]
+    recipients: frozenset[str] | None
 
 
 @dataclass
@@ -63,7 +74,16 @@ class LifecycleEvent:
     data: dict[str, object]  # wire-ready extra fields of the market_lifecycle_v2 msg
 
 
-SimEvent = BookDelta | TickerUpdate | TradeEvent | FillEvent | OrderUpdate | PositionUpdate | LifecycleEvent
+SimEvent = (
+    BookDelta
+    | TickerUpdate
+    | TradeEvent
+    | FillEvent
+    | OrderUpdate
+    | PositionUpdate
+    | LifecycleEvent
+    | CommsEvent
+)
 
 
 class EventBus:

@@ -75,6 +75,8 @@ class WsFeed:
             return wire.ws_fill_msg(event.fill, event.order)
         if kind == "OrderUpdate":
             return wire.ws_user_order_msg(event.order)
-        return wire.ws_market_position_msg(self.exchange.position(event.user_id, event.ticker), event.user_id)
+        sub = getattr(event, "subaccount", 0)
+        position = self.exchange.position(event.user_id, event.ticker, sub)
+        return wire.ws_market_position_msg(position, event.user_id, sub)
 
     # -- exchange / market data -----------------------------------------------------------------------------

@@ -10,7 +10,24 @@ from decimal import Decimal
 
 from kalshiweb.simulator.core import Core
 from kalshiweb.simulator.events import PositionUpdate
-from kalshiweb.simulator.model import ONE, ZERO, Account, ExchangeError, Market, Position, Settlement, unix
+from kalshiweb.simulator.model import (
+    ONE,
+    ZERO,
+    Account,
+    ExchangeError,
+    Market,
+    Order,
+    Position,
+    Settlement,
+    unix,
+)
+
+MAX_SUBACCOUNT = 63
+
+
+def account_key(user_id: str, subaccount: int = 0) -> str:
+    """The ledger's key of a member's account: the member's id for the primary (0), `id#n` for subaccount n."""
+    return user_id if not subaccount else f"{user_id}#{subaccount}"
 
 
 class Ledger:
@@ -36,13 +53,46 @@ class Ledger:
         except KeyError:
             raise ExchangeError(404, "not_found", f"unknown account {user_id!r}") from None
 
+    def sub_account(self, user_id: str, subaccount: int) -> Account:
+        """The member's account number `subaccount` (0 = primary); 400 when it was never created."""
+        if not subaccount:
+            return self.account(user_id)
+        self.account(user_id)
+        acct = self.accounts.get(account_key(user_id, subaccount))
+        if acct is None:
+            raise ExchangeError(400, "invalid_parameters", f"subaccount {subaccount} does not exist")
+        return acct
+
+    def member_accounts(self, user_id: str) -> list[Account]:
+        """The member's primary account and its subaccounts, by number."""
+        primary = self.account(user_id)
+        subs = [a for a in self.accounts.values() if a.user_id == user_id and a.subaccount]
+        return [primary, *sorted(subs, key=lambda a: a.subaccount)]
+
+    def add_subaccount(self, user_id: str, subaccount: int) -> Account:
+        self.account(user_id)
+        acct = Account(
+            user_id=user_id,
+            balance=ZERO,
+            deposited=ZERO,
+            updated=self._core.now,
+            markets=self._core.markets,
+            subaccount=subaccount,
+        )
+        self.accounts[account_key(user_id, subaccount)] = acct
+        return acct
+
+    def for_order(self, order: Order) -> Account:
+        """The account an order trades for (its member's subaccount)."""
+        return self.accounts[account_key(order.user_id, order.subaccount)]
+
     def deposit(self, user_id: str, amount: Decimal) -> None:
         acct = self.account(user_id)
         acct.balance += amount
         acct.deposited += amount
 
-    def position(self, user_id: str, ticker: str) -> Position:
-        acct = self.account(user_id)
+    def position(self, user_id: str, ticker: str, subaccount: int = 0) -> Position:
+        acct = self.sub_account(user_id, subaccount)
         pos = acct.positions.get(ticker)
         if pos is None:
             m = self._core.get_market(ticker)
@@ -131,7 +181,7 @@ class Ledger:
             pos.settled = True
             pos.last_updated = now
             acct.updated = now
-            self._core.emit(PositionUpdate(acct.user_id, m.ticker))
+            self._core.emit(PositionUpdate(acct.user_id, m.ticker, acct.subaccount))
         m.open_interest = ZERO
         m.oi_history.append((unix(now), ZERO))
 
@@ -146,8 +196,9 @@ class Ledger:
             deposits,
         )
         for a in accounts:
-            assert a.balance >= 0, (a.user_id, a.balance)
+            assert a.balance >= 0, (a.user_id, a.subaccount, a.balance)
             assert set(a.open_orders) == {oid for oid, o in a.orders.items() if o.is_resting}, a.user_id
+            assert all(o.subaccount == a.subaccount for o in a.orders.values()), (a.user_id, a.subaccount)
         for m in self._core.markets.values():
             longs = sum(
                 (

@@ -112,7 +112,9 @@ class Matcher:
         order_group_id: str | None = None,
         subaccount: int = 0,
     ) -> Order:
-        acct = self._ledger.account(user_id)
+        if not isinstance(subaccount, int) or not 0 <= subaccount <= 63:
+            raise ExchangeError(400, "invalid_parameters", "subaccount must be between 0 and 63")
+        acct = self._ledger.sub_account(user_id, subaccount)
         m = self._core.get_market(ticker)
         if side not in (BID, ASK):
             raise ExchangeError(400, "invalid_parameters", "side must be 'bid' or 'ask'")
@@ -120,8 +122,6 @@ class Matcher:
             raise ExchangeError(400, "invalid_parameters", f"unknown time_in_force {time_in_force!r}")
         if self_trade_prevention_type not in STP_TYPES:
             raise ExchangeError(400, "invalid_parameters", "unknown self_trade_prevention_type")
-        if not isinstance(subaccount, int) or not 0 <= subaccount <= 63:
-            raise ExchangeError(400, "invalid_parameters", "subaccount must be between 0 and 63")
         self._core.require_active(m)
         qty = self._check_count(count)
         p = self._check_price(m, price)
@@ -218,10 +218,10 @@ class Matcher:
         self._core.touch(m, before)
         return order, reduced
 
-    def cancel_all(self, user_id: str) -> list[Order]:
-        acct = self._ledger.account(user_id)
+    def cancel_all(self, user_id: str, subaccount: int = 0) -> list[Order]:
+        """Cancel every resting order of one of the member's (sub)accounts (the primary by default)."""
         out: list[Order] = []
-        for order in list(acct.open_orders.values()):
+        for order in list(self._ledger.sub_account(user_id, subaccount).open_orders.values()):
             m = self._core.markets[order.ticker]
             if m.status != ACTIVE:
                 continue
@@ -264,7 +264,7 @@ class Matcher:
         if by >= order.remaining_count:
             self.cancel_resting(m, order, "Decrease")
         else:
-            acct = self._ledger.accounts[user_id]
+            acct = self._ledger.for_order(order)
             order.remaining_count -= by
             release = by * order.own_price
             order.reserved -= release
@@ -325,7 +325,7 @@ class Matcher:
                 raise ExchangeError(
                     409, "order_already_exists", "Order with this client_order_id already exists"
                 )
-        acct = self._ledger.accounts[user_id]
+        acct = self._ledger.for_order(order)
         keeps_priority = p == order.yes_price and new_remaining <= order.remaining_count
 
         # Dry run on a copy to validate affordability before touching anything.
@@ -428,7 +428,7 @@ class Matcher:
             queue.remove(order)
             if not queue:
                 del book[order.own_price]
-        acct = self._ledger.accounts[order.user_id]
+        acct = self._ledger.for_order(order)
         acct.balance += order.reserved
         acct.open_orders.pop(order.order_id, None)
         order.reserved = ZERO
@@ -460,7 +460,7 @@ class Matcher:
         now = self._core.now
 
         # Maker: collateral becomes the contract.
-        maker_acct = self._ledger.accounts[maker.user_id]
+        maker_acct = self._ledger.for_order(maker)
         cost_m = q * maker.own_price
         maker.reserved -= cost_m
         maker.remaining_count -= q
@@ -479,7 +479,7 @@ class Matcher:
                 del m.side(maker.outcome_side)[maker.own_price]
 
         # Taker pays at the maker's price plus the taker fee.
-        taker_acct = self._ledger.accounts[taker.user_id]
+        taker_acct = self._ledger.for_order(taker)
         cost_t = q * (yes_price if taker.book_side == BID else ONE - yes_price)
         taker_acct.balance -= cost_t + fee
         taker.remaining_count -= q
@@ -532,7 +532,7 @@ class Matcher:
             acct.updated = now
             self._emit(FillEvent(acct.user_id, f, o))
             self._emit(OrderUpdate(acct.user_id, o))
-            self._emit(PositionUpdate(acct.user_id, m.ticker))
+            self._emit(PositionUpdate(acct.user_id, m.ticker, acct.subaccount))
         self._emit(TradeEvent(trade))
 
     def expire_orders(self) -> None:

@@ -333,6 +333,7 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     settlements: list[Settlement] = field(default_factory=list)  # newest first
     updated: datetime | None = None
+    subaccount: int = 0  # 0 = the member's primary account, 1-63 = its numbered subaccounts
     # the exchange's market registry, for marking positions (shared, never copied)
     markets: Mapping[str, Market] | None = field(default=None, repr=False, compare=False)
 

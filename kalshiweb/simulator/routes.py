@@ -11,6 +11,8 @@ from kalshiweb.simulator.handlers.history import HistoryHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
 from kalshiweb.simulator.handlers.portfolio import PortfolioHandlers
+from kalshiweb.simulator.handlers.rfq import rfq_routes
+from kalshiweb.simulator.handlers.subacct import subaccount_routes
 from kalshiweb.simulator.ratelimit import CANCEL_COST, DEFAULT_COST
 
 V1_DEPRECATED = {
@@ -130,4 +132,8 @@ def build_routes(
         r("DELETE", "/portfolio/orders/{order_id}", v1, auth=True, kind="write"),
         r("POST", "/portfolio/orders/{order_id}/amend", v1, auth=True, kind="write"),
         r("POST", "/portfolio/orders/{order_id}/decrease", v1, auth=True, kind="write"),
+        # issue #15: subaccounts
+        *subaccount_routes(portfolio.exchange),
+        # issue #15: combos and RFQs
+        *rfq_routes(portfolio.exchange),
     ]

@@ -592,7 +592,7 @@ def ws_user_order_msg(order: Order) -> dict[str, Any]:
     )
 
 
-def ws_market_position_msg(position: Position, user_id: str) -> dict[str, Any]:
+def ws_market_position_msg(position: Position, user_id: str, subaccount: int = 0) -> dict[str, Any]:
     return _encode(
         ws.MarketPositionBody(
             user_id=user_id,
@@ -603,7 +603,7 @@ def ws_market_position_msg(position: Position, user_id: str) -> dict[str, Any]:
             fees_paid=q4(position.fees_paid),
             position_fee_cost=q4(position.position_fee_cost),
             volume=q2(position.volume),
-            subaccount=0,
+            subaccount=subaccount,
         )
     )
 

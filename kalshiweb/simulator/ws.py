@@ -550,6 +550,11 @@ class Hub:
                     msg = msg or app.lifecycle_msg(event)
                     if msg is not None:
                         session.publish(sub, "market_lifecycle_v2", msg)
+        elif kind == "CommsEvent":  # issue #15: RFQs and quotes on the communications channel
+            for session in list(self.sessions):
+                if event.recipients is None or session.user_id in event.recipients:
+                    for sub in session.subs_for("communications"):
+                        session.publish(sub, event.msg_type, event.msg)
         elif kind in ("FillEvent", "OrderUpdate", "PositionUpdate"):
             channel, msg_type = {
                 "FillEvent": ("fill", "fill"),

@@ -25,11 +25,21 @@ class EngineHandlers:
     def _account(self, user_id: str) -> Account:
         return self.exchange.account(user_id)
 
-    def _orders_newest_first(self, user_id: str) -> list[Order]:
-        return list(reversed(self._account(user_id).orders.values()))
+    def _member_accounts(self, user_id: str, subaccount: int | None = None) -> list[Account]:
+        """The member's accounts: all of them (subaccount None) or the one numbered `subaccount`."""
+        if subaccount is None:
+            return self.exchange.ledger.member_accounts(user_id)
+        return [self.exchange.ledger.sub_account(user_id, subaccount)]
+
+    def _orders_newest_first(self, user_id: str, subaccount: int | None = None) -> list[Order]:
+        accounts = self._member_accounts(user_id, subaccount)
+        orders = [o for a in accounts for o in reversed(a.orders.values())]
+        if len(accounts) == 1:
+            return orders
+        return sorted(orders, key=lambda o: o.created_time, reverse=True)  # stable: ties stay newest first
 
     def _own_order(self, user_id: str, order_id: str) -> Order:
-        order = self._account(user_id).orders.get(order_id)
-        if order is None:
+        order = self.exchange.orders.get(order_id)
+        if order is None or order.user_id != user_id:
             raise not_found(f"order {order_id} not found")
         return order

@@ -10,6 +10,7 @@ from kalshiweb.simulator import wire
 from kalshiweb.simulator.api import ApiError, Request, Response, bad_request
 from kalshiweb.simulator.engine import ExchangeError, Order
 from kalshiweb.simulator.handlers.common import EngineHandlers
+from kalshiweb.simulator.handlers.subacct import check_order_subaccount, subaccount_param
 from kalshiweb.simulator.parsing import fmt_count, fmt_dollars, opt_field, parse_count, parse_price, ts_ms
 
 log = logging.getLogger("kalshiweb.simulator.server")
@@ -43,8 +44,8 @@ class OrderHandlers(EngineHandlers):
         if expiration is not None and not 0 < expiration < MAX_UNIX_SECONDS:
             raise bad_request("expiration_time must be a Unix timestamp in seconds")
         subaccount = opt_field(data, "subaccount", int) or 0
-        if subaccount < 0:
-            raise bad_request("subaccount must be >= 0")
+        if not 0 <= subaccount <= 63:
+            raise bad_request("subaccount must be between 0 and 63")
         opt_field(data, "exchange_index", int)
         return {
             "ticker": ticker,
@@ -82,7 +83,7 @@ class OrderHandlers(EngineHandlers):
             "remaining_count": o["remaining_count_fp"],
             "ts_ms": ts_ms(),
         }
-        fills = [wire.fill_json(f) for f in self._account(user_id).fills]
+        fills = [wire.fill_json(f) for f in self.exchange.ledger.for_order(order).fills]
         fills = [f for f in fills if f["order_id"] == o["order_id"]]
         total = sum((Decimal(f["count_fp"]) for f in fills), Decimal(0))
         if total:
@@ -96,8 +97,8 @@ class OrderHandlers(EngineHandlers):
     def create_order(self, req: Request) -> Response:
         return Response(201, self._place(req.user, req.json()))
 
-    def _cancel(self, user_id: str, order_id: str) -> dict[str, Any]:
-        self._own_order(user_id, order_id)
+    def _cancel(self, user_id: str, order_id: str, subaccount: int = 0) -> dict[str, Any]:
+        check_order_subaccount(self._own_order(user_id, order_id), subaccount)
         order, reduced_by = self.exchange.cancel_order(user_id, order_id)
         o = wire.order_json(order)
         return {
@@ -108,12 +109,12 @@ class OrderHandlers(EngineHandlers):
         }
 
     def cancel_order(self, req: Request) -> dict[str, Any]:
-        return self._cancel(req.user, req.params["order_id"])
+        return self._cancel(req.user, req.params["order_id"], subaccount_param(req))
 
     def amend_order(self, req: Request) -> dict[str, Any]:
         data = req.json()
         order_id = req.params["order_id"]
-        self._own_order(req.user, order_id)
+        check_order_subaccount(self._own_order(req.user, order_id), subaccount_param(req))
         ticker = data.get("ticker")
         if not isinstance(ticker, str) or not ticker:
             raise bad_request("ticker is required")
@@ -146,7 +147,7 @@ class OrderHandlers(EngineHandlers):
     def decrease_order(self, req: Request) -> dict[str, Any]:
         data = req.json()
         order_id = req.params["order_id"]
-        self._own_order(req.user, order_id)
+        check_order_subaccount(self._own_order(req.user, order_id), subaccount_param(req))
         has_by, has_to = data.get("reduce_by") is not None, data.get("reduce_to") is not None
         if has_by == has_to:
             raise bad_request("exactly one of reduce_by and reduce_to is required")
@@ -208,7 +209,10 @@ class OrderHandlers(EngineHandlers):
             try:
                 if not isinstance(order_id, str) or not order_id:
                     raise bad_request("order_id is required")
-                results.append(self._cancel(req.user, order_id))
+                sub = item.get("subaccount") or 0
+                if not isinstance(sub, int) or isinstance(sub, bool) or not 0 <= sub <= 63:
+                    raise bad_request("subaccount must be between 0 and 63")
+                results.append(self._cancel(req.user, order_id, sub))
             except (ApiError, ExchangeError) as exc:
                 results.append(
                     {
@@ -220,5 +224,5 @@ class OrderHandlers(EngineHandlers):
         return {"orders": results}
 
     def cancel_all(self, req: Request) -> Response:
-        self.exchange.cancel_all(req.user)
+        self.exchange.cancel_all(req.user, subaccount_param(req))
         return Response(204, None)

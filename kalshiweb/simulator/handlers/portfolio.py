@@ -9,6 +9,7 @@ from kalshiweb.simulator.api import Request, bad_request, not_found
 from kalshiweb.simulator.auth import KeyRegistry
 from kalshiweb.simulator.engine import Exchange
 from kalshiweb.simulator.handlers.common import EngineHandlers
+from kalshiweb.simulator.handlers.subacct import subaccount_filter, subaccount_param
 from kalshiweb.simulator.parsing import paginate, rfc3339_to_ts, time_key
 from kalshiweb.simulator.ratelimit import RateLimiter
 
@@ -22,7 +23,8 @@ class PortfolioHandlers(EngineHandlers):
         self.registry = registry
 
     def get_balance(self, req: Request) -> dict[str, Any]:
-        return wire.balance_json(self._account(req.user), self.exchange.now)
+        account = self.exchange.ledger.sub_account(req.user, subaccount_param(req))
+        return wire.balance_json(account, self.exchange.now)
 
     def get_account_limits(self, req: Request) -> dict[str, Any]:
         return self.limiter.account_limits_json()
@@ -38,7 +40,7 @@ class PortfolioHandlers(EngineHandlers):
 
     def get_positions(self, req: Request) -> dict[str, Any]:
         limit = req.q_int("limit", 100, lo=1, hi=1000) or 100
-        account = self._account(req.user)
+        account = self.exchange.ledger.sub_account(req.user, subaccount_param(req))
         ticker, event_ticker = req.q("ticker"), req.q("event_ticker")
         count_filter = req.q_list("count_filter")
         if any(c not in ("position", "total_traded") for c in count_filter):
@@ -83,7 +85,8 @@ class PortfolioHandlers(EngineHandlers):
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         rows = []
         cutoff = self.exchange.history.cutoff()
-        for fill in self._account(req.user).fills:
+        sub = subaccount_filter(req)
+        for fill in (f for a in self._member_accounts(req.user, sub) for f in a.fills):
             if fill.created_time < cutoff:  # before the cutoff: /historical/fills
                 continue
             f = wire.fill_json(fill)
@@ -105,7 +108,8 @@ class PortfolioHandlers(EngineHandlers):
         ticker, event_ticker = req.q("ticker"), req.q("event_ticker")
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         rows = []
-        for settlement in self._account(req.user).settlements:
+        sub = subaccount_filter(req)
+        for settlement in (s for a in self._member_accounts(req.user, sub) for s in a.settlements):
             s = wire.settlement_json(settlement)
             if ticker and s["ticker"] != ticker:
                 continue
@@ -130,7 +134,7 @@ class PortfolioHandlers(EngineHandlers):
         min_ts, max_ts = req.q_int("min_ts"), req.q_int("max_ts")
         rows = []
         archived = self.exchange.history.order_archived
-        for order in self._orders_newest_first(req.user):
+        for order in self._orders_newest_first(req.user, subaccount_filter(req)):
             if archived(order):  # done before the cutoff: /historical/orders
                 continue
             o = wire.order_json(order)
