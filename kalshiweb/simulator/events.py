@@ -63,7 +63,26 @@ class LifecycleEvent:
     data: dict[str, object]  # wire-ready extra fields of the market_lifecycle_v2 msg
 
 
-SimEvent = BookDelta | TickerUpdate | TradeEvent | FillEvent | OrderUpdate | PositionUpdate | LifecycleEvent
+# order groups (order_groups.py): created|triggered|reset|deleted|limit_updated
+@dataclass
+class OrderGroupEvent:
+    user_id: str
+    order_group_id: str
+    event_type: str
+    contracts_limit: Decimal | None  # on created / limit_updated
+    subaccount: int = 0
+
+
+SimEvent = (
+    BookDelta
+    | TickerUpdate
+    | TradeEvent
+    | FillEvent
+    | OrderUpdate
+    | PositionUpdate
+    | LifecycleEvent
+    | OrderGroupEvent
+)
 
 
 class EventBus:

@@ -77,4 +77,7 @@ class WsFeed:
             return wire.ws_user_order_msg(event.order)
         return wire.ws_market_position_msg(self.exchange.position(event.user_id, event.ticker), event.user_id)
 
+    def order_group_msg(self, event: Any) -> dict[str, Any]:  # order groups
+        return wire.ws_order_group_msg(event, self.now())
+
     # -- exchange / market data -----------------------------------------------------------------------------
