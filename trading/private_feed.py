@@ -1,4 +1,5 @@
-"""The feed's authenticated side: `fill`, `user_orders` and `market_positions` for each configured account.
+"""The feed's authenticated side: `fill`, `user_orders`, `market_positions` and `order_group_updates` for each
+configured account.
 
 Each account with a key gets its own upstream connection (private channels belong to the key that
 opened the socket). Messages are written to the database in a worker thread; after every (re)connect
@@ -25,12 +26,12 @@ from kalshiweb.kalshi.stream import (
 )
 from kalshiweb.kalshi.sync import KalshiSyncClient
 from markets import live
-from trading import signals
+from trading import order_groups, signals
 from trading.fills import handle_private, reconcile_account
 from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
-PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions"]
+PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions", "order_group_updates"]
 
 
 def _accounts() -> list[tuple[int, str, str, Any]]:
@@ -123,5 +124,7 @@ class AccountStreams:
                     self.handled += 1
                 elif isinstance(item, m.MarketPositionUpdate):
                     await asyncio.to_thread(_store_position, account_id, item)
+                elif isinstance(item, m.OrderGroupUpdate):
+                    await asyncio.to_thread(order_groups.on_update, account_id, item)
             except Exception:
                 log.exception("account %s: could not handle %s", account_id, type(item).__name__)
