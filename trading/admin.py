@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from trading import order_groups
+from trading import order_groups, rate_budget
 from trading.diagnosis import check_account
 from trading.models import (
     Fill,
@@ -81,9 +81,13 @@ class KalshiAccountForm(forms.ModelForm):
 @admin.register(KalshiAccount)
 class KalshiAccountAdmin(admin.ModelAdmin):
     form = KalshiAccountForm
-    list_display = ["name", "environment", "api_key_id", "key_stored"]
+    list_display = ["name", "environment", "api_key_id", "key_stored", "rate_budget"]
     list_filter = ["environment"]
     actions = ["check_connection"]
+
+    @admin.display(description="rate budget (tokens left)")
+    def rate_budget(self, obj: KalshiAccount) -> Any:
+        return rate_budget.meter_html(obj)
 
     @admin.action(description="Check the connection to the exchange (as manage.py kalshi_check)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
