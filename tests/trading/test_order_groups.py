@@ -157,3 +157,34 @@ def _user(name: str):
     from tests.factories import make_user
 
     return make_user(name)
+
+
+def test_the_admin_sets_the_limit_on_the_exchange_and_resets_the_group(
+    sim, trader, celery_worker, django_user_model
+):
+    profile = with_limit(trader, 5)
+    order = resting(place_order(trader, cleaned(), fresh_market(sim)))
+    staff = django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client = Client()
+    client.force_login(staff)
+    url = f"/admin/trading/traderprofile/{profile.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data.update(max_contracts_filled_per_15s="12", user=trader.pk, account=trader.kalshi_account.pk)
+    for flag in ("can_trade", "halted"):
+        if not data.get(flag):
+            data.pop(flag, None)
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    gid = order.order_group_id
+    wait_for(lambda: sim.call(lambda: sim.exchange.order_groups.groups[gid].limit) == 12)
+    wait_for(lambda: OrderGroup.objects.filter(profile=profile, contracts_limit=12).exists())
+
+    sim.call(lambda: sim.exchange.order_groups.trigger(trader.sim_user_id, gid))
+    OrderGroup.objects.filter(profile=profile).update(state="triggered")
+    changelist = "/admin/trading/traderprofile/"
+    response = client.post(changelist, {"action": "reset_order_groups", "_selected_action": [profile.pk]})
+    assert response.status_code == 302
+    wait_for(lambda: OrderGroup.objects.filter(profile=profile, state="active").exists())
+    assert not sim.call(lambda: sim.exchange.order_groups.groups[gid].triggered)
+    assert "active" in client.get(changelist).content.decode()
