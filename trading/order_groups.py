@@ -28,7 +28,7 @@ from django.utils import timezone
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi.errors import ExchangeUnavailable, KalshiError, NotFound, OutcomeUnknown, RateLimited
 from trading.clients import client_for
-from trading.lifecycle import notify_user
+from trading.lifecycle import ORDERS_CHANGED, notify_user
 from trading.models import Order, OrderGroup, TraderProfile
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def on_update(account_id: int, msg: m.OrderGroupUpdate) -> None:
     if group is None:
         return
     if msg.event_type == "triggered":
-        _set_state(group, OrderGroup.State.TRIGGERED, "tripped on the exchange")
+        _set_state(group, OrderGroup.State.TRIGGERED, "on the exchange")
     elif msg.event_type == "reset":
         _set_state(group, OrderGroup.State.ACTIVE, "reset")
     elif msg.event_type == "limit_updated" and msg.contracts_limit is not None:
@@ -167,7 +167,7 @@ def refused_order(order: Order, code: str) -> None:
         return
     group = OrderGroup.objects.filter(exchange_id=order.order_group_id).first()
     if group is not None and not group.triggered:
-        _set_state(group, OrderGroup.State.TRIGGERED, "tripped on the exchange")
+        _set_state(group, OrderGroup.State.TRIGGERED, "on the exchange")
 
 
 def group_of(user: Any) -> OrderGroup | None:
@@ -191,7 +191,9 @@ def render_panel(user_id: int) -> str:
 
 def push(group: OrderGroup) -> None:
     user_id = group.profile.user_id
-    notify_user(user_id, render_panel(user_id), views=("orders", "detail"))
+    # The only page with the panel; the orders-changed signal re-reads its orders (a trip canceled them: the
+    # feed stored those cancels before the group's message, which Kalshi sends after them).
+    notify_user(user_id, [render_panel(user_id), ORDERS_CHANGED], views=("orders",))
 
 
 # --- the trader's and the admin's actions (Celery tasks: retried until done; each is absolute) ----------------------
@@ -219,7 +221,7 @@ def _act(task: Any, group_pk: int, action: str) -> str:
     except (RateLimited, OutcomeUnknown, ExchangeUnavailable):
         raise _retry(task) from None
     if action == "trigger":
-        _set_state(group, OrderGroup.State.TRIGGERED, "triggered by the kill switch")
+        _set_state(group, OrderGroup.State.TRIGGERED, "by the kill switch")
     elif action == "reset":
         _set_state(group, OrderGroup.State.ACTIVE, "reset")
     else:
