@@ -12,13 +12,13 @@ from kalshiweb.simulator.testing import RunningSimulator, start_simulator
 from .simhelp import EVENT, add_markets
 
 pytest.importorskip("kalshi_python_sync")
-from kalshi_python_sync import KalshiClient  # noqa: E402
-from kalshi_python_sync.api.account_api import AccountApi  # noqa: E402
-from kalshi_python_sync.api.exchange_api import ExchangeApi  # noqa: E402
-from kalshi_python_sync.api.order_groups_api import OrderGroupsApi  # noqa: E402
-from kalshi_python_sync.api.portfolio_api import PortfolioApi  # noqa: E402
+from kalshi_python_sync import KalshiClient
+from kalshi_python_sync.api.account_api import AccountApi
+from kalshi_python_sync.api.exchange_api import ExchangeApi
+from kalshi_python_sync.api.order_groups_api import OrderGroupsApi
+from kalshi_python_sync.api.portfolio_api import PortfolioApi
 
-from .test_official_sdk import client_for, order_args  # noqa: E402
+from .test_official_sdk import client_for, order_args
 
 TICKER = "KXSDKG-1"
 
