@@ -40,5 +40,5 @@ def test_the_meter_falls_as_the_bucket_is_spent(sim, trader, django_user_model, 
     sync_client._runner.run(sync_client.client.limiter.acquire("write", int(capacity)))
     levels = {b.bucket: b for b in rate_budget.levels(account)}
     assert levels["write"].tokens < capacity * 0.9
-    assert levels["read"].tokens == levels["read"].capacity
+    assert levels["read"].tokens > levels["write"].tokens  # the buckets are separate
     clients.forget_clients()
