@@ -35,7 +35,13 @@ from markets.models import Market
 log = logging.getLogger(__name__)
 
 TICKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
-VIEWS = {"row", "detail", "portfolio", "combos"}  # combos: issue #15 (quotes pushed by trading.combos)
+VIEWS = {
+    "row",
+    "detail",
+    "portfolio",
+    "combos",
+    "orders",
+}  # combos: issue #15 quotes; orders: the Orders page
 # The portfolio page shows no market rows: a quote of a held market only prompts it to re-read its figures
 # (static/js/portfolio.js re-reads on any frame); #kw-signal is on every page.
 QUOTE_PROMPT = '<div id="kw-signal" hx-swap-oob="true" hidden></div>'

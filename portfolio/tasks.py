@@ -11,6 +11,7 @@ from django.db import transaction
 
 from kalshiweb.kalshi.errors import KalshiError
 from markets import live
+from portfolio import resting as _resting  # noqa: F401  (its refresh task, for the worker)
 from portfolio import services
 from trading.clients import client_for
 from trading.models import KalshiAccount, TraderProfile

@@ -8,13 +8,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kalshiweb.kalshi.errors import KalshiError
-from trading import subaccounts
+from trading import order_groups, rate_budget, subaccounts
 from trading.diagnosis import check_account
 from trading.models import (
     Fill,
     KalshiAccount,
     Order,
     OrderEvent,
+    OrderGroup,
     SubaccountTransfer,
     TOTPDevice,
     TraderProfile,
@@ -82,7 +83,7 @@ class KalshiAccountForm(forms.ModelForm):
 @admin.register(KalshiAccount)
 class KalshiAccountAdmin(admin.ModelAdmin):
     form = KalshiAccountForm
-    list_display = ["name", "environment", "api_key_id", "key_stored", "parent", "subaccount"]
+    list_display = ["name", "environment", "api_key_id", "key_stored", "parent", "subaccount", "rate_budget"]
     list_filter = ["environment"]
     actions = ["check_connection", "create_subaccount"]
 
@@ -99,6 +100,10 @@ class KalshiAccountAdmin(admin.ModelAdmin):
                 f"Created {sub.name} (subaccount {sub.subaccount}): fund it with a transfer, then link a trader.",
                 messages.SUCCESS,
             )
+
+    @admin.display(description="rate budget (tokens left)")
+    def rate_budget(self, obj: KalshiAccount) -> Any:
+        return rate_budget.meter_html(obj)
 
     @admin.action(description="Check the connection to the exchange (as manage.py kalshi_check)")
     def check_connection(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
@@ -174,15 +179,37 @@ class TraderProfileAdmin(admin.ModelAdmin):
         "max_contracts_per_order",
         "max_notional_per_order",
         "max_position_per_market",
+        "max_contracts_filled_per_15s",
+        "order_group_state",
     ]
     list_filter = ["can_trade", "halted", "account"]
     search_fields = ["user__username"]
-    actions = ["lift_halt"]
+    actions = ["lift_halt", "reset_order_groups"]
 
     @admin.action(description="Lift the trading halt of selected traders")
     def lift_halt(self, request: HttpRequest, queryset: QuerySet[TraderProfile]) -> None:
         n = queryset.update(halted=False, halted_reason="")
         self.message_user(request, f"Lifted the halt of {n} trader(s).")
+
+    # order groups (trading/order_groups.py)
+    @admin.display(description="order group")
+    def order_group_state(self, obj: TraderProfile) -> str:
+        group = OrderGroup.objects.filter(profile=obj).first()
+        if group is None or not group.exchange_id:
+            return "—"
+        return group.get_state_display()
+
+    @admin.action(description="Reset the order group of selected traders on the exchange")
+    def reset_order_groups(self, request: HttpRequest, queryset: QuerySet[TraderProfile]) -> None:
+        groups = OrderGroup.objects.filter(profile__in=queryset).exclude(exchange_id=None)
+        for group in groups:
+            order_groups.reset_group.delay_on_commit(group.pk)
+        self.message_user(request, f"Resetting {len(groups)} order group(s) on the exchange.")
+
+    def save_model(self, request: HttpRequest, obj: TraderProfile, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "max_contracts_filled_per_15s" in form.changed_data:
+            order_groups.limit_changed(obj)
 
 
 @admin.register(TradingHalt)

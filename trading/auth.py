@@ -10,7 +10,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Subquery
 
-from trading.models import TOTPDevice, TradingHalt
+from trading.models import OrderGroup, TOTPDevice, TradingHalt
 
 
 class TraderBackend(ModelBackend):
@@ -34,7 +34,8 @@ class TraderBackend(ModelBackend):
         `kw_halted`, `kw_halt_reason`; None when no halt was ever set): `services.trader_profile` and
         `services.current_halt` then need no query of their own, two statements fewer on every trading request.
         Both are read once per request either way. `kw_has_2fa`: whether the user has a confirmed two-factor
-        device (trading.twofactor asks every request, at no extra statement)."""
+        device (trading.twofactor asks every request, at no extra statement). `kw_group_tripped`: whether the
+        trader's order group is triggered (trading.order_groups; `services.check_can_trade` refuses orders then)."""
         model = get_user_model()
         halt = TradingHalt.objects.filter(pk=1)
         try:
@@ -44,6 +45,11 @@ class TraderBackend(ModelBackend):
                     kw_halted=Subquery(halt.values("halted")),
                     kw_halt_reason=Subquery(halt.values("reason")),
                     kw_has_2fa=Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True)),
+                    kw_group_tripped=Exists(
+                        OrderGroup.objects.filter(
+                            profile__user_id=OuterRef("pk"), state=OrderGroup.State.TRIGGERED
+                        )
+                    ),
                 )
                 .get(pk=user_id)
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import threading
 from typing import Any
 
@@ -12,8 +14,11 @@ from django.conf import settings
 
 from kalshiweb.kalshi.ratelimit import RateLimitConfig, RedisRateLimiter
 from kalshiweb.kalshi.sync import KalshiSyncClient
+from kalshiweb.kalshi.types.groups import CostTable, EndpointCosts
+from markets import live
 from trading.models import KalshiAccount
 
+log = logging.getLogger(__name__)
 _local = threading.local()
 
 
@@ -98,7 +103,28 @@ def client_for(account: KalshiAccount, **overrides: Any) -> Any:
         }
         kwargs.update(overrides)
         client = cache[key] = KalshiSyncClient(rest_base, **kwargs)
+        client.client.cost_table = endpoint_costs(rest_base, client)
     return scoped(client, account)
+
+
+COSTS_TTL = 3600  # seconds the exchange's endpoint costs are kept in Redis
+
+
+def endpoint_costs(rest_base: str, client: KalshiSyncClient) -> CostTable | None:
+    """The exchange's per-endpoint token costs (`GET /account/endpoint_costs`), shared through Redis for an hour,
+    so every process charges the account's bucket what the exchange will. None (the documented defaults) when
+    they cannot be had; a later client asks again."""
+    key = f"kw:endpoint_costs:{rest_base}"
+    try:
+        raw = live.client().get(key)
+        if raw:
+            return EndpointCosts.from_dict(json.loads(raw)).table()
+        costs = client.get_endpoint_costs()
+        live.client().set(key, msgspec.json.encode(costs), ex=COSTS_TTL)
+        return costs.table()
+    except Exception as exc:  # costs are an optimisation of the pacing; never a reason to fail a request
+        log.warning("endpoint costs of %s not loaded (%s): default costs apply", rest_base, exc)
+        return None
 
 
 def forget_clients() -> None:

@@ -207,6 +207,7 @@ def order_request(order: Order) -> k.OrderRequest:
         expiration_time=int(order.expiration_time.timestamp()) if order.expiration_time else None,
         post_only=order.post_only or None,
         reduce_only=order.reduce_only or None,
+        order_group_id=order.order_group_id or None,
     )
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -202,6 +203,18 @@ class TraderProfile(models.Model):
     max_contracts_per_order = models.DecimalField(**COUNT, null=True, blank=True)
     max_notional_per_order = models.DecimalField(**MONEY, null=True, blank=True, help_text="Dollars.")
     max_position_per_market = models.DecimalField(**COUNT, null=True, blank=True)
+    # Order groups (trading/order_groups.py): the exchange cancels the trader's orders and refuses new ones once
+    # more than this many contracts fill within 15 s, until reset. Empty: no order group.
+    max_contracts_filled_per_15s = models.DecimalField(
+        "max contracts filled per 15 s",
+        max_digits=9,
+        decimal_places=0,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="The trader's order group on the exchange: past this, Kalshi cancels and blocks their orders "
+        "until reset. Empty: no order group.",
+    )
 
     def __str__(self) -> str:
         return f"{self.user} → {self.account or 'no account'}"
@@ -260,6 +273,7 @@ class Order(models.Model):
     # The X-Request-ID of the POST that placed it: its tasks and fills log under the same id (kalshiweb.logs).
     request_id = models.CharField(max_length=64, blank=True, default="", editable=False)
     exchange_order_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    order_group_id = models.CharField(max_length=100, blank=True, default="")  # the exchange's, when in one
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW, db_index=True)
     fill_count = models.DecimalField(**COUNT, default=Decimal("0"))
     remaining_count = models.DecimalField(**COUNT, default=Decimal("0"))
@@ -536,3 +550,30 @@ class TOTPDevice(models.Model):
     @property
     def secret(self) -> str:
         return crypto.decrypt(self.secret_encrypted).decode()
+
+
+class OrderGroup(models.Model):
+    """A trader's order group on the exchange (trading/order_groups.py): its id once created, its limit as last
+    sent, and its state as last learned (from our own calls, the `order_group_updates` channel, or an order the
+    exchange refused because the group is triggered)."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "active"
+        TRIGGERED = "triggered", "tripped"
+
+    profile = models.OneToOneField(TraderProfile, on_delete=models.CASCADE, related_name="order_group")
+    account = models.ForeignKey(KalshiAccount, on_delete=models.CASCADE, related_name="order_groups")
+    exchange_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    contracts_limit = models.DecimalField(max_digits=9, decimal_places=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    # Set while a worker creates the group on the exchange (a claim: one creation at a time per trader).
+    creating_since = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"order group of {self.profile.user} ({self.state})"
+
+    @property
+    def triggered(self) -> bool:
+        return self.state == self.State.TRIGGERED

@@ -1,4 +1,5 @@
-"""The feed's authenticated side: `fill`, `user_orders` and `market_positions` for each configured account.
+"""The feed's authenticated side: `fill`, `user_orders`, `market_positions` and `order_group_updates` for each
+configured account.
 
 Each account with a key gets its own upstream connection (private channels belong to the key that
 opened the socket). Messages are written to the database in a worker thread; after every (re)connect
@@ -25,13 +26,13 @@ from kalshiweb.kalshi.stream import (
 )
 from kalshiweb.kalshi.sync import KalshiSyncClient
 from markets import live
-from trading import combos, signals
+from trading import combos, order_groups, signals
 from trading.clients import scoped
 from trading.fills import handle_private, reconcile_account
 from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
-PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions", "communications"]  # communications: #15
+PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions", "communications", "order_group_updates"]  # #15
 
 
 def message_subaccount(item: Any) -> int:
@@ -147,5 +148,7 @@ class AccountStreams:
                     await asyncio.to_thread(_store_position, account_id, item)
                 elif isinstance(item, m.CommunicationsMessage) and item.type in combos.QUOTE_MESSAGES:
                     await asyncio.to_thread(combos.on_comms_message, account_id, item.type, item.msg)
+                elif isinstance(item, m.OrderGroupUpdate):
+                    await asyncio.to_thread(order_groups.on_update, account_id, item)
             except Exception:
                 log.exception("account %s: could not handle %s", account_id, type(item).__name__)

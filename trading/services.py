@@ -17,7 +17,7 @@ from kalshiweb import logs
 from kalshiweb.kalshi.rest import book_order
 from trading import lifecycle
 from trading.lifecycle import audit, order_request
-from trading.models import Fill, KalshiAccount, Order, TraderProfile, TradingHalt
+from trading.models import Fill, KalshiAccount, Order, OrderGroup, TraderProfile, TradingHalt
 from trading.tasks import amend_order, submit_order
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,15 @@ def current_halt(user: Any) -> TradingHalt:
     return halt
 
 
+def group_tripped(user: Any, profile: TraderProfile) -> bool:
+    """Whether the trader's order group is triggered (trading.order_groups): read with the user when it was
+    loaded by trading.auth.TraderBackend (no query), else asked once."""
+    tripped = getattr(user, "kw_group_tripped", None)
+    if tripped is None:
+        tripped = OrderGroup.objects.filter(profile=profile, state=OrderGroup.State.TRIGGERED).exists()
+    return bool(tripped)
+
+
 def check_can_trade(user: Any) -> TraderProfile:
     profile = trader_profile(user)
     if profile is None or profile.account is None or not profile.can_trade:
@@ -84,6 +93,11 @@ def check_can_trade(user: Any) -> TraderProfile:
     if profile.halted:
         raise TradingRefused(
             f"Your trading is halted: {profile.halted_reason or 'kill switch'}. An admin can lift it."
+        )
+    if group_tripped(user, profile):
+        raise TradingRefused(
+            "Your order group tripped: more contracts filled within 15 s than your limit allows, so the exchange "
+            "canceled your orders. Reset it on the Orders page to trade again."
         )
     return profile
 

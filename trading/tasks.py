@@ -32,7 +32,7 @@ from kalshiweb.kalshi.errors import (
     ProtocolError,
     RateLimited,
 )
-from trading import lifecycle, queue_positions
+from trading import lifecycle, order_groups, queue_positions
 from trading.clients import client_for
 from trading.models import KalshiAccount, Order
 
@@ -61,6 +61,8 @@ def submit_order(self: Any, order_id: int) -> str:
         return "canceled before sending"
     if order.status == Order.Status.NEW and order.too_old_to_send:
         return _expire_or_find(self, order)
+    if order.status == Order.Status.NEW and not order.order_group_id:
+        _join_order_group(self, order)
     request = lifecycle.order_request(order)
     if not lifecycle.claim(order, request, WORKER):
         if order.status in (Order.Status.SUBMITTING, Order.Status.UNKNOWN):
@@ -83,11 +85,29 @@ def submit_order(self: Any, order_id: int) -> str:
         return "unknown"
     except KalshiError as exc:
         lifecycle.reject(order, WORKER, exc)
+        order_groups.refused_order(order, str(exc.code or ""))
         return "rejected"
     lifecycle.acknowledge(order, result, WORKER)
     if order.cancel_requested and order.status == Order.Status.RESTING:
         cancel_order.delay(order.pk)
     return order.status
+
+
+def _join_order_group(task: Any, order: Order) -> None:
+    """Put the order in its trader's order group (created on the exchange the first time), before it is claimed:
+    the group id is stored on the row, so a retry or a reconcile resends the same request. An order is never sent
+    outside the group its trader must trade in: while the group cannot be had, the task retries (and an order
+    too old to send expires)."""
+    try:
+        group_id = order_groups.group_for_order(order)
+    except order_groups.GroupBusy:
+        raise task.retry(countdown=0.5 + _backoff(task.request.retries)) from None
+    except KalshiError as exc:
+        log.warning("order %s: its order group could not be had (%s); retrying", order.pk, exc)
+        raise task.retry(countdown=_backoff(task.request.retries)) from None
+    if group_id:
+        Order.objects.filter(pk=order.pk, status=Order.Status.NEW).update(order_group_id=group_id)
+        order.order_group_id = group_id
 
 
 def _expire_or_find(task: Any, order: Order) -> str:

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import combo_views, queue_views, views
+from trading import combo_views, group_views, queue_views, views
 
 app_name = "trading"
 urlpatterns = [
     path("", views.orders, name="orders"),
     path("kill-switch/", views.kill_switch, name="kill_switch"),
+    path("order-group/", group_views.panel, name="order_group_panel"),
+    path("order-group/reset/", group_views.reset, name="order_group_reset"),
     path("halt/", views.halt_everyone, name="halt_everyone"),
     path("panel/", views.orders_panel, name="orders_panel_all"),
     path("fills/", views.fills_panel, name="fills_panel_all"),

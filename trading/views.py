@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kalshiweb.http import TraderRequest
 from markets import live
 from markets.models import Market
-from trading import lifecycle, queue_positions, services
+from trading import lifecycle, order_groups, queue_positions, services
 from trading.balance import balance_key, get_balance, parse_cached
 from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
@@ -353,6 +353,10 @@ def orders(request: TraderRequest) -> HttpResponse:
         "fills": Fill.objects.filter(user=request.user)[:100],
         "profile": services.trader_profile(request.user),
         "halt": TradingHalt.current(),
+        **order_groups.panel_context(request.user),
+        # a socket (no market rows) so the trader's updates (the order group's state) arrive live
+        "live_tickers": [],
+        "live_view": "orders",
     }
     return render(request, "trading/orders.html", context)
 
@@ -376,6 +380,8 @@ def kill_switch(request: TraderRequest) -> HttpResponse:
     profile.save(update_fields=["halted", "halted_reason"])
     # Only this trader's orders: the account's cancel-all would cancel every trader's on a shared account.
     _cancel_mine(request, Order.objects.for_user(request.user).open(), "kill switch")
+    # And the trader's order group on the exchange: it holds there even if our workers are down.
+    order_groups.request_trigger(request.user)
     return redirect("trading:orders")
 
 

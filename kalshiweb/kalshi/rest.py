@@ -30,6 +30,7 @@ from .errors import (
     ProtocolError,
     RateLimited,
 )
+from .groups import OrderGroupsMixin
 from .models import (
     AccountLimits,
     AmendOrderResult,
@@ -94,7 +95,9 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
     raise ValueError(f"outcome must be 'yes' or 'no', got {outcome!r}")
 
 
-class KalshiClient(HistoryEndpoints, SubaccountsMixin, RfqMixin, RestTransport):  # issue #15 mixins, one module each
+class KalshiClient(  # issue #15 mixins, one module each
+    HistoryEndpoints, SubaccountsMixin, RfqMixin, OrderGroupsMixin, RestTransport
+):
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 
     ``KalshiClient(rest_base, key_id=..., private_key=pem_text_or_path)``; the same code path serves the

@@ -31,6 +31,7 @@ from .auth import KalshiSigner
 from .errors import ExchangeUnavailable, OutcomeUnknown, ProtocolError, error_from_response
 from .models import page_of
 from .ratelimit import DEFAULT_COST, Bucket, RateLimiter
+from .types.groups import CostTable
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,9 @@ class RestTransport:
         self.base_url = base_url.rstrip("/")
         self._signer = make_signer(key_id, private_key, signer)
         self.limiter = limiter
+        # Per-endpoint token costs (``GET /account/endpoint_costs``, see ``load_endpoint_costs``); None: the
+        # documented defaults (10 a request, batches per item as the callers pass).
+        self.cost_table: CostTable | None = None
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -186,7 +190,7 @@ class RestTransport:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         bucket: Bucket | None = None,
-        cost: int = DEFAULT_COST,
+        cost: int | None = None,
         signed: bool = True,
         retry_on_429: bool = False,
         client_order_id: str | None = None,
@@ -194,6 +198,8 @@ class RestTransport:
         method = method.upper()
         is_read = method == "GET"
         bucket = bucket or ("read" if is_read else "write")
+        if cost is None:
+            cost = self.cost_table.cost(method, path) if self.cost_table is not None else DEFAULT_COST
         attempt = 0
         while True:
             attempt += 1

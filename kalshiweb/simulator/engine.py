@@ -55,6 +55,7 @@ import logging
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from kalshiweb.simulator import bots, candles
 from kalshiweb.simulator import catalog as catalog_module
@@ -105,6 +106,7 @@ from kalshiweb.simulator.model import (
     unix,
     unix_ms,
 )
+from kalshiweb.simulator.order_groups import OrderGroups
 from kalshiweb.simulator.rfq import Communications
 from kalshiweb.simulator.subaccounts import Subaccounts
 
@@ -148,6 +150,7 @@ class Exchange:
         self.cash = cash = Cash(core, ledger)
         self.subaccounts = Subaccounts(core, ledger)  # issue #15: subaccounts
         self.communications = Communications(core, ledger, matcher, lifecycle)  # issue #15: combos and RFQs
+        self.order_groups = OrderGroups(core, matcher)
 
         # The public surface, bound once (same signatures and docs as the parts'):
         self.new_id = core.new_id
@@ -164,11 +167,9 @@ class Exchange:
         self.get_order = matcher.get_order
         self.find_order_by_client_id = matcher.find_order_by_client_id
         self.trades = matcher.trades
-        self.create_order = matcher.create_order
         self.cancel_order = matcher.cancel_order
         self.cancel_all = matcher.cancel_all
         self.decrease_order = matcher.decrease_order
-        self.amend_order = matcher.amend_order
         # catalog and lifecycle
         self.add_series = lifecycle.add_series
         self.add_event = lifecycle.add_event
@@ -230,6 +231,25 @@ class Exchange:
     def set_activity(self, rate: float) -> None:
         self.activity = max(0.0, float(rate))
 
+    # ------------------------------------------------------------------ order writes that can fill
+
+    def create_order(self, user_id: str, **kwargs: Any) -> Order:
+        """`Matcher.create_order`, refused when its order group is triggered or unknown; a group whose limit
+        the order's fills pass is tripped once the order is done."""
+        groups = self.order_groups
+        groups.check_order(user_id, kwargs.get("order_group_id"))
+        order = self.matcher.create_order(user_id, **kwargs)
+        groups.joined(order)
+        groups.settle()
+        return order
+
+    def amend_order(self, user_id: str, order_id: str, **kwargs: Any) -> Order:
+        """`Matcher.amend_order`; trips an order group whose limit the amended order's fills pass."""
+        try:
+            return self.matcher.amend_order(user_id, order_id, **kwargs)
+        finally:
+            self.order_groups.settle()
+
     # ------------------------------------------------------------------ reads
 
     def book(self, ticker: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
@@ -265,6 +285,7 @@ class Exchange:
                 bots.run_bots(self, (now - prev).total_seconds())
             except Exception:  # bots must never take the exchange down
                 log.exception("simulator bots failed")
+        self.order_groups.settle()
 
     # ------------------------------------------------------------------ invariants
 

@@ -74,6 +74,16 @@ class LifecycleEvent:
     data: dict[str, object]  # wire-ready extra fields of the market_lifecycle_v2 msg
 
 
+# order groups (order_groups.py): created|triggered|reset|deleted|limit_updated
+@dataclass
+class OrderGroupEvent:
+    user_id: str
+    order_group_id: str
+    event_type: str
+    contracts_limit: Decimal | None  # on created / limit_updated
+    subaccount: int = 0
+
+
 SimEvent = (
     BookDelta
     | TickerUpdate
@@ -83,6 +93,7 @@ SimEvent = (
     | PositionUpdate
     | LifecycleEvent
     | CommsEvent
+    | OrderGroupEvent
 )
 
 

@@ -79,4 +79,7 @@ class WsFeed:
         position = self.exchange.position(event.user_id, event.ticker, sub)
         return wire.ws_market_position_msg(position, event.user_id, sub)
 
+    def order_group_msg(self, event: Any) -> dict[str, Any]:  # order groups
+        return wire.ws_order_group_msg(event, self.now())
+
     # -- exchange / market data -----------------------------------------------------------------------------

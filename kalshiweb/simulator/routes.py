@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from kalshiweb.simulator.api import Request, Response, Route, route
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
+from kalshiweb.simulator.handlers.groups import GroupHandlers, endpoint_costs_handler
 from kalshiweb.simulator.handlers.history import HistoryHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
@@ -68,7 +69,8 @@ def build_routes(
             r("GET", "/portfolio/withdrawals", history.get_withdrawals, auth=True),
         ]
     )
-    return [
+    table: list[Route] = []
+    table += [
         *history_routes,  # first: /portfolio/orders/queue_positions before /portfolio/orders/{order_id}
         r("GET", "/exchange/status", exchange.get_exchange_status),
         r("GET", "/exchange/schedule", exchange.get_exchange_schedule),
@@ -137,3 +139,48 @@ def build_routes(
         # issue #15: combos and RFQs
         *rfq_routes(portfolio.exchange),
     ]
+    # order groups and account limits (issue #15 items 1 and 7)
+    groups = GroupHandlers(orders.exchange)
+    table += [
+        r("POST", "/portfolio/order_groups/create", groups.create_order_group, auth=True, kind="write"),
+        r("GET", "/portfolio/order_groups", groups.get_order_groups, auth=True),
+        r("GET", "/portfolio/order_groups/{order_group_id}", groups.get_order_group, auth=True),
+        r(
+            "DELETE",
+            "/portfolio/order_groups/{order_group_id}",
+            groups.delete_order_group,
+            auth=True,
+            kind="write",
+        ),
+        r(
+            "PUT",
+            "/portfolio/order_groups/{order_group_id}/reset",
+            groups.reset_order_group,
+            auth=True,
+            kind="write",
+        ),
+        r(
+            "PUT",
+            "/portfolio/order_groups/{order_group_id}/trigger",
+            groups.trigger_order_group,
+            auth=True,
+            kind="write",
+        ),
+        r(
+            "PUT",
+            "/portfolio/order_groups/{order_group_id}/limit",
+            groups.update_order_group_limit,
+            auth=True,
+            kind="write",
+        ),
+        r("GET", "/exchange/user_data_timestamp", groups.get_user_data_timestamp, auth=True),
+        r(
+            "GET",
+            "/portfolio/summary/total_resting_order_value",
+            groups.get_total_resting_order_value,
+            auth=True,
+        ),
+        r("GET", "/account/api_usage_level/volume_progress", groups.get_volume_progress, auth=True),
+        r("GET", "/account/endpoint_costs", endpoint_costs_handler(lambda: table)),
+    ]
+    return table

@@ -25,7 +25,7 @@ import msgspec
 from msgspec import UNSET
 
 from kalshiweb.kalshi.types import rest, ws
-from kalshiweb.simulator.events import BookDelta, LifecycleEvent
+from kalshiweb.simulator.events import BookDelta, LifecycleEvent, OrderGroupEvent
 from kalshiweb.simulator.model import (
     ONE,
     ZERO,
@@ -613,3 +613,14 @@ def ws_market_lifecycle_msg(ev: LifecycleEvent) -> dict[str, Any]:
     msg.update(ev.data)
     msg["event_type"] = ev.event_type
     return msg
+
+
+# --- order groups ----------------------------------------------------------------------------------------------
+
+
+def ws_order_group_msg(ev: OrderGroupEvent, ts: datetime) -> dict[str, Any]:
+    limit = None if ev.contracts_limit is None else q2(ev.contracts_limit)
+    body = ws.OrderGroupUpdateBody(
+        event_type=ev.event_type, order_group_id=ev.order_group_id, ts_ms=unix_ms(ts), contracts_limit=limit
+    )
+    return _encode(body)

@@ -12,7 +12,7 @@ Choices where Kalshi's behaviour is not documented (protocol §8):
 * A second ``subscribe`` to a channel the session already has merges the markets into the existing
   subscription and answers ``subscribed`` with the existing sid (snapshots only for markets new to it).
 * Unknown market tickers in a subscribe / add_markets → error 11 "Invalid parameter".
-* Channels Kalshi has but the simulator does not feed (communications, order_group_updates, ...) can be
+* Channels Kalshi has but the simulator does not feed (communications, ...) can be
   subscribed and simply stay quiet.
 """
 
@@ -52,6 +52,7 @@ class HubApp(Protocol):
     def lifecycle_msg(self, event: Any) -> dict[str, Any] | None: ...
     def private_event_ticker(self, event: Any) -> str: ...
     def private_msg(self, event: Any) -> dict[str, Any]: ...
+    def order_group_msg(self, event: Any) -> dict[str, Any]: ...
 
 
 SEQUENCED = {
@@ -70,17 +71,17 @@ SUPPORTED = {
     "market_positions",
     "user_orders",
     "market_lifecycle_v2",
+    "order_group_updates",  # order groups
 }
 KNOWN_QUIET = {
     "multivariate_market_lifecycle",
     "communications",
-    "order_group_updates",
     "cfbenchmarks_value",
     "cfbenchmarks_value_5hz",
     "pyth_value",
 }
 CHANNELS = SUPPORTED | KNOWN_QUIET
-PRIVATE = {"fill", "market_positions", "user_orders"}
+PRIVATE = {"fill", "market_positions", "user_orders", "order_group_updates"}
 MARKET_FILTERED = {"orderbook_delta", "ticker", "trade", "fill", "market_positions", "user_orders"}
 
 ERRORS = {
@@ -555,6 +556,12 @@ class Hub:
                 if event.recipients is None or session.user_id in event.recipients:
                     for sub in session.subs_for("communications"):
                         session.publish(sub, event.msg_type, event.msg)
+        elif kind == "OrderGroupEvent":  # order groups: the owner's order_group_updates subscriptions
+            msg = None
+            for session in [s for s in self.sessions if s.user_id == event.user_id]:
+                for sub in session.subs_for("order_group_updates"):
+                    msg = msg or app.order_group_msg(event)
+                    session.publish(sub, "order_group_updates", msg)
         elif kind in ("FillEvent", "OrderUpdate", "PositionUpdate"):
             channel, msg_type = {
                 "FillEvent": ("fill", "fill"),

@@ -103,6 +103,7 @@ def test_the_engine_does_no_io() -> None:
     engine_parts |= {"bots", "catalog", "candles", "numfmt", "fees", "grid"}
     engine_parts |= {"history", "cash", "queue"}  # issue #15 history: the cutoff, cash moves, queue positions
     engine_parts |= {"subaccounts", "rfq"}  # issue #15: subaccounts; combos and RFQs
+    engine_parts |= {"order_groups"}  # order groups (issue #15)
     graph = _graph()
     for part in engine_parts:
         for target in graph[f"{PACKAGE}.{part}"]:

@@ -35,7 +35,8 @@ def traded() -> Exchange:
     """An exchange where alice bought 4 YES from bob, with resting orders on both sides."""
     ex = make_exchange(strike_type="greater", floor_strike=D("52.5"))
     ask(ex, "bob", "0.45", "10", client_order_id="bob-1")
-    bid(ex, "alice", "0.45", "4", client_order_id="alice-1", order_group_id="og-1")
+    group = ex.order_groups.create("alice", D(100))
+    bid(ex, "alice", "0.45", "4", client_order_id="alice-1", order_group_id=group.group_id)
     bid(ex, "charlie", "0.40", "7", expiration_time=int((NOW + timedelta(hours=1)).timestamp()) - 60)
     return ex
 

@@ -235,7 +235,7 @@ def test_every_simulator_route_has_a_success_and_an_error_case(spec_sim: SpecSim
     covered: dict[tuple[str, str], set[int]] = {}
     for case in all_cases().values():
         for route in spec_sim.sim.app.routes:
-            concrete = case.path.replace("{order_id}", str(uuid.uuid4()))
+            concrete = re.sub(r"\{\w+\}", lambda _: str(uuid.uuid4()), case.path)
             if route.method == case.method and route.pattern.fullmatch(concrete):
                 covered.setdefault((route.method, route.pattern.pattern), set()).add(case.status)
     missing = []
