@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 from kalshiweb.simulator.api import Request, Response, Route, route
+from kalshiweb.simulator.handlers.breadth import BreadthHandlers
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
@@ -22,7 +23,12 @@ V1_DEPRECATED = {
 
 
 def build_routes(
-    exchange: ExchangeHandlers, markets: MarketHandlers, portfolio: PortfolioHandlers, orders: OrderHandlers
+    exchange: ExchangeHandlers,
+    markets: MarketHandlers,
+    portfolio: PortfolioHandlers,
+    orders: OrderHandlers,
+    *,
+    breadth: BreadthHandlers | None = None,
 ) -> list[Route]:
     """Every REST route, relative to API_PREFIX. `auth` routes need a signed request; `write` routes a
     key with write scope; `cost` is the rate-limit cost when it is not the default."""
@@ -42,7 +48,11 @@ def build_routes(
         return Response(400, V1_DEPRECATED)
 
     cancel_cost: Callable[[Request], int] = lambda req: CANCEL_COST  # noqa: E731
+    # issue #15 breadth (fees, discovery, live data, API keys): first, so /events/fee_changes and
+    # /events/multivariate are not taken for /events/{event_ticker}
+    breadth_routes = breadth.routes() if breadth is not None else []
     return [
+        *breadth_routes,
         r("GET", "/exchange/status", exchange.get_exchange_status),
         r("GET", "/exchange/schedule", exchange.get_exchange_schedule),
         r("GET", "/markets", markets.get_markets),

@@ -35,9 +35,11 @@ from urllib.parse import parse_qs
 from kalshiweb.simulator.api import API_PREFIX, ApiError, Request, Response, match_route, not_found
 from kalshiweb.simulator.auth import FULL_ACCESS, AuthError, KeyRegistry, Verifier
 from kalshiweb.simulator.auth import error_body as auth_error_body
+from kalshiweb.simulator.discovery import Discovery
 from kalshiweb.simulator.engine import Exchange, ExchangeError
 from kalshiweb.simulator.faults import Faults
 from kalshiweb.simulator.feed import WsFeed
+from kalshiweb.simulator.handlers.breadth import BreadthHandlers
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
 from kalshiweb.simulator.handlers.orders import OrderHandlers
@@ -81,11 +83,13 @@ class SimulatorApp:
         # set by the runner: finds the abort() of the connection a request came in on
         self.transport_lookup: Callable[[Any], Callable[[], None] | None] | None = None
         self.sim = SimHandlers(exchange, self)
+        self.discovery = Discovery()  # issue #15 breadth: fee changes, discovery, live data
         self.routes = build_routes(
             ExchangeHandlers(),
             MarketHandlers(exchange),
             PortfolioHandlers(exchange, limiter=self.limiter, registry=self.registry),
             OrderHandlers(exchange),
+            breadth=BreadthHandlers(exchange, self.discovery, self.registry, self.now),
         )
 
     # -- lifecycle ------------------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ operation and status were seen, so coverage does not depend on what other tests 
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -210,9 +212,25 @@ def test_each_operation_answers_as_the_spec_says(spec_sim: SpecSim, name: str) -
         assert (case.operation, case.status) in spec_sim.checker.operations_seen
 
 
+def _ops_modules() -> list[Any]:
+    """The per-feature operation tests (tests/spec/test_ops_*.py): each has CASES and IMPLEMENTED."""
+    return [
+        importlib.import_module(f"tests.spec.{p.stem}")
+        for p in sorted(Path(__file__).parent.glob("test_ops_*.py"))
+    ]
+
+
+def all_cases() -> list[Case]:
+    return [*CASES.values(), *(c for m in _ops_modules() for c in m.CASES.values())]
+
+
+def all_implemented() -> set[str]:
+    return IMPLEMENTED.union(*(m.IMPLEMENTED for m in _ops_modules()))
+
+
 def test_every_simulator_route_has_a_success_and_an_error_case(spec_sim: SpecSim) -> None:
     covered: dict[tuple[str, str], set[int]] = {}
-    for case in CASES.values():
+    for case in all_cases():
         for route in spec_sim.sim.app.routes:
             concrete = case.path.replace("{order_id}", str(uuid.uuid4()))
             if route.method == case.method and route.pattern.fullmatch(concrete):
@@ -283,7 +301,7 @@ IMPLEMENTED = {
 
 def test_the_list_of_implemented_operations_is_current(spec_sim: SpecSim) -> None:
     implemented, undocumented = simulator_operations(spec_sim)
-    assert implemented == IMPLEMENTED
+    assert implemented == all_implemented()
     allowed = {(m, _template_regex(t)) for m, t in ALLOWED_UNDOCUMENTED}
     assert undocumented <= allowed, undocumented - allowed
 
@@ -297,5 +315,5 @@ def test_the_readme_lists_what_is_and_is_not_implemented() -> None:
         r"^- `(\w+)` — ", readme.split("## REST operations the simulator does not")[1].split("##")[0], re.M
     )
     everything = {op.operation_id for op in openapi().operations}
-    assert set(listed_yes) == IMPLEMENTED
-    assert set(listed_no) == everything - IMPLEMENTED
+    assert set(listed_yes) == all_implemented()
+    assert set(listed_no) == everything - all_implemented()
