@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from .discovery import DiscoveryEndpoints
 from .errors import (
     Conflict,
     KalshiError,
@@ -91,7 +92,7 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
     raise ValueError(f"outcome must be 'yes' or 'no', got {outcome!r}")
 
 
-class KalshiClient(RestTransport):
+class KalshiClient(DiscoveryEndpoints, RestTransport):  # DiscoveryEndpoints: issue #15 breadth
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 
     ``KalshiClient(rest_base, key_id=..., private_key=pem_text_or_path)``; the same code path serves the
