@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from kalshiweb.simulator.model import Series
+from kalshiweb.simulator.model import Event, Series, json_number
 
 FEE_TYPES = ("quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees", "flat")
 INCENTIVE_TYPES = ("liquidity", "volume", "margin_maker_volume")
@@ -94,12 +94,13 @@ class LiveData:
 class Discovery:
     """Thread-safe: tests add records from their thread while the server loop reads."""
 
-    def __init__(self) -> None:
+    def __init__(self, event_fee_overrides: dict[str, tuple[str, Decimal | None]] | None = None) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.series_fee_changes: list[SeriesFeeChange] = []
         self.event_fee_changes: list[EventFeeChange] = []
-        self.event_fee_overrides: dict[str, tuple[str, Decimal | None]] = {}
+        # shared with the engine's lifecycle (which charges by it) when given
+        self.event_fee_overrides = event_fee_overrides if event_fee_overrides is not None else {}
         self.milestones: dict[str, Milestone] = {}
         self.structured_targets: dict[str, StructuredTarget] = {}
         self.incentive_programs: list[IncentiveProgram] = []
@@ -165,17 +166,6 @@ class Discovery:
                     done_events.append(ec)
         return done_series, done_events
 
-    def fee_schedule(self, series: Series | None, event_ticker: str) -> tuple[str, Decimal]:
-        """The (fee_type, multiplier) a market of `event_ticker` trades under now."""
-        fee_type, multiplier = (
-            (series.fee_type, series.fee_multiplier) if series else ("quadratic", Decimal(1))
-        )
-        override = self.event_fee_overrides.get(event_ticker)
-        if override is not None:
-            fee_type = override[0]
-            multiplier = override[1] if override[1] is not None else multiplier
-        return fee_type, multiplier
-
     # -- discovery records ------------------------------------------------------------------------------------
 
     def add_milestone(self, milestone: Milestone) -> Milestone:
@@ -213,3 +203,30 @@ class Discovery:
                 if event_ticker in m.primary_event_tickers or event_ticker in m.related_event_tickers:
                     return m
         return None
+
+
+def event_lifecycle_msg(e: Event) -> dict[str, object]:
+    """The `event_lifecycle` msg announcing a new event."""
+    msg: dict[str, object] = {
+        "event_ticker": e.event_ticker,
+        "exchange_index": 0,
+        "title": e.title,
+        "subtitle": e.sub_title,
+        "collateral_return_type": e.collateral_return_type,
+        "series_ticker": e.series_ticker,
+    }
+    if e.strike_date is not None:
+        msg["strike_date"] = int(e.strike_date.timestamp())
+    if e.strike_period:
+        msg["strike_period"] = e.strike_period
+    return msg
+
+
+def event_fee_update_msg(c: EventFeeChange) -> dict[str, object]:
+    return {
+        "event_ticker": c.event_ticker,
+        "fee_type_override": c.fee_type_override,
+        "fee_multiplier_override": (
+            None if c.fee_multiplier_override is None else json_number(c.fee_multiplier_override)
+        ),
+    }

@@ -63,7 +63,26 @@ class LifecycleEvent:
     data: dict[str, object]  # wire-ready extra fields of the market_lifecycle_v2 msg
 
 
-SimEvent = BookDelta | TickerUpdate | TradeEvent | FillEvent | OrderUpdate | PositionUpdate | LifecycleEvent
+@dataclass
+class ChannelBroadcast:
+    """A ready message for every subscriber of a public channel (issue #15 breadth: `event_lifecycle` and
+    `event_fee_update` on `market_lifecycle_v2`, both on `multivariate_market_lifecycle` for multivariate events)."""
+
+    channels: tuple[str, ...]
+    msg_type: str
+    msg: dict[str, object]
+
+
+SimEvent = (
+    BookDelta
+    | TickerUpdate
+    | TradeEvent
+    | FillEvent
+    | OrderUpdate
+    | PositionUpdate
+    | LifecycleEvent
+    | ChannelBroadcast
+)
 
 
 class EventBus:

@@ -70,9 +70,9 @@ SUPPORTED = {
     "market_positions",
     "user_orders",
     "market_lifecycle_v2",
+    "multivariate_market_lifecycle",  # issue #15 breadth: markets of events marked multivariate
 }
 KNOWN_QUIET = {
-    "multivariate_market_lifecycle",
     "communications",
     "order_group_updates",
     "cfbenchmarks_value",
@@ -439,6 +439,9 @@ class Hub:
         self.sessions: set[Session] = set()
         self._sids = itertools.count(1)
         self.queue_limit = queue_limit
+        # issue #15 breadth: is this market's event multivariate? (its lifecycle also goes on
+        # multivariate_market_lifecycle); the server sets it from its discovery state
+        self.is_multivariate: Callable[[str], bool] = lambda ticker: False
 
     def next_sid(self) -> int:
         return next(self._sids)
@@ -550,6 +553,18 @@ class Hub:
                     msg = msg or app.lifecycle_msg(event)
                     if msg is not None:
                         session.publish(sub, "market_lifecycle_v2", msg)
+            if self.is_multivariate(event.ticker):
+                mv = None
+                for session in list(self.sessions):
+                    for sub in session.subs_for("multivariate_market_lifecycle"):
+                        mv = mv or app.lifecycle_msg(event)
+                        if mv is not None:
+                            session.publish(sub, "multivariate_market_lifecycle", mv)
+        elif kind == "ChannelBroadcast":
+            for session in list(self.sessions):
+                for channel in event.channels:
+                    for sub in session.subs_for(channel):
+                        session.publish(sub, event.msg_type, dict(event.msg))
         elif kind in ("FillEvent", "OrderUpdate", "PositionUpdate"):
             channel, msg_type = {
                 "FillEvent": ("fill", "fill"),

@@ -14,7 +14,7 @@ import pytest
 
 from kalshiweb.simulator.auth import generate_rsa_key_pair
 from kalshiweb.simulator.discovery import IncentiveProgram, LiveData, Milestone, StructuredTarget
-from tests.simulator.simhelp import Trader, add_markets
+from tests.simulator.simhelp import Trader, add_markets, drain
 from tests.spec.test_rest_conformance import Case, send
 
 from .conftest import EVENT, TICKERS, SpecSim
@@ -245,3 +245,41 @@ def test_every_breadth_route_is_in_the_spec_and_covered(breadth_sim: SpecSim) ->
             served.add(op.operation_id)
     assert IMPLEMENTED <= served
     assert len(IMPLEMENTED) == 21
+
+
+# -- WebSocket: event_lifecycle, event_fee_update, multivariate_market_lifecycle ------------------------------
+
+
+async def test_new_events_fee_overrides_and_multivariate_lifecycle_are_announced(
+    breadth_sim: SpecSim,
+) -> None:
+    from kalshiweb.simulator.model import Event
+    from tests.spec.test_ws_conformance import subscribe
+
+    sim, alice = breadth_sim.sim, breadth_sim.alice
+    before = len(breadth_sim.checker.violations)
+    async with alice.connect() as ws:
+        await subscribe(ws, 1, ["market_lifecycle_v2"])
+        await subscribe(ws, 2, ["multivariate_market_lifecycle"])
+        await drain(ws)
+        sim.call(sim.exchange.add_event, Event("KXSPECNEW-27JAN01", SERIES, "A new event", sub_title="Jan 1"))
+        at = sim.exchange.now - timedelta(seconds=1)
+        sim.app.discovery.schedule_event_fee_change("KXSPECNEW-27JAN01", SERIES, "flat", Decimal("0.5"), at)
+        sim.call(sim.exchange.settle_market, f"{MV_EVENT}-A", "no")
+        messages = await drain(ws, quiet=0.6)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for m in messages:
+        by_type.setdefault(m["type"], []).append(m["msg"])
+    assert [m["event_ticker"] for m in by_type["event_lifecycle"]] == ["KXSPECNEW-27JAN01"]
+    assert by_type["event_fee_update"] == [
+        {"event_ticker": "KXSPECNEW-27JAN01", "fee_type_override": "flat", "fee_multiplier_override": 0.5}
+    ]
+    assert {m["event_type"] for m in by_type["multivariate_market_lifecycle"]} >= {"determined", "settled"}
+    # a market of an ordinary event is not on the multivariate channel
+    assert all(m["market_ticker"].startswith(MV_EVENT) for m in by_type["multivariate_market_lifecycle"])
+    assert breadth_sim.checker.violations[before:] == []
+    assert {
+        "eventLifecycle",
+        "eventFeeUpdate",
+        "multivariateMarketLifecycle",
+    } <= breadth_sim.checker.messages_seen

@@ -122,15 +122,23 @@ def live_json(d: LiveData) -> dict[str, Any]:
 
 class BreadthHandlers(MarketHandlers):
     def __init__(
-        self, exchange: Exchange, state: Discovery, registry: KeyRegistry, now: Callable[[], datetime]
+        self,
+        exchange: Exchange,
+        state: Discovery,
+        registry: KeyRegistry,
+        apply_fee_changes: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(exchange)
         self.state = state
         self.registry = registry
-        self.now = now
+        self._apply = apply_fee_changes
 
     def _apply_fee_changes(self) -> None:
-        self.state.apply_due(self.exchange.now, self.exchange.series)
+        """Changes that fell due since the last clock tick are in effect (and announced) before a read."""
+        if self._apply is not None:
+            self._apply()
+        else:
+            self.state.apply_due(self.exchange.now, self.exchange.series)
 
     # -- fees ------------------------------------------------------------------------------------------------
 
