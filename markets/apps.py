@@ -5,3 +5,10 @@ from django.apps import AppConfig
 
 class MarketsConfig(AppConfig):
     name = "markets"
+
+    def ready(self) -> None:
+        from markets import extensions
+        from markets.lifecycle_feed import LifecycleStream
+
+        # issue #15 item 5: every market's status changes, live
+        extensions.add_feed_leader_task("market-lifecycle", lambda: LifecycleStream().run)

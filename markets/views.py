@@ -39,7 +39,13 @@ def market_detail(request: TraderRequest, ticker: str) -> HttpResponse:
     if not partial:
         context.update(extensions.market_page_panels(request, market))  # the ticket, the trader's orders…
     template = "markets/market_detail.html"
-    if request.htmx and partial in {"market-quote", "market-book", "market-trades", "market-chart"}:
+    if request.htmx and partial in {
+        "market-quote",
+        "market-book",
+        "market-trades",
+        "market-chart",
+        "market-status",
+    }:
         template += f"#{partial}"
     return render(request, template, context)
 
