@@ -1,4 +1,4 @@
-"""Market lifecycle, live (issue #15 item 5): the feed leader's `market_lifecycle_v2` stream.
+"""Market lifecycle and event fee overrides, live (issue #15 items 5 and 4): the feed leader's `market_lifecycle_v2` stream.
 
 Every market's status change (activated, deactivated, close date moved, determined, settled) is written to
 the market row at once and pushed to every page watching the market: the status badge is swapped in place
@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi.stream import Connected, KalshiStream, StreamError
+from markets import fees
 from markets.hub import market_channel, sign_frame
 from markets.models import Market
 
@@ -40,6 +41,7 @@ STATUS_BY_EVENT = {
 }
 STATUS_REPEAT_SECONDS = 1.5
 MARKET_STATUS_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:market-status" hidden></div>'
+FEE_CHANGED = '<div id="kw-signal" hx-swap-oob="true" data-event="kw:fee-changed" hidden></div>'
 
 
 def apply_lifecycle(msg: Any, now: datetime | None = None) -> Market | None:
@@ -82,6 +84,20 @@ def status_update(market: Market) -> dict[str, Any]:
     }
 
 
+def apply_fee_update(msg: Any) -> list[str]:
+    """An `event_fee_update`: store the event's override (or clear it); the tickers of its markets."""
+    return fees.set_event_override(msg.event_ticker, msg.fee_type_override, msg.fee_multiplier_override)
+
+
+def publish_fee_changed(client: redis.Redis, tickers: list[str]) -> None:
+    """Each market's page re-asks its ticket preview (which reads the schedule now in force)."""
+    with client.pipeline(transaction=False) as pipe:
+        for ticker in tickers:
+            update = {"ticker": ticker, "ts": time.time(), "detail": FEE_CHANGED, "fee_changed": True}
+            pipe.publish(market_channel(ticker), sign_frame(ticker, json.dumps(update)))
+        pipe.execute()
+
+
 def publish_status(client: redis.Redis, market: Market) -> None:
     client.publish(
         market_channel(market.ticker), sign_frame(market.ticker, json.dumps(status_update(market)))
@@ -100,6 +116,12 @@ class LifecycleStream:
         if self._redis is None:
             self._redis = redis.Redis.from_url(settings.REDIS_URL)
         return self._redis
+
+    def handle_fee(self, msg: Any) -> list[str]:
+        tickers = apply_fee_update(msg)
+        if tickers:
+            publish_fee_changed(self._client(), tickers)
+        return tickers
 
     def handle(self, msg: Any) -> Market | None:
         market = apply_lifecycle(msg)
@@ -128,6 +150,8 @@ class LifecycleStream:
                         subscribed = True
                     elif isinstance(item, StreamError):
                         log.warning("lifecycle stream: %s", item.error)
+                    elif isinstance(item, m.EventFeeUpdate):
+                        await asyncio.to_thread(self.handle_fee, item)
                     elif isinstance(item, m.MarketLifecycle):
                         market = await asyncio.to_thread(self.handle, item)
                         self.handled += 1

@@ -41,3 +41,27 @@ def test_a_market_closing_early_shows_closed(sim, trader, feed_process, daphne_s
     sim.call(sim.exchange.close_market, ticker)
     page.locator(".detail-head .status").filter(has_text="Closed").wait_for(timeout=15000)
     page.locator("#ticket .blocker").filter(has_text="not open for trading").wait_for(timeout=15000)
+
+
+def test_an_event_fee_override_updates_the_ticket_preview_live(
+    sim, trader, feed_process, daphne_server, page
+):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    ticker = open_market(sim)
+    event_ticker, series_ticker = sim.call(
+        lambda: (sim.exchange.markets[ticker].event_ticker, sim.exchange.markets[ticker].series_ticker)
+    )
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.fill("#ticket input[name=count]", "10")
+    page.fill("#ticket input[name=price_cents]", "3")
+    page.locator("#ticket-preview").filter(has_text="Fee").wait_for(timeout=10000)
+    assert "flat" not in page.locator("#ticket-preview").inner_text()
+
+    at = sim.exchange.now - timedelta(seconds=1)
+    sim.app.discovery.schedule_event_fee_change(event_ticker, series_ticker, "flat", Decimal("2"), at)
+
+    page.locator("#ticket-preview .fee-schedule").filter(has_text="flat ×2").wait_for(timeout=15000)
