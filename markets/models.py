@@ -30,6 +30,7 @@ class Series(models.Model):
     # Kalshi's fee schedule of the series (issue #15 item 4): quadratic, quadratic_with_maker_fees, flat…
     fee_type = models.CharField(max_length=40, default="quadratic")
     fee_multiplier = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("1"))
+    tags = models.JSONField(default=list, blank=True)  # Kalshi's series tags (the list filters by them)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -135,6 +135,7 @@ def upsert_series(items: Iterable[k.Series]) -> int:
             frequency=s.frequency,
             fee_type=s.fee_type or "quadratic",
             fee_multiplier=s.fee_multiplier,
+            tags=list(s.tags or ()),
         )
         for s in items
     ]
@@ -143,7 +144,7 @@ def upsert_series(items: Iterable[k.Series]) -> int:
         batch_size=BATCH,
         update_conflicts=True,
         unique_fields=["ticker"],
-        update_fields=["title", "category", "frequency", "fee_type", "fee_multiplier"],
+        update_fields=["title", "category", "frequency", "fee_type", "fee_multiplier", "tags"],
     )
     return len(rows)
 
