@@ -9,6 +9,7 @@ import pytest
 from markets.models import Market
 from tests.trading.test_orders_browser import login
 from tests.trading.test_submission import open_market
+from tests.web.test_ops_csp_browser import shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,6 +31,8 @@ def test_a_market_settling_live_shows_settled_and_locks_the_ticket(
     page.locator("#ticket .blocker").filter(has_text="not open for trading").wait_for(timeout=15000)
     assert page.locator("#ticket input[name=count]").is_disabled()
     assert Market.objects.get(ticker=ticker).status == "finalized"
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shoot(page, "market-settled")
     assert page.url.endswith(f"/markets/{ticker}/")  # no navigation happened
 
 
@@ -65,3 +68,5 @@ def test_an_event_fee_override_updates_the_ticket_preview_live(
     sim.app.discovery.schedule_event_fee_change(event_ticker, series_ticker, "flat", Decimal("2"), at)
 
     page.locator("#ticket-preview .fee-schedule").filter(has_text="flat ×2").wait_for(timeout=15000)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shoot(page, "market-fee-override")
