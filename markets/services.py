@@ -224,6 +224,7 @@ def market_list(user: Any, filters: ListFilters) -> dict[str, Any]:
             "tag": filters.tag,
         },
         "tags_by_category": discovery.tags_by_category(),
+        "incentive_tickers": discovery.incentive_tickers(),
         "categories": sorted({c for c in Series.objects.values_list("category", flat=True) if c}),
         "series_list": Series.objects.order_by("ticker"),
         "statuses": list(Market.STATUS_FILTERS),

@@ -88,3 +88,44 @@ def test_a_market_without_live_data_shows_nothing(client, alice, sim, sim_settin
     live.client().delete(f"kw:livedata:{market.event_id}")
     body = client.get(f"/markets/{market.ticker}/live-game/").content.decode()
     assert "Live" not in body and 'class="live-game"' in body
+
+
+def test_markets_with_an_active_incentive_program_are_marked(client, alice, sim, sim_settings):
+    from kalshiweb.exchange import run_blocking
+    from kalshiweb.simulator.discovery import IncentiveProgram
+    from markets import discovery
+
+    ticker = sim.call(lambda: next(iter(sim.exchange.markets)))
+    now = sim.exchange.now
+    sim.app.discovery.add_incentive_program(
+        IncentiveProgram(
+            "ip-page",
+            ticker,
+            "liquidity",
+            "Liquidity",
+            now - timedelta(hours=1),
+            now + timedelta(days=1),
+            1000,
+        )
+    )
+    sim.app.discovery.add_incentive_program(  # ended: not marked
+        IncentiveProgram(
+            "ip-old",
+            "KXFED-26DEC-T4.25",
+            "volume",
+            "Volume",
+            now - timedelta(days=9),
+            now - timedelta(days=1),
+            1000,
+        )
+    )
+    discovery.store_incentives(run_blocking(discovery.fetch_incentives))
+    assert discovery.incentive_tickers() == {ticker}
+    make_market(ticker)
+    fed = make_market("KXFED-26DEC-T4.25")
+    body = client.get("/markets/", {"status": "all"}).content.decode()
+    row = body.split('id="mrow-')[1:]
+    marked = [chunk for chunk in row if "badge incentive" in chunk.split("</div>")[0]]
+    assert len(marked) == 1 and ticker in marked[0] and fed.ticker not in marked[0]
+    discovery.store_incentives(set())
+    assert "badge incentive" not in client.get("/markets/", {"status": "all"}).content.decode()
