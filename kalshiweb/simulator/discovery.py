@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from kalshiweb.simulator.model import Event, Series, json_number
+from kalshiweb.simulator.model import Series, json_number
 
 FEE_TYPES = ("quadratic", "quadratic_with_maker_fees", "quadratic_with_combo_maker_fees", "flat")
 INCENTIVE_TYPES = ("liquidity", "volume", "margin_maker_volume")
@@ -203,23 +203,6 @@ class Discovery:
                 if event_ticker in m.primary_event_tickers or event_ticker in m.related_event_tickers:
                     return m
         return None
-
-
-def event_lifecycle_msg(e: Event) -> dict[str, object]:
-    """The `event_lifecycle` msg announcing a new event."""
-    msg: dict[str, object] = {
-        "event_ticker": e.event_ticker,
-        "exchange_index": 0,
-        "title": e.title,
-        "subtitle": e.sub_title,
-        "collateral_return_type": e.collateral_return_type,
-        "series_ticker": e.series_ticker,
-    }
-    if e.strike_date is not None:
-        msg["strike_date"] = int(e.strike_date.timestamp())
-    if e.strike_period:
-        msg["strike_period"] = e.strike_period
-    return msg
 
 
 def event_fee_update_msg(c: EventFeeChange) -> dict[str, object]:

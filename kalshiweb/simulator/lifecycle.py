@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kalshiweb.simulator.core import Core, ticker_state
-from kalshiweb.simulator.discovery import event_lifecycle_msg
 from kalshiweb.simulator.events import ChannelBroadcast
 from kalshiweb.simulator.grid import ranges_for
 from kalshiweb.simulator.ledger import Ledger
@@ -76,9 +75,26 @@ class Lifecycle:
         self.events[e.event_ticker] = e
         if new:
             self._core.emit(
-                ChannelBroadcast(("market_lifecycle_v2",), "event_lifecycle", event_lifecycle_msg(e))
+                ChannelBroadcast(("market_lifecycle_v2",), "event_lifecycle", self.event_lifecycle_msg(e))
             )
         return e
+
+    @staticmethod
+    def event_lifecycle_msg(e: Event) -> dict[str, object]:
+        """The `event_lifecycle` msg announcing a new event (issue #15 breadth)."""
+        msg: dict[str, object] = {
+            "event_ticker": e.event_ticker,
+            "exchange_index": 0,
+            "title": e.title,
+            "subtitle": e.sub_title,
+            "collateral_return_type": e.collateral_return_type,
+            "series_ticker": e.series_ticker,
+        }
+        if e.strike_date is not None:
+            msg["strike_date"] = int(e.strike_date.timestamp())
+        if e.strike_period:
+            msg["strike_period"] = e.strike_period
+        return msg
 
     def add_market(self, m: Market) -> Market:
         if m.ticker in self._core.markets:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from kalshiweb.simulator import wire
-from kalshiweb.simulator.api import Request, Response, bad_request, not_found
+from kalshiweb.simulator.api import Request, Response, Route, bad_request, not_found, route
 from kalshiweb.simulator.auth import KeyRegistry, generate_rsa_key_pair
 from kalshiweb.simulator.discovery import (
     Discovery,
@@ -405,10 +405,9 @@ class BreadthHandlers(MarketHandlers):
         self.registry.remove(key_id)
         return Response(204)
 
-    def routes(self) -> list[Any]:
+    def routes(self) -> list[Route]:
         """This module's routes; they go before the generic /events/{event_ticker} routes."""
-        from kalshiweb.simulator.api import route as r
-
+        r = route
         return [
             r("GET", "/series/fee_changes", self.get_series_fee_changes),
             r("GET", "/events/fee_changes", self.get_event_fee_changes),
