@@ -27,6 +27,10 @@ class Series(models.Model):
     title = models.CharField(max_length=300, blank=True)
     category = models.CharField(max_length=100, blank=True, db_index=True)
     frequency = models.CharField(max_length=50, blank=True)
+    # Kalshi's fee schedule of the series (issue #15 item 4): quadratic, quadratic_with_maker_fees, flat…
+    fee_type = models.CharField(max_length=40, default="quadratic")
+    fee_multiplier = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("1"))
+    tags = models.JSONField(default=list, blank=True)  # Kalshi's series tags (the list filters by them)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -47,6 +51,9 @@ class Event(models.Model):
     category = models.CharField(max_length=100, blank=True, db_index=True)
     mutually_exclusive = models.BooleanField(default=False)
     strike_date = models.DateTimeField(null=True, blank=True)
+    # An event-level fee override (event_fee_update); blank / null: the series' schedule applies.
+    fee_type_override = models.CharField(max_length=40, blank=True)
+    fee_multiplier_override = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString
 
 from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi.errors import KalshiError, NotFound
-from markets import live, tape
+from markets import discovery, live, tape
 from markets.models import Market, Series, Watch
 
 SORTS = {
@@ -188,6 +188,7 @@ class ListFilters:
     closing: str = ""
     sort: str = "volume"
     page: str | None = None
+    tag: str = ""  # a series tag (issue #15 item 8: markets.discovery)
 
     @classmethod
     def from_query(cls, query: QueryDict) -> ListFilters:
@@ -199,6 +200,7 @@ class ListFilters:
             closing=query.get("closing", ""),
             sort=query.get("sort", "volume"),
             page=query.get("page"),
+            tag=query.get("tag", ""),
         )
 
 
@@ -213,6 +215,8 @@ def market_list(user: Any, filters: ListFilters) -> dict[str, Any]:
         markets = markets.filter(series_id=filters.series)
     if filters.closing:
         markets = markets.closing_within(timedelta(hours=24))
+    if filters.tag:
+        markets = discovery.filter_by_tag(markets, filters.tag)
     markets = markets.order_by(SORTS.get(filters.sort, SORTS["volume"]), "ticker")
     page, rows = page_of_markets(markets, filters.page)
     quotes = live.get_quotes([m.ticker for m in rows])
@@ -229,7 +233,10 @@ def market_list(user: Any, filters: ListFilters) -> dict[str, Any]:
             "series": filters.series,
             "closing": filters.closing,
             "sort": filters.sort,
+            "tag": filters.tag,
         },
+        "tags_by_category": discovery.tags_by_category(),
+        "incentive_tickers": discovery.incentive_tickers(),
         "categories": sorted({c for c in Series.objects.values_list("category", flat=True) if c}),
         "series_list": Series.objects.order_by("ticker"),
         "statuses": list(Market.STATUS_FILTERS),

@@ -128,13 +128,24 @@ def market_row(market: k.Market, series_ticker: str | None, now: object) -> Mark
 
 
 def upsert_series(items: Iterable[k.Series]) -> int:
-    rows = [Series(ticker=s.ticker, title=s.title, category=s.category, frequency=s.frequency) for s in items]
+    rows = [
+        Series(
+            ticker=s.ticker,
+            title=s.title,
+            category=s.category,
+            frequency=s.frequency,
+            fee_type=s.fee_type or "quadratic",
+            fee_multiplier=s.fee_multiplier,
+            tags=list(s.tags or ()),
+        )
+        for s in items
+    ]
     Series.objects.bulk_create(
         rows,
         batch_size=BATCH,
         update_conflicts=True,
         unique_fields=["ticker"],
-        update_fields=["title", "category", "frequency"],
+        update_fields=["title", "category", "frequency", "fee_type", "fee_multiplier", "tags"],
     )
     return len(rows)
 

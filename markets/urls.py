@@ -12,5 +12,6 @@ urlpatterns = [
     path("exchange-status/", views.exchange_status, name="exchange_status"),
     path("<str:ticker>/", views.market_detail, name="detail"),
     path("<str:ticker>/row/", views.market_row, name="row"),
+    path("<str:ticker>/live-game/", views.live_game, name="live_game"),  # issue #15 item 8
     path("<str:ticker>/watch/", views.toggle_watch, name="toggle_watch"),
 ]

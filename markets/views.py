@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from kalshiweb.http import TraderRequest
-from markets import extensions, live, services
+from markets import discovery, extensions, live, services
 from markets.models import Market
 
 
@@ -39,7 +39,13 @@ def market_detail(request: TraderRequest, ticker: str) -> HttpResponse:
     if not partial:
         context.update(extensions.market_page_panels(request, market))  # the ticket, the trader's orders…
     template = "markets/market_detail.html"
-    if request.htmx and partial in {"market-quote", "market-book", "market-trades", "market-chart"}:
+    if request.htmx and partial in {
+        "market-quote",
+        "market-book",
+        "market-trades",
+        "market-chart",
+        "market-status",
+    }:
         template += f"#{partial}"
     return render(request, template, context)
 
@@ -87,3 +93,12 @@ def feed_status(request: TraderRequest) -> HttpResponse:
 def exchange_status(request: TraderRequest) -> HttpResponse:
     """The top bar's exchange strip, polled: the last diagnosis of the deployment's exchange and key."""
     return render(request, "markets/_exchange_status.html")
+
+
+@require_GET
+@login_required
+def live_game(request: TraderRequest, ticker: str) -> HttpResponse:
+    """A sports market's live game state (score, period), polled by the market page (issue #15 item 8)."""
+    market = get_object_or_404(Market.objects.only("ticker", "event_id"), ticker=ticker)
+    game = discovery.live_game(market.event_id) if market.event_id else None
+    return render(request, "markets/_live_game.html", {"market": market, "game": game})

@@ -85,7 +85,7 @@ class KalshiAccountAdmin(admin.ModelAdmin):
     form = KalshiAccountForm
     list_display = ["name", "environment", "api_key_id", "key_stored", "parent", "subaccount", "rate_budget"]
     list_filter = ["environment"]
-    actions = ["check_connection", "create_subaccount"]
+    actions = ["check_connection", "create_subaccount", "generate_api_key"]
 
     @admin.action(description="Create a subaccount of each selected primary account (for one trader)")
     def create_subaccount(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
@@ -113,6 +113,23 @@ class KalshiAccountAdmin(admin.ModelAdmin):
             lines = "; ".join(c.line() for c in checks)
             level = messages.ERROR if failed else messages.SUCCESS
             self.message_user(request, f"{account.name}: {lines}", level)
+
+    @admin.action(description="Generate a new API key on the exchange (stored encrypted, never shown)")
+    def generate_api_key(self, request: HttpRequest, queryset: QuerySet[KalshiAccount]) -> None:
+        from trading.api_keys import KeyRotationFailed, generate_key
+
+        for account in queryset.order_by("name")[:20]:
+            try:
+                rotated = generate_key(account)
+            except KeyRotationFailed as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{account.name}: now signs with the new key {rotated.new_key_id}; the old key "
+                f"{rotated.old_key_id} is still valid on the exchange until you delete it there.",
+                messages.SUCCESS,
+            )
 
     @admin.display(boolean=True, description="key set")
     def key_stored(self, obj: KalshiAccount) -> bool:

@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from markets import fees
+
 ONE = Decimal(1)
 CENT = Decimal("0.01")
 TAKER_FEE_RATE = Decimal("0.07")
 
 
-def taker_fee(count: Decimal, price: Decimal) -> Decimal:
-    """Kalshi's published taker fee: 0.07 × C × P × (1 − P), rounded up to the cent."""
-    if count <= 0:
-        return Decimal("0")
-    return (TAKER_FEE_RATE * count * price * (ONE - price)).quantize(CENT, rounding=ROUND_CEILING)
+def taker_fee(count: Decimal, price: Decimal, schedule: tuple[str, Decimal] = fees.DEFAULT) -> Decimal:
+    """Kalshi's published taker fee: 0.07 × C × P × (1 − P), rounded up to the cent, under `schedule` (the
+    market's fee type and multiplier: markets.fees)."""
+    return fees.taker_fee(count, price, schedule)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Preview:
     max_loss: Decimal
     balance_after: Decimal | None
     stale: bool
+    fee_label: str = ""  # the fee schedule the fee was computed under, when not the default
 
     @property
     def verdict(self) -> str:
@@ -52,6 +54,7 @@ def preview_order(
     book: dict[str, Any] | None,
     balance: Decimal | None,
     position: Decimal = Decimal("0"),
+    schedule: tuple[str, Decimal] = fees.DEFAULT,
 ) -> Preview:
     """`price` is in the chosen outcome's leg (a NO buy at 0.56 is a YES ask at 0.44)."""
     book = book or {}
@@ -72,7 +75,7 @@ def preview_order(
             break
         take = min(remaining, size)
         spent += take * level_price
-        fee += taker_fee(take, level_price if outcome == "yes" else ONE - level_price)
+        fee += taker_fee(take, level_price if outcome == "yes" else ONE - level_price, schedule)
         remaining -= take
     filled = count - remaining
     average = (spent / filled).quantize(Decimal("0.0001")) if filled else None
@@ -95,4 +98,5 @@ def preview_order(
         max_loss=max_loss,
         balance_after=None if balance is None else balance - cost,
         stale=bool(book.get("stale")) or not book,
+        fee_label="" if schedule == fees.DEFAULT else fees.describe(schedule),
     )

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kalshiweb.http import TraderRequest
-from markets import live
+from markets import fees, live
 from markets.models import Market
 from trading import lifecycle, order_groups, queue_positions, services
 from trading.balance import balance_key, get_balance, parse_cached
@@ -181,6 +181,7 @@ def preview(request: TraderRequest, ticker: str) -> HttpResponse:
             book=state.book,
             balance=form.balance,
             position=form.position,
+            schedule=fees.schedule_for(market),  # the market's fee schedule now (issue #15 item 4)
         )
     return render(
         request, "trading/_ticket.html#preview", {"form": form, "preview": result, "market": market}

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from .discovery import DiscoveryEndpoints
 from .errors import (
     Conflict,
     KalshiError,
@@ -96,7 +97,7 @@ def book_order(outcome: str, action: str, price: Decimal) -> tuple[str, Decimal]
 
 
 class KalshiClient(  # issue #15 mixins, one module each
-    HistoryEndpoints, SubaccountsMixin, RfqMixin, OrderGroupsMixin, RestTransport
+    HistoryEndpoints, SubaccountsMixin, RfqMixin, OrderGroupsMixin, DiscoveryEndpoints, RestTransport
 ):
     """Async Kalshi REST client. Build one per process and reuse it (it owns a connection pool).
 

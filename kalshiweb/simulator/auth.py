@@ -87,13 +87,14 @@ class KeyRegistry:
         key_id: str | None = None,
         user_id: str | None = None,
         scopes: tuple[str, ...] = FULL_ACCESS,
+        name: str | None = None,
     ) -> ApiKey:
         key_id = key_id or str(uuid.uuid4())
         api_key = ApiKey(
             key_id=key_id,
             public_key=load_public_key(public_pem),
             user_id=user_id or key_id,
-            name=f"key {key_id[:8]}",
+            name=name or f"key {key_id[:8]}",
             scopes=tuple(scopes),
         )
         with self._lock:
@@ -103,6 +104,10 @@ class KeyRegistry:
     def get(self, key_id: str) -> ApiKey | None:
         with self._lock:
             return self._keys.get(key_id)
+
+    def remove(self, key_id: str) -> ApiKey | None:
+        with self._lock:
+            return self._keys.pop(key_id, None)
 
     def of_user(self, user_id: str) -> list[ApiKey]:
         with self._lock:

@@ -49,14 +49,22 @@ def plan(m: Market, order: Order) -> Plan:
     return Plan(fills, cancels, stopped, left)
 
 
-def check_affordable(acct: Account, m: Market, order: Order, plan: Plan, *, available: Decimal) -> None:
+def check_affordable(
+    acct: Account,
+    m: Market,
+    order: Order,
+    plan: Plan,
+    *,
+    available: Decimal,
+    schedule: tuple[str, Decimal] = ("quadratic", ONE),
+) -> None:
     """Raise `available_balance_too_low` unless `available` covers the plan's fills, fees and the rest."""
     held = acct.positions.get(m.ticker)
     pos = held.position if held else ZERO
     need = ZERO
     for maker, q in plan.fills:
         px = maker.yes_price if order.book_side == BID else ONE - maker.yes_price
-        need += q * px + fees.taker_fee(q, maker.yes_price)
+        need += q * px + fees.schedule_fees(*schedule, q, maker.yes_price)[0]
         if order.book_side == BID:
             need -= min(q, max(-pos, ZERO))
             pos += q

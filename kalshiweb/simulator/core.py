@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 
 from kalshiweb.simulator.events import EventBus, LifecycleEvent, TickerUpdate
 from kalshiweb.simulator.model import ACTIVE, ExchangeError, Market, unix
@@ -29,6 +31,8 @@ class Core:
         self.markets: dict[str, Market] = {}
         self.bus = EventBus()
         self.emit = self.bus.emit
+        # the (fee_type, multiplier) a market trades under; the lifecycle sets it from the series
+        self.fee_schedule: Callable[[Market], tuple[str, Decimal]] = lambda m: ("quadratic", Decimal(1))
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4))

@@ -84,6 +84,16 @@ class OrderGroupEvent:
     subaccount: int = 0
 
 
+@dataclass
+class ChannelBroadcast:
+    """A ready message for every subscriber of a public channel (issue #15 breadth: `event_lifecycle` and
+    `event_fee_update` on `market_lifecycle_v2`, both on `multivariate_market_lifecycle` for multivariate events)."""
+
+    channels: tuple[str, ...]
+    msg_type: str
+    msg: dict[str, object]
+
+
 SimEvent = (
     BookDelta
     | TickerUpdate
@@ -94,6 +104,7 @@ SimEvent = (
     | LifecycleEvent
     | CommsEvent
     | OrderGroupEvent
+    | ChannelBroadcast
 )
 
 

@@ -30,3 +30,27 @@ def maker_fee(count: Decimal, price: Decimal) -> Decimal:
     if not MAKER_FEE_RATE:
         return Decimal("0.00")
     return ceil_to_cent(MAKER_FEE_RATE * count * price * (1 - price))
+
+
+# Issue #15 breadth: each series' fee schedule. Kalshi publishes the quadratic taker formula and a maker fee of
+# a quarter of it (0.0175) for the maker-fee types; "flat" is approximated as 1 cent per contract. Each is
+# scaled by the series' (or the event override's) fee_multiplier.
+MAKER_SCHEDULE_RATE = Decimal("0.0175")
+FLAT_PER_CONTRACT = Decimal("0.01")
+MAKER_FEE_TYPES = frozenset({"quadratic_with_maker_fees", "quadratic_with_combo_maker_fees"})
+
+
+def schedule_fees(
+    fee_type: str, multiplier: Decimal, count: Decimal, price: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(taker fee, maker fee) of one fill of `count` contracts at `price` under a fee schedule."""
+    if fee_type == "flat":
+        return ceil_to_cent(FLAT_PER_CONTRACT * multiplier * count), Decimal("0.00")
+    spread = count * price * (1 - price)
+    taker = ceil_to_cent(TAKER_FEE_RATE * multiplier * spread)
+    maker = (
+        ceil_to_cent(MAKER_SCHEDULE_RATE * multiplier * spread)
+        if fee_type in MAKER_FEE_TYPES
+        else Decimal("0.00")
+    )
+    return taker, maker

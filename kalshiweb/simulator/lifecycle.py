@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kalshiweb.simulator.core import Core, ticker_state
+from kalshiweb.simulator.events import ChannelBroadcast
 from kalshiweb.simulator.grid import ranges_for
 from kalshiweb.simulator.ledger import Ledger
 from kalshiweb.simulator.matching import Matcher
@@ -43,6 +44,21 @@ class Lifecycle:
         self._matcher = matcher
         self.series: dict[str, Series] = {}
         self.events: dict[str, Event] = {}
+        # event_ticker -> (fee_type, multiplier or None = the series'); filled by the server's fee changes
+        self.event_fee_overrides: dict[str, tuple[str, Decimal | None]] = {}
+        core.fee_schedule = self.fee_schedule
+
+    def fee_schedule(self, m: Market) -> tuple[str, Decimal]:
+        """The fee type and multiplier `m` trades under now: its series', or its event's override."""
+        series = self.series.get(m.series_ticker)
+        fee_type, multiplier = (
+            (series.fee_type, series.fee_multiplier) if series else ("quadratic", Decimal(1))
+        )
+        override = self.event_fee_overrides.get(m.event_ticker)
+        if override is not None:
+            fee_type = override[0]
+            multiplier = multiplier if override[1] is None else override[1]
+        return fee_type, Decimal(multiplier)
 
     # ------------------------------------------------------------------ catalog
 
@@ -55,8 +71,30 @@ class Lifecycle:
     def add_event(self, e: Event) -> Event:
         if e.last_updated is None:
             e.last_updated = self._core.now
+        new = e.event_ticker not in self.events
         self.events[e.event_ticker] = e
+        if new:
+            self._core.emit(
+                ChannelBroadcast(("market_lifecycle_v2",), "event_lifecycle", self.event_lifecycle_msg(e))
+            )
         return e
+
+    @staticmethod
+    def event_lifecycle_msg(e: Event) -> dict[str, object]:
+        """The `event_lifecycle` msg announcing a new event (issue #15 breadth)."""
+        msg: dict[str, object] = {
+            "event_ticker": e.event_ticker,
+            "exchange_index": 0,
+            "title": e.title,
+            "subtitle": e.sub_title,
+            "collateral_return_type": e.collateral_return_type,
+            "series_ticker": e.series_ticker,
+        }
+        if e.strike_date is not None:
+            msg["strike_date"] = int(e.strike_date.timestamp())
+        if e.strike_period:
+            msg["strike_period"] = e.strike_period
+        return msg
 
     def add_market(self, m: Market) -> Market:
         if m.ticker in self._core.markets:

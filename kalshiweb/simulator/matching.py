@@ -188,7 +188,9 @@ class Matcher:
             self._finish_canceled(order, None)
             return order
 
-        book.check_affordable(acct, m, order, plan, available=acct.balance)
+        book.check_affordable(
+            acct, m, order, plan, available=acct.balance, schedule=self._core.fee_schedule(m)
+        )
         self._store_new(acct, order)
         self._execute(m, acct, order, plan)
         return order
@@ -333,7 +335,9 @@ class Matcher:
         plan = book.plan(m, probe) if not keeps_priority else book.Plan([], [], False, new_remaining)
         if order.post_only and not keeps_priority and book.would_cross(m, probe):
             raise ExchangeError(400, "invalid_order", "a post-only order cannot be amended to cross the book")
-        book.check_affordable(acct, m, probe, plan, available=acct.balance + order.reserved)
+        book.check_affordable(
+            acct, m, probe, plan, available=acct.balance + order.reserved, schedule=self._core.fee_schedule(m)
+        )
 
         before = ticker_state(m)
         if updated_client_order_id is not None and updated_client_order_id != order.client_order_id:
@@ -454,8 +458,7 @@ class Matcher:
 
     def _fill(self, m: Market, taker: Order, maker: Order, q: Decimal) -> None:
         yes_price = maker.yes_price
-        fee = fees.taker_fee(q, yes_price)
-        maker_fee = fees.maker_fee(q, yes_price)
+        fee, maker_fee = fees.schedule_fees(*self._core.fee_schedule(m), q, yes_price)
         trade_id = self._core.new_id()
         now = self._core.now
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 from kalshiweb.simulator.api import Request, Response, Route, route
+from kalshiweb.simulator.handlers.breadth import BreadthHandlers
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
 from kalshiweb.simulator.handlers.groups import GroupHandlers, endpoint_costs_handler
 from kalshiweb.simulator.handlers.history import HistoryHandlers
@@ -31,6 +32,8 @@ def build_routes(
     portfolio: PortfolioHandlers,
     orders: OrderHandlers,
     history: HistoryHandlers | None = None,
+    *,
+    breadth: BreadthHandlers | None = None,
 ) -> list[Route]:
     """Every REST route, relative to API_PREFIX. `auth` routes need a signed request; `write` routes a
     key with write scope; `cost` is the rate-limit cost when it is not the default."""
@@ -69,8 +72,12 @@ def build_routes(
             r("GET", "/portfolio/withdrawals", history.get_withdrawals, auth=True),
         ]
     )
+    # issue #15 breadth (fees, discovery, live data, API keys): first, so /events/fee_changes and
+    # /events/multivariate are not taken for /events/{event_ticker}
+    breadth_routes = breadth.routes() if breadth is not None else []
     table: list[Route] = []
     table += [
+        *breadth_routes,
         *history_routes,  # first: /portfolio/orders/queue_positions before /portfolio/orders/{order_id}
         r("GET", "/exchange/status", exchange.get_exchange_status),
         r("GET", "/exchange/schedule", exchange.get_exchange_schedule),

@@ -35,9 +35,12 @@ from urllib.parse import parse_qs
 from kalshiweb.simulator.api import API_PREFIX, ApiError, Request, Response, match_route, not_found
 from kalshiweb.simulator.auth import FULL_ACCESS, AuthError, KeyRegistry, Verifier
 from kalshiweb.simulator.auth import error_body as auth_error_body
+from kalshiweb.simulator.discovery import Discovery, event_fee_update_msg
 from kalshiweb.simulator.engine import Exchange, ExchangeError
+from kalshiweb.simulator.events import ChannelBroadcast
 from kalshiweb.simulator.faults import Faults
 from kalshiweb.simulator.feed import WsFeed
+from kalshiweb.simulator.handlers.breadth import BreadthHandlers
 from kalshiweb.simulator.handlers.exchange import ExchangeHandlers
 from kalshiweb.simulator.handlers.history import HistoryHandlers
 from kalshiweb.simulator.handlers.markets import MarketHandlers
@@ -82,13 +85,22 @@ class SimulatorApp:
         # set by the runner: finds the abort() of the connection a request came in on
         self.transport_lookup: Callable[[Any], Callable[[], None] | None] | None = None
         self.sim = SimHandlers(exchange, self)
+        self.discovery = Discovery(
+            exchange.lifecycle.event_fee_overrides
+        )  # issue #15 breadth: fee changes, discovery, live data
+        self.hub.is_multivariate = self._is_multivariate
         self.routes = build_routes(
             ExchangeHandlers(),
             MarketHandlers(exchange),
             PortfolioHandlers(exchange, limiter=self.limiter, registry=self.registry),
             OrderHandlers(exchange),
             HistoryHandlers(exchange),  # issue #15 history
+            breadth=BreadthHandlers(exchange, self.discovery, self.registry, self.apply_fee_changes),
         )
+
+    def _is_multivariate(self, ticker: str) -> bool:
+        market = self.exchange.markets.get(ticker)
+        return market is not None and market.event_ticker in self.discovery.multivariate_events
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -116,8 +128,17 @@ class SimulatorApp:
             await asyncio.sleep(self.tick_interval)
             try:
                 self.exchange.advance(self.now())
+                self.apply_fee_changes()
             except Exception:
                 log.exception("exchange.advance failed")
+
+    def apply_fee_changes(self) -> None:
+        """Issue #15 breadth: put due fee changes into effect; announce event overrides (`event_fee_update`)."""
+        _series, events = self.discovery.apply_due(self.exchange.now, self.exchange.series)
+        for change in events:
+            self.hub.on_event(
+                ChannelBroadcast(("market_lifecycle_v2",), "event_fee_update", event_fee_update_msg(change))
+            )
 
     def register_key(
         self,

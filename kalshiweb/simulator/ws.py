@@ -72,9 +72,9 @@ SUPPORTED = {
     "user_orders",
     "market_lifecycle_v2",
     "order_group_updates",  # order groups
+    "multivariate_market_lifecycle",  # issue #15 breadth: markets of events marked multivariate
 }
 KNOWN_QUIET = {
-    "multivariate_market_lifecycle",
     "communications",
     "cfbenchmarks_value",
     "cfbenchmarks_value_5hz",
@@ -440,6 +440,9 @@ class Hub:
         self.sessions: set[Session] = set()
         self._sids = itertools.count(1)
         self.queue_limit = queue_limit
+        # issue #15 breadth: is this market's event multivariate? (its lifecycle also goes on
+        # multivariate_market_lifecycle); the server sets it from its discovery state
+        self.is_multivariate: Callable[[str], bool] = lambda ticker: False
 
     def next_sid(self) -> int:
         return next(self._sids)
@@ -551,6 +554,13 @@ class Hub:
                     msg = msg or app.lifecycle_msg(event)
                     if msg is not None:
                         session.publish(sub, "market_lifecycle_v2", msg)
+            if self.is_multivariate(event.ticker):
+                mv = None
+                for session in list(self.sessions):
+                    for sub in session.subs_for("multivariate_market_lifecycle"):
+                        mv = mv or app.lifecycle_msg(event)
+                        if mv is not None:
+                            session.publish(sub, "multivariate_market_lifecycle", mv)
         elif kind == "CommsEvent":  # issue #15: RFQs and quotes on the communications channel
             for session in list(self.sessions):
                 if event.recipients is None or session.user_id in event.recipients:
@@ -562,6 +572,11 @@ class Hub:
                 for sub in session.subs_for("order_group_updates"):
                     msg = msg or app.order_group_msg(event)
                     session.publish(sub, "order_group_updates", msg)
+        elif kind == "ChannelBroadcast":
+            for session in list(self.sessions):
+                for channel in event.channels:
+                    for sub in session.subs_for(channel):
+                        session.publish(sub, event.msg_type, dict(event.msg))
         elif kind in ("FillEvent", "OrderUpdate", "PositionUpdate"):
             channel, msg_type = {
                 "FillEvent": ("fill", "fill"),

@@ -237,6 +237,24 @@ ASYNCAPI_CORRECTIONS = {
         "the file's pattern ^[A-Z0-9-]+$ rejects its own examples (FED-23DEC-T3.00, HIGHNY-22DEC23-B53.5): "
         "Kalshi's tickers have dots",
     ),
+    "multivariateMarketLifecyclePayload": (
+        {
+            "allOf": [
+                {
+                    "type": "object",
+                    "required": ["type", "sid", "msg"],
+                    "properties": {
+                        "sid": {"$ref": "#/components/schemas/subscriptionId"},
+                        "msg": {"$ref": "#/components/schemas/marketLifecycleV2Payload/properties/msg"},
+                    },
+                },
+                {"properties": {"type": {"type": "string", "const": "multivariate_market_lifecycle"}}},
+            ]
+        },
+        "the file's allOf of marketLifecycleV2Payload (type const market_lifecycle_v2) and type const "
+        "multivariate_market_lifecycle admits no message, not even its own example: the check keeps the "
+        "market lifecycle msg and envelope and pins only the multivariate type",
+    ),
 }
 
 

@@ -119,14 +119,6 @@ NOT_SENT = {
     "cfbenchmarksIndexList",
     "pythValue",
     "pythUnderlyingList",
-    "multivariateMarketLifecycle",
-    "eventLifecycle",
-    "eventFeeUpdate",
-    "rfqCreated",
-    "rfqDeleted",
-    "quoteCreated",
-    "quoteAccepted",
-    "quoteExecuted",
 }
 
 
@@ -147,6 +139,16 @@ def test_every_asyncapi_message_is_either_sent_by_the_simulator_or_listed_as_not
         "marketPosition",
         "marketLifecycleV2",
         "orderGroupUpdates",  # tests/spec/test_ops_groups.py
+        # issue #15 breadth (tests/spec/test_ops_breadth.py)
+        "multivariateMarketLifecycle",
+        "eventLifecycle",
+        "eventFeeUpdate",
+        # combos and RFQs (tests/spec/test_ops_rfq.py)
+        "rfqCreated",
+        "rfqDeleted",
+        "quoteCreated",
+        "quoteAccepted",
+        "quoteExecuted",
     }
     assert sent | NOT_SENT == kinds
     assert SUPPORTED == {
@@ -158,5 +160,6 @@ def test_every_asyncapi_message_is_either_sent_by_the_simulator_or_listed_as_not
         "user_orders",
         "market_lifecycle_v2",
         "order_group_updates",
+        "multivariate_market_lifecycle",
     }
     assert SUPPORTED <= CHANNELS

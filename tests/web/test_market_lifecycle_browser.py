@@ -1,0 +1,72 @@
+"""In headless Chromium, against a real daphne, the feed process and the simulator: a market the trader is
+looking at settles on the exchange; without a reload the page shows it settled and the ticket locks
+(issue #15 item 5). Then a second market closes early (its close date moved to now): same."""
+
+from __future__ import annotations
+
+import pytest
+
+from markets.models import Market
+from tests.trading.test_orders_browser import login
+from tests.trading.test_submission import open_market
+from tests.web.test_ops_csp_browser import shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_market_settling_live_shows_settled_and_locks_the_ticket(
+    sim, trader, feed_process, daphne_server, page
+):
+    ticker = open_market(sim)
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    badge = page.locator(".detail-head .status")
+    assert badge.inner_text().startswith("Active")
+    page.locator("#ticket button[type=submit]").wait_for(timeout=10000)
+
+    sim.call(sim.exchange.settle_market, ticker, "yes")
+
+    badge.filter(has_text="Finalized · YES").wait_for(timeout=15000)
+    page.locator("#ticket .blocker").filter(has_text="not open for trading").wait_for(timeout=15000)
+    assert page.locator("#ticket input[name=count]").is_disabled()
+    assert Market.objects.get(ticker=ticker).status == "finalized"
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shoot(page, "market-settled")
+    assert page.url.endswith(f"/markets/{ticker}/")  # no navigation happened
+
+
+def test_a_market_closing_early_shows_closed(sim, trader, feed_process, daphne_server, page):
+    ticker = open_market(sim)  # an active market of the simulator (the first test's is settled by now)
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    sim.call(sim.exchange.close_market, ticker)
+    page.locator(".detail-head .status").filter(has_text="Closed").wait_for(timeout=15000)
+    page.locator("#ticket .blocker").filter(has_text="not open for trading").wait_for(timeout=15000)
+
+
+def test_an_event_fee_override_updates_the_ticket_preview_live(
+    sim, trader, feed_process, daphne_server, page
+):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    ticker = open_market(sim)
+    event_ticker, series_ticker = sim.call(
+        lambda: (sim.exchange.markets[ticker].event_ticker, sim.exchange.markets[ticker].series_ticker)
+    )
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.fill("#ticket input[name=count]", "10")
+    page.fill("#ticket input[name=price_cents]", "3")
+    page.locator("#ticket-preview").filter(has_text="Fee").wait_for(timeout=10000)
+    assert "flat" not in page.locator("#ticket-preview").inner_text()
+
+    at = sim.exchange.now - timedelta(seconds=1)
+    sim.app.discovery.schedule_event_fee_change(event_ticker, series_ticker, "flat", Decimal("2"), at)
+
+    page.locator("#ticket-preview .fee-schedule").filter(has_text="flat ×2").wait_for(timeout=15000)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shoot(page, "market-fee-override")
