@@ -442,3 +442,18 @@ class TOTPDevice(models.Model):
     @property
     def secret(self) -> str:
         return crypto.decrypt(self.secret_encrypted).decode()
+
+
+from trading.brackets_models import Bracket, SizingSetting  # noqa: E402  (the app's models are found here)
+
+__all__ = [
+    "Bracket",
+    "Fill",
+    "KalshiAccount",
+    "Order",
+    "OrderEvent",
+    "SizingSetting",
+    "TOTPDevice",
+    "TraderProfile",
+    "TradingHalt",
+]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import views
+from trading import brackets_views, sizing, views
 
 app_name = "trading"
 urlpatterns = [
@@ -20,4 +20,10 @@ urlpatterns = [
     path("market/<str:ticker>/cancel-all/", views.cancel_market, name="cancel_market"),
     path("market/<str:ticker>/orders/", views.orders_panel, name="orders_panel"),
     path("market/<str:ticker>/fills/", views.fills_panel, name="fills_panel"),
+    path("brackets/", brackets_views.brackets_list, name="brackets_all"),
+    path("brackets/<int:bracket_id>/cancel/", brackets_views.bracket_cancel, name="bracket_cancel"),
+    path("market/<str:ticker>/brackets/", brackets_views.brackets_list, name="brackets"),
+    path("market/<str:ticker>/brackets/form/", brackets_views.bracket_form, name="bracket_form"),
+    path("market/<str:ticker>/brackets/place/", brackets_views.bracket_place, name="bracket_place"),
+    path("market/<str:ticker>/sizing/", sizing.sizing, name="sizing"),
 ]
