@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from markets import live
 from markets.hub import WATCH_PREFIX
@@ -55,6 +56,12 @@ def run_once() -> dict[str, str]:
     return done
 
 
+def _pass() -> None:
+    # In a worker thread of the feed: a connection the database dropped (or too old) is not reused.
+    close_old_connections()
+    run_once()
+
+
 def _watch(tickers: list[str]) -> None:
     try:
         pipe = live.client().pipeline()
@@ -75,7 +82,7 @@ class BracketRunner:
         log.info("brackets: running (every %.2f s)", self.poll_seconds)
         while True:
             try:
-                await asyncio.to_thread(run_once)
+                await asyncio.to_thread(_pass)
             except Exception:  # a bad pass never ends the feed's task
                 log.exception("brackets: pass failed")
             self.passes += 1

@@ -423,3 +423,44 @@ def test_the_market_and_orders_pages_say_kalshi_does_not_hold_them(client, alice
     for url in (f"/markets/{TICKER}/", "/orders/"):
         page = client.get(url).content.decode()
         assert "Kalshi does not hold these." in page, url
+
+
+def test_a_bad_trigger_choice_is_refused_next_to_the_field(client, alice, fresh_book):
+    client.force_login(alice)
+    response = post_bracket(client, trigger="mid")
+    assert "Select a valid choice" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_firing_the_same_stop_at_once_send_one_order(monkeypatch):
+    """Two feed processes (here two threads, each with its own database connection) read the bracket ACTIVE and
+    fire together: the conditional update lets one through."""
+    import threading
+
+    from django.db import connection
+
+    account = KalshiAccount.objects.create(name="acct-a", api_key_id="key-a")
+    user = make_user("alice")
+    TraderProfile.objects.create(user=user, account=account)
+    make_market(TICKER)
+    b = active(user)
+    copies = [Bracket.objects.select_related("user").get(pk=b.pk) for _ in range(2)]
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def run(copy):
+        try:
+            barrier.wait(5)
+            results.append(brackets.fire(copy, D("0.20"), None))
+        except Exception as exc:  # pragma: no cover - shown in the assertion
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not errors and sorted(results) == ["", "fired"]
+    assert Order.objects.filter(reduce_only=True).count() == 1
