@@ -273,8 +273,13 @@ def _triggered(bracket: Bracket) -> str:
     if stop.status not in FINAL:
         return ""
     note = f"Stop order done: {stop.fill_count.normalize():f} of {stop.count.normalize():f} filled."
+    left = stop.count - stop.fill_count
+    toast = ""
+    if left > 0:
+        note += f" {left.normalize():f} still open: the book did not reach the stop's limit."
+        toast = f"Stop on {bracket.ticker} closed only {stop.fill_count.normalize():f} of {stop.count.normalize():f}."
     if bracket.move((Bracket.Status.TRIGGERED,), status=Bracket.Status.DONE, note=note):
-        notify(bracket)
+        notify(bracket, toast=toast)
         return "stop done"
     return ""
 

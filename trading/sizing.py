@@ -223,4 +223,10 @@ def sizing(request: TraderRequest, ticker: str) -> HttpResponse:
         multiplier=multiplier,
     )
     context["p"], context["balance"] = p_yes, balance
+    s = context["sizing"]
+    # The size at the best price (YES at the ask; NO at 1 − the YES bid, the bid's size): more than that would
+    # pay worse prices than the edge was figured at.
+    available = _decimal(quote.get("yes_ask_size" if s.side == "yes" else "yes_bid_size"))
+    if s.side and available is not None and s.contracts > available:
+        context["available"] = available
     return render(request, "trading/_sizing_result.html", context, status=status)

@@ -259,6 +259,15 @@ def test_the_bracket_is_done_when_the_stop_order_is(alice):
     assert b.status == Bracket.Status.DONE and "3 of 3 filled" in b.note
 
 
+def test_a_stop_that_fills_short_says_what_is_still_open(alice):
+    b = active(alice)
+    brackets.advance(b, {**QUOTE, "yes_bid": "0.20"})
+    b.refresh_from_db()
+    Order.objects.filter(pk=b.stop_order_id).update(status=Order.Status.CANCELED, fill_count=1)
+    assert brackets.advance(b, None) == "stop done"
+    assert "1 of 3 filled. 2 still open" in Bracket.objects.get(pk=b.pk).note
+
+
 def test_a_halt_refuses_the_stop_order_once_and_says_why(alice):
     b = active(alice)
     TradingHalt.objects.update_or_create(pk=1, defaults={"halted": True, "reason": "drill"})
@@ -463,4 +472,38 @@ def test_two_processes_firing_the_same_stop_at_once_send_one_order(monkeypatch):
     for t in threads:
         t.join(20)
     assert not errors and sorted(results) == ["", "fired"]
+    assert Order.objects.filter(reduce_only=True).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_armed_stops_survive_a_restart_of_the_feed_leader():
+    """The brackets live in the database: a runner started after another one stopped (a feed restart or a new
+    leader) fires a stop armed before it started. The runner is registered as a feed-leader task."""
+    import asyncio
+
+    from markets import extensions
+
+    account = KalshiAccount.objects.create(name="acct-a", api_key_id="key-a")
+    user = make_user("alice")
+    TraderProfile.objects.create(user=user, account=account)
+    make_market(TICKER)
+    b = active(user)
+    put_live(yes_bid="0.40")
+
+    async def lead_for(seconds: float) -> None:
+        tasks = [
+            t for t in extensions.feed_leader_tasks() if t.__self__.__class__ is brackets_runner.BracketRunner
+        ]
+        assert len(tasks) == 1
+        task = asyncio.ensure_future(tasks[0]())
+        await asyncio.sleep(seconds)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(lead_for(0.3))  # the first leader: nothing to do
+    assert Bracket.objects.get(pk=b.pk).status == Bracket.Status.ACTIVE
+    put_live(yes_bid="0.25")  # the price crosses while no leader runs
+    asyncio.run(lead_for(1.5))  # the next leader fires it
+    assert Bracket.objects.get(pk=b.pk).status == Bracket.Status.TRIGGERED
     assert Order.objects.filter(reduce_only=True).count() == 1

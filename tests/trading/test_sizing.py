@@ -116,6 +116,16 @@ def test_the_endpoint_sizes_against_the_live_quote(client, alice):
     assert page.status_code == 200
     assert "Best: buy YES @ 55¢" in html and 'data-count="127"' in html and 'data-outcome="yes"' in html
     assert 'data-price-cents="55"' in html and "14.5%" in html
+    assert "data-thin-book" not in html  # no size at the ask known: no warning
+
+
+def test_the_endpoint_warns_when_the_best_price_has_less_than_the_size(client, alice):
+    quote = {"yes_bid": "0.53", "yes_ask": "0.55", "yes_ask_size": "50", "yes_bid_size": "5000"}
+    live.client().set(live.quote_key(TICKER), json.dumps(quote))
+    html = client.get(f"/orders/market/{TICKER}/sizing/", {"p": "63"}).content.decode()
+    assert "Only 50 at 55¢" in html
+    html = client.get(f"/orders/market/{TICKER}/sizing/", {"p": "30"}).content.decode()
+    assert "Best: buy NO" in html and "data-thin-book" not in html  # 5,000 at the NO ask
 
 
 def test_the_endpoint_says_what_is_wrong(client, alice):

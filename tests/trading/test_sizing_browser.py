@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.helpers import browser_login
+from tests.trading.test_brackets_browser import shoot
 from tests.trading.orderkit import fresh_market
 from trading.models import Order
 
@@ -50,6 +51,8 @@ def test_sizing_from_the_traders_probability_fills_the_ticket(
         result.filter(has_text="Best: buy YES @ 55¢").wait_for(timeout=15000)
         text = result.inner_text()
         assert "+6.3¢" in text and "14.5%" in text  # edge after the fee, full Kelly
+        page.locator("#sizing-p").scroll_into_view_if_needed()
+        shoot(page, "sizing")
         button = page.locator("[data-size-copy]")
         count = button.get_attribute("data-count")
         assert count and D(count) > 0
