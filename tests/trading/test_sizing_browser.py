@@ -9,8 +9,8 @@ from decimal import Decimal as D
 import pytest
 
 from tests.helpers import browser_login
-from tests.trading.test_brackets_browser import shoot
 from tests.trading.orderkit import fresh_market
+from tests.trading.test_brackets_browser import shoot
 from trading.models import Order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
