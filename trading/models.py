@@ -577,3 +577,21 @@ class OrderGroup(models.Model):
     @property
     def triggered(self) -> bool:
         return self.state == self.State.TRIGGERED
+
+
+from trading.brackets_models import Bracket, SizingSetting  # noqa: E402  (the app's models are found here)
+
+__all__ = [
+    "Bracket",
+    "ComboRequest",
+    "Fill",
+    "KalshiAccount",
+    "Order",
+    "OrderEvent",
+    "OrderGroup",
+    "SizingSetting",
+    "SubaccountTransfer",
+    "TOTPDevice",
+    "TraderProfile",
+    "TradingHalt",
+]

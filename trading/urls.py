@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import combo_views, group_views, queue_views, views
+from trading import brackets_views, combo_views, group_views, queue_views, sizing, views
 
 app_name = "trading"
 urlpatterns = [
@@ -28,4 +28,10 @@ urlpatterns = [
     path("combos/request/", combo_views.request_quote, name="combo_request"),
     path("combos/<int:pk>/quotes/", combo_views.quotes, name="combo_quotes"),
     path("combos/<int:pk>/accept/", combo_views.accept, name="combo_accept"),
+    path("brackets/", brackets_views.brackets_list, name="brackets_all"),
+    path("brackets/<int:bracket_id>/cancel/", brackets_views.bracket_cancel, name="bracket_cancel"),
+    path("market/<str:ticker>/brackets/", brackets_views.brackets_list, name="brackets"),
+    path("market/<str:ticker>/brackets/form/", brackets_views.bracket_form, name="bracket_form"),
+    path("market/<str:ticker>/brackets/place/", brackets_views.bracket_place, name="bracket_place"),
+    path("market/<str:ticker>/sizing/", sizing.sizing, name="sizing"),
 ]
