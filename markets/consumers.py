@@ -330,8 +330,8 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         else:
             drop = [t for t in map(str, tickers) if t in self.tickers]
             self.tickers.difference_update(drop)
-            for t in drop:
-                self.pending.pop(t, None)
+            for key in [k for k in self.pending if k.split("#", 1)[0] in drop]:
+                del self.pending[key]
             await get_hub().unwatch(self, drop)
 
     async def _admit(self, tickers: list[str]) -> tuple[list[str], list[str]]:
@@ -386,11 +386,14 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                 self.offer(ticker, update)
 
     def offer(self, ticker: str, update: dict[str, Any]) -> None:
-        """Called by the Hub for every update; keeps only the newest per market."""
+        """Called by the Hub for every update; keeps only the newest per market, and per slot: a rare frame
+        that names a `slot` (a status change, a fee change) is kept beside the market's quotes, so a quote
+        that follows it cannot replace it before it is sent."""
         html = QUOTE_PROMPT if self.view == "portfolio" else update.get(self.view)
         if not isinstance(html, str):
             return
-        self.pending[ticker] = html
+        slot = update.get("slot")
+        self.pending[f"{ticker}#{slot}" if isinstance(slot, str) and slot else ticker] = html
         self.wakeup.set()
 
     async def _ping(self) -> None:

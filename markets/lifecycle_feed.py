@@ -77,6 +77,7 @@ def status_update(market: Market) -> dict[str, Any]:
     badge = render_to_string("markets/market_detail.html#market-status", {"market": market, "oob": True})
     return {
         "ticker": market.ticker,
+        "slot": "status",  # kept beside the market's quotes in each page's buffer (markets.consumers.offer)
         "ts": time.time(),
         "detail": badge + MARKET_STATUS_CHANGED,
         "row": MARKET_STATUS_CHANGED,
@@ -93,7 +94,13 @@ def publish_fee_changed(client: redis.Redis, tickers: list[str]) -> None:
     """Each market's page re-asks its ticket preview (which reads the schedule now in force)."""
     with client.pipeline(transaction=False) as pipe:
         for ticker in tickers:
-            update = {"ticker": ticker, "ts": time.time(), "detail": FEE_CHANGED, "fee_changed": True}
+            update = {
+                "ticker": ticker,
+                "slot": "fee",
+                "ts": time.time(),
+                "detail": FEE_CHANGED,
+                "fee_changed": True,
+            }
             pipe.publish(market_channel(ticker), sign_frame(ticker, json.dumps(update)))
         pipe.execute()
 

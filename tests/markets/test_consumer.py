@@ -146,6 +146,23 @@ async def test_it_conflates_a_burst_to_the_latest_state(redis_client):
     await communicator.disconnect()
 
 
+async def test_a_status_frame_is_not_replaced_by_the_quotes_that_follow_it(redis_client):
+    """A market's status change (a frame with a `slot`) published in a burst of quotes still reaches the page:
+    latest-wins applies to quotes, not to the rare frames kept beside them."""
+    communicator = await connect("/ws/markets/?tickers=KXA-1&view=detail")
+    await publish_until_received(redis_client, "KXA-1", {"detail": "warmup"}, communicator)
+    frames = [{"detail": f"q{i}"} for i in range(50)]
+    frames.insert(10, {"detail": "<b>settled</b>", "slot": "status"})
+    for update in frames:
+        await redis_client.publish(market_channel("KXA-1"), sign_frame("KXA-1", json.dumps(update)))
+    received = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        received.append(await communicator.receive_from())
+    assert any("<b>settled</b>" in text for text in received)
+    assert "q49" in received[-1]  # and the quotes still end on the newest
+    await communicator.disconnect()
+
+
 async def test_it_registers_interest_for_the_feed_and_removes_it_on_disconnect(redis_client):
     communicator = await connect("/ws/markets/?tickers=KXA-1,KXB-2")
     hub = current_hub()
