@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.keypool import KeyPool
+
 # Every simulator the suite starts is checked against Kalshi's OpenAPI/AsyncAPI files (tests/spec/plugin.py).
 from tests.spec.plugin import pytest_sessionfinish, spec_conformance  # noqa: F401
+from tests.static_once import collected_static  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +37,26 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = [FAST_ARGON2 if h == REAL_ARGON2 else h for h in settings.PASSWORD_HASHERS]
     get_hashers.cache_clear()
     get_hashers_by_algorithm.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def simulator_key_pool(request: pytest.FixtureRequest) -> Iterator[KeyPool]:
+    """Simulator accounts (`sim.add_account()`) get their RSA keys from tests/keypool.py's pool, read back
+    from pytest's cache instead of generated each run. A test that calls generate_rsa_key_pair itself still
+    gets a freshly generated key."""
+    from kalshiweb.simulator import testing
+
+    cache = getattr(request.config, "cache", None)
+    folder = None
+    if cache is not None:
+        folder = cache.mkdir("kalshiweb-rsa-keys") / (os.environ.get("PYTEST_XDIST_WORKER") or "main")
+    real = testing.generate_rsa_key_pair
+    pool = KeyPool(folder, real)
+    testing.generate_rsa_key_pair = pool
+    try:
+        yield pool
+    finally:
+        testing.generate_rsa_key_pair = real
 
 
 def _free_port() -> int:
