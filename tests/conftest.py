@@ -305,6 +305,23 @@ def clean_app_keys() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def close_sync_thread_connections() -> Iterator[None]:
+    """After each test, close the database connections of asgiref's one thread for thread-sensitive
+    `sync_to_async` calls (database_sync_to_async in async tests and consumers). That thread outlives the test:
+    a connection a database test opened there would otherwise still be open in the next test, and in a test
+    without database access Channels' `close_old_connections` on it fails with "Database access not allowed"
+    (found when `make test` first ran tests/trading/test_submission.py before tests/markets/test_consumer.py
+    on one worker)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    executor = SyncToAsync.single_thread_executor
+    if getattr(executor, "_threads", None):  # only once the thread exists
+        executor.submit(connections.close_all).result(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """pytest-django's, and before the test database is dropped, close PostgreSQL's connection pool (with
