@@ -10,11 +10,16 @@ already suffixes the test database's name per worker (`_gw0`, `_gw1`…), which 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
 import uuid
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from kalshiweb.devredis import start_embedded
 from kalshiweb.env import without_password
@@ -77,3 +82,83 @@ if WORKER:
 # The suite serves static files from static/ as they are (no collectstatic); tests/web/test_ops_static.py
 # runs the production storage on its own.
 os.environ.setdefault("KALSHIWEB_STATIC_MANIFEST", "false")
+
+
+# --- Scheduling (`make test`'s xdist) ------------------------------------------------------------------------
+# About half of the suite's wall time is waiting (sockets, subprocess daphne/Celery, Chromium, timers), so
+# `-n auto` starts two workers per core: while one waits, another computes. KALSHIWEB_TEST_WORKERS_PER_CPU
+# changes the factor (1 gives xdist's own auto, one per core).
+WORKERS_PER_CPU = "KALSHIWEB_TEST_WORKERS_PER_CPU"
+# Seconds each test file took (setup + call + teardown), kept in pytest's cache (.pytest_cache) by the last
+# runs; a file it does not know yet is estimated from tests/file_seconds.json (committed), then its test count.
+DURATIONS_KEY = "kalshiweb/file-seconds"
+SEED_DURATIONS = Path(__file__).resolve().parent.parent / "tests" / "file_seconds.json"
+SECONDS_PER_UNKNOWN_TEST = 0.5
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (one per core)
+def pytest_xdist_auto_num_workers(config: Any) -> int | None:
+    per_cpu = float(os.environ.get(WORKERS_PER_CPU, "2"))
+    if per_cpu <= 0:
+        raise RuntimeError(f"{WORKERS_PER_CPU} must be a positive number, not {per_cpu}")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, round(cpus * per_cpu))
+
+
+def file_seconds(config: Any) -> dict[str, float]:
+    known: dict[str, float] = {}
+    if SEED_DURATIONS.exists():
+        known.update(json.loads(SEED_DURATIONS.read_text()))
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        known.update(cache.get(DURATIONS_KEY, {}))
+    return known
+
+
+def heaviest_files_first(files: dict[str, int], known: dict[str, float]) -> list[str]:
+    """The test files (path: number of tests) in decreasing expected seconds: longest processing time first,
+    so the last files to start are short ones and no worker idles at the end while another runs a long one."""
+
+    def expected(path: str) -> float:
+        return known.get(path, files[path] * SECONDS_PER_UNKNOWN_TEST)
+
+    return sorted(files, key=lambda path: -expected(path))
+
+
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class HeaviestFilesFirst(LoadFileScheduling):
+        """xdist's loadfile (a file's tests all go to one worker), handing out the files longest first. Only the
+        queue of files is reordered: the collections stay as the workers sent them (xdist addresses a test by
+        its index in its worker's collection)."""
+
+        ordered = False
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:
+                self.ordered = True
+                files = {scope: len(tests) for scope, tests in self.workqueue.items()}
+                for scope in heaviest_files_first(files, file_seconds(config)):
+                    self.workqueue.move_to_end(scope)
+            super()._assign_work_unit(node)
+
+    return HeaviestFilesFirst(config, log)
+
+
+_seconds: defaultdict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    if not WORKER:  # the controller (or a run without xdist) adds up what every worker reports
+        _seconds[report.nodeid.split("::", 1)[0]] += report.duration
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    cache = getattr(session.config, "cache", None)
+    if WORKER or cache is None or not _seconds:
+        return
+    merged = {**cache.get(DURATIONS_KEY, {}), **{path: round(s, 2) for path, s in _seconds.items()}}
+    cache.set(DURATIONS_KEY, merged)

@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.keypool import KeyPool
+
 # Every simulator the suite starts is checked against Kalshi's OpenAPI/AsyncAPI files (tests/spec/plugin.py).
 from tests.spec.plugin import pytest_sessionfinish, spec_conformance  # noqa: F401
+from tests.static_once import collected_static  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +37,26 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = [FAST_ARGON2 if h == REAL_ARGON2 else h for h in settings.PASSWORD_HASHERS]
     get_hashers.cache_clear()
     get_hashers_by_algorithm.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def simulator_key_pool(request: pytest.FixtureRequest) -> Iterator[KeyPool]:
+    """Simulator accounts (`sim.add_account()`) get their RSA keys from tests/keypool.py's pool, read back
+    from pytest's cache instead of generated each run. A test that calls generate_rsa_key_pair itself still
+    gets a freshly generated key."""
+    from kalshiweb.simulator import testing
+
+    cache = getattr(request.config, "cache", None)
+    folder = None
+    if cache is not None:
+        folder = cache.mkdir("kalshiweb-rsa-keys") / (os.environ.get("PYTEST_XDIST_WORKER") or "main")
+    real = testing.generate_rsa_key_pair
+    pool = KeyPool(folder, real)
+    testing.generate_rsa_key_pair = pool
+    try:
+        yield pool
+    finally:
+        testing.generate_rsa_key_pair = real
 
 
 def _free_port() -> int:
@@ -280,6 +303,23 @@ def clean_app_keys() -> Iterator[None]:
     finally:
         client.close()
     yield
+
+
+@pytest.fixture(autouse=True)
+def close_sync_thread_connections() -> Iterator[None]:
+    """After each test, close the database connections of asgiref's one thread for thread-sensitive
+    `sync_to_async` calls (database_sync_to_async in async tests and consumers). That thread outlives the test:
+    a connection a database test opened there would otherwise still be open in the next test, and in a test
+    without database access Channels' `close_old_connections` on it fails with "Database access not allowed"
+    (found when `make test` first ran tests/trading/test_submission.py before tests/markets/test_consumer.py
+    on one worker)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    executor = SyncToAsync.single_thread_executor
+    if getattr(executor, "_threads", None):  # only once the thread exists
+        executor.submit(connections.close_all).result(timeout=30)
 
 
 @pytest.fixture(scope="session")

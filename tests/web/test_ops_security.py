@@ -3,9 +3,7 @@ allows no inline script, passwords are hashed with Argon2, and repeated wrong pa
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,40 +14,24 @@ from django.core.management import call_command
 
 from tests.conftest import ROOT
 from tests.factories import make_user
-
-PRODUCTION_ENV = {
-    "DJANGO_DEBUG": "false",
-    "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
-    "DJANGO_ALLOWED_HOSTS": "desk.example.com",
-    "KALSHIWEB_HTTPS": "true",
-}
+from tests.static_once import PRODUCTION_ENV, production_env
 
 
 def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     # A var/ of its own: the default secret key would otherwise be the one generated there.
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KALSHIWEB_"))}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={**base, "KALSHIWEB_VAR_DIR": str(tmp_path), **env},
+        env={**production_env(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-def test_check_deploy_reports_no_issues_with_the_production_variables(tmp_path):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KALSHIWEB_"))}
-    collected = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env={**base, "KALSHIWEB_VAR_DIR": str(tmp_path), **PRODUCTION_ENV},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert collected.returncode == 0, collected.stderr
-    result = check_deploy(tmp_path, **PRODUCTION_ENV)
+def test_check_deploy_reports_no_issues_with_the_production_variables(tmp_path, collected_static):
+    # collected_static: the run's one production `collectstatic` (tests/static_once.py).
+    result = check_deploy(tmp_path, KALSHIWEB_STATIC_ROOT=str(collected_static))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 

@@ -17,23 +17,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def production_static_server(tmp_path):
+def production_static_server(collected_static):
+    # collected_static: the run's one production `collectstatic` (tests/static_once.py), read only here.
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "KALSHIWEB_STATIC_MANIFEST": "true",
-        "KALSHIWEB_STATIC_ROOT": str(tmp_path / "static"),
+        "KALSHIWEB_STATIC_ROOT": str(collected_static),
     }
-    collected = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert collected.returncode == 0, collected.stderr
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kalshiweb.serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -44,7 +36,7 @@ def production_static_server(tmp_path):
     )
     try:
         _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}", tmp_path / "static"
+        yield f"http://127.0.0.1:{port}", collected_static
     finally:
         proc.terminate()
         proc.wait(10)
