@@ -23,7 +23,7 @@ run: $(STAMP)
 # Spread over the cores (pytest-xdist; each worker has its own database, Redis and var dir) in a random order
 # (pytest-randomly; the seed is printed at the top: see the README to replay one). TEST_WORKERS=0 runs serially.
 # Whole files go to one worker (--dist loadfile): most files start a simulator (≈1.3 s) for all their tests.
-# `auto` is two workers per core and the longest files go first (kalshiweb/pytest_plugin.py).
+# `auto` is one worker per core (KALSHIWEB_TEST_WORKERS_PER_CPU=2 for two) and the longest files go first (kalshiweb/pytest_plugin.py).
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist loadfile) $(PYTEST_ARGS)

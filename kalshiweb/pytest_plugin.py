@@ -85,9 +85,10 @@ os.environ.setdefault("KALSHIWEB_STATIC_MANIFEST", "false")
 
 
 # --- Scheduling (`make test`'s xdist) ------------------------------------------------------------------------
-# About half of the suite's wall time is waiting (sockets, subprocess daphne/Celery, Chromium, timers), so
-# `-n auto` starts two workers per core: while one waits, another computes. KALSHIWEB_TEST_WORKERS_PER_CPU
-# changes the factor (1 gives xdist's own auto, one per core).
+# About half of the suite's wall time is waiting (sockets, subprocess daphne/Celery, Chromium, timers), so two
+# workers per core finish sooner on a quiet machine; but on a 2-core machine with PostgreSQL the timing-bound
+# end-to-end tests (browser waits, a poll-vs-push race) then failed in 3 of 1,300 in a CI run (2026-12-05), so
+# `-n auto` starts one worker per core. KALSHIWEB_TEST_WORKERS_PER_CPU=2 gives two.
 WORKERS_PER_CPU = "KALSHIWEB_TEST_WORKERS_PER_CPU"
 # Seconds each test file took (setup + call + teardown), kept in pytest's cache (.pytest_cache) by the last
 # runs; a file it does not know yet is estimated from tests/file_seconds.json (committed), then its test count.
@@ -98,7 +99,7 @@ SECONDS_PER_UNKNOWN_TEST = 0.5
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own (one per core)
 def pytest_xdist_auto_num_workers(config: Any) -> int | None:
-    per_cpu = float(os.environ.get(WORKERS_PER_CPU, "2"))
+    per_cpu = float(os.environ.get(WORKERS_PER_CPU, "1"))
     if per_cpu <= 0:
         raise RuntimeError(f"{WORKERS_PER_CPU} must be a positive number, not {per_cpu}")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

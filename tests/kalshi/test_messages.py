@@ -241,3 +241,25 @@ def test_decoding_from_bytes_agrees_with_parsing_a_dict(price, delta, side, ts_m
     assert isinstance(got_msg, OrderbookDelta)
     assert str(got_msg.delta) == f"{got_msg.delta:.2f}"  # always 2 places
     assert got_msg.side in ("yes", "no") and type(got_msg.sid) is int and type(got_msg.seq) is int
+
+
+def test_a_delta_with_a_malformed_legacy_ts_is_a_protocol_error_naming_the_field() -> None:
+    """Found by the property test above (`extra={"ts": "c-1"}`): a bare ValueError escaped the parser."""
+    frame = {
+        "type": "orderbook_delta",
+        "sid": 1,
+        "seq": 1,
+        "msg": {
+            "market_ticker": "A",
+            "market_id": "m",
+            "side": "yes",
+            "price_dollars": "0.5000",
+            "delta_fp": "1.00",
+            "ts": "c-1",
+        },
+    }
+    with pytest.raises(ProtocolError) as parsed:
+        parse_message(frame)
+    with pytest.raises(ProtocolError) as decoded:
+        decode_message(msgspec.json.encode(frame))
+    assert parsed.value.field == decoded.value.field == "ts"

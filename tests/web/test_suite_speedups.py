@@ -148,9 +148,9 @@ def test_the_longest_files_start_first_and_each_file_stays_on_one_worker() -> No
     assert not files_of[first] & files_of[second]  # no file split over two workers
 
 
-def test_auto_starts_two_workers_per_cpu_unless_told_otherwise(monkeypatch) -> None:
+def test_auto_starts_one_worker_per_cpu_unless_told_otherwise(monkeypatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.delenv("KALSHIWEB_TEST_WORKERS_PER_CPU", raising=False)
-    assert pytest_xdist_auto_num_workers(None) == 4
-    monkeypatch.setenv("KALSHIWEB_TEST_WORKERS_PER_CPU", "1")
     assert pytest_xdist_auto_num_workers(None) == 2
+    monkeypatch.setenv("KALSHIWEB_TEST_WORKERS_PER_CPU", "2")
+    assert pytest_xdist_auto_num_workers(None) == 4

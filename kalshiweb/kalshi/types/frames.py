@@ -114,7 +114,12 @@ def _finish(t: str, frame: Any) -> Message:
         if t == "orderbook_snapshot":
             body.command_id = frame.id
         elif t == "orderbook_delta" and body.ts_ms is None and isinstance(body.legacy_ts, str):
-            body.ts_ms = (parse_rfc3339(body.legacy_ts) - EPOCH) // _MS
+            try:
+                body.ts_ms = (parse_rfc3339(body.legacy_ts) - EPOCH) // _MS
+            except (
+                ValueError
+            ) as exc:  # a malformed exchange message: the precise error, never a bare ValueError
+                raise ProtocolError(f"orderbook_delta.ts: {exc}", obj=t, field="ts") from None
         elif t == "trade" and body.ts_ms is None:
             raise ProtocolError("trade is missing required field 'ts_ms'", obj=t, field="ts_ms")
         elif t == "multivariate_market_lifecycle":
