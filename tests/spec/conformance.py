@@ -422,6 +422,9 @@ class Checker:
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+BODILESS = frozenset({204, 304})  # statuses HTTP sends without a body
+
+
 class ConformanceApp:
     """An ASGI wrapper that checks what the wrapped simulator app sends (see the module docstring)."""
 
@@ -442,7 +445,11 @@ class ConformanceApp:
         async def checked(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
-            elif message["type"] == "http.response.body":
+                if message["status"] in BODILESS:
+                    # the server may finish a 204 on its start line, before the (empty) body message
+                    # reaches this wrapper; check it now so the client never sees it unchecked
+                    self.checker.check_response(scope["method"].upper(), scope["path"], message["status"], b"")
+            elif message["type"] == "http.response.body" and state["status"] not in BODILESS:
                 state["body"].append(message.get("body", b""))
                 if not message.get("more_body", False):
                     self.checker.check_response(

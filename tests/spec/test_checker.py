@@ -127,6 +127,26 @@ def test_the_asgi_wrapper_sees_a_body_sent_in_chunks() -> None:
     assert violation.error.startswith("at (body): ")  # 'balance' is an integer of cents, and more is missing
 
 
+def test_a_204_is_checked_before_its_start_line_leaves_the_wrapper() -> None:
+    """A server may finish a 204 on its start line (CI once saw the client holding the answer to
+    DeleteApiKey before the check recorded it), so the check must not wait for the body message."""
+    checker = Checker()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    seen_when_sent: list[bool] = []
+
+    async def collect(message: Any) -> None:
+        seen_when_sent.append(("DeleteApiKey", 204) in checker.operations_seen)
+
+    scope = {"type": "http", "method": "DELETE", "path": API + "/api_keys/k-1"}
+    asyncio.run(ConformanceApp(app, checker)(scope, None, collect))
+    assert seen_when_sent == [True, True]
+    assert checker.violations == [] and checker.responses_checked == 1
+
+
 def test_the_fast_and_the_reference_validators_agree(spec_sim: SpecSim) -> None:
     """The Rust validator decides; the OpenAPI 3.0 one explains. Spoil each field of real bodies (null, a
     number, a string, removed) and both must give the same verdict (``nullable`` read the same way)."""

@@ -17,6 +17,15 @@ from kalshiweb.devredis import start_embedded
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+# What a new user's shell has: none of the suite's own services, and no metrics directory of this test
+# process's, which `make run`'s set-up would empty (its own var/metrics is the one it should empty).
+NOT_A_NEW_USERS = {"REDIS_URL", "DATABASE_URL", "KALSHI_API_KEY_ID", "PROMETHEUS_MULTIPROC_DIR"}
+
+
+def make_run_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in NOT_A_NEW_USERS}
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -49,10 +58,15 @@ def test_make_run_keeps_var_and_everything_in_it_to_its_owner(tmp_path):
     stale = var / "redis.url"  # as an older run left it: world-readable
     stale.write_text("redis://127.0.0.1:1/0")
     stale.chmod(0o644)
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "KALSHI_API_KEY_ID"}}
+    env = make_run_env()
     env.update(
         KALSHIWEB_VAR_DIR=str(var), KALSHI_ENV="simulator", DJANGO_SETTINGS_MODULE="kalshiweb.settings"
     )
+    from kalshiweb import metrics
+
+    metrics.exchange_response("GET", "/exchange/status", 200)  # this process's counters are on disk now
+    ours = set(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"))
+    assert ours
     out = subprocess.run(
         [sys.executable, "-m", "kalshiweb.bootstrap", "prepare"],
         cwd=ROOT,
@@ -62,6 +76,9 @@ def test_make_run_keeps_var_and_everything_in_it_to_its_owner(tmp_path):
         timeout=120,
         check=True,
     ).stdout
+    # It emptied its own var/metrics, not this process's (a CI run lost a later test's counters to it).
+    assert ours <= set(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"))
+    assert (var / "metrics").is_dir()
     assert mode(var) == 0o700
     files = [p for p in var.rglob("*") if p.is_file()]
     names = {p.name for p in files}
@@ -76,7 +93,7 @@ def test_make_run_keeps_var_and_everything_in_it_to_its_owner(tmp_path):
 
 
 def test_make_run_against_kalshi_checks_the_connection_first_and_starts_anyway(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "KALSHI_API_KEY_ID"}}
+    env = make_run_env()
     env.update(
         KALSHIWEB_VAR_DIR=str(tmp_path / "var"),
         KALSHI_ENV="demo",
