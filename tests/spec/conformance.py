@@ -448,7 +448,9 @@ class ConformanceApp:
                 if message["status"] in BODILESS:
                     # the server may finish a 204 on its start line, before the (empty) body message
                     # reaches this wrapper; check it now so the client never sees it unchecked
-                    self.checker.check_response(scope["method"].upper(), scope["path"], message["status"], b"")
+                    self.checker.check_response(
+                        scope["method"].upper(), scope["path"], message["status"], b""
+                    )
             elif message["type"] == "http.response.body" and state["status"] not in BODILESS:
                 state["body"].append(message.get("body", b""))
                 if not message.get("more_body", False):
