@@ -6,6 +6,11 @@ and `kw:market-status` is signalled, on which the ticket re-renders (and locks: 
 market that is not open) and the portfolio re-reads. Pages on the polling fallback re-read the badge with
 their other widgets (`?partial=market-status`).
 
+Kalshi does not replay lifecycle messages sent while nobody was connected: each time the stream (re)connects
+(the first connection included: the feed's start-up sync ran a moment before it subscribed), it catches up
+over REST once its subscription is back — a full market sync, then a status frame for every market whose
+status, result or close time the sync changed.
+
 A page's socket keeps only the newest frame of a market, so a quote frame right behind a status frame could
 replace it before it is sent: the status frame is published again STATUS_REPEAT_SECONDS later.
 """
@@ -26,9 +31,11 @@ from django.template.loader import render_to_string
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi.stream import Connected, KalshiStream, StreamError
+from kalshiweb.kalshi.subscriptions import Subscription
 from markets import fees
 from markets.hub import market_channel, sign_frame
 from markets.models import Market
+from markets.sync import sync_markets
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +118,11 @@ def publish_status(client: redis.Redis, market: Market) -> None:
     )
 
 
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("lifecycle stream: could not catch up over REST: %s", task.exception())
+
+
 class LifecycleStream:
     """The leader task: one upstream socket on `market_lifecycle_v2` (it carries every market)."""
 
@@ -130,6 +142,27 @@ class LifecycleStream:
             publish_fee_changed(self._client(), tickers)
         return tickers
 
+    def catch_up(self) -> list[str]:
+        """Sync the markets over REST and tell pages about each one whose state changed meanwhile; the
+        changed tickers."""
+        fields = ("ticker", "status", "result", "close_time")
+        before = {row[0]: row[1:] for row in Market.objects.values_list(*fields)}
+        result = sync_markets()
+        changed = [
+            market
+            for market in Market.objects.only(*fields, "event_id")
+            if market.ticker in before
+            and before[market.ticker] != (market.status, market.result, market.close_time)
+        ]
+        for market in changed:
+            publish_status(self._client(), market)
+        log.info("lifecycle stream: caught up over REST (%s): %d market(s) changed", result, len(changed))
+        return [market.ticker for market in changed]
+
+    async def _catch_up_when_active(self, handle: Subscription) -> list[str]:
+        await asyncio.wait_for(handle.active.wait(), timeout=30)
+        return await asyncio.to_thread(self.catch_up)
+
     def handle(self, msg: Any) -> Market | None:
         market = apply_lifecycle(msg)
         if market is not None:
@@ -148,13 +181,18 @@ class LifecycleStream:
             backoff_cap=self.backoff_cap,
         )
         await stream.start(wait=False)
-        subscribed = False
+        loop = asyncio.get_running_loop()
+        handle: Subscription | None = None
         try:
             async for item in stream:
                 try:
-                    if isinstance(item, Connected) and not subscribed:
-                        await stream.subscribe(list(CHANNELS), None)
-                        subscribed = True
+                    if isinstance(item, Connected):
+                        if handle is None:
+                            handle = await stream.subscribe(list(CHANNELS), None)
+                        # On a reconnect the stream restores the subscription itself: catch up once it is
+                        # back, so that nothing falls between the messages and the REST snapshot.
+                        catching_up = loop.create_task(self._catch_up_when_active(handle))
+                        catching_up.add_done_callback(_log_failure)
                     elif isinstance(item, StreamError):
                         log.warning("lifecycle stream: %s", item.error)
                     elif isinstance(item, m.EventFeeUpdate):

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def wait_for_lifecycle_subscriber(sim, timeout: float = 30.0) -> None:
     """The feed's lifecycle stream is its own upstream socket: the page can be Live before it has subscribed,
-    and a change made before that is never sent to it (see the README's "Not done yet")."""
+    and a change made before that reaches the page only through the catch-up sync after it subscribes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sim.call(lambda: any(any(s.subs_for("market_lifecycle_v2")) for s in sim.app.hub.sessions)):

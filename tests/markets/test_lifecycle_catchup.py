@@ -1,0 +1,75 @@
+"""The lifecycle stream catches up over REST each time it (re)connects (issue #15 item 5): Kalshi does not
+replay `market_lifecycle_v2` messages sent while nobody was connected, so a market that settled while the
+feed's socket was down would otherwise stay "active" here until the next periodic sync (five minutes), with
+its ticket open. Real simulator over loopback, the real stream, real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+
+from markets.hub import market_channel, open_frame
+from markets.lifecycle_feed import LifecycleStream
+from markets.models import Market
+from markets.sync import sync_markets
+from tests.web.test_market_lifecycle_browser import wait_for_lifecycle_subscriber
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def running_stream(sim, sim_settings) -> Iterator[LifecycleStream]:
+    stream = LifecycleStream(backoff_cap=0.5)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(stream.run())
+    thread = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+    thread.start()
+    try:
+        yield stream
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(10)
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_market_that_settled_while_the_stream_was_away_is_caught_up_on_reconnect(sim, running_stream):
+    sync_markets()
+    ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active"))
+    assert Market.objects.get(ticker=ticker).status == "active"
+    wait_for_lifecycle_subscriber(sim)
+    pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(market_channel(ticker))
+
+    sim.faults.silence(True)  # the settlement's lifecycle messages are lost, as in a dropped connection
+    try:
+        sim.call(sim.exchange.settle_market, ticker, "no")
+        assert Market.objects.get(ticker=ticker).status == "active"
+        assert sim.faults.drop_connections() >= 1
+    finally:
+        sim.faults.silence(False)
+
+    wait_for(lambda: Market.objects.get(ticker=ticker).status == "finalized")
+    assert Market.objects.get(ticker=ticker).result == "no"
+    # and pages watching the market were told (badge + the ticket's re-render signal)
+    frames = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(f.get("status") == "finalized" for f in frames):
+        message = pubsub.get_message(timeout=0.2)
+        if message is not None:
+            frames.append(open_frame(ticker, message["data"]) or {})
+    assert any(f.get("status") == "finalized" and "kw:market-status" in f["detail"] for f in frames)
+    pubsub.close()
