@@ -35,7 +35,7 @@ from kalshiweb.kalshi.subscriptions import Subscription
 from markets import fees
 from markets.hub import market_channel, sign_frame
 from markets.models import Market
-from markets.sync import sync_markets
+from markets.sync import sync_listing, sync_markets
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,13 @@ class LifecycleStream:
         await asyncio.wait_for(handle.active.wait(), timeout=30)
         return await asyncio.to_thread(self.catch_up)
 
+    def handle_new_event(self, msg: Any) -> None:
+        sync_listing(event_ticker=msg.event_ticker)
+
     def handle(self, msg: Any) -> Market | None:
+        if msg.event_type == "created" and not Market.objects.filter(ticker=msg.market_ticker).exists():
+            sync_listing(market_ticker=msg.market_ticker)  # listed now, not at the next full sync
+            return None
         market = apply_lifecycle(msg)
         if market is not None:
             publish_status(self._client(), market)
@@ -197,6 +203,8 @@ class LifecycleStream:
                         log.warning("lifecycle stream: %s", item.error)
                     elif isinstance(item, m.EventFeeUpdate):
                         await asyncio.to_thread(self.handle_fee, item)
+                    elif isinstance(item, m.EventLifecycle):
+                        await asyncio.to_thread(self.handle_new_event, item)
                     elif isinstance(item, m.MarketLifecycle):
                         market = await asyncio.to_thread(self.handle, item)
                         self.handled += 1

@@ -355,6 +355,39 @@ def sync_markets(client: KalshiClient | None = None) -> SyncResult:
     return result
 
 
+def sync_listing(
+    *, event_ticker: str | None = None, market_ticker: str | None = None, client: KalshiClient | None = None
+) -> SyncResult:
+    """A listing the exchange has just announced (`event_lifecycle`, or `market_lifecycle_v2` "created"): the
+    event with its markets and its series, fetched and stored now rather than at the next full sync."""
+    if not (event_ticker or market_ticker):
+        raise ValueError("sync_listing needs an event or a market ticker")
+
+    async def _fetch() -> tuple[list[k.Series], list[k.Event], list[k.Market]]:
+        own = client is None
+        api = client or make_client()
+        try:
+            markets: dict[str, k.Market] = {}
+            event_name = event_ticker
+            if market_ticker:
+                market = await api.get_market(market_ticker)
+                markets[market.ticker] = market
+                event_name = market.event_ticker
+            assert event_name is not None
+            event, nested = await api.get_event(event_name, with_nested_markets=True)
+            markets = {m.ticker: m for m in nested} | markets
+            series = [await api.get_series(event.series_ticker)] if event.series_ticker else []
+            return series, [event], list(markets.values())
+        finally:
+            if own:
+                await api.aclose()
+
+    series, events, markets = run_blocking(_fetch)
+    result = store(series, events, markets)
+    log.info("listed %s", result)
+    return result
+
+
 def store(
     series: Iterable[k.Series],
     events: Iterable[k.Event],

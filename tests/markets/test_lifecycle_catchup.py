@@ -73,3 +73,36 @@ def test_a_market_that_settled_while_the_stream_was_away_is_caught_up_on_reconne
             frames.append(open_frame(ticker, message["data"]) or {})
     assert any(f.get("status") == "finalized" and "kw:market-status" in f["detail"] for f in frames)
     pubsub.close()
+
+
+def test_a_new_event_and_market_are_listed_as_the_exchange_announces_them(sim, running_stream):
+    from datetime import timedelta
+
+    from kalshiweb.simulator.engine import Event as SimEvent
+    from kalshiweb.simulator.engine import Market as SimMarket
+
+    sync_markets()
+    wait_for_lifecycle_subscriber(sim)
+    series = sim.call(lambda: next(iter(sim.exchange.series)))
+
+    def list_new() -> None:
+        ex = sim.exchange
+        ex.add_event(SimEvent("KXNEWLY-26DEC05", series, "A newly listed event"))
+        ex.add_market(
+            SimMarket(
+                "KXNEWLY-26DEC05-A",
+                "KXNEWLY-26DEC05",
+                series,
+                "Newly listed A",
+                "Yes",
+                "No",
+                ex.now - timedelta(minutes=1),
+                ex.now + timedelta(days=1),
+            )
+        )
+
+    sim.call(list_new)
+    wait_for(lambda: Market.objects.filter(ticker="KXNEWLY-26DEC05-A").exists())
+    market = Market.objects.select_related("event").get(ticker="KXNEWLY-26DEC05-A")
+    assert market.event.title == "A newly listed event" and market.status == "active"
+    assert str(market.event.series_id) == series
