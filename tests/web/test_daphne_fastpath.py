@@ -96,12 +96,16 @@ def pump(
                 if why:
                     reactor.writers.discard(transport)
                     transport.connectionLost(Failure(why))
+        # Everything is written, but with small buffers the kernel may still hold the end in the sending
+        # socket's queue, delivered a moment after the reader makes room: done once that queue is empty. Read
+        # before the read: what the peer acknowledged by then is in its receive queue, so a read that finds
+        # nothing after it means there is nothing left (checked after the read, the end could arrive between
+        # the two, and was lost in a CI run).
+        done = transport not in reactor.writers and not unsent(transport.socket)
         try:
             data = peer.recv(chunk)
         except BlockingIOError:
-            # Everything is written, but with small buffers the kernel may still hold the end in the sending
-            # socket's queue, delivered a moment after the reader makes room: done once that queue is empty.
-            if transport not in reactor.writers and not unsent(transport.socket):
+            if done:
                 return bytes(got)
             select.select([peer], [], [], 0.05)
             continue
