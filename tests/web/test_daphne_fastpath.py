@@ -101,7 +101,8 @@ def pump(
         # before the read: what the peer acknowledged by then is in its receive queue, so a read that finds
         # nothing after it means there is nothing left (checked after the read, the end could arrive between
         # the two, and was lost in a CI run).
-        done = transport not in reactor.writers and not unsent(transport.socket)
+        sock = getattr(transport, "socket", None)  # gone once a closing transport has flushed and closed
+        done = transport not in reactor.writers and (sock is None or not unsent(sock))
         try:
             data = peer.recv(chunk)
         except BlockingIOError:
