@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from markets.exchange_health import current
+from trading import hotkeys
 from trading.balance import cached_balance
 from trading.services import trader_profile
 
@@ -20,6 +21,7 @@ def environment(request: HttpRequest) -> dict[str, Any]:
         # Read when a template shows it (the top bar's exchange strip, the markets list's empty state), once.
         context["exchange_status"] = functools.cache(current)
         profile = trader_profile(user)  # memoised on the user: the views of the same request reuse it
+        context.update(hotkeys.overlay_context(profile))
         if profile is not None and profile.account is not None:
             account = profile.account
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -308,10 +308,17 @@ def link_orphan_fills(order: Order, exchange_order_id: str) -> None:
 
 def refresh_fill_count(order: Order) -> None:
     """Fill count from the stored fills (each counted once, whatever order they arrived in)."""
-    filled = Fill.objects.filter(order=order).aggregate(total=Sum("count"))["total"] or Decimal("0")
+    rows = list(Fill.objects.filter(order=order).values_list("count", "yes_price"))
+    filled = sum((count for count, _ in rows), Decimal("0"))
     if filled <= order.fill_count:
         return
-    changes: dict[str, Any] = {"fill_count": filled}
+    yes_cost = sum((count * yes_price for count, yes_price in rows), Decimal("0"))
+    yes_average = yes_cost / filled
+    average = yes_average if order.outcome == "yes" else 1 - yes_average  # in the order's own leg
+    changes: dict[str, Any] = {
+        "fill_count": filled,
+        "average_fill_price": average.quantize(Decimal("0.0001")),
+    }
     if order.status in Order.OPEN_STATUSES:
         # While an amend is in flight the exchange's size may already be the new one: never call the order
         # filled on the old size then (the amend's answer, or the exchange's order state, settles it).

@@ -216,6 +216,9 @@ class TraderProfile(models.Model):
         "until reset. Empty: no order group.",
     )
 
+    # The desk's keyboard shortcuts and one-click (trading/hotkeys.py): {"keys": {action: key}, "one_click": bool}
+    desk_settings = models.JSONField(default=dict, blank=True)
+
     def __str__(self) -> str:
         return f"{self.user} → {self.account or 'no account'}"
 
@@ -307,6 +310,14 @@ class Order(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def left(self) -> Decimal:
+        """Contracts still working: 0 once the order is finished."""
+        if not self.is_open:
+            return Decimal(0)
+        total = self.amend_count if self.amend_count is not None else self.count
+        return max(total - self.fill_count, Decimal(0))
 
     @property
     def is_partially_filled(self) -> bool:

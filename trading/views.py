@@ -19,8 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kalshiweb.http import TraderRequest
 from markets import fees, live
 from markets.models import Market
-from trading import lifecycle, order_groups, queue_positions, services
+from trading import hotkeys, lifecycle, order_groups, queue_positions, services
 from trading.balance import balance_key, get_balance, parse_cached
+from trading.flatten import NothingToFlatten, flatten_order
 from trading.forms import AmendForm, OrderTicketForm
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
 from trading.preview import preview_order
@@ -30,7 +31,7 @@ STALE_AFTER = settings.KALSHIWEB_STALE_AFTER_SECONDS
 # What the ticket, its form and its checks read of a market: loading all 30 columns (rules text, quotes, JSON)
 # cost more than the query itself on every keystroke preview and every placement. Any other field still
 # loads on access.
-TICKET_MARKETS = Market.objects.only("ticker", "status", "close_time", "price_ranges", "yes_ask")
+TICKET_MARKETS = Market.objects.only("ticker", "status", "close_time", "price_ranges", "yes_ask", "yes_bid")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def ticket_context(
     read: OrderTicketForm | None = None,
     blocked: tuple[str, str] | None = None,
     state: LiveState | None = None,
+    kept: dict[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The ticket's context. `read`: a form of this request that already read the position and balance (the
@@ -100,7 +102,7 @@ def ticket_context(
         position = services.position(account, market.ticker, request.user) if account else Decimal(0)
         balance = get_balance(account, cached=state.cached_balance) if account else None
     if form is None:
-        form = OrderTicketForm(market=market, initial={"price_cents": _default_price(market, state.quote)})
+        form = OrderTicketForm(market=market, initial=_fresh_ticket(market, state.quote, kept))
     blocker_kind, blocker = blocked if blocked is not None else ticket_blocker(request, market, state)
     return {
         "market": market,
@@ -110,8 +112,18 @@ def ticket_context(
         "position": position,
         "balance": balance,
         "account": account,
+        "size_presets": SIZE_PRESETS,
+        "tick_cents": _tick_cents(market),
         **extra,
     }
+
+
+def my_orders(user: Any, ticker: str | None, show: str = "open") -> list[Order]:
+    """The trader's orders for a panel: the open ones (all of them), or the latest 50 of any state."""
+    orders = Order.objects.for_user(user)
+    if ticker:
+        orders = orders.filter(ticker=ticker)
+    return list(orders.open()[:500] if show == "open" else orders[:50])
 
 
 def market_page_panel(request: TraderRequest, market: Market) -> dict[str, Any]:
@@ -119,16 +131,45 @@ def market_page_panel(request: TraderRequest, market: Market) -> dict[str, Any]:
     orders and fills in this market."""
     return {
         "ticket": ticket_context(request, market),
-        "my_orders": Order.objects.for_user(request.user).filter(ticker=market.ticker)[:50],
+        "my_orders": my_orders(request.user, market.ticker),
         "my_fills": Fill.objects.filter(user=request.user, ticker=market.ticker)[:50],
         # for the ladder (issue #15): {(book side, YES price): contracts ahead of the trader's order there}
         "queue_by_level": queue_positions.by_level(request.user, market.ticker),
     }
 
 
+SIZE_PRESETS = (1, 5, 10, 25, 100)
+# What a new ticket keeps of the one just placed: the trader's choices, not the token (a new order needs a new
+# one) nor the expiry (a time that has usually passed by the next order).
+KEPT_FIELDS = ("outcome", "action", "count", "price_cents", "time_in_force", "post_only", "reduce_only")
+
+
+def _fresh_ticket(
+    market: Market, quote: dict[str, Any] | None, kept: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A new ticket's initial values: the last placed ticket's choices when there is one; else one contract,
+    buying YES at the best bid (it joins the bid and rests: a default at the ask would cross the spread for a
+    trader who only changes the size)."""
+    if kept:
+        return {name: kept[name] for name in KEPT_FIELDS if name in kept}
+    return {"count": 1, "price_cents": _default_price(market, quote)}
+
+
 def _default_price(market: Market, quote: dict[str, Any] | None) -> Any:
-    ask = (quote or {}).get("yes_ask") or market.yes_ask
-    return (Decimal(str(ask)) * 100).normalize() if ask else None
+    bid = (quote or {}).get("yes_bid") or market.yes_bid
+    return (Decimal(str(bid)) * 100).normalize() if bid else None
+
+
+def _tick_cents(market: Market) -> str:
+    """The finest price step of the market in cents (the ticket's ▲/▼ and +/- keys move by it)."""
+    steps = []
+    for r in market.price_ranges or []:
+        try:
+            steps.append(Decimal(str(r.get("step"))) * 100)
+        except (ArithmeticError, ValueError, TypeError):
+            continue
+    positive = [s for s in steps if s > 0]
+    return f"{min(positive).normalize():f}" if positive else "1"
 
 
 def _checks(request: TraderRequest, market: Market, state: LiveState) -> dict[str, Any]:
@@ -222,7 +263,14 @@ def place(request: TraderRequest, ticker: str) -> HttpResponse:
             # row: one render (this runs while the worker signs the order, on the same cores). A replayed ticket's
             # row replaces the row its first request added rather than adding it twice.
             context = ticket_context(
-                request, market, read=form, blocked=blocked, state=state, placed=order, replayed=replayed
+                request,
+                market,
+                read=form,
+                blocked=blocked,
+                state=state,
+                kept=form.cleaned_data,
+                placed=order,
+                replayed=replayed,
             )
             return render(request, "trading/_ticket.html#placed", context)
     status = 200 if request.htmx else 400
@@ -316,6 +364,37 @@ def cancel_market(request: TraderRequest, ticker: str) -> HttpResponse:
     return _orders_panel(request, ticker)
 
 
+@require_POST
+@login_required
+def flatten(request: TraderRequest, ticker: str) -> HttpResponse:
+    """Close the trader's position in this market: one reduce-only IOC at the best price (trading.flatten),
+    through the ticket's own checks (halts, live data) and placement path (audit, Celery submission)."""
+    market = get_object_or_404(TICKET_MARKETS, ticker=ticker)
+    state = live_state(request, market)
+    context: dict[str, Any] = {"market": market}
+    _kind, blocker = ticket_blocker(request, market, state)
+    profile = services.trader_profile(request.user)
+    account = profile.account if profile else None
+    try:
+        if blocker:
+            raise NothingToFlatten(blocker)
+        if account is None:
+            raise NothingToFlatten("Your login has no trading account.")
+        data = flatten_order(services.position(account, ticker, request.user), state.book)
+        order = services.place_order(request.user, data, ticker)
+    except (NothingToFlatten, services.TradingRefused) as exc:
+        context.update(flatten_message=str(exc), flatten_error=True)
+    else:
+        context.update(
+            flattened=order,
+            flatten_message=f"Flatten sent: sell {order.count.normalize():f} {order.outcome.upper()} "
+            f"at {(order.price * 100).normalize():f}¢ or better, reduce-only, immediate-or-cancel.",
+        )
+    if not request.htmx:
+        return redirect("markets:detail", ticker=ticker)
+    return render(request, "trading/_desk_actions.html", context)
+
+
 def _cancel_mine(request: TraderRequest, orders: Any, note: str) -> None:
     """Cancel these orders of the requesting trader: the unsent ones at once, the others by their exchange ids."""
     pending = services.request_cancels(request.user, list(orders.order_by("pk")), note)
@@ -330,10 +409,9 @@ def orders_panel(request: TraderRequest, ticker: str | None = None) -> HttpRespo
 
 
 def _orders_panel(request: TraderRequest, ticker: str | None) -> HttpResponse:
-    orders = Order.objects.for_user(request.user)
-    if ticker:
-        orders = orders.filter(ticker=ticker)
-    context = {"orders": orders[:50], "ticker": ticker}
+    show = "all" if request.GET.get("show") == "all" else "open"
+    orders = my_orders(request.user, ticker, show)
+    context = {"orders": orders, "ticker": ticker, "show": show}
     return render(request, "trading/_orders_panel.html", context)
 
 
@@ -350,7 +428,8 @@ def fills_panel(request: TraderRequest, ticker: str | None = None) -> HttpRespon
 @login_required
 def orders(request: TraderRequest) -> HttpResponse:
     context = {
-        "orders": Order.objects.for_user(request.user)[:200],
+        "orders": my_orders(request.user, None, "all"),
+        "show": "all",  # the Orders page is the blotter: every state, with the Open filter a click away
         "fills": Fill.objects.filter(user=request.user)[:100],
         "profile": services.trader_profile(request.user),
         "halt": TradingHalt.current(),
@@ -400,3 +479,30 @@ def halt_everyone(request: TraderRequest) -> HttpResponse:
             cancel_all_for_account.delay_on_commit(account_id, request.user.get_username())
         Order.objects.filter(status=Order.Status.NEW).update(cancel_requested=True)
     return redirect("trading:orders")
+
+
+@require_POST
+@login_required
+def desk_settings(request: TraderRequest) -> HttpResponse:
+    """Save the trader's keyboard shortcuts and one-click setting (the "Keyboard shortcuts" overlay's form)."""
+    profile = services.trader_profile(request.user)
+    if profile is None:
+        context = hotkeys.overlay_context(None)
+        context["kb_error"] = "A login without a trading account uses the default keys."
+        status = 400
+    else:
+        new, errors = hotkeys.clean(request.POST)
+        if errors:
+            context = hotkeys.overlay_context(profile, errors, posted=request.POST)
+            context["kb_error"] = "Nothing saved: fix the keys marked below."
+            status = 400 if not request.htmx else 200
+        else:
+            profile.desk_settings = new
+            profile.save(update_fields=["desk_settings"])
+            context = {**hotkeys.overlay_context(profile), "kb_saved": True}
+            status = 200
+    if not request.htmx:
+        if status == 200:
+            return redirect(request.META.get("HTTP_REFERER") or "markets:list")
+        return HttpResponse("\n".join(e for e in [context.get("kb_error", "")] if e), status=status)
+    return render(request, "trading/_kb_help.html#body", context, status=status)

@@ -36,6 +36,16 @@ def cents(value: object) -> str:
 
 
 @register.filter
+def cents_value(value: object) -> str:
+    """A dollar price as a number of cents for a form field or data attribute: "0.42" → "42", "0.042" → "4.2"."""
+    price = to_decimal(value)
+    if price is None:
+        return ""
+    c = (price * 100).normalize()
+    return f"{c:f}"
+
+
+@register.filter
 def signed_cents(value: object) -> str:
     price = to_decimal(value)
     if price is None:

@@ -69,7 +69,14 @@ def test_a_trader_places_sees_a_fill_and_cancels(
     )
     page.locator("#toasts .toast").filter(has_text=f"Filled 5 YES {ticker}").wait_for(timeout=30000)
     page.locator("#my-fills-body tr").first.filter(has_text=ticker).wait_for(timeout=10000)
+    # The panel shows open orders: the filled one leaves it; "All" shows it, filled, at its average price.
+    row.wait_for(state="hidden", timeout=10000)
+    page.locator("#orders-panel .show-btn", has_text="All").click()
+    page.locator('#orders-panel[data-show="all"]').wait_for(timeout=10000)
+    row = page.locator("#open-orders-body tr").first
     row.locator(".badge").filter(has_text="filled").wait_for(timeout=10000)
+    assert row.locator("td.num").nth(0).inner_text() == "5/5"  # filled / contracts
+    assert row.locator("td.num").nth(3).inner_text() == f"{cents}¢"  # the average fill price
 
     # A second order rests; cancel it from the panel.
     page.fill("#ticket input[name=count]", "2")

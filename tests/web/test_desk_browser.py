@@ -1,0 +1,179 @@
+"""The market page as a desk (issue #16), in headless Chromium against daphne, the feed process, a Celery worker,
+Redis and the simulator over loopback: it fits one screen; a click on a ladder level then Enter rests an order
+there; dragging the order's marker to another level amends it; Shift+X cancels all; `f` flattens a position;
+`?` opens the "Keyboard shortcuts" overlay; no shortcut fires while typing. Screenshots (1440x900, light and
+dark) go to KALSHIWEB_SHOTS_DIR when it is set."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+from tests.web.test_ops_csp_browser import shoot
+from trading.models import Order
+from trading.services import position
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def open_desk(page: Any, server: str, ticker: str) -> None:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{server}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    page.goto(f"{server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=30000)
+    page.locator(".ladder tr.bid.level").first.wait_for(timeout=30000)
+
+
+def a_market(sim: Any) -> str:
+    return sim.call(
+        lambda: next(
+            t
+            for t, m in sim.exchange.markets.items()
+            if m.status == "active" and m.price_level_structure == "linear_cent"
+        )
+    )
+
+
+def in_viewport(page: Any, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    size = page.viewport_size
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
+        and box["y"] + box["height"] <= size["height"]
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
+    sim, trader, feed_process, daphne_server, celery_worker, page
+):
+    ticker = a_market(sim)
+    open_desk(page, daphne_server, ticker)
+    for size in ({"width": 1440, "height": 900}, {"width": 1280, "height": 720}):
+        page.set_viewport_size(size)
+        page.evaluate("window.dispatchEvent(new Event('resize'))")
+        for part in ("#ticket button[type=submit]", ".ladder", "#market-chart", "#orders-panel"):
+            assert in_viewport(page, part), f"{part} is not in the first {size} viewport"
+        assert page.evaluate("document.scrollingElement.scrollTop") == 0
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shoot(page, "desk")
+
+    # Click the best bid level, then Enter: a buy of YES rests there, at the ticket's size.
+    page.fill("#ticket input[name=count]", "7")
+    level = page.locator(".ladder tr.bid.level").first
+    cents = level.get_attribute("data-cents")
+    level.click()
+    assert page.input_value("#ticket input[name=price_cents]") == cents
+    assert page.is_checked("#ticket-action-buy") and page.is_checked("#ticket-outcome-yes")
+    assert page.evaluate("document.activeElement.matches('#ticket button[type=submit]')")
+    page.keyboard.press("Enter")
+    order = wait_until(
+        lambda: Order.objects.filter(user__username="alice", ticker=ticker, status="resting").first()
+    )
+    assert (order.action, order.outcome, order.count, order.yes_price) == ("buy", "yes", D(7), D(cents) / 100)
+    # the ticket kept the trader's choices for the next order (size, side), with a new token
+    page.locator("#ticket .placed").wait_for(timeout=10000)
+    assert page.input_value("#ticket input[name=count]") == "7"
+    assert page.is_checked("#ticket-action-buy")
+    # the order shows on its level of the ladder
+    marker = page.locator(f'.ladder tr.bid.level[data-cents="{cents}"] .own-order')
+    marker.wait_for(timeout=15000)
+    shoot(page, "desk-own-order")
+
+    # Drag it one level down the bid side: the order is amended to that price on the exchange.
+    lower = page.locator(".ladder tr.bid.level").nth(1)
+    lower_cents = lower.get_attribute("data-cents")
+    marker.drag_to(lower)
+    wait_until(
+        lambda: (
+            sim.call(
+                lambda: [
+                    o.yes_price
+                    for o in sim.exchange.account(trader.sim_user_id).orders.values()
+                    if o.is_resting
+                ]
+            )
+            == [D(lower_cents) / 100]
+        )
+    )
+    page.locator(f'.ladder tr.bid.level[data-cents="{lower_cents}"] .own-order').wait_for(timeout=15000)
+
+    # Shift+X (not while typing): every order of the trader in this market is canceled.
+    page.focus("#ticket input[name=count]")
+    page.keyboard.press("Shift+X")  # typed into the field: no shortcut
+    time.sleep(0.5)
+    assert Order.objects.filter(pk=order.pk, cancel_requested=False).exists()
+    page.locator("h1").click()  # focus out of the field
+    page.keyboard.press("Shift+X")
+    wait_until(lambda: Order.objects.filter(pk=order.pk, status="canceled").exists())
+    assert not sim.call(
+        lambda: [o for o in sim.exchange.account(trader.sim_user_id).orders.values() if o.is_resting]
+    )
+
+
+def test_flatten_closes_the_position_and_the_overlay_lists_the_shortcuts(
+    sim, trader, feed_process, daphne_server, celery_worker, page
+):
+    ticker = a_market(sim)
+    open_desk(page, daphne_server, ticker)
+    # Shift+B loads a buy of YES at the best ask; Enter sends it: it crosses and fills.
+    page.fill("#ticket input[name=count]", "3")
+    page.locator("h1").click()
+    page.keyboard.press("Shift+B")
+    best_ask = min(
+        D(c)
+        for c in page.locator(".ladder tr.ask.level").evaluate_all("rows => rows.map(r => r.dataset.cents)")
+    )
+    assert D(page.input_value("#ticket input[name=price_cents]")) == best_ask
+    page.keyboard.press("Enter")
+    page.locator("#ticket-holdings").filter(has_text="Position 3").wait_for(timeout=30000)
+    # one holdings line, and the preview still there (a push once replaced the preview with a second line)
+    assert page.locator("#ticket-holdings").count() == 1
+    assert page.locator("#ticket-preview").count() == 1
+    user = trader
+    assert position(trader.kalshi_account, ticker, user) == D(3)
+
+    # `f` flattens: one reduce-only IOC sell of the 3 YES at the best bid.
+    page.keyboard.press("f")
+    page.locator("#desk-actions .placed").filter(has_text="Flatten sent").wait_for(timeout=10000)
+    flatten = Order.objects.filter(user=user, ticker=ticker, action="sell").get()
+    assert (flatten.outcome, flatten.count, flatten.time_in_force, flatten.reduce_only) == (
+        "yes",
+        D(3),
+        "ioc",
+        True,
+    )
+    page.locator("#ticket-holdings").filter(has_text="Position 0").wait_for(timeout=30000)
+    assert position(trader.kalshi_account, ticker, user) == D(0)
+    page.keyboard.press("f")  # nothing left to flatten: said plainly, nothing sent
+    page.locator("#desk-actions .blocker").filter(has_text="no position").wait_for(timeout=10000)
+    assert Order.objects.filter(user=user, ticker=ticker, action="sell").count() == 1
+
+    # `?` opens the overlay with the trader's keys; Escape closes it.
+    page.keyboard.press("?")
+    dialog = page.locator("dialog#kb-help")
+    dialog.get_by_role("heading", name="Keyboard shortcuts").wait_for(timeout=5000)
+    assert dialog.locator('input[name="key_flatten"]').input_value() == "f"
+    shoot(page, "desk-shortcuts")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden", timeout=5000)
