@@ -51,7 +51,9 @@ def test_the_group_trips_live_blocks_and_reset_reopens(
     assert remote.status == "canceled"
     assert "Tripped on the exchange" in panel.inner_text()
     # The orders the exchange canceled show canceled on the same page, without a reload.
-    page.locator(f"#order-{order.pk} .badge").filter(has_text="canceled").wait_for(timeout=5000)
+    page.locator(f"#order-{order.pk} .badge").filter(has_text="canceled").wait_for(
+        state="attached", timeout=5000
+    )
     if shots := _shots():
         page.set_viewport_size({"width": 1440, "height": 900})
         for scheme in ("light", "dark"):

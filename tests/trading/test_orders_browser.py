@@ -39,7 +39,7 @@ def test_a_stuck_order_warns_can_be_canceled_and_an_old_one_shows_expired(sim, t
     row = page.locator(f"#order-{slow.pk}")
     row.locator(".slow-to-send").filter(has_text="the order worker may be down").wait_for(timeout=10000)
     row.locator("button", has_text="Cancel").click()
-    row.locator(".badge").filter(has_text="canceled").wait_for(timeout=10000)
+    row.locator(".badge").filter(has_text="canceled").wait_for(state="attached", timeout=10000)
     assert Order.objects.get(pk=slow.pk).status == Order.Status.CANCELED
 
     expired = page.locator(f"#order-{old.pk}")
@@ -56,7 +56,9 @@ def test_cancel_all_in_market_updates_the_panel(sim, trader, daphne_server, page
     page.on("dialog", lambda dialog: dialog.accept())
     page.locator("#orders-panel button", has_text="Cancel all in market").click()
     for order in orders:
-        page.locator(f"#order-{order.pk} .badge").filter(has_text="canceled").wait_for(timeout=10000)
+        page.locator(f"#order-{order.pk} .badge").filter(has_text="canceled").wait_for(
+            state="attached", timeout=10000
+        )
     assert set(Order.objects.filter(pk__in=[o.pk for o in orders]).values_list("status", flat=True)) == {
         Order.Status.CANCELED
     }
