@@ -20,7 +20,8 @@ class NothingToFlatten(Exception):
 
 
 def _best(book: dict[str, Any] | None, key: str, pick: Any) -> Decimal | None:
-    prices = [Decimal(str(level["price"])) for level in (book or {}).get(key) or [] if level.get("size")]
+    levels = (book or {}).get(key) or []
+    prices = [Decimal(str(level["price"])) for level in levels if Decimal(str(level.get("size") or 0)) > 0]
     return pick(prices) if prices else None
 
 

@@ -53,8 +53,8 @@ def on_grid(price: Decimal, price_ranges: list[dict[str, str]]) -> bool:
     return False
 
 
-def grid_steps(market: Market) -> str:
-    """The market's price steps in cents, as the limit is entered: "1¢", or "0.1¢, 1¢" for a finer range."""
+def price_steps_cents(market: Market) -> list[Decimal]:
+    """The market's price steps in cents, finest first (1¢ when its ranges name none)."""
     steps = set()
     for r in market.price_ranges or [{"step": "0.01"}]:
         try:
@@ -63,7 +63,12 @@ def grid_steps(market: Market) -> str:
             continue
         if step > 0:
             steps.add(step * 100)
-    return ", ".join(f"{s.normalize():f}¢" for s in sorted(steps)) or "1¢"
+    return sorted(steps) or [Decimal(1)]
+
+
+def grid_steps(market: Market) -> str:
+    """The market's price steps in cents, as the limit is entered: "1¢", or "0.1¢, 1¢" for a finer range."""
+    return ", ".join(f"{s.normalize():f}¢" for s in price_steps_cents(market))
 
 
 class OrderTicketForm(forms.Form):

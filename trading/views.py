@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +24,7 @@ from markets.models import Market
 from trading import hotkeys, lifecycle, order_groups, queue_positions, services
 from trading.balance import balance_key, get_balance, parse_cached
 from trading.flatten import NothingToFlatten, flatten_order
-from trading.forms import AmendForm, OrderTicketForm
+from trading.forms import AmendForm, OrderTicketForm, price_steps_cents
 from trading.models import Fill, KalshiAccount, Order, TradingHalt
 from trading.preview import preview_order
 from trading.tasks import cancel_all_for_account, cancel_order, cancel_trader_orders
@@ -118,12 +120,22 @@ def ticket_context(
     }
 
 
+# The Open view also carries the orders that finished this recently, as hidden rows (CSS hides a finished row
+# there): a panel re-rendered just after a push finished an order still holds its row, so the order's last
+# state never vanishes from the page between a push and a re-render.
+RECENTLY_FINISHED = timedelta(minutes=10)
+
+
 def my_orders(user: Any, ticker: str | None, show: str = "open") -> list[Order]:
-    """The trader's orders for a panel: the open ones (all of them), or the latest 50 of any state."""
+    """The trader's orders for a panel: the open ones (all of them, with the recently finished), or the latest 50
+    of any state."""
     orders = Order.objects.for_user(user)
     if ticker:
         orders = orders.filter(ticker=ticker)
-    return list(orders.open()[:500] if show == "open" else orders[:50])
+    if show == "open":
+        recent = timezone.now() - RECENTLY_FINISHED
+        return list(orders.filter(Q(status__in=Order.OPEN_STATUSES) | Q(updated_at__gte=recent))[:500])
+    return list(orders[:50])
 
 
 def market_page_panel(request: TraderRequest, market: Market) -> dict[str, Any]:
@@ -162,14 +174,7 @@ def _default_price(market: Market, quote: dict[str, Any] | None) -> Any:
 
 def _tick_cents(market: Market) -> str:
     """The finest price step of the market in cents (the ticket's ▲/▼ and +/- keys move by it)."""
-    steps = []
-    for r in market.price_ranges or []:
-        try:
-            steps.append(Decimal(str(r.get("step"))) * 100)
-        except (ArithmeticError, ValueError, TypeError):
-            continue
-    positive = [s for s in steps if s > 0]
-    return f"{min(positive).normalize():f}" if positive else "1"
+    return f"{price_steps_cents(market)[0].normalize():f}"
 
 
 def _checks(request: TraderRequest, market: Market, state: LiveState) -> dict[str, Any]:

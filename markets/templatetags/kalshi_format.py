@@ -26,13 +26,8 @@ def to_decimal(value: object) -> Decimal | None:
 @register.filter
 def cents(value: object) -> str:
     """A dollar price as cents: Decimal("0.42") → "42¢", Decimal("0.042") → "4.2¢"; None → "—"."""
-    price = to_decimal(value)
-    if price is None:
-        return "—"
-    c = (price * 100).normalize()
-    if c == c.to_integral_value():
-        return f"{int(c)}¢"
-    return f"{c:f}".rstrip("0").rstrip(".") + "¢"
+    number = cents_value(value)
+    return f"{number}¢" if number else "—"
 
 
 @register.filter
@@ -42,7 +37,7 @@ def cents_value(value: object) -> str:
     if price is None:
         return ""
     c = (price * 100).normalize()
-    return f"{c:f}"
+    return str(int(c)) if c == c.to_integral_value() else f"{c:f}"
 
 
 @register.filter

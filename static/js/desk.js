@@ -120,7 +120,9 @@
   /* Your resting orders on their ladder levels, from the "My orders" rows (live or polled, the same rows). */
   function markOwnOrders() {
     var ladder = $(".ladder");
-    if (!ladder) return;
+    // not while an order is being dragged: redrawing would remove the dragged marker and end the drag (the
+    // queue-position poll and the book's pushes settle every few seconds); dragend redraws
+    if (!ladder || dragging) return;
     $all("td.own", ladder).forEach(function (td) { td.textContent = ""; });
     $all("#open-orders-body tr.order.is-open").forEach(function (row) {
       var level = $('tr.level[data-side="' + orderSide(row) + '"][data-cents="' + row.dataset.yesCents + '"]', ladder);
@@ -163,6 +165,7 @@
   document.addEventListener("dragend", function () {
     dragging = null;
     $all(".ladder tr.drop-target").forEach(function (r) { r.classList.remove("drop-target"); });
+    markOwnOrders();
   });
   document.addEventListener("drop", function (ev) {
     var level = dragging && ev.target instanceof Element && ev.target.closest(".ladder tr.level");
@@ -184,19 +187,8 @@
   }
 
   // ---- keyboard shortcuts -------------------------------------------------------------------------------
-  var DEFAULT_KEYS = {
-    help: "?", search: "/", next: "j", prev: "k", open: "o",
-    buy_bid: "b", buy_ask: "B", sell_ask: "s", sell_bid: "S", mid: "m",
-    tick_up: "+", tick_down: "-", send: "Enter", cancel_last: "x", cancel_all: "X", flatten: "f",
-    size_1: "1", size_2: "2", size_3: "3", size_4: "4", size_5: "5",
-  };
-
-  function bindings() {
-    var own = settings().keys || {};
-    var keys = {};
-    Object.keys(DEFAULT_KEYS).forEach(function (action) { keys[action] = own[action] || DEFAULT_KEYS[action]; });
-    return keys;
-  }
+  // the trader's keys, every action filled in by the server (trading/hotkeys.py: their own, else the default)
+  function bindings() { return settings().keys || {}; }
 
   function typing(target) {
     if (!(target instanceof Element)) return false;

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import browser_login, open_cent_market, wait_until
 from tests.web.test_ops_csp_browser import shoot
 from trading.models import Order
 from trading.services import position
@@ -21,25 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def open_desk(page: Any, server: str, ticker: str) -> None:
     page.set_viewport_size({"width": 1440, "height": 900})
-    page.goto(f"{server}/login/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "correct-horse-battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
+    browser_login(page, server)
     page.goto(f"{server}/markets/{ticker}/")
     page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
     page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=30000)
     page.locator(".ladder tr.bid.level").first.wait_for(timeout=30000)
-
-
-def a_market(sim: Any) -> str:
-    return sim.call(
-        lambda: next(
-            t
-            for t, m in sim.exchange.markets.items()
-            if m.status == "active" and m.price_level_structure == "linear_cent"
-        )
-    )
 
 
 def in_viewport(page: Any, selector: str) -> bool:
@@ -54,20 +41,10 @@ def in_viewport(page: Any, selector: str) -> bool:
     )
 
 
-def wait_until(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
     sim, trader, feed_process, daphne_server, celery_worker, page
 ):
-    ticker = a_market(sim)
+    ticker = open_cent_market(sim)
     open_desk(page, daphne_server, ticker)
     for size in ({"width": 1440, "height": 900}, {"width": 1280, "height": 720}):
         page.set_viewport_size(size)
@@ -88,15 +65,16 @@ def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
     assert page.evaluate("document.activeElement.matches('#ticket button[type=submit]')")
     page.keyboard.press("Enter")
     order = wait_until(
-        lambda: Order.objects.filter(user__username="alice", ticker=ticker, status="resting").first()
+        lambda: Order.objects.filter(user__username="alice", ticker=ticker, status="resting").first(),
+        timeout=30,
     )
     assert (order.action, order.outcome, order.count, order.yes_price) == ("buy", "yes", D(7), D(cents) / 100)
     # the ticket kept the trader's choices for the next order (size, side), with a new token
     page.locator("#ticket .placed").wait_for(timeout=10000)
     assert page.input_value("#ticket input[name=count]") == "7"
     assert page.is_checked("#ticket-action-buy")
-    # the order shows on its level of the ladder
-    marker = page.locator(f'.ladder tr.bid.level[data-cents="{cents}"] .own-order')
+    # the order shows on its level of the ladder, draggable once its row says it rests (amendable)
+    marker = page.locator(f'.ladder tr.bid.level[data-cents="{cents}"] .own-order[draggable="true"]')
     marker.wait_for(timeout=15000)
     shoot(page, "desk-own-order")
 
@@ -114,7 +92,8 @@ def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
                 ]
             )
             == [D(lower_cents) / 100]
-        )
+        ),
+        timeout=30,
     )
     page.locator(f'.ladder tr.bid.level[data-cents="{lower_cents}"] .own-order').wait_for(timeout=15000)
 
@@ -125,7 +104,7 @@ def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
     assert Order.objects.filter(pk=order.pk, cancel_requested=False).exists()
     page.locator("h1").click()  # focus out of the field
     page.keyboard.press("Shift+X")
-    wait_until(lambda: Order.objects.filter(pk=order.pk, status="canceled").exists())
+    wait_until(lambda: Order.objects.filter(pk=order.pk, status="canceled").exists(), timeout=30)
     assert not sim.call(
         lambda: [o for o in sim.exchange.account(trader.sim_user_id).orders.values() if o.is_resting]
     )
@@ -134,7 +113,7 @@ def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
 def test_flatten_closes_the_position_and_the_overlay_lists_the_shortcuts(
     sim, trader, feed_process, daphne_server, celery_worker, page
 ):
-    ticker = a_market(sim)
+    ticker = open_cent_market(sim)
     open_desk(page, daphne_server, ticker)
     # Shift+B loads a buy of YES at the best ask; Enter sends it: it crosses and fills.
     page.fill("#ticket input[name=count]", "3")
