@@ -118,13 +118,23 @@
   }
 
   /* Your resting orders on their ladder levels, from the "My orders" rows (live or polled, the same rows). */
+  var drawnLadder = null, drawnSignature = null;
   function markOwnOrders() {
     var ladder = $(".ladder");
     // not while an order is being dragged: redrawing would remove the dragged marker and end the drag (the
     // queue-position poll and the book's pushes settle every few seconds); dragend redraws
     if (!ladder || dragging) return;
+    // Redraw only when the orders or the ladder changed: a redraw between a press on a marker and the move that
+    // starts its drag would take the pressed marker away (every swap on the page settles here).
+    var rows = $all("#open-orders-body tr.order.is-open");
+    var signature = rows.map(function (r) {
+      return [r.dataset.order, r.dataset.yesCents, r.dataset.left, r.dataset.amendable, r.dataset.cancelable].join(":");
+    }).join(",");
+    if (ladder === drawnLadder && signature === drawnSignature) return;
+    drawnLadder = ladder;
+    drawnSignature = signature;
     $all("td.own", ladder).forEach(function (td) { td.textContent = ""; });
-    $all("#open-orders-body tr.order.is-open").forEach(function (row) {
+    rows.forEach(function (row) {
       var level = $('tr.level[data-side="' + orderSide(row) + '"][data-cents="' + row.dataset.yesCents + '"]', ladder);
       if (!level) return;
       var tag = document.createElement("span");
@@ -165,6 +175,7 @@
   document.addEventListener("dragend", function () {
     dragging = null;
     $all(".ladder tr.drop-target").forEach(function (r) { r.classList.remove("drop-target"); });
+    drawnSignature = null; // what changed during the drag is drawn now
     markOwnOrders();
   });
   document.addEventListener("drop", function (ev) {
@@ -307,6 +318,21 @@
     var incoming = ev.detail.fragment && ev.detail.fragment.querySelector ? ev.detail.fragment.querySelector("tr.order") : null;
     if (!incoming && ev.detail.fragment instanceof Element && ev.detail.fragment.matches("tr.order")) incoming = ev.detail.fragment;
     if (incoming && incoming.getAttribute("data-amendable") === "true") ev.detail.shouldSwap = false;
+  });
+
+  /* The same when the whole orders panel is re-rendered (a new order, a poll): the open amend form is put back
+     in place of its order's new row, if that order can still be amended. */
+  var openAmends = [];
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var target = ev.detail && ev.detail.target;
+    openAmends = target && target.id === "orders-panel" ? $all("tr.amend-row", target) : [];
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    openAmends.forEach(function (form) {
+      var row = document.getElementById(form.id);
+      if (row && row !== form && row.getAttribute("data-amendable") === "true") row.replaceWith(form);
+    });
+    openAmends = [];
   });
 
   function refresh() { markOwnOrders(); }

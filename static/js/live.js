@@ -31,6 +31,24 @@
     box.appendChild(el);
     setTimeout(function () { el.remove(); }, 5000);
   }
+  // A response whose target was replaced while it was in flight (a panel re-rendered under an order row the
+  // trader had just clicked) goes to the element that now has the target's id, not into the detached node.
+  // htmx fires its swap event on the target, and a target that left the page with the old panel passes it to
+  // no document listener: the listener goes on each request's target itself.
+  function retargetDetached(evt) {
+    var target = evt.detail && evt.detail.target;
+    if (target instanceof Element && !target.isConnected && target.id) {
+      var now = document.getElementById(target.id);
+      if (now) evt.detail.target = now;
+    }
+  }
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (!(target instanceof Element) || !target.id || target.kwRetargets) return;
+    target.kwRetargets = true;
+    target.addEventListener("htmx:beforeSwap", retargetDetached);
+  });
+
   // Liveness and flow control: answer the server's ping comments as soon as they are read (each answer tells
   // the server that everything before the ping was read, and it stops sending market data to a page that lags
   // a window behind; it closes sockets that stop answering), and keep them out of htmx.

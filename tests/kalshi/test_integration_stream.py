@@ -176,14 +176,14 @@ async def test_a_skipped_seq_is_reported_and_the_book_is_resnapshotted(sim, acco
 async def test_a_quiet_subscription_on_a_live_connection_is_not_reconnected(sim, account, tickers) -> None:
     """No data for longer than the silence timeout, with the server's pings arriving: quiet markets, not a
     dead feed (issue #12.6: reconnecting every 30-60 s on a quiet exchange paused every ticket)."""
-    # Pings every 0.3 s against a 2 s timeout: a watchdog that ignored pings would reconnect twice in the 4.5 s
-    # of silence; with 1 s a loaded CI machine once delayed one ping past the timeout.
-    async with make_stream(sim, account, silence_timeout=2.0) as stream:
+    # Pings every 0.3 s against a 3 s timeout: a watchdog that ignored pings would reconnect twice in the 6.5 s
+    # of silence; with 1 s, then 2 s, loaded CI machines delayed a ping past the timeout.
+    async with make_stream(sim, account, silence_timeout=3.0) as stream:
         handle = await stream.subscribe("orderbook_delta", tickers)
         assert handle.watchdog
         await wait_until(lambda: all(t in stream.books and not stream.books[t].stale for t in tickers))
         sim.faults.silence(True)
-        await asyncio.sleep(4.5)
+        await asyncio.sleep(6.5)
         assert stream.reconnect_count == 0 and stream.connected
         assert all(not stream.books[t].stale for t in tickers)
 

@@ -422,7 +422,7 @@ class Checker:
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-BODILESS = frozenset({204, 304})  # statuses HTTP sends without a body
+BODILESS = frozenset({204, 304})  # statuses HTTP sends without a body (and any response of Content-Length: 0)
 
 
 class ConformanceApp:
@@ -445,13 +445,17 @@ class ConformanceApp:
         async def checked(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
-                if message["status"] in BODILESS:
-                    # the server may finish a 204 on its start line, before the (empty) body message
+                state["bodiless"] = message["status"] in BODILESS or (b"content-length", b"0") in [
+                    (k.lower(), v) for k, v in message.get("headers") or []
+                ]
+                if state["bodiless"]:
+                    # a response without a body (204, or Content-Length: 0) may be finished by the server on its
+                    # start line, before the (empty) body message
                     # reaches this wrapper; check it now so the client never sees it unchecked
                     self.checker.check_response(
                         scope["method"].upper(), scope["path"], message["status"], b""
                     )
-            elif message["type"] == "http.response.body" and state["status"] not in BODILESS:
+            elif message["type"] == "http.response.body" and not state.get("bodiless"):
                 state["body"].append(message.get("body", b""))
                 if not message.get("more_body", False):
                     self.checker.check_response(

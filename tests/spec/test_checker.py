@@ -147,6 +147,25 @@ def test_a_204_is_checked_before_its_start_line_leaves_the_wrapper() -> None:
     assert checker.violations == [] and checker.responses_checked == 1
 
 
+def test_an_empty_200_is_checked_before_its_start_line_leaves_the_wrapper() -> None:
+    """The same for a 200 with Content-Length: 0 (UpdateSubaccountNetting: CI saw it unchecked)."""
+    checker = Checker()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"Content-Length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    seen_when_sent: list[bool] = []
+
+    async def collect(message: Any) -> None:
+        seen_when_sent.append(("UpdateSubaccountNetting", 200) in checker.operations_seen)
+
+    scope = {"type": "http", "method": "PUT", "path": API + "/portfolio/subaccounts/netting"}
+    asyncio.run(ConformanceApp(app, checker)(scope, None, collect))
+    assert seen_when_sent == [True, True]
+    assert checker.responses_checked == 1
+
+
 def test_the_fast_and_the_reference_validators_agree(spec_sim: SpecSim) -> None:
     """The Rust validator decides; the OpenAPI 3.0 one explains. Spoil each field of real bodies (null, a
     number, a string, removed) and both must give the same verdict (``nullable`` read the same way)."""

@@ -6,6 +6,7 @@ dark) go to KALSHIWEB_SHOTS_DIR when it is set."""
 
 from __future__ import annotations
 
+import re
 import time
 from decimal import Decimal as D
 from typing import Any
@@ -96,6 +97,38 @@ def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
         timeout=30,
     )
     page.locator(f'.ladder tr.bid.level[data-cents="{lower_cents}"] .own-order').wait_for(timeout=15000)
+
+    # An amend form being filled in survives the orders panel re-rendering (a new order, a poll, a resync).
+    page.locator(f"#order-{order.pk} button.amend").click()
+    form = page.locator(f"#order-{order.pk} form.amend-form")
+    form.wait_for(timeout=10000)
+    form.locator("input[name=count]").fill("9")
+    with page.expect_response(lambda r: "/orders/market/" in r.url and "/orders/?show=" in r.url):
+        page.evaluate("htmx.trigger(document.body, 'kw:orders-changed')")
+    page.wait_for_timeout(300)  # the swap settles
+    assert form.locator("input[name=count]").input_value() == "9"
+    form.locator("button", has_text="Back").click()
+    page.locator(f"#order-{order.pk} button.amend").wait_for(timeout=10000)
+
+    # The panel re-renders while the Amend request is in flight (held here until the new panel is in): the form
+    # goes into the order's new row, not into the row that left the page.
+    held: list = []
+    amend_url = re.compile(rf"/orders/{order.pk}/amend/$")
+    page.route(amend_url, lambda route: held.append(route))
+    page.locator(f"#order-{order.pk} button.amend").click()
+    for _ in range(100):  # route handlers run while Playwright is waiting, not in a plain sleep
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the Amend request was not sent"
+    with page.expect_response(lambda r: "/orders/market/" in r.url and "/orders/?show=" in r.url):
+        page.evaluate("htmx.trigger(document.body, 'kw:orders-changed')")
+    page.wait_for_timeout(300)  # the new panel settles
+    held[0].continue_()
+    page.locator(f"#order-{order.pk} form.amend-form").wait_for(timeout=10000)
+    page.unroute(amend_url)
+    page.locator(f"#order-{order.pk} form.amend-form button", has_text="Back").click()
+    page.locator(f"#order-{order.pk} button.amend").wait_for(timeout=10000)
 
     # Shift+X (not while typing): every order of the trader in this market is canceled.
     page.focus("#ticket input[name=count]")
