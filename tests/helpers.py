@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,12 @@ def open_cent_market(sim: Any, where: Callable[[str], bool] = lambda ticker: Tru
     )
 
 
+def landed(base: str) -> re.Pattern[str]:
+    """The pages a login lands on: the desk's home sends a trader to the markets, or to the portfolio when they
+    hold a position."""
+    return re.compile(rf"^{re.escape(base)}/(markets|portfolio)/$")
+
+
 def browser_login(
     page: Any, base: str, username: str = "alice", password: str = "correct-horse-battery"
 ) -> None:
@@ -43,7 +50,7 @@ def browser_login(
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(landed(base))
 
 
 class FastArgon2PasswordHasher(Argon2PasswordHasher):

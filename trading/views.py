@@ -432,8 +432,13 @@ def fills_panel(request: TraderRequest, ticker: str | None = None) -> HttpRespon
 @require_GET
 @login_required
 def orders(request: TraderRequest) -> HttpResponse:
-    context = {
+    return render(request, "trading/orders.html", _orders_page(request))
+
+
+def _orders_page(request: TraderRequest) -> dict[str, Any]:
+    return {
         "orders": my_orders(request.user, None, "all"),
+        "open_count": Order.objects.for_user(request.user).open().count(),
         "show": "all",  # the Orders page is the blotter: every state, with the Open filter a click away
         "fills": Fill.objects.filter(user=request.user)[:100],
         "profile": services.trader_profile(request.user),
@@ -443,7 +448,6 @@ def orders(request: TraderRequest) -> HttpResponse:
         "live_tickers": [],
         "live_view": "orders",
     }
-    return render(request, "trading/orders.html", context)
 
 
 @require_POST
@@ -454,15 +458,12 @@ def kill_switch(request: TraderRequest) -> HttpResponse:
     if profile is None or profile.account is None:
         raise Http404("no trading account")
     if request.POST.get("confirm") != "yes":
-        return render(
-            request,
-            "trading/orders.html",
-            {"kill_error": "Tick the confirmation to cancel everything."},
-            status=400,
-        )
-    profile.halted = True
-    profile.halted_reason = f"kill switch at {timezone.localtime():%H:%M:%S}"
-    profile.save(update_fields=["halted", "halted_reason"])
+        context = _orders_page(request) | {"kill_error": "Tick the confirmation to cancel everything."}
+        return render(request, "trading/orders.html", context, status=400)
+    if not profile.halted:  # already halted (by an admin, or earlier): the reason given then stays
+        profile.halted = True
+        profile.halted_reason = f"kill switch at {timezone.localtime():%H:%M:%S}"
+        profile.save(update_fields=["halted", "halted_reason"])
     # Only this trader's orders: the account's cancel-all would cancel every trader's on a shared account.
     _cancel_mine(request, Order.objects.for_user(request.user).open(), "kill switch")
     # And the trader's order group on the exchange: it holds there even if our workers are down.

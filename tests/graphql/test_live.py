@@ -21,6 +21,7 @@ from websockets.sync.client import connect
 from markets import live
 from markets.publish import publish
 from tests.graphql.conftest import tradable_market
+from tests.helpers import landed
 from tests.trading import orderkit as kit
 from tests.trading.test_submission import wait_for
 from trading import clients
@@ -198,7 +199,7 @@ def test_an_api_order_shows_live_in_the_desks_open_orders_panel(
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{daphne_server}/")
+    page.wait_for_url(landed(daphne_server))
     page.goto(f"{daphne_server}/markets/{ticker}/")
     page.locator("#orders-panel").wait_for(timeout=10000)
     # The page's socket is up (a locator: wait_for_function would eval, which the CSP refuses).

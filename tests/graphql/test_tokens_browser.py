@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kalshiweb.models import ApiToken, digest
+from tests.helpers import landed
 from tests.web.test_ops_csp_browser import RECORD_VIOLATIONS, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,7 +21,7 @@ def test_a_trader_makes_and_revokes_a_token_in_the_browser(trader, daphne_server
         page.fill("input[name=username]", "alice")
         page.fill("input[name=password]", "correct-horse-battery")
         page.click("button[type=submit]")
-        page.wait_for_url(f"{daphne_server}/")
+        page.wait_for_url(landed(daphne_server))
         page.click("header a.api-tokens")
         page.wait_for_url(f"{daphne_server}/account/api-tokens/")
         page.fill("input[name=name]", "quote bot")

@@ -46,6 +46,12 @@ def test_it_searches_by_ticker_and_title(client, alice):
     assert "Fed cuts" in body and "NYC high" not in body
 
 
+def test_the_markets_page_has_one_search_box_and_other_pages_the_top_bars(client, alice):
+    make_market("KXFED-26DEC-T4.25")
+    assert client.get("/markets/").content.decode().count('type="search"') == 1
+    assert client.get("/markets/watchlist/").content.decode().count('type="search"') == 1
+
+
 def test_it_filters_markets_closing_within_a_day(client, alice):
     make_market("KXSOON-1", title="Closing soon", close_time=timezone.now() + timedelta(hours=2))
     make_market("KXLATER-1", title="Closing later", close_time=timezone.now() + timedelta(days=5))

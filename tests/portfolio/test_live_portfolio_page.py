@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from portfolio import services
+from tests.helpers import landed
 from trading.clients import client_for, forget_clients
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -105,7 +106,7 @@ def login(page, base: str) -> None:
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(landed(base))
 
 
 def test_a_fill_moves_the_row_and_the_totals_live_then_by_polling(

@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import call_command
 
+from tests.helpers import landed
 from tests.trading.orderkit import counterparty, exchange_orders, fresh_market, hit_bid
 from tests.trading.test_order_groups import resting, with_limit
 from tests.trading.test_submission import cleaned, wait_for
@@ -24,7 +25,7 @@ def login(page, base: str) -> None:
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(landed(base))
 
 
 def test_the_group_trips_live_blocks_and_reset_reopens(

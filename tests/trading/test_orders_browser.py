@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone
 
+from tests.helpers import landed
 from tests.trading.orderkit import fresh_market, make_order
 from tests.trading.test_submission import open_market
 from trading.models import Order
@@ -22,7 +23,7 @@ def login(page, base: str) -> None:
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(landed(base))
 
 
 def aged(order: Order, seconds: float) -> Order:
@@ -36,6 +37,8 @@ def test_a_stuck_order_warns_can_be_canceled_and_an_old_one_shows_expired(sim, t
     old = aged(make_order(trader, account, ticker, price=D("0.03")), 29)  # expires (30 s) while on screen
     login(page, daphne_server)
     page.goto(f"{daphne_server}/orders/")
+    # the Orders page has its socket: Live, not the "Offline" a trader once saw there (issue #16)
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
     row = page.locator(f"#order-{slow.pk}")
     row.locator(".slow-to-send").filter(has_text="the order worker may be down").wait_for(timeout=10000)
     row.locator("button", has_text="Cancel").click()

@@ -292,8 +292,45 @@ def test_the_kill_switch_halts_the_trader_and_cancels_only_her_orders(client, al
 
 
 def test_the_kill_switch_needs_confirmation(client, alice):
-    assert client.post("/orders/kill-switch/", {}).status_code == 400
+    response = client.post("/orders/kill-switch/", {})
+    assert response.status_code == 400
     assert not TraderProfile.objects.get(user=alice).halted
+    # the page that says so is the whole Orders page, not an empty shell
+    assert b"Tick the confirmation" in response.content and b'id="orders-panel"' in response.content
+
+
+def test_a_halted_trader_is_offered_cancel_all_not_halt_again_and_keeps_the_admins_reason(client, alice):
+    profile = TraderProfile.objects.get(user=alice)
+    page = client.get("/orders/").content.decode()
+    assert "Cancel all &amp; halt" in page
+    profile.halted, profile.halted_reason = True, "risk desk: limit breach"
+    profile.save()
+    page = client.get("/orders/").content.decode()
+    assert "Cancel all &amp; halt" not in page and 'class="kill-switch"' not in page  # nothing open to cancel
+    fields = {
+        "account": profile.account,
+        "ticker": TICKER,
+        "outcome": "yes",
+        "action": "buy",
+        "price": D("0.4"),
+    }
+    fields |= {"book_side": "bid", "yes_price": D("0.4"), "count": D("1"), "remaining_count": D("1")}
+    Order.objects.create(user=alice, **fields)
+    page = client.get("/orders/").content.decode()
+    assert "Cancel my 1 open order too" in page and "Cancel all &amp; halt" not in page
+    client.post("/orders/kill-switch/", {"confirm": "yes"})
+    assert TraderProfile.objects.get(user=alice).halted_reason == "risk desk: limit breach"
+
+
+def test_the_staff_halt_sits_apart_from_the_traders_own_kill_switch(client, alice):
+    page = client.get("/orders/").content.decode()
+    assert "Halt trading for everyone" not in page
+    alice.is_staff = True
+    alice.save()
+    page = client.get("/orders/").content.decode()
+    staff = page.index('class="staff-zone"')
+    assert page.index('class="kill-switch"') < page.index('id="orders-panel"') < staff
+    assert page.index("Halt trading for everyone") > staff
 
 
 text = st.one_of(

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from markets.models import Market
 from tests.factories import make_user
+from tests.helpers import landed
 
 pytestmark = [pytest.mark.browser]
 
@@ -33,7 +34,7 @@ def test_a_price_moves_live_then_by_polling_then_live_again(sim, feed_process, d
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{daphne_server}/")
+    page.wait_for_url(landed(daphne_server))
     page.goto(f"{daphne_server}/markets/{ticker}/")
     badge = page.locator("#conn-badge")
     badge.filter(has_text="Live").wait_for(timeout=30000)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import landed
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RECORD_VIOLATIONS = """
@@ -51,7 +53,7 @@ def test_pages_work_under_the_csp_without_violations(sim, trader, feed_process, 
         page.fill("input[name=username]", "alice")
         page.fill("input[name=password]", "correct-horse-battery")
         page.click("button[type=submit]")
-        page.wait_for_url(f"{daphne_server}/")
+        page.wait_for_url(landed(daphne_server))
 
         page.goto(f"{daphne_server}/markets/{ticker}/")
         page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)  # connect-src: the socket

@@ -11,6 +11,7 @@ import redis
 
 from markets.hub import market_channel, sign_frame
 from tests.factories import make_market, make_user
+from tests.helpers import landed
 
 pytestmark = [pytest.mark.browser]
 
@@ -32,7 +33,7 @@ def log_in(page, base: str) -> None:
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(landed(base))
 
 
 def test_a_reading_page_answers_pings_and_stays_live(fast_pings, daphne_server, page):

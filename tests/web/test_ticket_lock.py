@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.helpers import landed
+
 pytestmark = [pytest.mark.browser]
 
 
@@ -32,7 +34,7 @@ def test_the_ticket_locks_when_the_socket_drops_until_a_poll_brings_fresh_data(
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{daphne_server}/")
+    page.wait_for_url(landed(daphne_server))
     page.goto(f"{daphne_server}/markets/{ticker}/")
     page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
     place = page.locator("#ticket button[type=submit]")

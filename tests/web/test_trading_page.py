@@ -10,6 +10,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from tests.helpers import landed
+
 pytestmark = [pytest.mark.browser]
 
 
@@ -27,7 +29,7 @@ def test_a_trader_places_sees_a_fill_and_cancels(
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{daphne_server}/")
+    page.wait_for_url(landed(daphne_server))
     page.goto(f"{daphne_server}/markets/{ticker}/")
     page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
     # The ticket enables itself once the book is current.

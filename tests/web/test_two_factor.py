@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from tests.helpers import landed
 from trading import twofactor
 from trading.models import TOTPDevice
 
@@ -163,7 +164,7 @@ def test_a_trader_turns_it_on_and_logs_in_with_a_code_in_chromium(daphne_server,
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{daphne_server}/")
+    page.wait_for_url(landed(daphne_server))
     page.click("a.who")  # the user name in the top bar leads to the account's two-factor page
     page.wait_for_url(f"{daphne_server}/account/two-factor/")
     assert page.locator(".qr svg").is_visible()
