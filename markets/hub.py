@@ -22,6 +22,7 @@ import weakref
 from collections import defaultdict
 from functools import lru_cache
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -30,8 +31,6 @@ from markets import framesign
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "kw:md:"
-CONTROL_CHANNEL = "kw:control"
 REFUSE_KEY = "kw:ws:refuse_until"
 # daphne only lets an application send 1000 or 3000-4999, so "service restart" / "try again later"
 # are 4012 / 4013 here; static/js/live.js reconnects on them with backoff (htmx's ws extension
@@ -49,8 +48,26 @@ class Listener(Protocol):
     def close_soon(self, code: int) -> None: ...
 
 
+@lru_cache(maxsize=8)
+def _pubsub_prefix(redis_url: str) -> str:
+    """Pub/sub channels are server-wide, not per Redis db (keys are): the db number goes into every channel
+    name, so deployments (or test workers) that share a Redis server on different dbs never hear each other."""
+    path = urlsplit(redis_url).path.strip("/")
+    return f"kw:{path or '0'}:"
+
+
+def channel_prefix() -> str:
+    """The prefix of every market's channel in this deployment."""
+    return f"{_pubsub_prefix(settings.REDIS_URL)}md:"
+
+
 def market_channel(ticker: str) -> str:
-    return f"{CHANNEL_PREFIX}{ticker}"
+    return f"{channel_prefix()}{ticker}"
+
+
+def control_channel() -> str:
+    """Operator commands for every server process of this deployment (manage.py close_sockets)."""
+    return f"{_pubsub_prefix(settings.REDIS_URL)}control"
 
 
 # --- signed frames (see markets.framesign) ---------------------------------------------------------------
@@ -139,7 +156,7 @@ class Hub:
         if self._pubsub is not None:
             return
         self._pubsub = self.redis().pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(CONTROL_CHANNEL)
+        await self._pubsub.subscribe(control_channel())
         self._tasks = [
             asyncio.create_task(self._read_loop(), name="hub-read"),
             asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat"),
@@ -236,10 +253,10 @@ class Hub:
         if channel is None or data is None:
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
-        if name == CONTROL_CHANNEL:
+        if name == control_channel():
             self.control(data)
             return
-        ticker = name.removeprefix(CHANNEL_PREFIX)
+        ticker = name.removeprefix(channel_prefix())
         update = open_frame(ticker, data)
         if update is None:
             return

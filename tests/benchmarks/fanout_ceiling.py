@@ -20,15 +20,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 import websockets
-from fanout_common import frame_key
+from fanout_common import channel_prefix, frame_key
 from websockets.asyncio.server import ServerConnection, serve
 
 from markets import framesign
 
-CHANNEL_PREFIX = "kw:md:"
-
 
 async def amain(host: str, port: int, redis_url: str) -> None:
+    prefix = channel_prefix(redis_url)
     key = frame_key()
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -47,7 +46,7 @@ async def amain(host: str, port: int, redis_url: str) -> None:
             for t in tickers:
                 watchers[t].add(ws)
             if new:
-                await pubsub.subscribe(*(CHANNEL_PREFIX + t for t in new))
+                await pubsub.subscribe(*(prefix + t for t in new))
         try:
             raw = await snapshots.mget([f"kw:frag:{t}" for t in tickers]) if tickers else []
             for ticker, payload in zip(tickers, raw, strict=True):
@@ -67,7 +66,7 @@ async def amain(host: str, port: int, redis_url: str) -> None:
                             del watchers[t]
                             gone.append(t)
                 if gone:
-                    await pubsub.unsubscribe(*(CHANNEL_PREFIX + t for t in gone))
+                    await pubsub.unsubscribe(*(prefix + t for t in gone))
 
     async def read_loop() -> None:
         while True:
@@ -77,7 +76,7 @@ async def amain(host: str, port: int, redis_url: str) -> None:
             message = await pubsub.get_message(timeout=1.0)
             if message is None:
                 continue
-            ticker = message["channel"].decode().removeprefix(CHANNEL_PREFIX)
+            ticker = message["channel"].decode().removeprefix(prefix)
             group = watchers.get(ticker)
             if not group:
                 continue

@@ -13,7 +13,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from markets import framesign
 
-CHANNEL_PREFIX = "kw:md:"  # same as markets.hub.CHANNEL_PREFIX (kept literal: no Django import here)
+
+def channel_prefix(redis_url: str) -> str:
+    """The same as markets.hub.channel_prefix() for that URL (no Django import here): the db goes in the name."""
+    db = redis_url.split("?", 1)[0].rsplit("/", 1)[-1] if redis_url.count("/") >= 3 else ""
+    return f"kw:{db or '0'}:md:"
+
+
 FRAG_PREFIX = "kw:frag:"
 FINAL_SEQ = 999_999_999  # the one last, distinct update per market published after the run
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -19,7 +19,7 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fanout_common import CHANNEL_PREFIX, FINAL_SEQ, frame_key, render_detail, render_row
+from fanout_common import FINAL_SEQ, channel_prefix, frame_key, render_detail, render_row
 
 from markets import framesign
 
@@ -61,12 +61,12 @@ def run(redis_url: str, tickers: list[str], rate: float, duration: float) -> dic
             worst_lag = max(worst_lag, now - due)
         ticker = tickers[i % len(tickers)]
         seqs[ticker] += 1
-        client.publish(CHANNEL_PREFIX + ticker, payload(ticker, seqs[ticker]))
+        client.publish(channel_prefix(redis_url) + ticker, payload(ticker, seqs[ticker]))
         published += 1
         i += 1
     time.sleep(0.25)  # let the last regular updates drain before the final ones
     for ticker in tickers:
-        client.publish(CHANNEL_PREFIX + ticker, payload(ticker, FINAL_SEQ))
+        client.publish(channel_prefix(redis_url) + ticker, payload(ticker, FINAL_SEQ))
     client.close()
     return {
         "published": published,

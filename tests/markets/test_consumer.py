@@ -211,12 +211,36 @@ async def test_it_refuses_invalid_tickers_and_more_markets_than_the_limit(redis_
 
 
 async def test_an_operator_can_close_every_socket_so_browsers_reconnect(redis_client):
-    from markets.hub import CONTROL_CHANNEL
+    from markets.hub import control_channel
 
     communicator = await connect("/ws/markets/?tickers=KXA-1")
-    await redis_client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all"}))
+    await redis_client.publish(control_channel(), json.dumps({"action": "close_all"}))
     output = await communicator.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": 4012}
+
+
+async def test_a_deployment_on_another_redis_db_does_not_close_these_sockets(redis_client):
+    """Pub/sub is not scoped by Redis db: two deployments (or two test workers) on one Redis server, each on its
+    own db, must not hear each other's operator commands or market data (a CI run once saw a socket closed
+    by another worker's `close_sockets`)."""
+    import io
+
+    from asgiref.sync import sync_to_async
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    base, db = settings.REDIS_URL.rsplit("/", 1)
+    other = f"{base}/{(int(db or 0) + 8) % 16}"
+    communicator = await connect("/ws/markets/?tickers=KXA-1")
+    await warm_up(redis_client, communicator, ["KXA-1"])
+
+    def close_on_the_other_deployment() -> None:
+        with override_settings(REDIS_URL=other):
+            call_command("close_sockets", stdout=io.StringIO())
+
+    await sync_to_async(close_on_the_other_deployment)()
+    assert await communicator.receive_nothing(timeout=1.0)
+    await communicator.disconnect()
 
 
 async def test_it_refuses_new_sockets_while_draining(redis_client):

@@ -8,7 +8,7 @@ import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from markets.hub import CONTROL_CHANNEL, REFUSE_KEY
+from markets.hub import REFUSE_KEY, control_channel
 
 
 class Command(BaseCommand):
@@ -26,5 +26,5 @@ class Command(BaseCommand):
             client.set(
                 REFUSE_KEY, str(time.time() + options["refuse_for"]), ex=int(options["refuse_for"]) + 1
             )
-        receivers = client.publish(CONTROL_CHANNEL, json.dumps({"action": "close_all"}))
+        receivers = client.publish(control_channel(), json.dumps({"action": "close_all"}))
         self.stdout.write(f"asked {receivers} server process(es) to close their browser sockets")
