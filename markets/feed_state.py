@@ -99,7 +99,9 @@ class FeedState:
         elif isinstance(message, m.Trade):
             live.last_price = message.yes_price
             live.trades.appendleft(
-                trade_row(message.yes_price, message.count, message.taker_outcome_side, message.ts)
+                trade_row(
+                    message.yes_price, message.count, message.taker_outcome_side, message.ts, message.trade_id
+                )
             )
         else:
             return

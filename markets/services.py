@@ -9,6 +9,7 @@ import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -22,8 +23,8 @@ from django.utils.safestring import SafeString
 
 from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi.errors import KalshiError, NotFound
-from markets import discovery, live, tape
-from markets.models import Market, Series, Watch
+from markets import discovery, extensions, live, tape
+from markets.models import Event, Market, Series, Watch
 
 SORTS = {
     "volume": F("volume").desc(),
@@ -68,9 +69,30 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
         price = c.price.close
         if price is None and c.yes_bid.close is not None and c.yes_ask.close is not None:
             price = (c.yes_bid.close + c.yes_ask.close) / 2
-        if price is not None:
-            points.append({"t": c.end_period.timestamp(), "price": price})
+        if price is None:
+            continue
+        traded = c.price.close is not None
+        # The candle, in cents, opening at the period's start (what a candlestick chart puts on its time axis);
+        # a period without trades is a flat candle at the mid, with no volume.
+        o, h, lo = (c.price.open, c.price.high, c.price.low) if traded else (price, price, price)
+        points.append(
+            {
+                "t": c.end_period.timestamp(),
+                "price": price,
+                "time": c.end_period_ts - period * 60,
+                "open": _cents_text(o if o is not None else price),
+                "high": _cents_text(h if h is not None else price),
+                "low": _cents_text(lo if lo is not None else price),
+                "close": _cents_text(price),
+                "volume": str(c.volume.normalize()) if traded else "0",
+            }
+        )
     return points, None
+
+
+def _cents_text(dollars: Decimal) -> str:
+    """A price in cents as text for the chart's JSON (Decimal throughout; the browser parses it)."""
+    return format((dollars * 100).normalize(), "f")
 
 
 def recent_trades(ticker: str) -> list[dict[str, str]]:
@@ -91,7 +113,9 @@ def recent_trades(ticker: str) -> list[dict[str, str]]:
         trades = run_blocking(fetch)
     except (KalshiError, OSError):
         return []
-    rows = [tape.trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time) for t in trades]
+    rows = [
+        tape.trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time, t.trade_id) for t in trades
+    ]
     live.store_json(f"kw:rest-trades:{ticker}", rows, ttl=15)
     return rows
 
@@ -268,6 +292,60 @@ def market_page(
         "watched": watched_tickers(user),
         "live_tickers": [market.ticker],
         "live_view": "detail",
+    }
+
+
+@dataclass(frozen=True)
+class EventSums:
+    """For a mutually exclusive event (exactly one market resolves YES): buying YES on every outcome at the asks
+    costs `asks` and pays $1.00; selling YES on every outcome (buying every NO) at the bids takes in `bids` and
+    pays $1.00. Below / above $1.00 the book offers that sum riskless, before fees."""
+
+    asks: Decimal | None  # None: some outcome has no ask (the set cannot be bought)
+    bids: Decimal | None
+
+    @property
+    def buy_all_edge(self) -> Decimal | None:
+        return None if self.asks is None else Decimal(1) - self.asks
+
+    @property
+    def sell_all_edge(self) -> Decimal | None:
+        return None if self.bids is None else self.bids - Decimal(1)
+
+    @property
+    def riskless(self) -> bool:
+        return any(e is not None and e > 0 for e in (self.buy_all_edge, self.sell_all_edge))
+
+
+def event_sums(markets: list[Market]) -> EventSums:
+    def total(prices: list[Decimal | None]) -> Decimal | None:
+        known = [p for p in prices if p is not None]
+        return sum(known, Decimal(0)) if markets and len(known) == len(prices) else None
+
+    return EventSums(asks=total([m.yes_ask for m in markets]), bids=total([m.yes_bid for m in markets]))
+
+
+def event_page(user: Any, event: Event) -> dict[str, Any]:
+    """All markets of an event side by side, live, with the trader's position in each and, for a mutually
+    exclusive event, the sums of YES asks and bids against $1.00."""
+    markets = list(event.markets.filter(status__in=Market.OPEN_STATUSES).order_by("ticker"))
+    if not markets:
+        markets = list(event.markets.order_by("ticker"))
+    quotes = live.get_quotes([m.ticker for m in markets])
+    for market in markets:
+        live.overlay_quote(market, quotes.get(market.ticker))
+    markets.sort(key=lambda m: (-(m.last_price if m.last_price is not None else Decimal(-1)), m.ticker))
+    held = extensions.positions_of(user, [m.ticker for m in markets])
+    rows = prepare_rows(markets)
+    for row, market in zip(rows, markets, strict=True):
+        row["outcome"] = market.yes_sub_title or market.display_title
+        row["held"] = held.get(market.ticker)
+    return {
+        "event": event,
+        "markets": rows,
+        "sums": event_sums(markets) if event.mutually_exclusive else None,
+        "watched": watched_tickers(user),
+        "live_tickers": [m.ticker for m in markets],
     }
 
 

@@ -9,10 +9,13 @@ from decimal import Decimal
 from django.utils import timezone
 
 
-def trade_row(price: Decimal, count: Decimal, side: str, at: datetime) -> dict[str, str]:
+def trade_row(price: Decimal, count: Decimal, side: str, at: datetime, trade_id: str = "") -> dict[str, str]:
+    """`ts` (epoch seconds) and `id` let the page's chart add the trade to its live candle once."""
     return {
         "price": str(price),
         "count": str(count),
         "side": side,
         "time": timezone.localtime(at).strftime("%H:%M:%S"),
+        "ts": f"{at.timestamp():.3f}",
+        "id": trade_id,
     }

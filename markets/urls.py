@@ -10,6 +10,7 @@ urlpatterns = [
     path("watchlist/", views.watchlist, name="watchlist"),
     path("feed-status/", views.feed_status, name="feed_status"),
     path("exchange-status/", views.exchange_status, name="exchange_status"),
+    path("events/<str:event_ticker>/", views.event_detail, name="event"),
     path("<str:ticker>/", views.market_detail, name="detail"),
     path("<str:ticker>/row/", views.market_row, name="row"),
     path("<str:ticker>/live-game/", views.live_game, name="live_game"),  # issue #15 item 8

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kalshiweb.http import TraderRequest
 from markets import discovery, extensions, live, services
-from markets.models import Market
+from markets.models import Event, Market
 
 
 @require_GET
@@ -57,6 +57,13 @@ def market_row(request: TraderRequest, ticker: str) -> HttpResponse:
     market = get_object_or_404(Market, ticker=ticker)
     live.overlay_quote(market, live.get_quote(ticker))
     return render(request, "markets/_fragments.html#row-quote", {"market": market})
+
+
+@require_GET
+@login_required
+def event_detail(request: TraderRequest, event_ticker: str) -> HttpResponse:
+    event = get_object_or_404(Event, event_ticker=event_ticker)
+    return render(request, "markets/event_detail.html", services.event_page(request.user, event))
 
 
 @require_GET

@@ -11,8 +11,10 @@ class TradingConfig(AppConfig):
         from markets import extensions
         from trading.brackets_runner import BracketRunner
         from trading.private_feed import AccountStreams
+        from trading.services import positions
         from trading.views import market_page_panel
 
         extensions.add_market_page_panel("trading", market_page_panel)
+        extensions.set_positions_provider(positions)
         extensions.add_feed_leader_task("private-streams", lambda: AccountStreams().run)
         extensions.add_feed_leader_task("brackets", lambda: BracketRunner().run)

@@ -112,6 +112,19 @@ def position(account: KalshiAccount, ticker: str, user: Any = None) -> Decimal:
     return total or Decimal("0")
 
 
+def positions(user: Any, tickers: list[str]) -> dict[str, Decimal]:
+    """The trader's own net YES contracts (negative: NO) per market among `tickers`, markets held only."""
+    profile = trader_profile(user) if getattr(user, "is_authenticated", False) else None
+    if profile is None or profile.account is None:
+        return {}
+    rows = (
+        Fill.objects.filter(account=profile.account, user_id=user.pk, ticker__in=tickers)
+        .values("ticker")
+        .annotate(net=Sum(Case(When(book_side="bid", then=F("count")), default=-F("count"))))
+    )
+    return {r["ticker"]: r["net"] for r in rows if r["net"]}
+
+
 def place_order(user: Any, cleaned: dict[str, Any], market_ticker: str) -> Order:
     """Create the order row (status NEW, shown at once as "sending…") and queue its submission after commit.
 

@@ -31,11 +31,13 @@ def trade(ts: datetime) -> m.Trade:
 
 def test_a_row_is_in_the_project_time_zone(settings):
     settings.TIME_ZONE = "America/New_York"
-    assert trade_row(D("0.43"), D("5"), "yes", AT) == {
+    assert trade_row(D("0.43"), D("5"), "yes", AT, "t1") == {
         "price": "0.43",
         "count": "5",
         "side": "yes",
         "time": "11:04:05",
+        "ts": f"{AT.timestamp():.3f}",  # for the chart's live candle (epoch seconds, any time zone)
+        "id": "t1",
     }
 
 
@@ -45,6 +47,7 @@ def test_the_feeds_trades_are_in_the_project_time_zone(settings):
     state.watch("KXA-1")
     state.apply(trade(AT))
     assert state.markets["KXA-1"].trades[0]["time"] == "11:04:05"
+    assert state.markets["KXA-1"].trades[0]["id"] == "t1"  # the chart counts each trade once
 
 
 def test_in_utc_the_time_is_the_exchanges(settings):

@@ -169,6 +169,18 @@ def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(
     body = client.get(f"/markets/{ticker}/", {"period": "1"}).content.decode()
     assert 'class="chart price-chart"' in body
     assert "Price history unavailable" not in body
+    # the candles the chart script draws: each opens a minute before the exchange's period end, in cents,
+    # with high >= open, close >= low, and no volume when nothing traded
+    from markets.models import Market
+    from markets.services import price_history
+
+    candles, error = price_history(Market.objects.get(ticker=ticker), 1)
+    assert error is None and candles
+    for c in candles:
+        assert c["time"] == int(c["t"]) - 60
+        o, h, lo, close = (Decimal(c[k]) for k in ("open", "high", "low", "close"))
+        assert lo <= min(o, close) <= max(o, close) <= h and close == c["price"] * 100
+        assert Decimal(c["volume"]) >= 0
 
 
 def test_the_price_chart_says_when_the_exchange_is_unreachable(client, alice, settings):
@@ -186,7 +198,22 @@ def test_the_full_page_defers_the_chart_so_the_first_paint_never_waits_for_the_e
     settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
     make_market("KXFED-26DEC-T4.25")
     body = client.get("/markets/KXFED-26DEC-T4.25/").content.decode()
-    assert "Loading price history" in body and 'hx-trigger="load, every 60s"' in body
+    assert "Loading price history" in body and 'hx-trigger="load"' in body
+
+
+def test_the_chart_partial_carries_candles_for_the_script_and_the_svg_fallback(client, alice, monkeypatch):
+    from markets import services
+
+    make_market("KXFED-26DEC-T4.25")
+    candle = {"t": 1796464800.0, "price": Decimal("0.24"), "time": 1796461200}
+    candle |= {"open": "25", "high": "27", "low": "23", "close": "24", "volume": "116"}
+    later = dict(candle, t=1796468400.0, time=1796464800, close="29", price=Decimal("0.29"))
+    monkeypatch.setattr(services, "price_history", lambda market, period: ([candle, later], None))
+    body = client.get("/markets/KXFED-26DEC-T4.25/?partial=market-chart&period=60").content.decode()
+    assert '<div class="candles" data-period="60"' in body
+    assert '"open": "25", "high": "27", "low": "23", "close": "24", "volume": "116"' in body  # json_script
+    assert '<div class="chart-fallback"><svg class="chart price-chart"' in body
+    assert 'hx-trigger="kw:poll30 from:body"' in body  # live trades move it; no 60 s refetch while live
 
 
 def test_the_book_partial_draws_the_ladder_and_depth_chart(client, alice):
@@ -321,3 +348,59 @@ def test_bulk_row_values_equal_what_the_partials_compute_from_a_market():
             from_row = render_to_string(f"markets/_fragments.html#{partial}", {**ctx, "market": row})
             assert from_row == from_market
         assert "<i>" not in from_row
+
+
+def test_the_event_page_lists_its_markets_with_sums_against_a_dollar_and_my_position(client, alice):
+    from django.utils import timezone
+
+    from markets.models import Event
+    from trading.models import Fill, KalshiAccount, TraderProfile
+
+    # Three outcomes of one mutually exclusive event: asks sum to 97¢ (a riskless 3¢ per set), bids to 88¢.
+    for ticker, bid, ask, last in (
+        ("A", "0.30", "0.32", "0.31"),
+        ("B", "0.50", "0.55", "0.52"),
+        ("C", "0.08", "0.10", "0.09"),
+    ):
+        make_market(
+            f"KXELEC-26NOV-{ticker}",
+            yes_sub_title=f"Candidate {ticker}",
+            yes_bid=Decimal(bid),
+            yes_ask=Decimal(ask),
+            last_price=Decimal(last),
+        )
+    make_market("KXOTHER-26NOV-X", title="Another event")
+    Event.objects.filter(event_ticker="KXELEC-26NOV").update(mutually_exclusive=True, title="Who wins?")
+    account = KalshiAccount.objects.create(name="acct-a", api_key_id="key-a")
+    TraderProfile.objects.create(user=alice, account=account)
+    fill = {
+        "account": account,
+        "user": alice,
+        "exchange_order_id": "o",
+        "outcome_side": "no",
+        "action": "buy",
+    }
+    fill |= {
+        "book_side": "ask",
+        "yes_price": Decimal("0.52"),
+        "fee": Decimal("0.01"),
+        "created_time": timezone.now(),
+    }
+    Fill.objects.create(fill_id="f", ticker="KXELEC-26NOV-B", count=Decimal("4"), **fill)
+
+    body = client.get("/markets/events/KXELEC-26NOV/").content.decode()
+    assert "Who wins?" in body and "Another event" not in body
+    # ordered by last price, each a link to its ladder
+    assert body.index("Candidate B") < body.index("Candidate A") < body.index("Candidate C")
+    assert 'href="/markets/KXELEC-26NOV-A/"' in body
+    assert '<strong class="num" data-sum="asks">$0.97</strong>' in body
+    assert "riskless 3¢ per set before fees" in body and 'class="event-sums riskless"' in body
+    assert '<strong class="num" data-sum="bids">$0.88</strong>' in body and "no edge: owes $1.00" in body
+    assert '<span class="no">4 NO</span>' in body  # alice's own position, in B only
+    assert body.count('class="muted">—</span>') == 2
+
+    # the market page links to its event; an event that is not mutually exclusive shows no sums
+    assert 'href="/markets/events/KXELEC-26NOV/"' in client.get("/markets/KXELEC-26NOV-A/").content.decode()
+    Event.objects.filter(event_ticker="KXELEC-26NOV").update(mutually_exclusive=False)
+    assert 'id="event-sums"' not in client.get("/markets/events/KXELEC-26NOV/").content.decode()
+    assert client.get("/markets/events/KXNOPE/").status_code == 404

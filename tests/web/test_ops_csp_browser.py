@@ -28,6 +28,7 @@ def shoot(page, name: str) -> None:
     Path(folder).mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
+        page.wait_for_timeout(150)  # scripts that follow the scheme (the chart) redraw
         page.screenshot(path=str(Path(folder) / f"{name}-{scheme}.png"), full_page=False)
     page.emulate_media(color_scheme="light")
 

@@ -73,7 +73,7 @@ def csp_directives(header: str) -> dict[str, list[str]]:
 def test_every_page_has_a_csp_without_inline_or_eval_scripts(client):
     user = make_user("alice")
     client.force_login(user)
-    for url in ("/login/", "/", "/markets/", "/orders/", "/portfolio/"):
+    for url in ("/login/", "/markets/", "/orders/", "/portfolio/", "/markets/watchlist/"):
         response = client.get(url)
         assert response.status_code == 200, url
         directives = csp_directives(response.headers["Content-Security-Policy"])

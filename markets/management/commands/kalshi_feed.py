@@ -82,7 +82,10 @@ class Command(BaseCommand):
                 )
                 client = seeding["client"] = make_client(timeout=5.0, limiter=limiter, max_attempts=1)
             page = await client.get_trades(ticker=ticker, limit=30)
-            return [trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time) for t in page.items]
+            return [
+                trade_row(t.yes_price, t.count, t.taker_outcome_side, t.created_time, t.trade_id)
+                for t in page.items
+            ]
 
         feed = Feed(
             redis_url=settings.REDIS_URL,

@@ -1,0 +1,30 @@
+/* The theme switch: "auto" follows the system's light/dark setting; "light" and "dark" are the trader's pick,
+   kept in this browser (localStorage) and applied before the first paint (this script is not deferred). */
+(function () {
+  "use strict";
+  var KEY = "kw-theme", ORDER = ["auto", "dark", "light"];
+  function stored() {
+    try { var v = localStorage.getItem(KEY); return ORDER.indexOf(v) > 0 ? v : "auto"; } catch (e) { return "auto"; }
+  }
+  function apply(theme) {
+    var root = document.documentElement;
+    if (theme === "auto") delete root.dataset.theme; else root.dataset.theme = theme;
+    var button = document.getElementById("theme-switch");
+    if (button) {
+      button.textContent = "Theme: " + theme;
+      button.setAttribute("aria-label", "Theme: " + theme + " (click for " + ORDER[(ORDER.indexOf(theme) + 1) % ORDER.length] + ")");
+    }
+    window.dispatchEvent(new Event("kw:theme"));
+  }
+  apply(stored());
+  document.addEventListener("DOMContentLoaded", function () {
+    apply(stored());
+    var button = document.getElementById("theme-switch");
+    if (!button) return;
+    button.addEventListener("click", function () {
+      var next = ORDER[(ORDER.indexOf(stored()) + 1) % ORDER.length];
+      try { if (next === "auto") localStorage.removeItem(KEY); else localStorage.setItem(KEY, next); } catch (e) { /* private mode */ }
+      apply(next);
+    });
+  });
+})();
