@@ -16,7 +16,7 @@ from django.utils import timezone
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi import models as k
 from kalshiweb.kalshi.errors import NotFound
-from trading import lifecycle, signals
+from trading import alerts, lifecycle, signals
 from trading.models import Fill, KalshiAccount, Order
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,10 @@ def record_fill(account: KalshiAccount, fill: m.Fill | k.PortfolioFill, *, sourc
     except IntegrityError:
         return None  # the same fill arrived concurrently from another path
     signals.fill_recorded.send(sender=KalshiAccount, account_id=account.pk)
+    try:
+        alerts.on_fill(row)
+    except Exception:  # an alert is a notification: the fill is stored whatever happens to it
+        log.exception("fill %s: order-fill alerts failed", row.pk)
     return row
 
 

@@ -590,9 +590,11 @@ class OrderGroup(models.Model):
         return self.state == self.State.TRIGGERED
 
 
-from trading.brackets_models import Bracket, SizingSetting  # noqa: E402  (the app's models are found here)
+from trading.alerts_models import Alert  # noqa: E402  (the app's models are found here)
+from trading.brackets_models import Bracket, SizingSetting  # noqa: E402
 
 __all__ = [
+    "Alert",
     "Bracket",
     "ComboRequest",
     "Fill",

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import brackets_views, combo_views, group_views, queue_views, sizing, views
+from trading import alert_views, brackets_views, combo_views, group_views, queue_views, sizing, views
 
 app_name = "trading"
 urlpatterns = [
     path("", views.orders, name="orders"),
     path("kill-switch/", views.kill_switch, name="kill_switch"),
+    path("alerts/", alert_views.alerts_page, name="alerts"),
+    path("alerts/lists/", alert_views.alerts_lists, name="alerts_lists"),
+    path("alerts/<int:alert_id>/delete/", alert_views.alert_delete, name="alert_delete"),
     path("order-group/", group_views.panel, name="order_group_panel"),
     path("order-group/reset/", group_views.reset, name="order_group_reset"),
     path("halt/", views.halt_everyone, name="halt_everyone"),

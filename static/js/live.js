@@ -178,3 +178,25 @@ document.addEventListener("htmx:oobAfterSwap", function () {
     setTimeout(function () { el.remove(); }, secs * 1000);
   });
 });
+// Alerts: a pushed alert toast also becomes a browser notification when the trader allowed them (the alerts
+// page has the button that asks; the browser remembers the answer per site).
+document.addEventListener("htmx:oobAfterSwap", function () {
+  document.querySelectorAll(".toast[data-notify]").forEach(function (el) {
+    var text = el.dataset.notify;
+    el.removeAttribute("data-notify");
+    if (window.Notification && Notification.permission === "granted") {
+      try { new Notification("kalshiweb", { body: text }); } catch (e) { /* some browsers only notify from a service worker */ }
+    }
+  });
+});
+document.addEventListener("DOMContentLoaded", function () {
+  var button = document.getElementById("notify-permission"), state = document.getElementById("notify-state");
+  if (!button || !window.Notification) return;
+  function show() {
+    var p = Notification.permission;
+    button.hidden = p !== "default";
+    if (state) state.textContent = p === "granted" ? "Browser notifications are on." : p === "denied" ? "Browser notifications are blocked for this site (the browser's setting)." : "";
+  }
+  button.addEventListener("click", function () { Notification.requestPermission().then(show); });
+  show();
+});

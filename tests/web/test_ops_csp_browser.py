@@ -41,6 +41,7 @@ def test_pages_work_under_the_csp_without_violations(sim, trader, feed_process, 
             if m.status == "active" and m.price_level_structure == "linear_cent"
         )
     )
+    event = sim.call(lambda: sim.exchange.markets[ticker].event_ticker)
     trader.is_staff = trader.is_superuser = True  # the admin and the staff pages too
     trader.save()
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -68,6 +69,8 @@ def test_pages_work_under_the_csp_without_violations(sim, trader, feed_process, 
             ("/orders/", "#orders-panel"),
             ("/portfolio/", "main h1"),
             ("/markets/watchlist/", "main h1"),
+            (f"/markets/events/{event}/", "#event-markets"),
+            ("/orders/alerts/", "#alert-form"),
             ("/admin/", "#content"),
             ("/admin/trading/order/", "#changelist"),
             (f"/admin/markets/market/{ticker}/change/", "#content"),

@@ -122,6 +122,7 @@ def test_every_page_meets_wcag_aa_contrast_in_both_themes(sim, trader, feed_proc
         "/markets/watchlist/",
         "/orders/",
         "/orders/combos/",
+        "/orders/alerts/",
         "/portfolio/",
         "/portfolio/fills/",
         "/account/api-tokens/",
