@@ -212,3 +212,24 @@ def test_a_price_alert_and_a_fill_alert_fire_once_on_the_traders_page(
     page.goto(f"{daphne_server}/orders/alerts/")
     assert page.locator("#alerts-fired tr.fired").count() == 2
     assert page.locator("#alerts-waiting").inner_text().strip() == "No alerts waiting."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_alert_sends_one_mail_and_a_mail_failure_loses_nothing(monkeypatch, mailoutbox):
+    monkeypatch.setattr(alerts, "notify_user", lambda *a, **kw: None)
+    dora = make_user("dora")
+    dora.email = "dora@example.com"
+    dora.save()
+    row = Alert.objects.create(user=dora, kind="spread_below", ticker="KXA-1", threshold=D("0.02"), email=True)
+    assert alerts.fire(row, "spread 1¢") and not alerts.fire(row, "spread 1¢")
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["dora@example.com"]
+    assert "KXA-1: spread at or below 2¢" in mailoutbox[0].body and "spread 1¢" in mailoutbox[0].body
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("no mail server")
+
+    monkeypatch.setattr(alerts, "send_mail", refused)
+    other = Alert.objects.create(user=dora, kind="price_above", ticker="KXA-1", threshold=D("0.5"), email=True)
+    assert alerts.fire(other, "last price 51¢")  # fired and recorded, the mail problem only logged
+    other.refresh_from_db()
+    assert other.fired_at is not None
