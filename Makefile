@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-faults bench-soak sim clean lock
+.PHONY: install run test lint format bench bench-faults bench-soak sim clean lock screenshots
 
 # Installs come from the lock file (exact versions with hashes); `make lock` writes it from pyproject.toml.
 $(STAMP): requirements-dev.txt pyproject.toml
@@ -27,6 +27,10 @@ run: $(STAMP)
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(if $(filter 0,$(TEST_WORKERS)),,--dist loadfile) $(PYTEST_ARGS)
+
+# Retake docs/screenshots from the browser tests (needs Chromium): tests/screenshots.py.
+screenshots: $(STAMP)
+	$(PYTHON) tests/screenshots.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

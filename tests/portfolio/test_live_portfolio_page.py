@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from portfolio import services
 from tests.helpers import landed
+from tests.web.test_ops_csp_browser import shoot, shots_wanted
 from trading.clients import client_for, forget_clients
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -143,6 +144,9 @@ def test_a_fill_moves_the_row_and_the_totals_live_then_by_polling(
     order(mm, "bid", "10", "0.50", other)
     other_row.locator(".pf-mark").filter(has_text="55¢").wait_for(timeout=8000)
     assert time.monotonic() - started < 5, "the quote arrived live"
+    if shots_wanted():  # docs/screenshots (tests/screenshots.py), at the desk's size
+        page.set_viewport_size({"width": 1440, "height": 900})
+        shoot(page, "portfolio-positions")
 
     # The socket is killed and refused for a while: the page says it polls every 30 s, and still moves.
     call_command("close_sockets", "--refuse-for", "50")

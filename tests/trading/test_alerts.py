@@ -220,7 +220,9 @@ def test_an_email_alert_sends_one_mail_and_a_mail_failure_loses_nothing(monkeypa
     dora = make_user("dora")
     dora.email = "dora@example.com"
     dora.save()
-    row = Alert.objects.create(user=dora, kind="spread_below", ticker="KXA-1", threshold=D("0.02"), email=True)
+    row = Alert.objects.create(
+        user=dora, kind="spread_below", ticker="KXA-1", threshold=D("0.02"), email=True
+    )
     assert alerts.fire(row, "spread 1¢") and not alerts.fire(row, "spread 1¢")
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["dora@example.com"]
     assert "KXA-1: spread at or below 2¢" in mailoutbox[0].body and "spread 1¢" in mailoutbox[0].body
@@ -229,7 +231,9 @@ def test_an_email_alert_sends_one_mail_and_a_mail_failure_loses_nothing(monkeypa
         raise ConnectionRefusedError("no mail server")
 
     monkeypatch.setattr(alerts, "send_mail", refused)
-    other = Alert.objects.create(user=dora, kind="price_above", ticker="KXA-1", threshold=D("0.5"), email=True)
+    other = Alert.objects.create(
+        user=dora, kind="price_above", ticker="KXA-1", threshold=D("0.5"), email=True
+    )
     assert alerts.fire(other, "last price 51¢")  # fired and recorded, the mail problem only logged
     other.refresh_from_db()
     assert other.fired_at is not None

@@ -21,6 +21,10 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
+def shots_wanted() -> bool:
+    return bool(os.environ.get("KALSHIWEB_SHOTS_DIR"))
+
+
 def shoot(page, name: str) -> None:
     folder = os.environ.get("KALSHIWEB_SHOTS_DIR")
     if not folder:
