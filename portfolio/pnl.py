@@ -234,6 +234,12 @@ class Outcome:
     label: str
     ticker: str  # "" for "none of the held markets"
     payoff: Decimal  # payout minus the cost basis of the event's positions
+    fees: Decimal = ZERO  # the fees paid on the fills in the event's held markets
+
+    @property
+    def net(self) -> Decimal:
+        """What the outcome leaves the trader with after the fees they paid (what the portfolio shows)."""
+        return self.payoff - self.fees
 
 
 def event_payoffs(
@@ -245,13 +251,14 @@ def event_payoffs(
     `include_other`, one more outcome: none of the held markets resolves YES."""
     held = [p for p in positions if p.position]
     cost = sum((p.cost for p in held), ZERO)
+    fees = sum((p.fees for p in held), ZERO)
     outcomes = []
     for winner in held:
         payout = sum((p.payout_if("yes" if p is winner else "no") for p in held), ZERO)
-        outcomes.append(Outcome(labels.get(winner.ticker, winner.ticker), winner.ticker, payout - cost))
+        outcomes.append(Outcome(labels.get(winner.ticker, winner.ticker), winner.ticker, payout - cost, fees))
     if include_other:
         payout = sum((p.payout_if("no") for p in held), ZERO)
-        outcomes.append(Outcome("any other outcome", "", payout - cost))
+        outcomes.append(Outcome("any other outcome", "", payout - cost, fees))
     return outcomes
 
 

@@ -222,7 +222,6 @@ class Row:
     mark: Mark
     value: Decimal | None
     unrealized: Decimal | None
-    share: Decimal | None = None
     mismatch: str = ""
 
     @property
@@ -407,11 +406,6 @@ def build_view(account: KalshiAccount, user: Any = None, *, at: datetime | None 
             group.payoffs = pnl.event_payoffs(
                 [r.pnl for r in group.rows], labels, include_other=include_other
             )
-    total_value = sum((r.value for g in groups.values() for r in g.rows if r.value is not None), ZERO)
-    if total_value:
-        for group in groups.values():
-            for r in group.rows:
-                r.share = None if r.value is None else r.value / total_value
     balance, balance_as_of = (snapshot.balance, snapshot.as_of) if snapshot else (None, None)
     age = int((at - snapshot.as_of).total_seconds()) if snapshot else None
     return PortfolioView(

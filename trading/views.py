@@ -395,6 +395,8 @@ def flatten(request: TraderRequest, ticker: str) -> HttpResponse:
             flatten_message=f"Flatten sent: sell {order.count.normalize():f} {order.outcome.upper()} "
             f"at {(order.price * 100).normalize():f}¢ or better, reduce-only, immediate-or-cancel.",
         )
+    if request.POST.get("reply") == "status":  # a portfolio row's Close: the outcome in place of its button
+        return render(request, "trading/_close_status.html", context)
     if not request.htmx:
         return redirect("markets:detail", ticker=ticker)
     return render(request, "trading/_desk_actions.html", context)

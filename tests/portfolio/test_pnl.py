@@ -116,6 +116,11 @@ def test_payoff_by_outcome_of_a_mutually_exclusive_event():
     ]
     assert max_loss([cut, hold], outcomes) == D("620")
     assert max_loss([cut, hold]) == D("620")
+    # after fees: the fees paid in the held markets come off every outcome
+    cut.apply(Trade("CUT", "bid", D("0.31"), D("10"), D("0.25")))
+    paid = cut.fees + hold.fees
+    outcomes = event_payoffs([cut, hold], {"CUT": "cut", "HOLD": "hold"}, include_other=False)
+    assert paid > 0 and all(o.fees == paid and o.net == o.payoff - paid for o in outcomes)
 
 
 prices = st.integers(min_value=1, max_value=99).map(lambda c: D(c) / 100)

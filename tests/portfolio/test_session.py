@@ -145,7 +145,9 @@ def test_a_scripted_session_matches_kalshi_to_the_cent(sim, trader, session_mark
     assert [(o.ticker, o.payoff) for o in group.payoffs] == [(a, D("-5.20")), (b, D("5.80"))]
     assert view.max_loss == D("5.20")
     html = services.render_live(view)
-    assert "if “Outcome A”: −$5.20" in html and "if “Outcome B”: +$5.80" in html
+    # shown after the 0.69 of fees paid in these markets (the worst case against what is held stays 5.20)
+    assert [o.net for o in group.payoffs] == [D("-5.89"), D("5.11")]
+    assert "if “Outcome A”: −$5.89" in html and "if “Outcome B”: +$5.11" in html and "(after fees)" in html
     assert view.mismatches == []
 
     # 7. Settlement: B wins, A loses (Alice's NO on A pays 6).

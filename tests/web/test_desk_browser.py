@@ -189,3 +189,17 @@ def test_flatten_closes_the_position_and_the_overlay_lists_the_shortcuts(
     shoot(page, "desk-shortcuts")
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden", timeout=5000)
+
+    # The portfolio row's Close does the same: buy 2 again, close them from /portfolio/ (after a confirm).
+    page.fill("#ticket input[name=count]", "2")
+    page.locator("h1").click()
+    page.keyboard.press("Shift+B")
+    page.keyboard.press("Enter")
+    page.locator("#ticket-holdings").filter(has_text="Position 2").wait_for(timeout=30000)
+    page.goto(f"{daphne_server}/portfolio/")
+    row = page.locator(f'tr.pf-row[data-ticker="{ticker}"]')
+    page.once("dialog", lambda d: d.accept())
+    row.locator("form.pf-close button").click()
+    row.locator(".pf-close-status.placed").filter(has_text="Flatten sent: sell 2 YES").wait_for(timeout=10000)
+    wait_until(lambda: position(trader.kalshi_account, ticker, user) == D(0), timeout=30)
+    assert Order.objects.filter(user=user, ticker=ticker, action="sell").count() == 2
