@@ -157,6 +157,23 @@ def store_settlement(account: KalshiAccount, s: Any) -> Settlement:
 # --------------------------------------------------------------------------------------- what we show
 
 
+def equity_points(account: KalshiAccount, limit: int = 500) -> list[Any]:
+    """The equity chart's points: the stored ones (one per EQUITY_EVERY), then Kalshi's latest figures when they
+    are newer, so the chart starts with the second refresh instead of EQUITY_EVERY later."""
+    points: list[Any] = list(EquityPoint.objects.filter(account=account).order_by("-at")[:limit])[::-1]
+    snapshot = PortfolioSnapshot.objects.filter(account=account).first()
+    if snapshot is not None and (not points or snapshot.as_of > points[-1].at):
+        points.append(
+            EquityPoint(
+                account=account,
+                at=snapshot.as_of,
+                balance=snapshot.balance,
+                portfolio_value=snapshot.portfolio_value,
+            )
+        )
+    return points
+
+
 def fills_of(account: KalshiAccount, user: Any = None) -> QuerySet[Fill]:
     """The account's fills a view covers: one trader's own (the fills of their orders), or with no user the
     whole account (staff), including fills of orders placed outside the app, which belong to no trader."""

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from kalshiweb.http import TraderRequest
 from markets.models import Market
 from portfolio import services
-from portfolio.models import EquityPoint, Settlement
+from portfolio.models import Settlement
 from portfolio.tasks import request_refresh
 from trading.balance import cached_balance
 from trading.models import KalshiAccount
@@ -71,7 +71,7 @@ def portfolio(request: TraderRequest) -> HttpResponse:
         "account": account,
         "view": view,
         "stale_after": services.STALE_AFTER,
-        "equity": list(EquityPoint.objects.filter(account=account).order_by("-at")[:500])[::-1],
+        "equity": services.equity_points(account),
         "settlements": Settlement.objects.filter(account=account)[:10],
         "live_tickers": view.tickers,
         "live_view": "portfolio",  # the socket sends this page the portfolio's fragments, not market rows

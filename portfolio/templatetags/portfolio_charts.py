@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from markets.templatetags.kalshi_format import money
+
 register = template.Library()
 
 WIDTH, HEIGHT, PAD = 640, 180, 6
@@ -21,7 +23,14 @@ def equity_chart(points: Sequence[Any]) -> SafeString:
     # Floats only for drawing coordinates; the labels are formatted from the Decimal amounts.
     pts = [(p.at.timestamp(), float(p.total)) for p in points]
     if len(pts) < 2:
-        return mark_safe('<p class="empty">The equity chart starts after two refreshes of the portfolio.</p>')
+        if pts:
+            return format_html(
+                '<p class="empty">Equity {} now; the chart draws from the next refresh of the portfolio.</p>',
+                money(points[-1].total),
+            )
+        return mark_safe(
+            '<p class="empty">The equity chart starts with the first refresh of the portfolio.</p>'
+        )
     t0, t1 = pts[0][0], pts[-1][0]
     lo, hi = min(v for _, v in pts), max(v for _, v in pts)
     if hi == lo:

@@ -165,6 +165,21 @@ def test_the_equity_chart_draws_the_stored_points(client, alice):
     assert svg.count(" L") == 2 and "$110.50" in svg and "$98.25" in svg
 
 
+def test_the_equity_chart_ends_with_kalshis_latest_figures_so_it_starts_at_the_second_refresh(client, alice):
+    EquityPoint.objects.create(account=alice, at=T0, balance=D("100.00"), portfolio_value=D("0"))
+    html = client.get("/portfolio/").content.decode()
+    assert "Equity $100.00 now; the chart draws from the next refresh" in html
+    # a refresh inside the EQUITY_EVERY window stores no point, but the chart draws to its figures
+    PortfolioSnapshot.objects.update_or_create(
+        account=alice,
+        defaults={"balance": D("96.50"), "portfolio_value": D("5.25"), "as_of": T0 + timedelta(minutes=1)},
+    )
+    html = client.get("/portfolio/").content.decode()
+    svg = html.split('<svg class="chart equity-chart"')[1].split("</svg>")[0]
+    assert svg.count(" L") == 1 and "$100.00" in svg and "$101.75" in svg
+    assert EquityPoint.objects.filter(account=alice).count() == 1
+
+
 def test_the_beat_refreshes_every_traded_account_once(alice):
     from portfolio.tasks import refresh_portfolios
 
