@@ -200,3 +200,36 @@ document.addEventListener("DOMContentLoaded", function () {
   button.addEventListener("click", function () { Notification.requestPermission().then(show); });
   show();
 });
+// Prices coloured by the direction of their last change: each pushed or polled quote row is compared with the
+// one it replaces (YES bid, ask, last); the colour stays until that price moves again.
+(function () {
+  var before = {}, direction = {};
+  var FIELDS = ["bid", "ask", "last"];
+  function capture(evt) {
+    var old = evt.detail && evt.detail.target;
+    if (old && old.classList && old.classList.contains("quote-cells") && old.id) {
+      before[old.id] = { bid: old.dataset.bid, ask: old.dataset.ask, last: old.dataset.last };
+    }
+  }
+  function paint(el) {
+    if (!el || !el.classList || !el.classList.contains("quote-cells") || !el.id) return;
+    var was = before[el.id], dirs = direction[el.id] || (direction[el.id] = {});
+    delete before[el.id];
+    var spans = el.querySelectorAll(":scope > span");
+    FIELDS.forEach(function (name, i) {
+      var now = parseFloat(el.dataset[name]), then = was ? parseFloat(was[name]) : NaN;
+      if (!isNaN(now) && !isNaN(then) && now !== then) dirs[name] = now > then ? "up" : "down";
+      var span = spans[i];
+      if (!span) return;
+      span.classList.toggle("tick-up", dirs[name] === "up");
+      span.classList.toggle("tick-down", dirs[name] === "down");
+    });
+  }
+  document.addEventListener("htmx:oobBeforeSwap", capture);
+  document.addEventListener("htmx:beforeSwap", capture);
+  document.addEventListener("htmx:oobAfterSwap", function (evt) { paint(evt.target); });
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (target && target.id && document.getElementById(target.id)) paint(document.getElementById(target.id));
+  });
+})();
