@@ -127,8 +127,9 @@
     // Redraw only when the orders or the ladder changed: a redraw between a press on a marker and the move that
     // starts its drag would take the pressed marker away (every swap on the page settles here).
     var rows = $all("#open-orders-body tr.order.is-open");
+    function ahead(r) { var q = $("#queue-" + r.dataset.order); return q ? q.textContent.trim() : ""; }
     var signature = rows.map(function (r) {
-      return [r.dataset.order, r.dataset.yesCents, r.dataset.left, r.dataset.amendable, r.dataset.cancelable].join(":");
+      return [r.dataset.order, r.dataset.yesCents, r.dataset.left, r.dataset.amendable, r.dataset.cancelable, ahead(r)].join(":");
     }).join(",");
     if (ladder === drawnLadder && signature === drawnSignature) return;
     drawnLadder = ladder;
@@ -144,6 +145,13 @@
       tag.title = "Your order: " + row.dataset.action + " " + row.dataset.left + " " + row.dataset.outcome.toUpperCase() +
         (tag.draggable ? " (drag to another level to amend)" : "");
       tag.appendChild(document.createTextNode((row.dataset.action === "buy" ? "B " : "S ") + row.dataset.left));
+      var queue = ahead(row); // the queue position ("103 ahead"), once the exchange has reported it
+      if (queue) {
+        var q = document.createElement("small");
+        q.className = "own-queue";
+        q.textContent = " · " + queue;
+        tag.appendChild(q);
+      }
       if (row.dataset.cancelable === "true") {
         var x = document.createElement("button");
         x.type = "button";

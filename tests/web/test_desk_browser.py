@@ -77,6 +77,8 @@ def test_the_desk_fits_one_screen_and_the_ladder_places_amends_and_cancels(
     # the order shows on its level of the ladder, draggable once its row says it rests (amendable)
     marker = page.locator(f'.ladder tr.bid.level[data-cents="{cents}"] .own-order[draggable="true"]')
     marker.wait_for(timeout=15000)
+    # with its queue position once the exchange reports it (the orders panel polls it every 5 s)
+    marker.locator(".own-queue").filter(has_text="ahead").wait_for(timeout=15000)
     shoot(page, "desk-own-order")
 
     # Drag it one level down the bid side: the order is amended to that price on the exchange.
