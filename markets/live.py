@@ -131,3 +131,22 @@ def store_json(key: str, value: Any, *, ttl: int) -> None:
         client().set(key, json.dumps(value), ex=ttl)
     except redis.RedisError as exc:
         log.warning("redis unavailable writing %s: %s", key, exc)
+
+
+WATCH_TTL_SECONDS = 30
+
+
+def keep_watched(owner: str, tickers: list[str]) -> None:
+    """Keep the feed subscribed to these markets for a server-side task (`owner`: "brackets", "alerts") while
+    no browser watches them: the same kind of watch set a server process keeps (markets.hub), refreshed by each
+    pass of the task and gone 30 s after the task stops. A Redis failure is logged; the next pass tries again."""
+    key = f"kw:watch:{owner}"  # markets.hub.WATCH_PREFIX, which the feed scans
+    try:
+        pipe = client().pipeline()
+        pipe.delete(key)
+        if tickers:
+            pipe.sadd(key, *tickers)
+            pipe.expire(key, WATCH_TTL_SECONDS)
+        pipe.execute()
+    except Exception as exc:  # the feed only misses markets nobody watches
+        log.warning("%s: could not refresh the feed's watch set: %s", owner, exc)

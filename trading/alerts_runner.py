@@ -14,14 +14,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from markets import live
-from markets.hub import WATCH_PREFIX
 from markets.models import Market
 from trading import alerts
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = float(getattr(settings, "KALSHIWEB_ALERTS_POLL_SECONDS", 1.0))
-WATCH_KEY = f"{WATCH_PREFIX}alerts"
-WATCH_TTL_SECONDS = 30
 
 
 def run_once() -> int:
@@ -32,7 +29,7 @@ def run_once() -> int:
     tickers = sorted({a.ticker for a in waiting})
     quotes = dict(zip(tickers, live.get_json_many([live.quote_key(t) for t in tickers]), strict=True))
     closes = dict(Market.objects.filter(ticker__in=tickers).values_list("ticker", "close_time"))
-    _watch(tickers)
+    live.keep_watched("alerts", tickers)
     now = timezone.now()
     fired = 0
     for alert in waiting:
@@ -43,17 +40,6 @@ def run_once() -> int:
         except Exception:
             log.exception("alert %s: check failed", alert.pk)
     return fired
-
-
-def _watch(tickers: list[str]) -> None:
-    try:
-        pipe = live.client().pipeline()
-        pipe.delete(WATCH_KEY)
-        pipe.sadd(WATCH_KEY, *tickers)
-        pipe.expire(WATCH_KEY, WATCH_TTL_SECONDS)
-        pipe.execute()
-    except Exception as exc:  # the next pass tries again
-        log.warning("alerts: could not refresh the feed's watch set: %s", exc)
 
 
 def _pass() -> None:

@@ -17,13 +17,10 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from markets import live
-from markets.hub import WATCH_PREFIX
 from trading import brackets
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = float(getattr(settings, "KALSHIWEB_BRACKETS_POLL_SECONDS", 0.5))
-WATCH_KEY = f"{WATCH_PREFIX}brackets"
-WATCH_TTL_SECONDS = 30
 
 
 def feed_is_live(health: dict[str, Any] | None, book: dict[str, Any] | None) -> bool:
@@ -40,7 +37,7 @@ def run_once() -> dict[str, str]:
     health, *rest = live.get_json_many(keys)
     quotes = dict(zip(tickers, rest[: len(tickers)], strict=True))
     books = dict(zip(tickers, rest[len(tickers) :], strict=True))
-    _watch(tickers)
+    live.keep_watched("brackets", tickers)
     done: dict[str, str] = {}
     for bracket in open_:
         try:
@@ -60,17 +57,6 @@ def _pass() -> None:
     # In a worker thread of the feed: a connection the database dropped (or too old) is not reused.
     close_old_connections()
     run_once()
-
-
-def _watch(tickers: list[str]) -> None:
-    try:
-        pipe = live.client().pipeline()
-        pipe.delete(WATCH_KEY)
-        pipe.sadd(WATCH_KEY, *tickers)
-        pipe.expire(WATCH_KEY, WATCH_TTL_SECONDS)
-        pipe.execute()
-    except Exception as exc:  # the feed only misses markets nobody watches; the next pass tries again
-        log.warning("brackets: could not refresh the feed's watch set: %s", exc)
 
 
 class BracketRunner:

@@ -237,3 +237,19 @@ def test_an_email_alert_sends_one_mail_and_a_mail_failure_loses_nothing(monkeypa
     assert alerts.fire(other, "last price 51¢")  # fired and recorded, the mail problem only logged
     other.refresh_from_db()
     assert other.fired_at is not None
+
+
+@pytest.mark.django_db
+def test_the_checker_keeps_the_alerted_markets_subscribed(monkeypatch):
+    from markets import live
+    from markets.hub import WATCH_PREFIX
+    from trading import alerts_runner
+
+    monkeypatch.setattr(alerts, "notify_user", lambda *a, **kw: None)
+    make_market("KXFED-26DEC-T4.25")
+    Alert.objects.create(
+        user=make_user("erin"), kind="price_above", ticker="KXFED-26DEC-T4.25", threshold=D("0.99")
+    )
+    assert alerts_runner.run_once() == 0  # no quote at 99¢
+    assert live.client().smembers(f"{WATCH_PREFIX}alerts") == {b"KXFED-26DEC-T4.25"}
+    assert 0 < live.client().ttl(f"{WATCH_PREFIX}alerts") <= 30

@@ -323,7 +323,7 @@ def test_a_runner_pass_fires_on_the_feeds_quote_and_keeps_the_market_watched(ali
     b = active(alice)
     put_live(yes_bid="0.32")
     assert brackets_runner.run_once() == {}
-    assert live.client().smembers(brackets_runner.WATCH_KEY) == {TICKER.encode()}
+    assert live.client().smembers("kw:watch:brackets") == {TICKER.encode()}
     put_live(yes_bid="0.25", book_stale=True)
     assert brackets_runner.run_once() == {}
     put_live(yes_bid="0.25", connected=False)
