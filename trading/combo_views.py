@@ -60,7 +60,15 @@ def request_quote(request: TraderRequest) -> HttpResponse:
         row = combos.request_quote(request.user, request.POST.get("collection", ""), legs, contracts)
     except TradingRefused as exc:
         return render(request, "trading/_combo_request.html", {"error": str(exc)})
-    return render(request, "trading/_combo_request.html", {"combo": row, "quotes": []})
+    # Quotes made before the request's id was stored (the bot, or the feed hearing `quote_created`, can be faster
+    # than the commit) were pushed to nobody: read them now; later ones are pushed.
+    found: list[combos.QuoteRow] = []
+    if row.rfq_id:
+        try:
+            found = combos.quotes(row)
+        except KalshiError:
+            found = []  # the panel's own poll reads them again
+    return render(request, "trading/_combo_request.html", {"combo": row, "quotes": found})
 
 
 @require_GET

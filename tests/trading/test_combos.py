@@ -4,6 +4,7 @@ trader never sees another's requests. The browser test is the done-when check of
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from decimal import Decimal as D
@@ -84,6 +85,32 @@ def test_a_combo_quote_requested_and_accepted_through_the_app(client, trader, sy
     assert combo.market_ticker not in client.get("/orders/combos/").content.decode()
 
 
+def test_a_quote_made_before_the_request_is_stored_is_on_the_first_answer(
+    client, trader, synced, sim, monkeypatch
+):
+    """The bot can quote (and the feed hear `quote_created`) between the exchange's answer to create_rfq and our
+    storing its id: the push then finds no request of ours. The view reads the quotes once the id is stored, so
+    such a quote is on the page at once (a CI run waited 20 s for a push that had been dropped)."""
+    from kalshiweb.kalshi.rest import KalshiClient
+
+    real = KalshiClient.create_rfq
+
+    async def then_the_bot_quotes(self, *args, **kwargs):
+        rfq_id = await real(self, *args, **kwargs)
+        await asyncio.to_thread(sim.call, sim.exchange.communications.tick)  # the bot's next tick comes first
+        return rfq_id
+
+    monkeypatch.setattr(KalshiClient, "create_rfq", then_the_bot_quotes)
+    client.force_login(trader)
+    page = client.get("/orders/combos/").content.decode()
+    collection = re.search(r'name="collection" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    response = client.post(
+        "/orders/combos/request/", {"collection": collection, "leg": two_legs(page), "contracts": "2"}
+    )
+    html = response.content.decode()
+    assert 'name="quote_id"' in html and "Waiting for quotes" not in html
+
+
 def test_a_combo_needs_two_to_four_legs_and_a_sane_size(client, trader, synced):
     client.force_login(trader)
     page = client.get("/orders/combos/").content.decode()
@@ -143,12 +170,19 @@ def test_a_combo_quote_requested_and_accepted_in_the_browser(trader, synced, sim
 
 @pytest.mark.browser
 def test_quotes_arrive_over_the_socket_before_any_poll(
-    trader, synced, sim, daphne_server, feed_process, page
+    trader, synced, sim, daphne_server, feed_process, page, monkeypatch
 ):
     """With the feed running, the bot's quote is pushed to the page. The panel's own poll is refused here, so
-    the quote can only arrive over the socket (a time budget against the 5 s poll failed on loaded machines)."""
+    the quote can only arrive over the socket (a time budget against the 5 s poll failed on loaded machines);
+    the bot quotes only once the page shows the request waiting (a quote made before the request was stored
+    is on the first answer instead: test_a_quote_made_before_the_request_is_stored_is_on_the_first_answer)."""
+    import threading
+
     from tests.trading.test_orders_browser import login
 
+    comms = sim.exchange.communications
+    bot_tick, quote_now = comms.tick, threading.Event()
+    monkeypatch.setattr(comms, "tick", lambda: bot_tick() if quote_now.is_set() else None)
     polls: list[str] = []
 
     def refuse_poll(route):
@@ -170,6 +204,7 @@ def test_quotes_arrive_over_the_socket_before_any_poll(
             break
     page.click("#combo-submit")
     page.locator("#combo-waiting").wait_for(timeout=10000)
+    quote_now.set()
     page.locator("button.accept-yes").first.wait_for(timeout=20000)
     assert page.evaluate("document.body.dataset.live") == "true"
 
