@@ -368,3 +368,18 @@ if SENTRY_DSN:
     from kalshiweb.errors_reporting import init_sentry  # only with a DSN: it loads sentry_sdk
 
     init_sentry(SENTRY_DSN, environment=KALSHI_ENV, release=envstr("KALSHIWEB_RELEASE", "") or None)
+
+# E-mail (alerts that ask for one). Without a host, mail is written to the process's log output (console backend),
+# so the embedded default needs no mail server.
+EMAIL_HOST = envstr("KALSHIWEB_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = envint("KALSHIWEB_EMAIL_PORT", 587)
+EMAIL_HOST_USER = envstr("KALSHIWEB_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = envstr("KALSHIWEB_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = envbool("KALSHIWEB_EMAIL_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = envstr("KALSHIWEB_EMAIL_FROM", "kalshiweb <kalshiweb@localhost>")
