@@ -10,7 +10,7 @@ from django.urls import path
 
 from kalshiweb.exchange import make_client, run_blocking
 from markets import live
-from markets.models import Event, Market, Series, Watch
+from markets.models import Event, Market, Series, Watch, WatchList
 from markets.sync import upsert_markets
 
 EXCHANGE_MARKET_FIELDS = [
@@ -104,5 +104,11 @@ class MarketAdmin(admin.ModelAdmin):
 
 @admin.register(Watch)
 class WatchAdmin(admin.ModelAdmin):
-    list_display = ["user", "market", "created_at"]
-    raw_id_fields = ["market"]
+    list_display = ["user", "watchlist", "market", "created_at"]
+    raw_id_fields = ["market", "watchlist"]
+
+
+@admin.register(WatchList)
+class WatchListAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "created_at", "selected_at"]
+    search_fields = ["name", "user__username"]

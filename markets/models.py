@@ -184,13 +184,35 @@ class Market(models.Model):
         return self.series.category if self.series is not None else ""
 
 
+class WatchList(models.Model):
+    """One of a trader's named watchlists. The star on a market adds it to (or takes it off) the list the trader
+    looked at last (`selected_at`), created as "Watchlist" the first time."""
+
+    DEFAULT_NAME = "Watchlist"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlists")
+    name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    selected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="unique_watchlist_name_per_user")
+        ]
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.name}"
+
+
 class Watch(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches")
+    watchlist = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="watches")
     market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="watches")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "market"], name="unique_watch_per_user")]
+        constraints = [models.UniqueConstraint(fields=["watchlist", "market"], name="unique_watch_per_list")]
         ordering = ["created_at"]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString
 from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi.errors import KalshiError, NotFound
 from markets import discovery, extensions, live, tape
-from markets.models import Event, Market, Series, Watch
+from markets.models import Event, Market, Series, Watch, WatchList
 
 SORTS = {
     "volume": F("volume").desc(),
@@ -197,8 +197,20 @@ def page_of_markets(markets: QuerySet[Market], number: str | None) -> tuple[Page
     return page, [rows[t] for t in tickers if t in rows]
 
 
+def active_list(user: Any, *, create: bool = False) -> WatchList | None:
+    """The list the star adds to: the one the trader looked at last (created as "Watchlist" when asked)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    found = WatchList.objects.filter(user=user).order_by("-selected_at", "-pk").first()
+    if found is None and create:
+        found, _ = WatchList.objects.get_or_create(user=user, name=WatchList.DEFAULT_NAME)
+    return found
+
+
 def watched_tickers(user: Any) -> set[str]:
-    return set(Watch.objects.filter(user=user).values_list("market_id", flat=True))
+    """The markets of the trader's active list (the filled stars)."""
+    active = active_list(user)
+    return set(active.watches.values_list("market_id", flat=True)) if active else set()
 
 
 @dataclass(frozen=True)
@@ -349,20 +361,52 @@ def event_page(user: Any, event: Event) -> dict[str, Any]:
     }
 
 
-def watchlist(user: Any) -> dict[str, Any]:
-    watches = list(Watch.objects.filter(user=user).select_related("market", "market__event"))
+def watchlist(user: Any, list_id: int | None = None) -> dict[str, Any]:
+    """One of the trader's lists (`list_id`, which becomes the active one; else the active one), live."""
+    if list_id is not None:
+        WatchList.objects.filter(user=user, pk=list_id).update(selected_at=timezone.now())
+    active = active_list(user)
+    watches = list(active.watches.select_related("market", "market__event")) if active else []
     quotes = live.get_quotes([w.market_id for w in watches])
     markets = [live.overlay_quote(w.market, quotes.get(w.market_id)) for w in watches]
     return {
         "markets": prepare_rows(markets),
         "watched": {m.ticker for m in markets},
+        "lists": list(WatchList.objects.filter(user=user).annotate(size=Count("watches"))),
+        "active": active,
         "live_tickers": [m.ticker for m in markets],
     }
 
 
+class ListRefused(ValueError):
+    pass
+
+
+def create_list(user: Any, name: str) -> WatchList:
+    """A new, empty list, made the active one (the star adds to it from now on)."""
+    name = " ".join(name.split())[:40]
+    if not name:
+        raise ListRefused("Give the list a name.")
+    if WatchList.objects.filter(user=user).count() >= MAX_LISTS:
+        raise ListRefused(f"At most {MAX_LISTS} lists: delete one first.")
+    if WatchList.objects.filter(user=user, name__iexact=name).exists():
+        raise ListRefused(f"You already have a list called {name!r}.")
+    return WatchList.objects.create(user=user, name=name)
+
+
+def delete_list(user: Any, list_id: int) -> bool:
+    deleted, _ = WatchList.objects.filter(user=user, pk=list_id).delete()
+    return bool(deleted)
+
+
+MAX_LISTS = 20
+
+
 def toggle_watch(user: Any, market: Market) -> set[str]:
-    """Watch the market, or stop watching it. Returns the user's watched tickers after."""
-    deleted, _ = Watch.objects.filter(user=user, market=market).delete()
+    """Put the market on the trader's active list, or take it off. Returns that list's tickers after."""
+    active = active_list(user, create=True)
+    assert active is not None
+    deleted, _ = Watch.objects.filter(watchlist=active, market=market).delete()
     if not deleted:
-        Watch.objects.get_or_create(user=user, market=market)
+        Watch.objects.get_or_create(watchlist=active, market=market, defaults={"user": user})
     return watched_tickers(user)

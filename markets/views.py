@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -69,7 +69,31 @@ def event_detail(request: TraderRequest, event_ticker: str) -> HttpResponse:
 @require_GET
 @login_required
 def watchlist(request: TraderRequest) -> HttpResponse:
-    return render(request, "markets/watchlist.html", services.watchlist(request.user))
+    raw = request.GET.get("list", "")
+    list_id = int(raw) if raw.isdigit() else None
+    return render(request, "markets/watchlist.html", services.watchlist(request.user, list_id))
+
+
+@require_POST
+@login_required
+def watchlist_create(request: TraderRequest) -> HttpResponse:
+    try:
+        created = services.create_list(request.user, request.POST.get("name", ""))
+    except services.ListRefused as exc:
+        context = services.watchlist(request.user) | {
+            "list_error": str(exc),
+            "list_name": request.POST.get("name", ""),
+        }
+        return render(request, "markets/watchlist.html", context, status=400)
+    return HttpResponseRedirect(f"{reverse('markets:watchlist')}?list={created.pk}")
+
+
+@require_POST
+@login_required
+def watchlist_delete(request: TraderRequest, list_id: int) -> HttpResponse:
+    if not services.delete_list(request.user, list_id):
+        raise Http404("no such list")
+    return HttpResponseRedirect(reverse("markets:watchlist"))
 
 
 @require_POST

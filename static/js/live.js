@@ -233,3 +233,9 @@ document.addEventListener("DOMContentLoaded", function () {
     if (target && target.id && document.getElementById(target.id)) paint(document.getElementById(target.id));
   });
 })();
+// A plain form that asks first (data-confirm): the browser's own confirm dialog, no inline script.
+document.addEventListener("submit", function (evt) {
+  var form = evt.target;
+  var message = form && form.dataset ? form.dataset.confirm : "";
+  if (message && !window.confirm(message)) evt.preventDefault();
+});

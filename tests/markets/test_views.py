@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from markets import live
-from markets.models import Watch
+from markets.models import Watch, WatchList
 from tests.factories import make_market, make_user
 
 pytestmark = pytest.mark.django_db
@@ -154,9 +154,40 @@ def test_it_rejects_a_get_on_the_watch_toggle(client, alice):
 def test_a_trader_never_sees_another_traders_stars(client, alice):
     make_market("KXFED-26DEC-T4.25")
     bob = make_user("bob")
-    Watch.objects.create(user=bob, market_id="KXFED-26DEC-T4.25")
-    body = client.get("/markets/watchlist/").content.decode()
-    assert "No starred markets yet" in body
+    theirs = WatchList.objects.create(user=bob, name="Bob's")
+    Watch.objects.create(user=bob, watchlist=theirs, market_id="KXFED-26DEC-T4.25")
+    body = client.get(f"/markets/watchlist/?list={theirs.pk}").content.decode()  # not hers: ignored
+    assert "No starred markets yet" in body and "Bob&#x27;s" not in body
+    assert client.post(f"/markets/watchlist/{theirs.pk}/delete/").status_code == 404
+    assert WatchList.objects.filter(pk=theirs.pk).exists()
+
+
+def test_named_watchlists_the_star_adds_to_the_list_looked_at_last(client, alice):
+    make_market("KXFED-26DEC-T4.25")
+    make_market("KXFED-26DEC-T4.50", title="Fed holds?")
+    client.post("/markets/KXFED-26DEC-T4.25/watch/")  # the first star makes "Watchlist"
+    (first,) = WatchList.objects.filter(user=alice)
+    assert first.name == "Watchlist"
+    response = client.post("/markets/watchlist/new/", {"name": "  Fed   week "})
+    fed = WatchList.objects.get(user=alice, name="Fed week")
+    assert response["Location"] == f"/markets/watchlist/?list={fed.pk}"
+    client.post("/markets/KXFED-26DEC-T4.50/watch/")  # the new list is the active one
+    assert list(fed.watches.values_list("market_id", flat=True)) == ["KXFED-26DEC-T4.50"]
+    page = client.get(f"/markets/watchlist/?list={first.pk}").content.decode()  # back to the first
+    assert "Fed cuts rates in December?" in page and "Fed holds?" not in page
+    assert 'aria-current="page">Watchlist' in page and "Fed week" in page
+    client.post("/markets/KXFED-26DEC-T4.50/watch/")  # now added to the first list
+    assert set(first.watches.values_list("market_id", flat=True)) == {
+        "KXFED-26DEC-T4.25",
+        "KXFED-26DEC-T4.50",
+    }
+    # a clear refusal for a duplicate or blank name; nothing made
+    refused = client.post("/markets/watchlist/new/", {"name": "fed WEEK"})
+    assert refused.status_code == 400 and "already have a list called" in refused.content.decode()
+    assert client.post("/markets/watchlist/new/", {"name": "   "}).status_code == 400
+    assert WatchList.objects.filter(user=alice).count() == 2
+    client.post(f"/markets/watchlist/{fed.pk}/delete/")
+    assert list(WatchList.objects.filter(user=alice)) == [first] and first.watches.count() == 2
 
 
 def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(
