@@ -66,9 +66,7 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
         return [], str(exc)
     points = []
     for c in candles:
-        price = c.price.close
-        if price is None and c.yes_bid.close is not None and c.yes_ask.close is not None:
-            price = (c.yes_bid.close + c.yes_ask.close) / 2
+        price = _close(c)
         if price is None:
             continue
         traded = c.price.close is not None
@@ -88,6 +86,43 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
             }
         )
     return points, None
+
+
+def _close(candle: Any) -> Decimal | None:
+    """A candle's closing YES price: the last trade's, else the bid/ask mid, else none."""
+    price: Decimal | None = candle.price.close
+    if price is None and candle.yes_bid.close is not None and candle.yes_ask.close is not None:
+        price = (candle.yes_bid.close + candle.yes_ask.close) / 2
+    return price
+
+
+def event_history(event: Event, period: int = 60) -> tuple[list[dict[str, Any]], str | None]:
+    """Each market's closing YES price per period from the exchange's event candlesticks (one request for the
+    whole event), for the event page's chart: [{"ticker", "points": [{"time", "value" (cents)}]}]."""
+    if event.series_id is None:
+        return [], "the event's series is not known here"
+    end = timezone.now()
+    start = end - CHART_SPAN[period]
+
+    async def fetch() -> Any:
+        async with make_client(timeout=3.0, max_attempts=1) as client:
+            return await client.get_event_candlesticks(
+                event.series_id, event.event_ticker, start_ts=start, end_ts=end, period_interval=period
+            )
+
+    try:
+        answer = run_blocking(fetch)
+    except (KalshiError, OSError) as exc:
+        return [], str(exc)
+    lines = []
+    for ticker, candles in answer.by_market().items():
+        points = [
+            {"time": c.end_period_ts - period * 60, "value": _cents_text(price)}
+            for c in candles
+            if (price := _close(c)) is not None
+        ]
+        lines.append({"ticker": ticker, "points": points})
+    return lines, None
 
 
 def _cents_text(dollars: Decimal) -> str:

@@ -30,3 +30,50 @@
   }
   ["htmx:afterSettle", "htmx:oobAfterSwap"].forEach(function (name) { document.addEventListener(name, recompute); });
 })();
+/* The event page's chart: one line per outcome (its YES price in cents), from the exchange's event candlesticks
+   (TradingView Lightweight Charts, vendored). The legend under it takes each line's colour. */
+(function () {
+  "use strict";
+  var PALETTE = ["#2962ff", "#e91e63", "#00897b", "#f57c00", "#8e24aa", "#43a047", "#6d4c41", "#00acc1", "#c0ca33", "#5c6bc0"];
+  function css(name, fallback) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback; }
+  var chart = null;
+  function draw() {
+    var box = document.querySelector("#event-chart .event-lines");
+    var data = document.getElementById("event-lines-data");
+    if (!box || !data || box.dataset.series || !window.LightweightCharts) return;
+    var LW = window.LightweightCharts;
+    if (chart) { chart.remove(); chart = null; }
+    chart = LW.createChart(box, {
+      autoSize: true,
+      layout: { fontSize: 11, attributionLogo: false },
+      timeScale: { timeVisible: true, secondsVisible: false },
+      localization: { priceFormatter: function (p) { return (Math.round(p * 10) / 10) + "¢"; } },
+    });
+    var lines = JSON.parse(data.textContent || "[]");
+    lines.forEach(function (line, i) {
+      var color = PALETTE[i % PALETTE.length];
+      var series = chart.addSeries(LW.LineSeries, { color: color, lineWidth: 2, title: "", priceLineVisible: false });
+      series.setData(line.points.map(function (p) { return { time: p.time, value: parseFloat(p.value) }; }));
+      var item = document.querySelector('#event-chart .event-legend li[data-ticker="' + line.ticker + '"] .swatch');
+      if (item) item.style.background = color;
+    });
+    chart.timeScale().fitContent();
+    applyTheme();
+    box.dataset.series = String(lines.length);
+  }
+  function applyTheme() {
+    if (!chart) return;
+    var line = css("--line", "#ddd");
+    chart.applyOptions({
+      layout: { background: { type: "solid", color: css("--bg", "#fafafa") }, textColor: css("--fg", "#1b1b1b") },
+      grid: { vertLines: { color: line }, horzLines: { color: line } },
+      rightPriceScale: { borderColor: line }, timeScale: { borderColor: line },
+    });
+  }
+  ["htmx:afterSettle", "DOMContentLoaded"].forEach(function (name) { document.addEventListener(name, draw); });
+  window.addEventListener("kw:theme", applyTheme);
+  if (window.matchMedia) {
+    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
+    if (scheme.addEventListener) scheme.addEventListener("change", applyTheme);
+  }
+})();

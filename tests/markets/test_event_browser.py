@@ -51,6 +51,10 @@ def test_the_event_page_keeps_the_sum_of_asks_current_and_opens_a_ladder(
     page.goto(f"{daphne_server}/markets/events/{event}/")
     page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
     assert page.locator("#event-markets .mrow:not(.head)").count() == len(tickers)
+    # one line per outcome on the chart (loaded after the first paint)
+    page.locator(f'#event-chart .event-lines[data-series="{len(tickers)}"] canvas').first.wait_for(
+        timeout=15000
+    )
     shown = page.locator('#event-sums [data-sum="asks"]')
 
     def displayed() -> str:

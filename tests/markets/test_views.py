@@ -214,6 +214,40 @@ def test_the_detail_page_draws_the_price_chart_from_the_exchanges_candlesticks(
         assert Decimal(c["volume"]) >= 0
 
 
+def test_the_event_chart_has_a_line_for_each_market_from_the_exchanges_event_candlesticks(
+    client, alice, sim_settings, sim
+):
+    import json
+    import re as regex
+
+    from markets.sync import sync_markets
+
+    sync_markets()
+    event = sim.call(
+        lambda: next(
+            e.event_ticker
+            for e in sim.exchange.events.values()
+            if e.mutually_exclusive
+            and any(
+                m.event_ticker == e.event_ticker and m.status == "active"
+                for m in sim.exchange.markets.values()
+            )
+        )
+    )
+    page = client.get(f"/markets/events/{event}/").content.decode()
+    assert "Loading price history" in page and 'hx-trigger="load"' in page  # the first paint never waits
+    body = client.get(f"/markets/events/{event}/", {"partial": "event-chart"}).content.decode()
+    found = regex.search(
+        r'<script id="event-lines-data" type="application/json">(.*?)</script>', body, regex.S
+    )
+    assert found, body
+    lines = json.loads(found.group(1))
+    listed = regex.findall(r'<li data-ticker="([^"]+)">', body)
+    assert sorted(line["ticker"] for line in lines) == sorted(listed) and len(lines) >= 2
+    assert all(line["label"] and line["points"] for line in lines)
+    assert all(0 < Decimal(p["value"]) < 100 for line in lines for p in line["points"])
+
+
 def test_the_price_chart_says_when_the_exchange_is_unreachable(client, alice, settings):
     settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
     make_market("KXFED-26DEC-T4.25")
