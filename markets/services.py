@@ -99,7 +99,8 @@ def _close(candle: Any) -> Decimal | None:
 def event_history(event: Event, period: int = 60) -> tuple[list[dict[str, Any]], str | None]:
     """Each market's closing YES price per period from the exchange's event candlesticks (one request for the
     whole event), for the event page's chart: [{"ticker", "points": [{"time", "value" (cents)}]}]."""
-    if event.series_id is None:
+    series = event.series_id
+    if series is None:
         return [], "the event's series is not known here"
     end = timezone.now()
     start = end - CHART_SPAN[period]
@@ -107,7 +108,7 @@ def event_history(event: Event, period: int = 60) -> tuple[list[dict[str, Any]],
     async def fetch() -> Any:
         async with make_client(timeout=3.0, max_attempts=1) as client:
             return await client.get_event_candlesticks(
-                event.series_id, event.event_ticker, start_ts=start, end_ts=end, period_interval=period
+                series, event.event_ticker, start_ts=start, end_ts=end, period_interval=period
             )
 
     try:
