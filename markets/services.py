@@ -338,6 +338,7 @@ def market_page(
         "trades": live.get_trades(market.ticker)[:30]
         or (recent_trades(market.ticker) if partial in ("", "market-trades") else []),
         "watched": watched_tickers(user),
+        "incentive": market.ticker in discovery.incentive_tickers(),
         "live_tickers": [market.ticker],
         "live_view": "detail",
     }

@@ -127,5 +127,9 @@ def test_markets_with_an_active_incentive_program_are_marked(client, alice, sim,
     row = body.split('id="mrow-')[1:]
     marked = [chunk for chunk in row if "badge incentive" in chunk.split("</div>")[0]]
     assert len(marked) == 1 and ticker in marked[0] and fed.ticker not in marked[0]
+    # and on the market's own page, not on the other's
+    assert 'class="badge incentive"' in client.get(f"/markets/{ticker}/").content.decode()
+    assert 'class="badge incentive"' not in client.get(f"/markets/{fed.ticker}/").content.decode()
     discovery.store_incentives(set())
     assert "badge incentive" not in client.get("/markets/", {"status": "all"}).content.decode()
+    assert 'class="badge incentive"' not in client.get(f"/markets/{ticker}/").content.decode()
