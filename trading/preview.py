@@ -31,6 +31,8 @@ class Preview:
     balance_after: Decimal | None
     stale: bool
     fee_label: str = ""  # the fee schedule the fee was computed under, when not the default
+    # What the resting part pays if it fills later, on the schedules with maker fees (0 on the others).
+    maker_fee: Decimal = Decimal(0)
 
     @property
     def verdict(self) -> str:
@@ -87,7 +89,8 @@ def preview_order(
         closing = max(min(count, held), Decimal(0))
         cost = (count - closing) * (ONE - price)
     cost = (cost + fee).quantize(CENT, rounding=ROUND_CEILING)
-    max_loss = cost
+    maker = fees.maker_fee(remaining, price, schedule)
+    max_loss = cost + maker  # were the resting part to fill, its maker fee is paid too
     return Preview(
         crosses=filled > 0,
         fill_count=filled,
@@ -99,4 +102,5 @@ def preview_order(
         balance_after=None if balance is None else balance - cost,
         stale=bool(book.get("stale")) or not book,
         fee_label="" if schedule == fees.DEFAULT else fees.describe(schedule),
+        maker_fee=maker,
     )

@@ -58,6 +58,16 @@ def test_an_event_fee_update_changes_the_preview_and_clearing_it_restores_the_se
     assert "Fee $0.18" in preview(client) and "fee-schedule" not in preview(client)
 
 
+def test_a_resting_order_on_a_maker_fee_schedule_shows_its_maker_fee(client, alice, fresh_book):
+    resting = {**GOOD, "count": "10", "price_cents": "40"}  # below the 44¢ ask: rests whole
+    body = client.post(f"/orders/market/{TICKER}/preview/", resting).content.decode()
+    assert "Rests on the book" in body and "maker fee" not in body  # the plain schedule has none
+    Series.objects.filter(ticker=SERIES).update(fee_type="quadratic_with_maker_fees", fee_multiplier=D("1"))
+    body = client.post(f"/orders/market/{TICKER}/preview/", resting).content.decode()
+    # 0.0175 × 10 × 0.40 × 0.60 = 0.042 → $0.05, paid if the resting 10 fill
+    assert "+ $0.05 maker fee if the resting 10 fill" in body and "Fee $0.00" in body
+
+
 def test_schedule_fees_match_the_simulators() -> None:
     from kalshiweb.simulator.fees import schedule_fees
 
