@@ -45,6 +45,35 @@ def tags_by_category() -> dict[str, list[str]]:
     return {c: sorted(t) for c, t in sorted(out.items())}
 
 
+SPORTS_KEY = "kw:sports"
+SPORTS_TTL = 600
+
+
+def sports() -> list[str]:
+    """The sports Kalshi files markets under (/search/filters_by_sport, in its order), read at most every 10
+    minutes; empty when the exchange cannot say (the filter is then not offered; never a reason for the page to
+    fail)."""
+    cached = live.cached_json(SPORTS_KEY)
+    if isinstance(cached, list):
+        return [str(s) for s in cached]
+
+    async def fetch() -> list[str]:
+        async with _client(timeout=3.0, max_attempts=1) as client:
+            answer = await client.get_filters_by_sport()
+            return [s for s in answer.sport_ordering if s in answer.filters_by_sports] or sorted(
+                answer.filters_by_sports
+            )
+
+    try:
+        found = run_blocking(fetch)
+    except Exception as exc:  # a page must render without it; not asked again for a minute
+        log.info("sports filter unavailable: %s", exc)
+        live.store_json(SPORTS_KEY, [], ttl=60)
+        return []
+    live.store_json(SPORTS_KEY, found, ttl=SPORTS_TTL)
+    return found
+
+
 def filter_by_tag[Q: QuerySet[Any]](markets: Q, tag: str) -> Q:
     """Markets of the series that carry `tag` (JSON containment differs by database: matched here)."""
     series = [ticker for ticker, tags in Series.objects.values_list("ticker", "tags") if tags and tag in tags]

@@ -261,6 +261,7 @@ class ListFilters:
     sort: str = "volume"
     page: str | None = None
     tag: str = ""  # a series tag (issue #15 item 8: markets.discovery)
+    sport: str = ""  # a sport from the exchange's filters_by_sport: the series tagged with it
 
     @classmethod
     def from_query(cls, query: QueryDict) -> ListFilters:
@@ -273,6 +274,7 @@ class ListFilters:
             sort=query.get("sort", "volume"),
             page=query.get("page"),
             tag=query.get("tag", ""),
+            sport=query.get("sport", ""),
         )
 
 
@@ -289,6 +291,8 @@ def market_list(user: Any, filters: ListFilters) -> dict[str, Any]:
         markets = markets.closing_within(timedelta(hours=24))
     if filters.tag:
         markets = discovery.filter_by_tag(markets, filters.tag)
+    if filters.sport:
+        markets = discovery.filter_by_tag(markets, filters.sport)
     markets = markets.order_by(SORTS.get(filters.sort, SORTS["volume"]), "ticker")
     page, rows = page_of_markets(markets, filters.page)
     quotes = live.get_quotes([m.ticker for m in rows])
@@ -306,8 +310,10 @@ def market_list(user: Any, filters: ListFilters) -> dict[str, Any]:
             "closing": filters.closing,
             "sort": filters.sort,
             "tag": filters.tag,
+            "sport": filters.sport,
         },
         "tags_by_category": discovery.tags_by_category(),
+        "sports": discovery.sports(),
         "incentive_tickers": discovery.incentive_tickers(),
         "categories": sorted({c for c in Series.objects.values_list("category", flat=True) if c}),
         "series_list": Series.objects.order_by("ticker"),

@@ -35,6 +35,27 @@ def test_the_market_list_filters_by_series_tag(client, alice):
     assert other.ticker in body and fed.ticker not in body
 
 
+def test_the_market_list_filters_by_the_exchanges_sports(client, alice, sim, sim_settings):
+    from markets import discovery
+
+    sim.app.discovery.add_sport("Basketball", ["Games"], {"Pro Basketball": ["Games"]})
+    sim.app.discovery.add_sport("Soccer", ["Games"], {"EPL": ["Games"]})
+    hoops = make_market("KXNBA-26DEC-LAL")
+    Series.objects.filter(ticker="KXNBA").update(tags=["Basketball"], category="Sports")
+    other = make_market("KXCPI-26DEC-T3.0")
+    body = client.get("/markets/", {"sport": "Basketball", "status": "all"}).content.decode()
+    assert hoops.ticker in body and other.ticker not in body
+    assert '<option value="Basketball" selected>' in body and '<option value="Soccer">' in body
+    assert discovery.sports() == ["Basketball", "Soccer"]  # cached: one request per 10 minutes
+
+
+def test_without_the_exchange_the_sports_filter_is_not_offered(client, alice, settings):
+    settings.KALSHI_API_BASE = "http://127.0.0.1:9/trade-api/v2"
+    make_market("KXFED-26DEC-T4.25")
+    body = client.get("/markets/").content.decode()
+    assert "KXFED-26DEC-T4.25" in body and 'name="sport"' not in body
+
+
 def test_sync_stores_series_tags_and_fee_schedule(sim, sim_settings):
     ticker = sim.call(lambda: next(iter(sim.exchange.markets)))
     series_ticker = sim.call(lambda: sim.exchange.markets[ticker].series_ticker)
