@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from markets import live
 from tests.helpers import browser_login, wait_until
 from tests.simulator.simhelp import Trader
 
@@ -45,6 +46,8 @@ def test_the_list_re_sorts_by_live_volume_and_marks_the_direction_of_a_price(
 
     ticker = next(t for t, _ in reversed(first) if sim.call(lambda t=t: tradable(t)))
     assert ticker != first[0][0]
+    # the feed (a new process per test) is subscribed to the page's markets: it has the market's book
+    wait_until(lambda: live.get_book(ticker) is not None, timeout=20, what="the feed watching the market")
     _, no = sim.call(sim.exchange.book, ticker)
     price = D(1) - max(p for p, _ in no)  # the best YES ask
     last = sim.call(lambda: sim.exchange.markets[ticker].last_price)
@@ -55,7 +58,10 @@ def test_the_list_re_sorts_by_live_volume_and_marks_the_direction_of_a_price(
     assert response.status_code == 201, response.text
     page.evaluate("window.kwMarker = 1")  # gone if the page reloads
 
-    wait_until(lambda: order()[0][0] == ticker, timeout=20, what="the traded market at the top of the list")
+    try:
+        wait_until(lambda: order()[0][0] == ticker, timeout=20, what="the traded market at the top")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {ticker} not first in {order()[:3]}") from None
     assert page.evaluate("window.kwMarker") == 1
     volumes = [v for _, v in order()]
     assert volumes == sorted(volumes, reverse=True)
