@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kalshiweb.http import TraderRequest
 from markets.models import Market
+from trading import alerts
 from trading.models import Alert
 
 MAX_WAITING = 100  # per trader: the checker reads every waiting alert each second
@@ -68,6 +69,7 @@ class AlertForm(forms.Form):
 def _page(request: TraderRequest, form: AlertForm, status: int = 200) -> HttpResponse:
     context = {
         "form": form,
+        "email_available": alerts.email_available(),
         **_lists(request),
         "live_tickers": [],  # a socket: alerts arrive here too, and the lists re-render when one fires
         "live_view": "alerts",

@@ -86,7 +86,15 @@ def fire(alert: Alert, note: str) -> bool:
     return True
 
 
+def email_available() -> bool:
+    """Whether a mailer is configured (KALSHIWEB_EMAIL_HOST; the test runner puts its own in place)."""
+    return bool(getattr(settings, "MAILERS", None))
+
+
 def _email(alert: Alert, message: str) -> None:
+    if not email_available():
+        log.info("alert %s: e-mail asked for, but no mail server is configured", alert.pk)
+        return
     address = getattr(alert.user, "email", "")
     if not address:
         log.info("alert %s: e-mail asked for, but the trader has no address", alert.pk)

@@ -215,7 +215,8 @@ def test_a_price_alert_and_a_fill_alert_fire_once_on_the_traders_page(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_email_alert_sends_one_mail_and_a_mail_failure_loses_nothing(monkeypatch, mailoutbox):
+def test_an_email_alert_sends_one_mail_and_a_mail_failure_loses_nothing(monkeypatch, mailoutbox, settings):
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     monkeypatch.setattr(alerts, "notify_user", lambda *a, **kw: None)
     dora = make_user("dora")
     dora.email = "dora@example.com"
@@ -253,3 +254,16 @@ def test_the_checker_keeps_the_alerted_markets_subscribed(monkeypatch):
     assert alerts_runner.run_once() == 0  # no quote at 99¢
     assert live.client().smembers(f"{WATCH_PREFIX}alerts") == {b"KXFED-26DEC-T4.25"}
     assert 0 < live.client().ttl(f"{WATCH_PREFIX}alerts") <= 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_mail_server_e_mail_is_not_offered_and_an_alert_still_fires(
+    client, monkeypatch, mailoutbox, settings
+):
+    settings.MAILERS = {}
+    monkeypatch.setattr(alerts, "notify_user", lambda *a, **kw: None)
+    frank = make_user("frank")
+    client.force_login(frank)
+    assert 'name="email"' not in client.get("/orders/alerts/").content.decode()
+    row = Alert.objects.create(user=frank, kind="price_above", ticker="KXA-1", threshold=D("0.5"), email=True)
+    assert alerts.fire(row, "last price 51¢") and mailoutbox == []
