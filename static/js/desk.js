@@ -343,6 +343,31 @@
     openAmends = [];
   });
 
+  /* A keyboard user's place in the book survives its pushes: the focused level is focused again in the new
+     ladder (the same side and price, else the nearest price on that side). */
+  var focusedLevel = null;
+  function rememberFocus(ev) {
+    var target = ev.detail && ev.detail.target, active = document.activeElement;
+    if (!target || !(active instanceof Element) || !target.contains(active)) return;
+    var row = active.closest(".ladder tr.level");
+    if (row) focusedLevel = { side: row.dataset.side, cents: parseFloat(row.dataset.cents) };
+  }
+  function restoreFocus() {
+    if (!focusedLevel || (document.activeElement && document.activeElement !== document.body)) { focusedLevel = null; return; }
+    var want = focusedLevel;
+    focusedLevel = null;
+    var best = null, gap = Infinity;
+    $all('.ladder tr.level[data-side="' + want.side + '"]').forEach(function (r) {
+      var d = Math.abs(parseFloat(r.dataset.cents) - want.cents);
+      if (d < gap) { gap = d; best = r; }
+    });
+    if (best) best.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:oobBeforeSwap", rememberFocus);
+  document.addEventListener("htmx:beforeSwap", rememberFocus);
+  document.addEventListener("htmx:oobAfterSwap", restoreFocus);
+  document.addEventListener("htmx:afterSettle", restoreFocus);
+
   function refresh() { markOwnOrders(); }
   document.addEventListener("DOMContentLoaded", function () { fit(); refresh(); });
   window.addEventListener("resize", fit);

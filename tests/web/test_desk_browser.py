@@ -205,3 +205,50 @@ def test_flatten_closes_the_position_and_the_overlay_lists_the_shortcuts(
     row.locator(".pf-close-status.placed").filter(has_text="Flatten sent: sell 2 YES").wait_for(timeout=10000)
     wait_until(lambda: position(trader.kalshi_account, ticker, user) == D(0), timeout=30)
     assert Order.objects.filter(user=user, ticker=ticker, action="sell").count() == 2
+
+
+def test_the_main_flow_works_from_the_keyboard_alone(
+    sim, trader, feed_process, daphne_server, celery_worker, page
+):
+    """Tab to the book, Enter on a level, Enter to send: no mouse. Focus is visible, stays on the level while the
+    book is pushed, and the order's outcome is announced (role=status)."""
+    ticker = open_cent_market(sim)
+    open_desk(page, daphne_server, ticker)
+    page.locator("body").focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("!!document.activeElement.closest('.ladder tr.bid.level')"):
+            break
+    else:
+        raise AssertionError("Tab never reached the book's bid levels")
+    cents = page.evaluate("document.activeElement.dataset.cents")
+    ring = page.evaluate(
+        "(() => { const el = document.activeElement; const s = getComputedStyle(el);"
+        " return s.outlineStyle !== 'none' || getComputedStyle(el.querySelector('td')).boxShadow !== 'none'; })()"
+    )
+    assert ring, "the focused level shows no focus indicator"
+    # the book is re-rendered by a push (someone quotes a new level): focus stays on the same level
+    from tests.simulator.simhelp import Trader
+
+    yes, _ = sim.call(sim.exchange.book, ticker)
+    lowest = min(p for p, _ in yes)
+    rows_before = page.locator(".ladder tr.level").count()
+    assert Trader(sim, D("1000")).order(ticker, "bid", "3.00", f"{lowest - D('0.01'):.4f}").status_code == 201
+    page.wait_for_timeout(2500)
+    assert page.locator(
+        f'.ladder tr.bid.level[data-cents="{int((lowest - D("0.01")) * 100)}"]'
+    ).count() == 1 or (
+        page.locator(".ladder tr.level").count()
+        == rows_before  # a 10-level ladder may not show the new level
+    )
+    assert page.evaluate("document.activeElement.matches('.ladder tr.bid.level')")
+    assert page.evaluate("document.activeElement.dataset.cents") == cents
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.matches('#ticket button[type=submit]')")
+    assert page.input_value("#ticket input[name=price_cents]") == cents
+    page.keyboard.press("Enter")
+    page.locator("#ticket [role=status]").filter(has_text="Order sent").wait_for(timeout=15000)
+    wait_until(
+        lambda: Order.objects.filter(user=trader, ticker=ticker, status="resting").exists(), timeout=30
+    )
+    assert page.locator("#toasts[aria-live]").count() == 1
