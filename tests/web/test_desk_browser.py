@@ -252,3 +252,33 @@ def test_the_main_flow_works_from_the_keyboard_alone(
         lambda: Order.objects.filter(user=trader, ticker=ticker, status="resting").exists(), timeout=30
     )
     assert page.locator("#toasts[aria-live]").count() == 1
+
+
+def test_on_a_phone_the_desk_is_one_column_and_an_order_can_be_seen_and_canceled(
+    sim, trader, feed_process, daphne_server, celery_worker, page
+):
+    ticker = open_cent_market(sim)
+    open_desk(page, daphne_server, ticker)
+    level = page.locator(".ladder tr.bid.level").first
+    cents = level.get_attribute("data-cents")
+    level.click()
+    page.keyboard.press("Enter")
+    order = wait_until(
+        lambda: Order.objects.filter(user=trader, ticker=ticker, status="resting").first(), timeout=30
+    )
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.evaluate("window.dispatchEvent(new Event('resize'))")
+    page.wait_for_timeout(300)
+    # no sideways scrolling of the page; the ticket, the book and my orders one under the other
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390 + 1
+    boxes = {
+        part: page.locator(part).first.bounding_box() for part in (".ladder", "#ticket", f"#order-{order.pk}")
+    }
+    assert all(b is not None and b["width"] <= 390 for b in boxes.values()), boxes
+    row = page.locator(f"#order-{order.pk}")
+    row.scroll_into_view_if_needed()
+    assert row.locator(".badge").inner_text() == "resting" and cents in row.inner_text()
+    shoot(page, "desk-phone")
+    row.locator("button", has_text="Cancel").click()
+    row.locator(".badge").filter(has_text="canceled").wait_for(state="attached", timeout=30000)
+    wait_until(lambda: Order.objects.get(pk=order.pk).status == "canceled", timeout=30)
