@@ -63,6 +63,26 @@ def one_click(profile: Any) -> bool:
     return bool(stored(profile).get("one_click"))
 
 
+def layout(profile: Any) -> dict[str, Any]:
+    """How the trader left the desk: the orders panel's filter ("open" or "all") and whether the rules are open."""
+    saved = stored(profile).get("layout") or {}
+    return {
+        "orders_show": "all" if saved.get("orders_show") == "all" else "open",
+        "rules_open": bool(saved.get("rules_open")),
+    }
+
+
+def remember_layout(profile: Any, **changes: Any) -> None:
+    """Keep a change of the desk's layout (only the known settings; nothing written when nothing changed)."""
+    if profile is None:
+        return
+    current = layout(profile)
+    wanted = {**current, **{k: v for k, v in changes.items() if k in current}}
+    if wanted != current:
+        profile.desk_settings = {**stored(profile), "layout": wanted}
+        profile.save(update_fields=["desk_settings"])
+
+
 def client_settings(profile: Any) -> dict[str, Any]:
     """What desk.js reads (a JSON script element on every page)."""
     return {"keys": bindings(profile), "one_click": one_click(profile)}

@@ -26,6 +26,7 @@ urlpatterns = [
     path("market/<str:ticker>/cancel-all/", views.cancel_market, name="cancel_market"),
     path("market/<str:ticker>/flatten/", views.flatten, name="flatten"),
     path("desk-settings/", views.desk_settings, name="desk_settings"),
+    path("desk-layout/", views.desk_layout, name="desk_layout"),
     path("market/<str:ticker>/orders/", views.orders_panel, name="orders_panel"),
     path("market/<str:ticker>/fills/", views.fills_panel, name="fills_panel"),
     # issue #15: combos and RFQs

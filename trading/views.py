@@ -141,9 +141,11 @@ def my_orders(user: Any, ticker: str | None, show: str = "open") -> list[Order]:
 def market_page_panel(request: TraderRequest, market: Market) -> dict[str, Any]:
     """The market page's trading panel (registered in TradingConfig.ready()): the ticket and the trader's own
     orders and fills in this market."""
+    desk = hotkeys.layout(services.trader_profile(request.user))
     return {
         "ticket": ticket_context(request, market),
-        "my_orders": my_orders(request.user, market.ticker),
+        "my_orders": my_orders(request.user, market.ticker, desk["orders_show"]),
+        "desk_layout": desk,
         "my_fills": Fill.objects.filter(user=request.user, ticker=market.ticker)[:50],
         # for the ladder (issue #15): {(book side, YES price): contracts ahead of the trader's order there}
         "queue_by_level": queue_positions.by_level(request.user, market.ticker),
@@ -417,6 +419,8 @@ def orders_panel(request: TraderRequest, ticker: str | None = None) -> HttpRespo
 
 def _orders_panel(request: TraderRequest, ticker: str | None) -> HttpResponse:
     show = "all" if request.GET.get("show") == "all" else "open"
+    if ticker and "show" in request.GET:  # the market page's filter, kept for the trader's next visit
+        hotkeys.remember_layout(services.trader_profile(request.user), orders_show=show)
     orders = my_orders(request.user, ticker, show)
     context = {"orders": orders, "ticker": ticker, "show": show}
     return render(request, "trading/_orders_panel.html", context)
@@ -491,6 +495,17 @@ def halt_everyone(request: TraderRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+def desk_layout(request: TraderRequest) -> HttpResponse:
+    """Keep how the trader left a part of the desk (desk.js posts it): rules_open=1|0."""
+    if "rules_open" in request.POST:
+        hotkeys.remember_layout(
+            services.trader_profile(request.user), rules_open=request.POST["rules_open"] == "1"
+        )
+    return HttpResponse(status=204)
+
+
+@require_POST
+@login_required
 def desk_settings(request: TraderRequest) -> HttpResponse:
     """Save the trader's keyboard shortcuts and one-click setting (the "Keyboard shortcuts" overlay's form)."""
     profile = services.trader_profile(request.user)
@@ -505,7 +520,7 @@ def desk_settings(request: TraderRequest) -> HttpResponse:
             context["kb_error"] = "Nothing saved: fix the keys marked below."
             status = 400 if not request.htmx else 200
         else:
-            profile.desk_settings = new
+            profile.desk_settings = {**hotkeys.stored(profile), **new}  # the layout stays
             profile.save(update_fields=["desk_settings"])
             context = {**hotkeys.overlay_context(profile), "kb_saved": True}
             status = 200

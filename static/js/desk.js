@@ -374,3 +374,10 @@
   document.addEventListener("htmx:afterSettle", refresh);
   document.addEventListener("htmx:oobAfterSwap", refresh);
 })();
+/* The desk remembers how the trader left it (per trader, on the server): whether the rules are open. The orders
+   panel's Open/All filter is remembered by the panel's own request. */
+document.addEventListener("toggle", function (ev) {
+  var box = ev.target;
+  if (!(box instanceof HTMLDetailsElement) || !box.dataset.remember || !window.htmx) return;
+  htmx.ajax("POST", box.dataset.remember, { values: { rules_open: box.open ? "1" : "0" }, swap: "none" });
+}, true);

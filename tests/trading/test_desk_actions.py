@@ -83,3 +83,29 @@ def test_each_trader_saves_their_own_shortcuts_and_every_page_carries_them(clien
         json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])["keys"]["flatten"]
         == "f"
     )
+
+
+@pytest.mark.django_db
+def test_the_desk_remembers_the_orders_filter_and_the_rules_per_trader(client):
+    from tests.factories import make_market
+
+    market = make_market("KXFED-26DEC-T4.25")
+    alice, bob = make_user("alice"), make_user("bob")
+    TraderProfile.objects.create(user=alice)
+    TraderProfile.objects.create(user=bob)
+    client.force_login(alice)
+    page = client.get(f"/markets/{market.ticker}/").content.decode()
+    assert 'data-show="open"' in page and '<details class="desk-extra rules" data-remember' in page
+    client.get(f"/orders/market/{market.ticker}/orders/", {"show": "all"}, headers={"HX-Request": "true"})
+    assert client.post("/orders/desk-layout/", {"rules_open": "1"}).status_code == 204
+    page = client.get(f"/markets/{market.ticker}/").content.decode()
+    assert 'data-show="all"' in page and '<details class="desk-extra rules" open' in page
+    # saving the shortcuts keeps the layout
+    client.post("/orders/desk-settings/", {"key_flatten": "q"}, headers={"HX-Request": "true"})
+    settings = TraderProfile.objects.get(user=alice).desk_settings
+    assert settings["layout"] == {"orders_show": "all", "rules_open": True} and settings["keys"] == {
+        "flatten": "q"
+    }
+    client.force_login(bob)  # his own desk
+    page = client.get(f"/markets/{market.ticker}/").content.decode()
+    assert 'data-show="open"' in page and 'desk-extra rules" open' not in page

@@ -282,3 +282,18 @@ def test_on_a_phone_the_desk_is_one_column_and_an_order_can_be_seen_and_canceled
     row.locator("button", has_text="Cancel").click()
     row.locator(".badge").filter(has_text="canceled").wait_for(state="attached", timeout=30000)
     wait_until(lambda: Order.objects.get(pk=order.pk).status == "canceled", timeout=30)
+
+
+def test_the_desk_keeps_the_rules_open_for_the_trader_after_a_reload(trader, sim, daphne_server, page):
+    from markets.sync import sync_markets
+
+    sync_markets()
+    ticker = open_cent_market(sim)
+    browser_login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    rules = page.locator("details.desk-extra.rules")
+    assert rules.get_attribute("open") is None
+    with page.expect_response(lambda r: r.url.endswith("/orders/desk-layout/") and r.status == 204):
+        rules.locator("summary").click()
+    page.reload()
+    assert page.locator("details.desk-extra.rules").get_attribute("open") is not None
