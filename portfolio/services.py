@@ -174,6 +174,15 @@ def equity_points(account: KalshiAccount, limit: int = 500) -> list[Any]:
     return points
 
 
+def equity_series(points: list[Any]) -> list[dict[str, Any]]:
+    """The equity points for the chart script: one a second at most (the chart's time axis is in whole
+    seconds; the later point of a second wins), totals as decimal text."""
+    by_second: dict[int, str] = {}
+    for point in points:
+        by_second[int(point.at.timestamp())] = format(point.total.normalize(), "f")
+    return [{"time": t, "value": v} for t, v in sorted(by_second.items())]
+
+
 def fills_of(account: KalshiAccount, user: Any = None) -> QuerySet[Fill]:
     """The account's fills a view covers: one trader's own (the fills of their orders), or with no user the
     whole account (staff), including fills of orders placed outside the app, which belong to no trader."""

@@ -67,11 +67,13 @@ def portfolio(request: TraderRequest) -> HttpResponse:
     if view.stale and view.refreshable:
         # Never block on Kalshi: show what we have, marked stale, and let a worker fetch the rest.
         view.refreshing = request_refresh(account.pk) or view.refreshing
+    equity = services.equity_points(account)
     context = {
         "account": account,
         "view": view,
         "stale_after": services.STALE_AFTER,
-        "equity": services.equity_points(account),
+        "equity": equity,
+        "equity_series": services.equity_series(equity),
         "settlements": Settlement.objects.filter(account=account)[:10],
         "live_tickers": view.tickers,
         "live_view": "portfolio",  # the socket sends this page the portfolio's fragments, not market rows

@@ -23,3 +23,44 @@
   document.addEventListener("htmx:afterSettle", watchPositions);
   document.addEventListener("htmx:oobAfterSwap", watchPositions);
 })();
+// The equity chart: cash + portfolio value over time (TradingView Lightweight Charts, vendored); the SVG under it
+// stays for pages without JavaScript and is hidden once this draws. Colours follow the theme.
+(function () {
+  var chart = null;
+  function css(name, fallback) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback; }
+  function theme() {
+    if (!chart) return;
+    var line = css("--line", "#ddd");
+    chart.applyOptions({
+      layout: { background: { type: "solid", color: css("--bg", "#fafafa") }, textColor: css("--fg", "#1b1b1b") },
+      grid: { vertLines: { color: line }, horzLines: { color: line } },
+      rightPriceScale: { borderColor: line }, timeScale: { borderColor: line },
+    });
+  }
+  function draw() {
+    var box = document.querySelector(".pf-equity .equity-lines"), data = document.getElementById("equity-data");
+    if (!box || !data || box.classList.contains("drawn") || !window.LightweightCharts) return;
+    var LW = window.LightweightCharts;
+    chart = LW.createChart(box, {
+      autoSize: true,
+      layout: { fontSize: 11, attributionLogo: false },
+      timeScale: { timeVisible: true, secondsVisible: false },
+      localization: { priceFormatter: function (p) { return "$" + p.toFixed(2); } },
+    });
+    var series = chart.addSeries(LW.AreaSeries, {
+      lineColor: css("--yes", "#0a7d38"), topColor: "rgba(10, 125, 56, .25)", bottomColor: "rgba(10, 125, 56, 0)", lineWidth: 2,
+    });
+    var points = JSON.parse(data.textContent || "[]").map(function (p) { return { time: p.time, value: parseFloat(p.value) }; });
+    series.setData(points);
+    chart.timeScale().fitContent();
+    theme();
+    box.classList.add("drawn");
+    box.dataset.points = String(points.length);
+  }
+  document.addEventListener("DOMContentLoaded", draw);
+  window.addEventListener("kw:theme", theme);
+  if (window.matchMedia) {
+    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
+    if (scheme.addEventListener) scheme.addEventListener("change", theme);
+  }
+})();

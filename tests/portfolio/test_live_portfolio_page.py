@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -241,3 +241,20 @@ def test_a_fill_sends_each_page_only_the_fragments_it_shows(
     errors = {name: p.evaluate("window.__oobErrors") for name, p in pages.items()}
     assert errors == {"market": [], "portfolio": []}
     assert not [m for m in console if "oobErrorNoTarget" in m]
+
+
+def test_the_equity_chart_is_drawn_by_the_chart_library(trader, daphne_server, page):
+    from datetime import datetime
+
+    from portfolio.models import EquityPoint
+
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    for minutes, total in ((0, "100.00"), (10, "104.50"), (20, "101.25")):
+        at = start + timedelta(minutes=minutes)
+        EquityPoint.objects.create(
+            account=trader.kalshi_account, at=at, balance=D(total), portfolio_value=D(0)
+        )
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/portfolio/")
+    page.locator('.pf-equity .equity-lines.drawn[data-points="3"] canvas').first.wait_for(timeout=15000)
+    assert not page.locator(".pf-equity .chart-fallback").is_visible()

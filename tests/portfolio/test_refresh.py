@@ -163,6 +163,9 @@ def test_the_equity_chart_draws_the_stored_points(client, alice):
     html = client.get("/portfolio/").content.decode()
     svg = html.split('<svg class="chart equity-chart"')[1].split("</svg>")[0]
     assert svg.count(" L") == 2 and "$110.50" in svg and "$98.25" in svg
+    # and the same points for the chart script (whole seconds, totals as decimal text)
+    assert '<script id="equity-data" type="application/json">' in html
+    assert f'{{"time": {int(T0.timestamp()) + 300}, "value": "110.5"}}' in html
 
 
 def test_the_equity_chart_ends_with_kalshis_latest_figures_so_it_starts_at_the_second_refresh(client, alice):
