@@ -86,3 +86,18 @@ def depth_chart(book: dict[str, Any] | None) -> SafeString:
         bid_path,
         ask_path,
     )
+
+
+@register.filter
+def depth_data(book: dict[str, Any] | None) -> dict[str, list[list[str]]]:
+    """The book's cumulative sizes for the depth chart script: {"bids": [[cents, total], …], "asks": …}, each
+    side by ascending price (the chart's horizontal axis), as decimal text."""
+    out: dict[str, list[list[str]]] = {"bids": [], "asks": []}
+    for side in ("bids", "asks"):
+        rows = []
+        for r in (book or {}).get(side) or []:
+            price, total = Decimal(str(r["price"])), Decimal(str(r["total"]))
+            rows.append((price, total))
+        rows.sort()
+        out[side] = [[format((p * 100).normalize(), "f"), format(t.normalize(), "f")] for p, t in rows]
+    return out

@@ -159,3 +159,59 @@
     if (scheme.addEventListener) scheme.addEventListener("change", applyTheme);
   }
 })();
+/* The depth chart: cumulative YES bids (green) and asks (red) by price, on the chart library's price axis
+   (createOptionsChart). Its container sits outside the pushed book, so each push only sets the data; the book's
+   SVG depth stays for pages without JavaScript and is hidden once this draws. */
+(function () {
+  "use strict";
+  var chart = null, bids = null, asks = null;
+  function css(name, fallback) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback; }
+  function alpha(color, a) { return "color-mix(in srgb, " + color + " " + Math.round(a * 100) + "%, transparent)"; }
+  function theme() {
+    if (!chart) return;
+    var line = css("--line", "#ddd"), up = css("--yes", "#0a7d38"), down = css("--no", "#b3261e");
+    chart.applyOptions({
+      layout: { background: { type: "solid", color: css("--bg", "#fafafa") }, textColor: css("--fg", "#1b1b1b") },
+      grid: { vertLines: { color: line }, horzLines: { color: line } },
+    });
+    bids.applyOptions({ lineColor: up, topColor: alpha(up, 0.4), bottomColor: alpha(up, 0.05) });
+    asks.applyOptions({ lineColor: down, topColor: alpha(down, 0.4), bottomColor: alpha(down, 0.05) });
+  }
+  function points(rows) {
+    return rows.map(function (r) { return { time: parseFloat(r[0]), value: parseFloat(r[1]) }; });
+  }
+  function update() {
+    var box = document.getElementById("depth-live"), data = document.getElementById("depth-data");
+    if (!box || !data || !window.LightweightCharts || !window.LightweightCharts.createOptionsChart) return;
+    var depth = JSON.parse(data.textContent || "{}");
+    if (!chart) {
+      var LW = window.LightweightCharts;
+      chart = LW.createOptionsChart(box, {
+        autoSize: true,
+        layout: { fontSize: 10, attributionLogo: false },
+        localization: { priceFormatter: function (v) { return String(Math.round(v)); } },
+        handleScroll: false, handleScale: false,
+      });
+      bids = chart.addSeries(LW.AreaSeries, { lineWidth: 1, lineType: 1, priceLineVisible: false, lastValueVisible: false });
+      asks = chart.addSeries(LW.AreaSeries, { lineWidth: 1, lineType: 1, priceLineVisible: false, lastValueVisible: false });
+      theme();
+      box.closest(".desk-book").classList.add("depth-drawn");
+    }
+    bids.setData(points(depth.bids || []));
+    asks.setData(points(depth.asks || []));
+    chart.timeScale().fitContent();
+    box.dataset.levels = String((depth.bids || []).length + (depth.asks || []).length);
+  }
+  var queued = false;
+  function soon() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(function () { queued = false; update(); });
+  }
+  ["htmx:afterSettle", "htmx:oobAfterSwap", "DOMContentLoaded"].forEach(function (n) { document.addEventListener(n, soon); });
+  window.addEventListener("kw:theme", theme);
+  if (window.matchMedia) {
+    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
+    if (scheme.addEventListener) scheme.addEventListener("change", theme);
+  }
+})();

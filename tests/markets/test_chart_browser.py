@@ -28,6 +28,10 @@ def test_the_chart_draws_candles_moves_the_live_candle_and_marks_the_traders_fil
     open_desk(page, daphne_server, ticker)
     page.locator("#market-chart .candles.drawn canvas").first.wait_for(timeout=20000)
     assert not page.locator("#market-chart .chart-fallback").is_visible()  # the SVG stays for no-JavaScript
+    # the depth chart on the same library, the book's SVG depth hidden
+    page.locator(".desk-book.depth-drawn #depth-live canvas").first.wait_for(timeout=15000)
+    assert int(page.get_attribute("#depth-live", "data-levels") or "0") >= 2
+    assert not page.locator(".desk-book .depth").is_visible()
     before = chart_state(page)
     assert int(before["candles"]) >= 1 and before["markers"] == "0"
     chart_requests: list[str] = []

@@ -469,3 +469,14 @@ def test_the_event_page_lists_its_markets_with_sums_against_a_dollar_and_my_posi
     Event.objects.filter(event_ticker="KXELEC-26NOV").update(mutually_exclusive=False)
     assert 'id="event-sums"' not in client.get("/markets/events/KXELEC-26NOV/").content.decode()
     assert client.get("/markets/events/KXNOPE/").status_code == 404
+
+
+def test_the_book_carries_its_depth_for_the_chart_script():
+    from markets.templatetags.kalshi_charts import depth_data
+
+    book = {
+        "bids": [{"price": "0.42", "total": "10"}, {"price": "0.41", "total": "25.5"}],
+        "asks": [{"price": "0.45", "total": "7"}, {"price": "0.455", "total": "9"}],
+    }
+    assert depth_data(book) == {"bids": [["41", "25.5"], ["42", "10"]], "asks": [["45", "7"], ["45.5", "9"]]}
+    assert depth_data(None) == {"bids": [], "asks": []}
