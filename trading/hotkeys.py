@@ -64,11 +64,13 @@ def one_click(profile: Any) -> bool:
 
 
 def layout(profile: Any) -> dict[str, Any]:
-    """How the trader left the desk: the orders panel's filter ("open" or "all") and whether the rules are open."""
+    """How the trader left the desk: the orders panel's filter ("open" or "all"), whether the rules are open, and
+    the ladder's prices ("yes", or "no": the NO book)."""
     saved = stored(profile).get("layout") or {}
     return {
         "orders_show": "all" if saved.get("orders_show") == "all" else "open",
         "rules_open": bool(saved.get("rules_open")),
+        "ladder_view": "no" if saved.get("ladder_view") == "no" else "yes",
     }
 
 

@@ -496,11 +496,12 @@ def halt_everyone(request: TraderRequest) -> HttpResponse:
 @require_POST
 @login_required
 def desk_layout(request: TraderRequest) -> HttpResponse:
-    """Keep how the trader left a part of the desk (desk.js posts it): rules_open=1|0."""
+    """Keep how the trader left a part of the desk (desk.js posts it): rules_open=1|0, ladder_view=yes|no."""
+    profile = services.trader_profile(request.user)
     if "rules_open" in request.POST:
-        hotkeys.remember_layout(
-            services.trader_profile(request.user), rules_open=request.POST["rules_open"] == "1"
-        )
+        hotkeys.remember_layout(profile, rules_open=request.POST["rules_open"] == "1")
+    if request.POST.get("ladder_view") in ("yes", "no"):
+        hotkeys.remember_layout(profile, ladder_view=request.POST["ladder_view"])
     return HttpResponse(status=204)
 
 

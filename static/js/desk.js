@@ -62,12 +62,12 @@
 
   function placeButton() { return $('#ticket button[type="submit"]'); }
 
-  /* Load the ticket: YES at `cents` (a YES price), buying or selling. A NO view would pass the NO leg. */
-  function loadTicket(action, cents) {
+  /* Load the ticket: `outcome` (YES unless given) at `cents` (a price in that leg), buying or selling. */
+  function loadTicket(action, cents, outcome) {
     var price = field("price_cents");
     if (!price) return false;
     setRadio("action", action);
-    setRadio("outcome", "yes");
+    setRadio("outcome", outcome || "yes");
     price.value = cents;
     changed(price);
     var place = placeButton();
@@ -83,9 +83,63 @@
   function pickLevel(row) {
     $all(".ladder tr.level.picked").forEach(function (r) { r.classList.remove("picked"); });
     row.classList.add("picked");
-    // a bid level: buy YES there (joins the bid); an ask level: sell YES there (joins the ask)
-    loadTicket(row.dataset.side === "bid" ? "buy" : "sell", row.dataset.cents);
+    // a bid level: buy YES there (joins the bid); an ask level: sell YES there (joins the ask). In the NO view
+    // the same rows are the NO book: a YES ask at c is a NO bid at 100 − c (buy NO there), a YES bid a NO ask.
+    if (noView()) {
+      loadTicket(row.dataset.side === "ask" ? "buy" : "sell", noCents(row.dataset.cents), "no");
+    } else {
+      loadTicket(row.dataset.side === "bid" ? "buy" : "sell", row.dataset.cents);
+    }
   }
+
+  // ---- the NO view: the same book in NO prices (the feed pushes YES; the page turns it over) ---------------
+  function bookColumn() { return $(".desk-book"); }
+  function noView() { var col = bookColumn(); return !!col && col.dataset.ladderView === "no"; }
+  function noCents(cents) {
+    var c = 100 - parseFloat(cents);
+    return String(Math.round(c * 10) / 10);
+  }
+  function applyLadderView() {
+    var ladder = $(".ladder");
+    if (!ladder) return;
+    var want = noView() ? "no" : "yes", shown = ladder.dataset.view || "yes";
+    if (want === shown) return;
+    var body = $("tbody", ladder);
+    var rows = $all("tr.level, tr.spread", body);
+    var label = $("tr.side-label", body);
+    rows.reverse().forEach(function (r) { body.insertBefore(r, label); });
+    rows.forEach(function (r) {
+      if (!r.classList.contains("level")) return;
+      var cell = r.querySelector("td");
+      var cents = want === "no" ? noCents(r.dataset.cents) : r.dataset.cents;
+      cell.textContent = cents + "¢";
+      cell.classList.toggle("yes", want === "no" ? r.dataset.side === "ask" : r.dataset.side === "bid");
+      cell.classList.toggle("no", want === "no" ? r.dataset.side === "bid" : r.dataset.side === "ask");
+      r.title = want === "no"
+        ? (r.dataset.side === "ask" ? "Buy NO at " : "Sell NO at ") + cents + "¢"
+        : (r.dataset.side === "bid" ? "Buy YES at " : "Sell YES at ") + cents + "¢";
+    });
+    var top = $("th.top-label", ladder), bottom = $("th.bottom-label", ladder);
+    if (top) top.textContent = want === "no" ? "NO asks (= YES bids)" : "YES asks (= NO bids)";
+    if (bottom) bottom.textContent = want === "no" ? "NO bids (= YES asks)" : "YES bids (= NO asks)";
+    ladder.dataset.view = want;
+  }
+  document.addEventListener("click", function (ev) {
+    var button = ev.target instanceof Element && ev.target.closest(".ladder-view [data-ladder-view]");
+    var col = bookColumn();
+    if (!button || !col) return;
+    col.dataset.ladderView = button.dataset.ladderView;
+    $all(".ladder-view [data-ladder-view]").forEach(function (b) {
+      b.setAttribute("aria-pressed", b === button ? "true" : "false");
+    });
+    applyLadderView();
+    if (col.dataset.remember && window.htmx) {
+      htmx.ajax("POST", col.dataset.remember, { values: { ladder_view: button.dataset.ladderView }, swap: "none" });
+    }
+  });
+  document.addEventListener("htmx:afterSettle", applyLadderView);
+  document.addEventListener("htmx:oobAfterSwap", applyLadderView);
+  document.addEventListener("DOMContentLoaded", applyLadderView);
 
   document.addEventListener("click", function (ev) {
     var t = ev.target;

@@ -297,3 +297,31 @@ def test_the_desk_keeps_the_rules_open_for_the_trader_after_a_reload(trader, sim
         rules.locator("summary").click()
     page.reload()
     assert page.locator("details.desk-extra.rules").get_attribute("open") is not None
+
+
+def test_the_ladder_turns_to_the_no_book_and_a_click_there_loads_a_no_order(
+    sim, trader, feed_process, daphne_server, page
+):
+    ticker = open_cent_market(sim)
+    open_desk(page, daphne_server, ticker)
+    yes_bids = page.locator(".ladder tr.bid.level").evaluate_all("rows => rows.map(r => r.dataset.cents)")
+    yes_asks = page.locator(".ladder tr.ask.level").evaluate_all("rows => rows.map(r => r.dataset.cents)")
+    with page.expect_response(lambda r: r.url.endswith("/orders/desk-layout/") and r.status == 204):
+        page.locator('.ladder-view [data-ladder-view="no"]').click()
+    # NO asks on top (from the lowest YES bid: 100 − it), then the NO bids (from the YES asks)
+    first = page.locator(".ladder tr.level").first
+    assert first.locator("td").first.inner_text() == f"{100 - int(min(yes_bids, key=int))}¢"
+    assert page.locator(".ladder th.top-label").inner_text() == "NO asks (= YES bids)"
+    best_no_bid = page.locator(".ladder tr.ask.level").first  # the best YES ask, shown as the best NO bid
+    assert best_no_bid.get_attribute("data-cents") == min(yes_asks, key=int)
+    best_no_bid.click()
+    assert page.is_checked("#ticket-outcome-no") and page.is_checked("#ticket-action-buy")
+    assert page.input_value("#ticket input[name=price_cents]") == str(100 - int(min(yes_asks, key=int)))
+    # a push of the book keeps the NO view, and so does a reload (per trader)
+    page.wait_for_timeout(1500)
+    assert page.locator(".ladder").get_attribute("data-view") == "no"
+    page.reload()
+    page.locator(".ladder tr.level").first.wait_for(timeout=30000)
+    assert page.locator(".ladder th.top-label").inner_text() == "NO asks (= YES bids)"
+    page.locator('.ladder-view [data-ladder-view="yes"]').click()
+    assert page.locator(".ladder tr.level").first.get_attribute("data-side") == "ask"
