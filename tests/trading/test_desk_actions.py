@@ -103,9 +103,8 @@ def test_the_desk_remembers_the_orders_filter_and_the_rules_per_trader(client):
     # saving the shortcuts keeps the layout
     client.post("/orders/desk-settings/", {"key_flatten": "q"}, headers={"HX-Request": "true"})
     settings = TraderProfile.objects.get(user=alice).desk_settings
-    assert settings["layout"] == {"orders_show": "all", "rules_open": True} and settings["keys"] == {
-        "flatten": "q"
-    }
+    assert settings["layout"] == {"orders_show": "all", "rules_open": True, "ladder_view": "yes"}
+    assert settings["keys"] == {"flatten": "q"}
     client.force_login(bob)  # his own desk
     page = client.get(f"/markets/{market.ticker}/").content.decode()
     assert 'data-show="open"' in page and 'desk-extra rules" open' not in page
