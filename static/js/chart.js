@@ -6,10 +6,7 @@
   "use strict";
   var state = null; // {box, el, chart, candles, volume, markers, bars, seen, period, ticker}
 
-  function css(name, fallback) {
-    var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return v || fallback;
-  }
+  var css = window.kwTheme.color;
 
   function cents(text) { return parseFloat(text); }
 
@@ -56,14 +53,8 @@
   /* Colours from the page's theme variables (light or dark, the system's or the switch's). */
   function applyTheme() {
     if (!state) return;
-    var fg = css("--fg", "#1b1b1b"), line = css("--line", "#ddd"), bg = css("--bg", "#fafafa");
     var up = css("--yes", "#0a7d38"), down = css("--no", "#b3261e"), muted = css("--muted", "#666");
-    state.chart.applyOptions({
-      layout: { background: { type: "solid", color: bg }, textColor: fg },
-      grid: { vertLines: { color: line }, horzLines: { color: line } },
-      rightPriceScale: { borderColor: line },
-      timeScale: { borderColor: line },
-    });
+    state.chart.applyOptions(window.kwTheme.chartOptions());
     state.candles.applyOptions({
       upColor: up, downColor: down, borderUpColor: up, borderDownColor: down, wickUpColor: up, wickDownColor: down,
     });
@@ -154,10 +145,6 @@
   document.addEventListener("DOMContentLoaded", sync);
   // Colours follow the theme (the system setting, or the switch).
   window.addEventListener("kw:theme", applyTheme);
-  if (window.matchMedia) {
-    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
-    if (scheme.addEventListener) scheme.addEventListener("change", applyTheme);
-  }
 })();
 /* The depth chart: cumulative YES bids (green) and asks (red) by price, on the chart library's price axis
    (createOptionsChart). Its container sits outside the pushed book, so each push only sets the data; the book's
@@ -165,15 +152,13 @@
 (function () {
   "use strict";
   var chart = null, bids = null, asks = null;
-  function css(name, fallback) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback; }
+  var css = window.kwTheme.color;
   function alpha(color, a) { return "color-mix(in srgb, " + color + " " + Math.round(a * 100) + "%, transparent)"; }
   function theme() {
     if (!chart) return;
-    var line = css("--line", "#ddd"), up = css("--yes", "#0a7d38"), down = css("--no", "#b3261e");
-    chart.applyOptions({
-      layout: { background: { type: "solid", color: css("--bg", "#fafafa") }, textColor: css("--fg", "#1b1b1b") },
-      grid: { vertLines: { color: line }, horzLines: { color: line } },
-    });
+    var up = css("--yes", "#0a7d38"), down = css("--no", "#b3261e");
+    var options = window.kwTheme.chartOptions();
+    chart.applyOptions({ layout: options.layout, grid: options.grid });
     bids.applyOptions({ lineColor: up, topColor: alpha(up, 0.4), bottomColor: alpha(up, 0.05) });
     asks.applyOptions({ lineColor: down, topColor: alpha(down, 0.4), bottomColor: alpha(down, 0.05) });
   }
@@ -210,8 +195,4 @@
   }
   ["htmx:afterSettle", "htmx:oobAfterSwap", "DOMContentLoaded"].forEach(function (n) { document.addEventListener(n, soon); });
   window.addEventListener("kw:theme", theme);
-  if (window.matchMedia) {
-    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
-    if (scheme.addEventListener) scheme.addEventListener("change", theme);
-  }
 })();

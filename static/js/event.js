@@ -35,7 +35,6 @@
 (function () {
   "use strict";
   var PALETTE = ["#2962ff", "#e91e63", "#00897b", "#f57c00", "#8e24aa", "#43a047", "#6d4c41", "#00acc1", "#c0ca33", "#5c6bc0"];
-  function css(name, fallback) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback; }
   var chart = null;
   function draw() {
     var box = document.querySelector("#event-chart .event-lines");
@@ -61,19 +60,7 @@
     applyTheme();
     box.dataset.series = String(lines.length);
   }
-  function applyTheme() {
-    if (!chart) return;
-    var line = css("--line", "#ddd");
-    chart.applyOptions({
-      layout: { background: { type: "solid", color: css("--bg", "#fafafa") }, textColor: css("--fg", "#1b1b1b") },
-      grid: { vertLines: { color: line }, horzLines: { color: line } },
-      rightPriceScale: { borderColor: line }, timeScale: { borderColor: line },
-    });
-  }
+  function applyTheme() { if (chart) chart.applyOptions(window.kwTheme.chartOptions()); }
   ["htmx:afterSettle", "DOMContentLoaded"].forEach(function (name) { document.addEventListener(name, draw); });
   window.addEventListener("kw:theme", applyTheme);
-  if (window.matchMedia) {
-    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
-    if (scheme.addEventListener) scheme.addEventListener("change", applyTheme);
-  }
 })();

@@ -27,16 +27,8 @@
 // stays for pages without JavaScript and is hidden once this draws. Colours follow the theme.
 (function () {
   var chart = null;
-  function css(name, fallback) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback; }
-  function theme() {
-    if (!chart) return;
-    var line = css("--line", "#ddd");
-    chart.applyOptions({
-      layout: { background: { type: "solid", color: css("--bg", "#fafafa") }, textColor: css("--fg", "#1b1b1b") },
-      grid: { vertLines: { color: line }, horzLines: { color: line } },
-      rightPriceScale: { borderColor: line }, timeScale: { borderColor: line },
-    });
-  }
+  var css = window.kwTheme.color;
+  function theme() { if (chart) chart.applyOptions(window.kwTheme.chartOptions()); }
   function draw() {
     var box = document.querySelector(".pf-equity .equity-lines"), data = document.getElementById("equity-data");
     if (!box || !data || box.classList.contains("drawn") || !window.LightweightCharts) return;
@@ -59,8 +51,4 @@
   }
   document.addEventListener("DOMContentLoaded", draw);
   window.addEventListener("kw:theme", theme);
-  if (window.matchMedia) {
-    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
-    if (scheme.addEventListener) scheme.addEventListener("change", theme);
-  }
 })();

@@ -17,6 +17,27 @@
     window.dispatchEvent(new Event("kw:theme"));
   }
   apply(stored());
+  // The system's setting changing is a theme change too (the charts redraw their colours on "kw:theme").
+  if (window.matchMedia) {
+    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
+    if (scheme.addEventListener) scheme.addEventListener("change", function () { window.dispatchEvent(new Event("kw:theme")); });
+  }
+  // What the chart scripts read: the theme's colours, and the chart options that carry them.
+  function color(name, fallback) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  }
+  window.kwTheme = {
+    color: color,
+    chartOptions: function () {
+      var line = color("--line", "#ddd");
+      return {
+        layout: { background: { type: "solid", color: color("--bg", "#fafafa") }, textColor: color("--fg", "#1b1b1b") },
+        grid: { vertLines: { color: line }, horzLines: { color: line } },
+        rightPriceScale: { borderColor: line },
+        timeScale: { borderColor: line },
+      };
+    },
+  };
   document.addEventListener("DOMContentLoaded", function () {
     apply(stored());
     var button = document.getElementById("theme-switch");
