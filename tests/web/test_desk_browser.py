@@ -252,6 +252,8 @@ def test_the_main_flow_works_from_the_keyboard_alone(
         lambda: Order.objects.filter(user=trader, ticker=ticker, status="resting").exists(), timeout=30
     )
     assert page.locator("#toasts[aria-live]").count() == 1
+    # order status changes are read out
+    assert page.locator("#open-orders-body[aria-live=polite]").count() == 1
 
 
 def test_on_a_phone_the_desk_is_one_column_and_an_order_can_be_seen_and_canceled(
