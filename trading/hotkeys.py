@@ -71,7 +71,21 @@ def layout(profile: Any) -> dict[str, Any]:
         "orders_show": "all" if saved.get("orders_show") == "all" else "open",
         "rules_open": bool(saved.get("rules_open")),
         "ladder_view": "no" if saved.get("ladder_view") == "no" else "yes",
+        "book_w": _width(saved.get("book_w")),
+        "trade_w": _width(saved.get("trade_w")),
     }
+
+
+MIN_WIDTH, MAX_WIDTH = 200, 720  # px: a column narrower or wider is not kept
+
+
+def _width(value: Any) -> int | None:
+    """A column width the trader set (px), or None (the default) for anything else."""
+    try:
+        width = int(value)
+    except (TypeError, ValueError):
+        return None
+    return width if MIN_WIDTH <= width <= MAX_WIDTH else None
 
 
 def remember_layout(profile: Any, **changes: Any) -> None:
@@ -80,6 +94,8 @@ def remember_layout(profile: Any, **changes: Any) -> None:
         return
     current = layout(profile)
     wanted = {**current, **{k: v for k, v in changes.items() if k in current}}
+    for key in ("book_w", "trade_w"):
+        wanted[key] = _width(wanted[key])
     if wanted != current:
         profile.desk_settings = {**stored(profile), "layout": wanted}
         profile.save(update_fields=["desk_settings"])

@@ -496,12 +496,16 @@ def halt_everyone(request: TraderRequest) -> HttpResponse:
 @require_POST
 @login_required
 def desk_layout(request: TraderRequest) -> HttpResponse:
-    """Keep how the trader left a part of the desk (desk.js posts it): rules_open=1|0, ladder_view=yes|no."""
+    """Keep how the trader left a part of the desk (desk.js posts it): rules_open=1|0, ladder_view=yes|no,
+    book_w / trade_w (column widths in px; out of bounds: back to the default)."""
     profile = services.trader_profile(request.user)
     if "rules_open" in request.POST:
         hotkeys.remember_layout(profile, rules_open=request.POST["rules_open"] == "1")
     if request.POST.get("ladder_view") in ("yes", "no"):
         hotkeys.remember_layout(profile, ladder_view=request.POST["ladder_view"])
+    widths = {k: request.POST[k] for k in ("book_w", "trade_w") if k in request.POST}
+    if widths:
+        hotkeys.remember_layout(profile, **widths)
     return HttpResponse(status=204)
 
 

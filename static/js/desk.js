@@ -435,3 +435,61 @@ document.addEventListener("toggle", function (ev) {
   if (!(box instanceof HTMLDetailsElement) || !box.dataset.remember || !window.htmx) return;
   htmx.ajax("POST", box.dataset.remember, { values: { rules_open: box.open ? "1" : "0" }, swap: "none" });
 }, true);
+/* The desk's column widths: drag a splitter (or focus it and use the arrow keys); kept per trader. */
+(function () {
+  var BOUNDS = [200, 720];
+  function grid() { return document.querySelector(".desk-grid"); }
+  function column(which) { return document.querySelector(which === "book" ? ".desk-book" : ".desk-trade"); }
+  function setWidth(which, px) {
+    var g = grid();
+    if (!g) return null;
+    var w = Math.round(Math.min(BOUNDS[1], Math.max(BOUNDS[0], px)));
+    g.style.setProperty(which === "book" ? "--book-w" : "--trade-w", w + "px");
+    return w;
+  }
+  function save(which, px) {
+    var remember = document.querySelector(".desk-book[data-remember]");
+    if (!remember || !window.htmx) return;
+    var values = {};
+    values[which === "book" ? "book_w" : "trade_w"] = String(px);
+    htmx.ajax("POST", remember.dataset.remember, { values: values, swap: "none" });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var g = grid();
+    if (!g) return;
+    if (g.dataset.bookW) setWidth("book", parseFloat(g.dataset.bookW));
+    if (g.dataset.tradeW) setWidth("trade", parseFloat(g.dataset.tradeW));
+  });
+  document.addEventListener("pointerdown", function (ev) {
+    var split = ev.target instanceof Element && ev.target.closest(".col-split");
+    if (!split) return;
+    ev.preventDefault();
+    var which = split.dataset.split, col = column(which);
+    if (!col) return;
+    var startX = ev.clientX, startW = col.getBoundingClientRect().width, last = startW;
+    split.classList.add("dragging");
+    split.setPointerCapture(ev.pointerId);
+    function move(e) {
+      var dx = e.clientX - startX;
+      last = setWidth(which, which === "book" ? startW + dx : startW - dx) || last;
+    }
+    function up() {
+      split.classList.remove("dragging");
+      split.removeEventListener("pointermove", move);
+      split.removeEventListener("pointerup", up);
+      save(which, last);
+    }
+    split.addEventListener("pointermove", move);
+    split.addEventListener("pointerup", up);
+  });
+  document.addEventListener("keydown", function (ev) {
+    var split = ev.target instanceof Element && ev.target.closest(".col-split");
+    if (!split || (ev.key !== "ArrowLeft" && ev.key !== "ArrowRight")) return;
+    ev.preventDefault();
+    var which = split.dataset.split, col = column(which);
+    if (!col) return;
+    var step = (ev.key === "ArrowRight" ? 16 : -16) * (which === "book" ? 1 : -1);
+    var w = setWidth(which, col.getBoundingClientRect().width + step);
+    if (w) save(which, w);
+  });
+})();

@@ -103,8 +103,26 @@ def test_the_desk_remembers_the_orders_filter_and_the_rules_per_trader(client):
     # saving the shortcuts keeps the layout
     client.post("/orders/desk-settings/", {"key_flatten": "q"}, headers={"HX-Request": "true"})
     settings = TraderProfile.objects.get(user=alice).desk_settings
-    assert settings["layout"] == {"orders_show": "all", "rules_open": True, "ladder_view": "yes"}
+    assert settings["layout"] == {
+        "orders_show": "all",
+        "rules_open": True,
+        "ladder_view": "yes",
+        "book_w": None,
+        "trade_w": None,
+    }
     assert settings["keys"] == {"flatten": "q"}
     client.force_login(bob)  # his own desk
     page = client.get(f"/markets/{market.ticker}/").content.decode()
     assert 'data-show="open"' in page and 'desk-extra rules" open' not in page
+
+
+@pytest.mark.django_db
+def test_column_widths_are_kept_within_bounds(client):
+    alice = make_user("alice")
+    TraderProfile.objects.create(user=alice)
+    client.force_login(alice)
+    client.post("/orders/desk-layout/", {"book_w": "333"})
+    assert hotkeys.layout(TraderProfile.objects.get(user=alice))["book_w"] == 333
+    for bad in ("5000", "-1", "abc", "NaN", ""):
+        client.post("/orders/desk-layout/", {"book_w": bad})
+        assert hotkeys.layout(TraderProfile.objects.get(user=alice))["book_w"] is None  # back to the default

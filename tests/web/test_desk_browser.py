@@ -327,3 +327,33 @@ def test_the_ladder_turns_to_the_no_book_and_a_click_there_loads_a_no_order(
     assert page.locator(".ladder th.top-label").inner_text() == "NO asks (= YES bids)"
     page.locator('.ladder-view [data-ladder-view="yes"]').click()
     assert page.locator(".ladder tr.level").first.get_attribute("data-side") == "ask"
+
+
+def test_a_trader_widens_the_book_column_and_the_desk_keeps_it(trader, sim, daphne_server, page):
+    from markets.sync import sync_markets
+
+    sync_markets()
+    ticker = open_cent_market(sim)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    browser_login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    book = page.locator(".desk-book")
+    before = book.bounding_box()["width"]
+    split = page.locator('.col-split[data-split="book"]').bounding_box()
+    x, y = split["x"] + split["width"] / 2, split["y"] + 100
+    with page.expect_response(lambda r: r.url.endswith("/orders/desk-layout/") and r.status == 204):
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 40, y)
+        page.mouse.move(x + 80, y)
+        page.mouse.up()
+    wider = book.bounding_box()["width"]
+    assert 70 <= wider - before <= 90, (before, wider)
+    page.reload()
+    assert abs(page.locator(".desk-book").bounding_box()["width"] - wider) <= 3
+    # the keyboard does the same: the ticket column's splitter, one step narrower
+    trade = page.locator(".desk-trade").bounding_box()["width"]
+    page.locator('.col-split[data-split="trade"]').focus()
+    with page.expect_response(lambda r: r.url.endswith("/orders/desk-layout/")):
+        page.keyboard.press("ArrowRight")
+    assert page.locator(".desk-trade").bounding_box()["width"] < trade
