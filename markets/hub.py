@@ -56,18 +56,18 @@ def _pubsub_prefix(redis_url: str) -> str:
     return f"kw:{path or '0'}:"
 
 
-def channel_prefix() -> str:
-    """The prefix of every market's channel in this deployment."""
-    return f"{_pubsub_prefix(settings.REDIS_URL)}md:"
+def channel_prefix(redis_url: str | None = None) -> str:
+    """The prefix of every market's channel in this deployment (of the Redis at `redis_url`, else REDIS_URL)."""
+    return f"{_pubsub_prefix(redis_url or settings.REDIS_URL)}md:"
 
 
-def market_channel(ticker: str) -> str:
-    return f"{channel_prefix()}{ticker}"
+def market_channel(ticker: str, redis_url: str | None = None) -> str:
+    return f"{channel_prefix(redis_url)}{ticker}"
 
 
-def control_channel() -> str:
+def control_channel(redis_url: str | None = None) -> str:
     """Operator commands for every server process of this deployment (manage.py close_sockets)."""
-    return f"{_pubsub_prefix(settings.REDIS_URL)}control"
+    return f"{_pubsub_prefix(redis_url or settings.REDIS_URL)}control"
 
 
 # --- signed frames (see markets.framesign) ---------------------------------------------------------------
@@ -133,6 +133,9 @@ def forged_frames_dropped() -> int:
 class Hub:
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
+        # the channel names, worked out once: the read loop compares every message's channel with them
+        self._prefix = channel_prefix(redis_url)
+        self._control = control_channel(redis_url)
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.listeners: dict[str, set[Listener]] = defaultdict(set)
         self.idle: weakref.WeakSet[Any] = weakref.WeakSet()  # connected sockets watching nothing yet
@@ -156,7 +159,7 @@ class Hub:
         if self._pubsub is not None:
             return
         self._pubsub = self.redis().pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(control_channel())
+        await self._pubsub.subscribe(self._control)
         self._tasks = [
             asyncio.create_task(self._read_loop(), name="hub-read"),
             asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat"),
@@ -193,7 +196,7 @@ class Hub:
             for ticker in tickers:
                 self.listeners[ticker].add(listener)
             if new:
-                await self._pubsub.subscribe(*(market_channel(t) for t in new))
+                await self._pubsub.subscribe(*(self._prefix + t for t in new))
                 await self._publish_interest()
 
     async def unwatch(self, listener: Listener, tickers: list[str]) -> None:
@@ -208,7 +211,7 @@ class Hub:
                     del self.listeners[ticker]
                     gone.append(ticker)
             if gone and self._pubsub is not None:
-                await self._pubsub.unsubscribe(*(market_channel(t) for t in gone))
+                await self._pubsub.unsubscribe(*(self._prefix + t for t in gone))
                 await self._publish_interest()
 
     async def _publish_interest(self) -> None:
@@ -241,7 +244,7 @@ class Hub:
                 log.warning("hub lost its Redis subscription (%s); resubscribing", exc)
                 await asyncio.sleep(1)
                 with contextlib.suppress(Exception):
-                    channels = [market_channel(t) for t in self.listeners]
+                    channels = [self._prefix + t for t in self.listeners]
                     if channels:
                         await self._pubsub.subscribe(*channels)
                 continue
@@ -253,10 +256,10 @@ class Hub:
         if channel is None or data is None:
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
-        if name == control_channel():
+        if name == self._control:
             self.control(data)
             return
-        ticker = name.removeprefix(channel_prefix())
+        ticker = name.removeprefix(self._prefix)
         update = open_frame(ticker, data)
         if update is None:
             return

@@ -19,6 +19,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from markets.hub import WATCH_PREFIX
+
 log = logging.getLogger(__name__)
 
 HEALTH_KEY = "kw:feed:health"
@@ -140,7 +142,7 @@ def keep_watched(owner: str, tickers: list[str]) -> None:
     """Keep the feed subscribed to these markets for a server-side task (`owner`: "brackets", "alerts") while
     no browser watches them: the same kind of watch set a server process keeps (markets.hub), refreshed by each
     pass of the task and gone 30 s after the task stops. A Redis failure is logged; the next pass tries again."""
-    key = f"kw:watch:{owner}"  # markets.hub.WATCH_PREFIX, which the feed scans
+    key = f"{WATCH_PREFIX}{owner}"  # the prefix the feed scans
     try:
         pipe = client().pipeline()
         pipe.delete(key)

@@ -25,6 +25,7 @@ from kalshiweb.exchange import make_client, run_blocking
 from kalshiweb.kalshi.errors import KalshiError, NotFound
 from markets import discovery, extensions, live, tape
 from markets.models import Event, Market, Series, Watch, WatchList
+from markets.templatetags.kalshi_format import cents_value
 
 SORTS = {
     "volume": F("volume").desc(),
@@ -78,10 +79,10 @@ def price_history(market: Market, period: int) -> tuple[list[dict[str, object]],
                 "t": c.end_period.timestamp(),
                 "price": price,
                 "time": c.end_period_ts - period * 60,
-                "open": _cents_text(o if o is not None else price),
-                "high": _cents_text(h if h is not None else price),
-                "low": _cents_text(lo if lo is not None else price),
-                "close": _cents_text(price),
+                "open": cents_value(o if o is not None else price),
+                "high": cents_value(h if h is not None else price),
+                "low": cents_value(lo if lo is not None else price),
+                "close": cents_value(price),
                 "volume": str(c.volume.normalize()) if traded else "0",
             }
         )
@@ -118,17 +119,12 @@ def event_history(event: Event, period: int = 60) -> tuple[list[dict[str, Any]],
     lines = []
     for ticker, candles in answer.by_market().items():
         points = [
-            {"time": c.end_period_ts - period * 60, "value": _cents_text(price)}
+            {"time": c.end_period_ts - period * 60, "value": cents_value(price)}
             for c in candles
             if (price := _close(c)) is not None
         ]
         lines.append({"ticker": ticker, "points": points})
     return lines, None
-
-
-def _cents_text(dollars: Decimal) -> str:
-    """A price in cents as text for the chart's JSON (Decimal throughout; the browser parses it)."""
-    return format((dollars * 100).normalize(), "f")
 
 
 def recent_trades(ticker: str) -> list[dict[str, str]]:
@@ -380,12 +376,28 @@ def event_sums(markets: list[Market]) -> EventSums:
     return EventSums(asks=total([m.yes_ask for m in markets]), bids=total([m.yes_bid for m in markets]))
 
 
+def _event_markets(event: Event) -> list[Market]:
+    """The markets an event page shows: its open ones, or all of them once none is open."""
+    markets = list(event.markets.filter(status__in=Market.OPEN_STATUSES).order_by("ticker"))
+    return markets or list(event.markets.order_by("ticker"))
+
+
+def outcome_label(market: Market) -> str:
+    return market.yes_sub_title or market.display_title
+
+
+def event_chart(event: Event) -> dict[str, Any]:
+    """The event chart's context: a line for each market the page shows, labelled with its outcome."""
+    labels = {m.ticker: outcome_label(m) for m in _event_markets(event)}
+    lines, error = event_history(event)
+    shown = [line | {"label": labels[line["ticker"]]} for line in lines if line["ticker"] in labels]
+    return {"event": event, "lines": shown, "chart_error": error}
+
+
 def event_page(user: Any, event: Event) -> dict[str, Any]:
     """All markets of an event side by side, live, with the trader's position in each and, for a mutually
     exclusive event, the sums of YES asks and bids against $1.00."""
-    markets = list(event.markets.filter(status__in=Market.OPEN_STATUSES).order_by("ticker"))
-    if not markets:
-        markets = list(event.markets.order_by("ticker"))
+    markets = _event_markets(event)
     quotes = live.get_quotes([m.ticker for m in markets])
     for market in markets:
         live.overlay_quote(market, quotes.get(market.ticker))
@@ -393,7 +405,7 @@ def event_page(user: Any, event: Event) -> dict[str, Any]:
     held = extensions.positions_of(user, [m.ticker for m in markets])
     rows = prepare_rows(markets)
     for row, market in zip(rows, markets, strict=True):
-        row["outcome"] = market.yes_sub_title or market.display_title
+        row["outcome"] = outcome_label(market)
         row["held"] = held.get(market.ticker)
     return {
         "event": event,
@@ -452,4 +464,4 @@ def toggle_watch(user: Any, market: Market) -> set[str]:
     deleted, _ = Watch.objects.filter(watchlist=active, market=market).delete()
     if not deleted:
         Watch.objects.get_or_create(watchlist=active, market=market, defaults={"user": user})
-    return watched_tickers(user)
+    return set(active.watches.values_list("market_id", flat=True))

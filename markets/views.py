@@ -63,16 +63,11 @@ def market_row(request: TraderRequest, ticker: str) -> HttpResponse:
 @login_required
 def event_detail(request: TraderRequest, event_ticker: str) -> HttpResponse:
     event = get_object_or_404(Event, event_ticker=event_ticker)
-    context = services.event_page(request.user, event)
     # The chart needs a REST call: the page loads it after its first paint (hx-trigger="load").
     if request.GET.get("partial") == "event-chart":
-        lines, error = services.event_history(event)
-        labels = {m["ticker"]: m["outcome"] for m in context["markets"]}
-        for line in lines:
-            line["label"] = labels.get(line["ticker"], line["ticker"])
-        context |= {"lines": [line for line in lines if line["ticker"] in labels], "chart_error": error}
-        return render(request, "markets/event_detail.html#event-chart", context)
-    return render(request, "markets/event_detail.html", context | {"chart_deferred": True})
+        return render(request, "markets/event_detail.html#event-chart", services.event_chart(event))
+    context = services.event_page(request.user, event) | {"chart_deferred": True}
+    return render(request, "markets/event_detail.html", context)
 
 
 @require_GET

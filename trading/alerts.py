@@ -19,6 +19,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from markets.templatetags.kalshi_format import cents
 from trading.lifecycle import notify_user
 from trading.models import Alert, Fill
 
@@ -38,10 +39,6 @@ def _price(quote: dict[str, Any] | None, name: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def _cents(value: Decimal) -> str:
-    return f"{(value * 100).normalize():f}¢"
-
-
 def met(alert: Alert, quote: dict[str, Any] | None, close_time: datetime | None, now: datetime) -> str | None:
     """What makes a market alert fire now (e.g. "last price 61¢"), or None. A market without the number
     (no trade yet, one side of the book empty) does not fire."""
@@ -53,12 +50,12 @@ def met(alert: Alert, quote: dict[str, Any] | None, close_time: datetime | None,
         if last is None:
             return None
         crossed = last >= threshold if alert.kind == Alert.Kind.PRICE_ABOVE else last <= threshold
-        return f"last price {_cents(last)}" if crossed else None
+        return f"last price {cents(last)}" if crossed else None
     if alert.kind == Alert.Kind.SPREAD_BELOW:
         bid, ask = _price(quote, "yes_bid"), _price(quote, "yes_ask")
         if bid is None or ask is None:
             return None
-        return f"spread {_cents(ask - bid)}" if ask - bid <= threshold else None
+        return f"spread {cents(ask - bid)}" if ask - bid <= threshold else None
     if alert.kind == Alert.Kind.CLOSING_WITHIN:
         if close_time is None:
             return None
@@ -117,7 +114,7 @@ def on_fill(fill: Fill) -> None:
     ).select_related("user")
     for alert in waiting:
         side = "YES" if fill.outcome_side == "yes" else "NO"
-        fire(alert, f"filled {fill.count.normalize():f} {side} {fill.ticker} @ {_cents(fill.price)}")
+        fire(alert, f"filled {fill.count.normalize():f} {side} {fill.ticker} @ {cents(fill.price)}")
 
 
 def waiting_market_alerts() -> list[Alert]:

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from markets.templatetags.kalshi_format import cents
+
 
 class Alert(models.Model):
     class Kind(models.TextChoices):
@@ -51,6 +53,4 @@ class Alert(models.Model):
             return f"an order of mine fills in {where}"
         if self.kind == self.Kind.CLOSING_WITHIN:
             return f"{where} closes within {self.threshold or 0:.0f} min"
-        cents = (self.threshold or Decimal(0)) * 100
-        cents_text = f"{cents.normalize():f}¢"
-        return f"{where}: {self.get_kind_display()} {cents_text}"
+        return f"{where}: {self.get_kind_display()} {cents(self.threshold or Decimal(0))}"

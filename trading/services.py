@@ -108,8 +108,13 @@ def position(account: KalshiAccount, ticker: str, user: Any = None) -> Decimal:
     fills = Fill.objects.filter(account=account, ticker=ticker)
     if user is not None:
         fills = fills.filter(user_id=user.pk)
-    total = fills.aggregate(net=Sum(Case(When(book_side="bid", then=F("count")), default=-F("count"))))["net"]
+    total = fills.aggregate(net=_net_yes())["net"]
     return total or Decimal("0")
+
+
+def _net_yes() -> Sum:
+    """Net YES contracts of a set of fills: a bid (a YES buy) adds its count, an ask (a NO buy) takes it off."""
+    return Sum(Case(When(book_side="bid", then=F("count")), default=-F("count")))
 
 
 def positions(user: Any, tickers: list[str]) -> dict[str, Decimal]:
@@ -120,7 +125,7 @@ def positions(user: Any, tickers: list[str]) -> dict[str, Decimal]:
     rows = (
         Fill.objects.filter(account=profile.account, user_id=user.pk, ticker__in=tickers)
         .values("ticker")
-        .annotate(net=Sum(Case(When(book_side="bid", then=F("count")), default=-F("count"))))
+        .annotate(net=_net_yes())
     )
     return {r["ticker"]: r["net"] for r in rows if r["net"]}
 

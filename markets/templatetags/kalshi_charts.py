@@ -9,6 +9,8 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from markets.templatetags.kalshi_format import cents_value
+
 register = template.Library()
 
 WIDTH, HEIGHT, PAD = 480, 160, 4
@@ -94,10 +96,8 @@ def depth_data(book: dict[str, Any] | None) -> dict[str, list[list[str]]]:
     side by ascending price (the chart's horizontal axis), as decimal text."""
     out: dict[str, list[list[str]]] = {"bids": [], "asks": []}
     for side in ("bids", "asks"):
-        rows = []
-        for r in (book or {}).get(side) or []:
-            price, total = Decimal(str(r["price"])), Decimal(str(r["total"]))
-            rows.append((price, total))
-        rows.sort()
-        out[side] = [[format((p * 100).normalize(), "f"), format(t.normalize(), "f")] for p, t in rows]
+        rows = sorted(
+            (Decimal(str(r["price"])), Decimal(str(r["total"]))) for r in (book or {}).get(side) or []
+        )
+        out[side] = [[cents_value(p), format(t.normalize(), "f")] for p, t in rows]
     return out
