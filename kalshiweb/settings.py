@@ -304,6 +304,8 @@ KALSHIWEB_REQUIRE_2FA = envchoice("KALSHIWEB_REQUIRE_2FA", "off", ("off", "staff
 
 # How often the deployment key's connection to the exchange is diagnosed for the top bar (markets.exchange_health).
 KALSHIWEB_EXCHANGE_PROBE_SECONDS = envint("KALSHIWEB_EXCHANGE_PROBE_SECONDS", 30)
+# How often the feed leader reads Kalshi's upcoming series fee changes (each is applied at its time: markets.fee_schedule).
+KALSHIWEB_FEE_POLL_SECONDS = envint("KALSHIWEB_FEE_POLL_SECONDS", 300)
 # The portfolio page: a snapshot older than this is shown stale and refreshed; at most one refresh of an account
 # from Kalshi per window; an equity point at most this often.
 KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS = envint("KALSHIWEB_PORTFOLIO_STALE_AFTER_SECONDS", 60)

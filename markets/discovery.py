@@ -22,7 +22,7 @@ from markets.models import Series
 log = logging.getLogger(__name__)
 
 
-def _client(**overrides: Any) -> KalshiClient:
+def deployment_client(**overrides: Any) -> KalshiClient:
     """The deployment key's client, taking from the key's shared Redis token bucket (as the feed's REST calls)."""
     key_id, _path = default_credentials()
     limiter = RedisRateLimiter(
@@ -58,7 +58,7 @@ def sports() -> list[str]:
         return [str(s) for s in cached]
 
     async def fetch() -> list[str]:
-        async with _client(timeout=3.0, max_attempts=1) as client:
+        async with deployment_client(timeout=3.0, max_attempts=1) as client:
             answer = await client.get_filters_by_sport()
             return [s for s in answer.sport_ordering if s in answer.filters_by_sports] or sorted(
                 answer.filters_by_sports
@@ -88,7 +88,7 @@ def live_game(event_ticker: str) -> dict[str, Any] | None:
         return json.loads(cached) or None
 
     async def fetch() -> Any:
-        async with _client(timeout=3.0, max_attempts=1) as client:
+        async with deployment_client(timeout=3.0, max_attempts=1) as client:
             return await client.get_event_live_data(event_ticker)
 
     try:
@@ -139,7 +139,7 @@ def store_incentives(tickers: set[str]) -> None:
 
 async def fetch_incentives() -> set[str]:
     tickers: set[str] = set()
-    async with _client(timeout=10.0) as client:
+    async with deployment_client(timeout=10.0) as client:
         cursor: str | None = None
         for _ in range(50):  # at most 50 pages of 1000
             page = await client.get_incentive_programs(status="active", limit=1000, cursor=cursor)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.factories import make_market, make_user
 from trading import alerts
-from trading.models import Alert
+from trading.models import Alert, Order
 
 NOW = timezone.now()
 
@@ -182,6 +182,8 @@ def test_a_price_alert_and_a_fill_alert_fire_once_on_the_traders_page(
     bob = Trader(sim, D("100000"))
     assert bob.order(ticker, "ask", "1.00", f"{level:.4f}").status_code == 201
     page.goto(f"{daphne_server}/markets/{ticker}/")
+    # Live first: until the page's socket brings fresh data the ticket may lock and re-render under the fill.
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
     page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=30000)
     page.fill("#ticket input[name=count]", "1")
     page.fill("#ticket input[name=price_cents]", cents)
@@ -197,7 +199,15 @@ def test_a_price_alert_and_a_fill_alert_fire_once_on_the_traders_page(
         return sum(1 for t in page.evaluate("window.kwAlerts") if text in t)
 
     page.click("#ticket button[type=submit]")
-    wait_until(lambda: toasts("last price") == 1 and toasts("an order of mine fills") == 1, timeout=30)
+    try:
+        wait_until(lambda: Order.objects.filter(user=trader, ticker=ticker).exists(), timeout=15)
+        wait_until(lambda: toasts("last price") == 1 and toasts("an order of mine fills") == 1, timeout=30)
+    except AssertionError as exc:  # say which step did not happen
+        ticket = page.locator("#ticket").inner_text()[:300]
+        orders = list(Order.objects.filter(user=trader).values_list("ticker", "status"))
+        raise AssertionError(
+            f"{exc}; orders {orders}, toasts {page.evaluate('window.kwAlerts')}, ticket {ticket!r}"
+        ) from exc
     assert Alert.objects.filter(user=trader, fired_at__isnull=False).count() == 2
 
     # The same trade again: both already fired, nothing more arrives.

@@ -85,3 +85,49 @@ def test_an_event_fee_override_updates_the_ticket_preview_live(
     page.locator("#ticket-preview .fee-schedule").filter(has_text="flat ×2").wait_for(timeout=15000)
     page.set_viewport_size({"width": 1440, "height": 900})
     shoot(page, "market-fee-override")
+
+
+@pytest.fixture
+def fee_poll_every_second(monkeypatch):
+    """The feed (started after this) reads the upcoming series fee changes every second, not every 5 minutes."""
+    monkeypatch.setenv("KALSHIWEB_FEE_POLL_SECONDS", "1")
+
+
+def test_a_scheduled_series_fee_change_reaches_the_ticket_at_its_time(
+    fee_poll_every_second, sim, trader, feed_process, daphne_server, page
+):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from markets.models import Series
+
+    # a market of another series than open_market's (whose event may carry the override test's flat ×2)
+    first = open_market(sim)
+    first_series = sim.call(lambda: sim.exchange.markets[first].series_ticker)
+    ticker, series_ticker = sim.call(
+        lambda: next(
+            (t, m.series_ticker)
+            for t, m in reversed(list(sim.exchange.markets.items()))
+            if m.status == "active"
+            and m.price_level_structure == "linear_cent"
+            and m.series_ticker != first_series
+        )
+    )
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.fill("#ticket input[name=count]", "10")
+    page.fill("#ticket input[name=price_cents]", "3")
+    page.locator("#ticket-preview").filter(has_text="Fee").wait_for(timeout=10000)
+    assert "flat" not in page.locator("#ticket-preview").inner_text()
+
+    at = sim.exchange.now + timedelta(seconds=6)
+    sim.call(sim.app.discovery.schedule_series_fee_change, series_ticker, "flat", Decimal("3"), at)
+    time.sleep(2)  # read ahead by the feed, not yet in force
+    assert "flat" not in page.locator("#ticket-preview").inner_text()
+    assert Series.objects.get(ticker=series_ticker).fee_type != "flat"
+
+    page.locator("#ticket-preview .fee-schedule").filter(has_text="flat ×3").wait_for(timeout=15000)
+    row = Series.objects.get(ticker=series_ticker)
+    assert (row.fee_type, row.fee_multiplier) == ("flat", Decimal("3"))
+    assert page.url.endswith(f"/markets/{ticker}/")  # no reload
