@@ -116,7 +116,7 @@ def _expire_or_find(task: Any, order: Order) -> str:
     whose commit was lost after the order was sent): then the row takes the exchange's state instead."""
     try:
         remote = client_for(order.account).find_order(
-            client_order_id=str(order.client_order_id), ticker=order.ticker
+            client_order_id=str(order.client_order_id), ticker=order.ticker, include_historical=True
         )
     except KalshiError as exc:
         log.warning("order %s is too old to send but could not be looked up (%s)", order.pk, exc)
@@ -137,7 +137,7 @@ def reconcile_order(self: Any, order_id: int) -> str:
         return "nothing to do"
     try:
         remote = client_for(order.account).find_order(
-            client_order_id=str(order.client_order_id), ticker=order.ticker
+            client_order_id=str(order.client_order_id), ticker=order.ticker, include_historical=True
         )
     except KalshiError as exc:
         log.warning("reconcile of order %s failed (%s); retrying", order_id, exc)

@@ -27,6 +27,7 @@ from .discovery import DiscoveryEndpoints
 from .errors import (
     Conflict,
     KalshiError,
+    NotFound,
     OutcomeUnknown,
     ProtocolError,
     RateLimited,
@@ -390,14 +391,28 @@ class KalshiClient(  # issue #15 mixins, one module each
         data = await self._get(f"/portfolio/orders/{order_id}", signed=True)
         return Order.from_dict(_field("GetOrderResponse", data, "order"))
 
-    async def find_order(self, *, client_order_id: str, ticker: str | None = None) -> Order | None:
+    async def find_order(
+        self, *, client_order_id: str, ticker: str | None = None, include_historical: bool = False
+    ) -> Order | None:
         """Reconcile a write whose outcome is unknown: the order with this ``client_order_id``, or None.
 
-        Lists ``/portfolio/orders`` (filtered by ticker when given) and matches ``client_order_id``."""
+        Lists ``/portfolio/orders`` (filtered by ticker when given) and matches ``client_order_id``. With
+        ``include_historical``, an order not found there is looked for in ``/historical/orders`` too: one that
+        was canceled or executed before Kalshi's historical cutoff is listed only there (an exchange without
+        historical data answers 404 there, taken as not found)."""
         async with contextlib.aclosing(self.iter_orders(ticker=ticker)) as orders:
             async for order in orders:
                 if order.client_order_id == client_order_id:
                     return order
+        if not include_historical:
+            return None
+        try:
+            async with contextlib.aclosing(self.iter_historical_orders(ticker=ticker)) as orders:
+                async for order in orders:
+                    if order.client_order_id == client_order_id:
+                        return order
+        except NotFound:
+            return None
         return None
 
     async def get_account_limits(self) -> AccountLimits:

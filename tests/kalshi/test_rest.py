@@ -324,3 +324,25 @@ def test_the_sync_wrapper_runs_calls_and_iterators(
     body = [line for line in pkcs8_pem.decode().splitlines() if "-----" not in line]
     assert not any(line in caplog.text for line in body)
     assert "KALSHI-ACCESS-SIGNATURE" not in caplog.text
+
+
+async def test_find_order_looks_in_the_history_only_when_asked_and_a_404_there_is_not_found(
+    pkcs8_pem: bytes,
+) -> None:
+    paths: list[str] = []
+
+    def handler(request, n):
+        paths.append(request.url.path)
+        if request.url.path.endswith("/historical/orders"):
+            if request.url.params.get("ticker") == "GONE":
+                return httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}})
+            return httpx.Response(200, json={"orders": [order_json("old", "9")], "cursor": ""})
+        return httpx.Response(200, json={"orders": [], "cursor": ""})
+
+    client, _ = make_client(handler, pkcs8_pem)
+    assert await client.find_order(client_order_id="old", ticker="T") is None
+    assert not any(p.endswith("/historical/orders") for p in paths)
+    found = await client.find_order(client_order_id="old", ticker="T", include_historical=True)
+    assert found is not None and found.order_id == "9"
+    assert await client.find_order(client_order_id="zzz", ticker="T", include_historical=True) is None
+    assert await client.find_order(client_order_id="old", ticker="GONE", include_historical=True) is None

@@ -1,0 +1,71 @@
+"""An order whose answer was lost, looked up after it finished and Kalshi moved it past the historical cutoff
+(issue #15, history): the exchange took it, it filled, and `/portfolio/orders` no longer lists it — only
+`/historical/orders` does. Reconciling must find it there; concluding "not on the exchange" would send it a
+second time. The real client over loopback HTTP to the simulator."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal as D
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from tests.trading.orderkit import counterparty, fresh_market, make_order
+from trading import tasks
+from trading.clients import forget_clients
+from trading.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sim_post(sim, path: str, body: dict) -> None:
+    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_an_order_finished_before_the_cutoff_is_found_in_the_history_not_sent_again(sim, trader, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = (
+        False  # a resubmission would be queued, not run: we count orders instead
+    )
+    account = trader.kalshi_account
+    ticker = fresh_market(sim)
+    coid = str(uuid.uuid4())
+    remote = sim.call(
+        sim.exchange.create_order,
+        trader.sim_user_id,
+        ticker=ticker,
+        side="bid",
+        count=D("3"),
+        price=D("0.40"),
+        time_in_force="good_till_canceled",
+        client_order_id=coid,
+    )
+    bob = counterparty(sim)
+    assert bob.order(ticker, "ask", "3.00", "0.4000", time_in_force="immediate_or_cancel").status_code == 201
+    time.sleep(0.3)  # the simulator's clock moves past the fill
+    sim_post(sim, "/_sim/historical/cutoff", {})
+    assert not sim.call(
+        lambda: [
+            o
+            for o in sim.exchange.orders.values()
+            if o.client_order_id == coid and not sim.exchange.history.order_archived(o)
+        ]
+    ), "the order should be past the cutoff"
+
+    row = make_order(trader, account, ticker, count=D("3"), price=D("0.40"))
+    long_ago = timezone.now() - timedelta(minutes=10)
+    Order.objects.filter(pk=row.pk).update(
+        client_order_id=coid, status=Order.Status.UNKNOWN, submitted_at=long_ago
+    )
+    try:
+        assert tasks.reconcile_order.run(row.pk) == "found"
+    finally:
+        bob.close()
+        forget_clients()
+    row.refresh_from_db()
+    assert (row.status, row.exchange_order_id) == (Order.Status.EXECUTED, remote.order_id)
+    assert sim.call(lambda: sum(1 for o in sim.exchange.orders.values() if o.client_order_id == coid)) == 1
