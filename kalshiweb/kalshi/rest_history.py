@@ -6,7 +6,7 @@ Reads only: every call goes through the transport's token bucket and retry polic
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -123,7 +123,7 @@ class HistoryEndpoints(RestTransport):
         data = await self._get("/historical/orders", params, signed=True)
         return page_of("GetOrdersResponse", "orders", data, Order.from_dict)
 
-    def iter_historical_orders(self, *, page_size: int = 1000, **filters: Any) -> AsyncIterator[Order]:
+    def iter_historical_orders(self, *, page_size: int = 1000, **filters: Any) -> AsyncGenerator[Order]:
         return self._paginate(
             "/historical/orders",
             "orders",
