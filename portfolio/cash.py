@@ -9,16 +9,20 @@ a later status (pending → applied) updates it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from kalshiweb.kalshi.errors import NotFound
 from markets import live
 from portfolio.models import CashTransfer
 from trading.lifecycle import notify_user
-from trading.models import KalshiAccount, TraderProfile
+from trading.models import KalshiAccount, SubaccountTransfer, TraderProfile
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,12 @@ def due(account_id: int) -> bool:
 
 
 def sync(account: KalshiAccount, client: Any) -> int:
-    """Store every deposit and withdrawal Kalshi lists; returns how many rows were new or changed status."""
+    """Store every deposit and withdrawal Kalshi lists; returns how many rows were new or changed status.
+
+    Kalshi lists them for the whole account (the endpoints take no subaccount): a subaccount stores none — its
+    cash comes and goes by the desk's transfers, which `recent` shows instead."""
+    if account.subaccount:
+        return 0
     known = {
         (kind, tid): status
         for kind, tid, status in CashTransfer.objects.filter(account=account).values_list(
@@ -86,8 +95,45 @@ def visible_to(user: Any, account: KalshiAccount | None) -> bool:
     return list(traders) == [user.pk]
 
 
-def recent(account: KalshiAccount) -> QuerySet[CashTransfer]:
-    return CashTransfer.objects.filter(account=account)[:SHOWN]
+@dataclass(frozen=True)
+class DeskTransfer:
+    """A transfer between the desk's subaccounts, shaped as the cash panel shows a deposit or withdrawal."""
+
+    pk: int
+    kind: str  # "deposit" (into this subaccount) or "withdrawal" (out of it)
+    status: str
+    created: datetime
+    amount: Decimal
+    method: str = "desk"
+
+    def get_kind_display(self) -> str:
+        return "Transfer in" if self.kind == CashTransfer.Kind.DEPOSIT else "Transfer out"
+
+    @property
+    def signed_amount(self) -> Decimal:
+        return self.amount if self.kind == CashTransfer.Kind.DEPOSIT else -self.amount
+
+
+def recent(account: KalshiAccount) -> Sequence[CashTransfer | DeskTransfer]:
+    """The newest cash moves: the account's deposits and withdrawals; for a subaccount, the desk's transfers
+    into and out of it (done or still pending)."""
+    if not account.subaccount:
+        return list(CashTransfer.objects.filter(account=account)[:SHOWN])
+    moves = (
+        SubaccountTransfer.objects.filter(Q(to_account=account) | Q(from_account=account))
+        .exclude(status=SubaccountTransfer.Status.FAILED)
+        .order_by("-created_at", "-pk")[:SHOWN]
+    )
+    return [
+        DeskTransfer(
+            pk=t.pk,
+            kind=CashTransfer.Kind.DEPOSIT if t.to_account_id == account.pk else CashTransfer.Kind.WITHDRAWAL,
+            status="applied" if t.status == SubaccountTransfer.Status.DONE else "pending",
+            created=t.created_at,
+            amount=t.amount,
+        )
+        for t in moves
+    ]
 
 
 def push(account: KalshiAccount) -> int:

@@ -109,6 +109,9 @@ def test_two_traders_on_two_subaccounts_are_isolated(sim, sim_settings, celery_w
     assert "Subaccount 1 balance" in html
     view = portfolio_services.build_view(sub1, alice)
     assert [(r.ticker, r.pnl.position) for r in view.rows] == [(ticker, D("10"))]
+    # the partial the socket pushes and the poll re-reads says whose cash it is, as the page did
+    assert "Subaccount 1 balance" in portfolio_services.render_live(view)
+    assert "Subaccount 1 balance" in client.get("/portfolio/live/").content.decode()
 
     client.force_login(bob)
     html = client.get("/portfolio/").content.decode()
