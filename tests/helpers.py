@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
 
@@ -62,3 +63,9 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
     time_cost = 1
     memory_cost = 8
     parallelism = 1
+
+
+def sim_post(sim: Any, path: str, body: dict[str, Any]) -> None:
+    """POST to one of the simulator's control endpoints (`/_sim/...`), which must answer 200."""
+    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
+    assert response.status_code == 200, response.text

@@ -7,23 +7,18 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from kalshiweb.kalshi import NotFound, ProtocolError
 from kalshiweb.kalshi.types.history import HistoricalCandlestick
 from kalshiweb.simulator.testing import RunningSimulator, start_simulator
+from tests.helpers import sim_post
 from tests.kalshi.test_integration_rest import make_client
 from tests.simulator.simhelp import Trader, add_markets
 
 D = Decimal
 OLD = "KXHISTC-26DEC31-T0"
 LIVE = "KXHISTC-26DEC31-T1"
-
-
-def sim_post(sim: RunningSimulator, path: str, body: dict[str, object]) -> None:
-    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
-    assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="module")

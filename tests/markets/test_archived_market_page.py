@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from tests.factories import make_user
+from tests.helpers import sim_post
 from tests.trading.orderkit import counterparty, fresh_market
 
 pytestmark = pytest.mark.django_db
-
-
-def sim_post(sim, path: str, body: dict) -> None:
-    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
-    assert response.status_code == 200, response.text
 
 
 def test_an_archived_market_keeps_its_price_chart(client, sim_settings, sim):

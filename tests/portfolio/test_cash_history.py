@@ -7,20 +7,15 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
-import httpx
 import pytest
 
 from portfolio import cash, services
 from portfolio.models import CashTransfer
+from tests.helpers import sim_post
 from tests.portfolio.helpers import add_trader
 from trading.clients import client_for, forget_clients
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sim_post(sim, path: str, body: dict) -> None:
-    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
-    assert response.status_code == 200, response.text
 
 
 @pytest.fixture

@@ -11,21 +11,16 @@ import time
 import uuid
 from decimal import Decimal as D
 
-import httpx
 import pytest
 
 from portfolio import services
+from tests.helpers import sim_post
 from tests.trading.orderkit import counterparty, fresh_market, make_order
 from trading.clients import client_for, forget_clients
 from trading.fills import record_fill, sync_fills
 from trading.models import Fill
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sim_post(sim, path: str, body: dict) -> None:
-    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
-    assert response.status_code == 200, response.text
 
 
 @pytest.fixture

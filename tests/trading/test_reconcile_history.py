@@ -10,21 +10,16 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal as D
 
-import httpx
 import pytest
 from django.utils import timezone
 
+from tests.helpers import sim_post
 from tests.trading.orderkit import counterparty, fresh_market, make_order
 from trading import tasks
 from trading.clients import forget_clients
 from trading.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sim_post(sim, path: str, body: dict) -> None:
-    response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
-    assert response.status_code == 200, response.text
 
 
 def test_an_order_finished_before_the_cutoff_is_found_in_the_history_not_sent_again(sim, trader, settings):

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from kalshiweb.kalshi import messages as m
-from markets.models import Market
 from portfolio import services as portfolio_services
 from tests.factories import make_user
 from tests.trading.orderkit import counterparty, fresh_market, funded_account, hit_bid
-from tests.trading.test_submission import cleaned, wait_for
+from tests.trading.test_submission import cleaned, list_market, wait_for
 from trading import subaccounts
 from trading.clients import client_for
 from trading.models import Fill, KalshiAccount, Order, SubaccountTransfer, TraderProfile
@@ -72,13 +71,7 @@ def test_two_traders_on_two_subaccounts_are_isolated(sim, sim_settings, celery_w
     TraderProfile.objects.create(user=alice, account=sub1)
     TraderProfile.objects.create(user=bob, account=sub2)
     ticker = fresh_market(sim)
-    Market.objects.get_or_create(
-        ticker=ticker,
-        defaults={
-            "status": "active",
-            "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
-        },
-    )
+    list_market(ticker)
 
     # Each trader's order rests in their own subaccount.
     a = place_order(alice, cleaned(price=D("0.40"), count=D("10")), ticker)

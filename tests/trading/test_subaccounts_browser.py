@@ -10,12 +10,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from markets.models import Market
 from portfolio import services as portfolio_services
 from tests.factories import make_user
 from tests.helpers import browser_login
 from tests.trading.orderkit import counterparty, fresh_market, funded_account, hit_bid
-from tests.trading.test_submission import cleaned, wait_for
+from tests.trading.test_submission import cleaned, list_market, wait_for
 from tests.web.test_ops_csp_browser import shoot
 from trading import subaccounts
 from trading.clients import client_for
@@ -36,13 +35,7 @@ def test_each_trader_sees_only_their_own_subaccount(sim, sim_settings, celery_wo
     TraderProfile.objects.create(user=alice, account=sub1)
     TraderProfile.objects.create(user=bob, account=sub2)
     ticker = fresh_market(sim)
-    Market.objects.get_or_create(
-        ticker=ticker,
-        defaults={
-            "status": "active",
-            "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
-        },
-    )
+    list_market(ticker)
 
     a = place_order(alice, cleaned(price=D("0.40"), count=D("10")), ticker)
     b = place_order(bob, cleaned(price=D("0.30"), count=D("5")), ticker)

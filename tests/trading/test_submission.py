@@ -34,6 +34,12 @@ def open_market(sim) -> str:
             if m.status == "active" and m.price_level_structure == "linear_cent"
         )
     )
+    list_market(ticker)
+    return ticker
+
+
+def list_market(ticker: str) -> None:
+    """The app's row for a simulator market (active, one-cent grid), unless it is listed already."""
     Market.objects.get_or_create(
         ticker=ticker,
         defaults={
@@ -41,7 +47,6 @@ def open_market(sim) -> str:
             "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
         },
     )
-    return ticker
 
 
 def exchange_orders(sim, user_id: str, client_order_id: str) -> list:

@@ -27,6 +27,17 @@ def wait_for_lifecycle_subscriber(sim, timeout: float = 30.0) -> None:
     raise AssertionError("the feed never subscribed to market_lifecycle_v2")
 
 
+def preview_ticket(page, base: str, ticker: str) -> None:
+    """The market page, live, with a ticket for 10 at 3¢ previewed (on a schedule other than flat)."""
+    login(page, base)
+    page.goto(f"{base}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.fill("#ticket input[name=count]", "10")
+    page.fill("#ticket input[name=price_cents]", "3")
+    page.locator("#ticket-preview").filter(has_text="Fee").wait_for(timeout=10000)
+    assert "flat" not in page.locator("#ticket-preview").inner_text()
+
+
 def test_a_market_settling_live_shows_settled_and_locks_the_ticket(
     sim, trader, feed_process, daphne_server, page
 ):
@@ -71,13 +82,7 @@ def test_an_event_fee_override_updates_the_ticket_preview_live(
     event_ticker, series_ticker = sim.call(
         lambda: (sim.exchange.markets[ticker].event_ticker, sim.exchange.markets[ticker].series_ticker)
     )
-    login(page, daphne_server)
-    page.goto(f"{daphne_server}/markets/{ticker}/")
-    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
-    page.fill("#ticket input[name=count]", "10")
-    page.fill("#ticket input[name=price_cents]", "3")
-    page.locator("#ticket-preview").filter(has_text="Fee").wait_for(timeout=10000)
-    assert "flat" not in page.locator("#ticket-preview").inner_text()
+    preview_ticket(page, daphne_server, ticker)
 
     at = sim.exchange.now - timedelta(seconds=1)
     sim.app.discovery.schedule_event_fee_change(event_ticker, series_ticker, "flat", Decimal("2"), at)
@@ -113,13 +118,7 @@ def test_a_scheduled_series_fee_change_reaches_the_ticket_at_its_time(
             and m.series_ticker != first_series
         )
     )
-    login(page, daphne_server)
-    page.goto(f"{daphne_server}/markets/{ticker}/")
-    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
-    page.fill("#ticket input[name=count]", "10")
-    page.fill("#ticket input[name=price_cents]", "3")
-    page.locator("#ticket-preview").filter(has_text="Fee").wait_for(timeout=10000)
-    assert "flat" not in page.locator("#ticket-preview").inner_text()
+    preview_ticket(page, daphne_server, ticker)
 
     at = sim.exchange.now + timedelta(seconds=6)
     sim.call(sim.app.discovery.schedule_series_fee_change, series_ticker, "flat", Decimal("3"), at)
