@@ -67,6 +67,10 @@ MAX_COMMAND_CHARS = settings.KALSHIWEB_SOCKET_MAX_COMMAND_BYTES
 MAX_SOCKETS_PER_USER = settings.KALSHIWEB_MAX_SOCKETS_PER_USER
 TOO_MANY_SOCKETS = 4008  # close code: policy (the page shows the reason)
 SOCKET_TTL = max(3 * PING_SECONDS, 30.0)
+# Over the limit, a new socket asks again this many times, this far apart, before it is refused (the release of
+# a socket its own page just closed may be in flight).
+SLOT_ATTEMPTS = 4
+SLOT_RETRY_SECONDS = 0.25
 
 
 class OpenMarkets:
@@ -211,24 +215,30 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         self.socket_member = ""
         if MAX_SOCKETS_PER_USER <= 0:
             return True
-        key, member, now = sockets_key(user.pk), self.channel_name or f"sock-{id(self)}", time.time()
-        try:
-            pipe = get_hub().redis().pipeline(transaction=True)
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zadd(key, {member: now + SOCKET_TTL})
-            pipe.zcard(key)
-            pipe.expire(key, int(SOCKET_TTL) + 60)
-            _, _, count, _ = await pipe.execute()
-        except aioredis.RedisError as exc:
-            log.warning("cannot count browser sockets (%s): allowing this one", exc)
-            return True
-        if int(count) > MAX_SOCKETS_PER_USER:
+        key, member = sockets_key(user.pk), self.channel_name or f"sock-{id(self)}"
+        for attempt in range(SLOT_ATTEMPTS):
+            now = time.time()
+            try:
+                pipe = get_hub().redis().pipeline(transaction=True)
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.zadd(key, {member: now + SOCKET_TTL})
+                pipe.zcard(key)
+                pipe.expire(key, int(SOCKET_TTL) + 60)
+                _, _, count, _ = await pipe.execute()
+            except aioredis.RedisError as exc:
+                log.warning("cannot count browser sockets (%s): allowing this one", exc)
+                return True
+            if int(count) <= MAX_SOCKETS_PER_USER:
+                self.socket_member = member
+                return True
             with contextlib.suppress(aioredis.RedisError):
                 await get_hub().redis().zrem(key, member)
-            log.info("refusing a browser socket: user %s already holds %d", user.pk, MAX_SOCKETS_PER_USER)
-            return False
-        self.socket_member = member
-        return True
+            if attempt + 1 < SLOT_ATTEMPTS:
+                # A page that navigates closes its old socket as it opens the new one: the old one's release
+                # may still be on its way. Ask again shortly before refusing.
+                await asyncio.sleep(SLOT_RETRY_SECONDS)
+        log.info("refusing a browser socket: user %s already holds %d", user.pk, MAX_SOCKETS_PER_USER)
+        return False
 
     async def _refresh_socket_slot(self) -> None:
         user = self.scope.get("user")

@@ -69,3 +69,14 @@ def sim_post(sim: Any, path: str, body: dict[str, Any]) -> None:
     """POST to one of the simulator's control endpoints (`/_sim/...`), which must answer 200."""
     response = httpx.post(sim.rest_base.split("/trade-api")[0] + path, json=body, timeout=10)
     assert response.status_code == 200, response.text
+
+
+def wait_for_upstream_subscriber(sim: Any, channel: str, timeout: float = 30.0) -> None:
+    """Until some socket to the simulator (the feed's, in these tests) subscribes to `channel`. A page can be
+    live before the feed process has led and subscribed: what the exchange sends before then reaches no page."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sim.call(lambda: any(any(s.subs_for(channel)) for s in sim.app.hub.sessions)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no upstream socket subscribed to {channel} within {timeout} s")

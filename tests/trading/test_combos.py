@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.factories import make_user
+from tests.helpers import wait_for_upstream_subscriber
 from trading.models import ComboRequest, TraderProfile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -202,6 +203,9 @@ def test_quotes_arrive_over_the_socket_before_any_poll(
             boxes.nth(i).check()
         if len(seen) == 2:
             break
+    # the feed's private stream must be on `communications` first: a quote sent before reaches no page (in use,
+    # the panel's 5 s poll would show it; refused here)
+    wait_for_upstream_subscriber(sim, "communications")
     page.click("#combo-submit")
     page.locator("#combo-waiting").wait_for(timeout=10000)
     quote_now.set()

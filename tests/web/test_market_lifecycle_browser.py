@@ -9,6 +9,7 @@ import time
 import pytest
 
 from markets.models import Market
+from tests.helpers import wait_for_upstream_subscriber
 from tests.trading.test_orders_browser import login
 from tests.trading.test_submission import open_market
 from tests.web.test_ops_csp_browser import shoot
@@ -19,12 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def wait_for_lifecycle_subscriber(sim, timeout: float = 30.0) -> None:
     """The feed's lifecycle stream is its own upstream socket: the page can be Live before it has subscribed,
     and a change made before that reaches the page only through the catch-up sync after it subscribes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sim.call(lambda: any(any(s.subs_for("market_lifecycle_v2")) for s in sim.app.hub.sessions)):
-            return
-        time.sleep(0.1)
-    raise AssertionError("the feed never subscribed to market_lifecycle_v2")
+    wait_for_upstream_subscriber(sim, "market_lifecycle_v2", timeout)
 
 
 def preview_ticket(page, base: str, ticker: str) -> None:

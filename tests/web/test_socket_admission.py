@@ -159,3 +159,40 @@ def test_a_page_over_the_limit_says_why_and_polls(one_socket_per_user, daphne_se
     second.locator("#conn-badge").filter(has_text="Polling").wait_for(timeout=15000)
     assert first.locator("#conn-badge").inner_text() == "Live"
     context.close()
+
+
+def test_a_socket_whose_predecessor_is_still_being_released_is_not_refused(
+    one_socket_per_user, daphne_server
+):
+    """A page that navigates closes its socket as the next page opens one: with the user at the limit, the old
+    socket's release may land a moment after the new socket asks. Here the old socket's entry is removed 0.3 s
+    after the new one connects (the release in flight); the new socket is admitted, not told "too many"."""
+    make_market("KXOPEN-26DEC31-T1")
+    alice = make_user("alice")
+    cookie = cookie_for(alice)
+    key = f"kw:sockets:user:{alice.pk}"
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.zadd(key, {"closing-socket": time.time() + 60})
+
+    async def run() -> tuple[list[str], int | None]:
+        async def release_later() -> None:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(client.zrem, key, "closing-socket")
+
+        releasing = asyncio.create_task(release_later())
+        async with connect(
+            ws_url(daphne_server, "KXOPEN-26DEC31-T1"),
+            origin=daphne_server,
+            additional_headers={"Cookie": cookie},
+        ) as ws:
+            seen = await frames(ws, 2.0)
+            await releasing
+            return seen, ws.close_code
+
+    try:
+        seen, code = asyncio.run(run())
+    finally:
+        client.delete(key)
+        client.close()
+    assert not any("Too many open pages" in f for f in seen), seen
+    assert code is None
