@@ -143,10 +143,18 @@ window.kwUpdateTicket = function () {
     window.kwTicketLock = lock = null;
   }
   if (ticket.dataset.serverBlocked === "account") return;  // halted, view-only, market closed: no polling
+  // The market's status badge says it no longer trades but the ticket was not re-rendered since (its re-render
+  // lost a race with another swap of the ticket): ask for it again, the server locks it.
+  var status = document.querySelector(".detail-head .status[data-status]");
+  var section = document.getElementById("ticket");
+  if (status && status.dataset.status !== "active" && section && window.htmx && Date.now() - lastTicketRefresh > 3000) {
+    lastTicketRefresh = Date.now();
+    htmx.ajax("GET", section.dataset.refreshUrl, { target: "#ticket", swap: "outerHTML" });
+    return;
+  }
   if (ticket.dataset.serverBlocked === "data") {
     // The server refused the ticket (no book yet, feed down, halted…): ask again once data is current.
     var fresh = book.dataset.stale === "false" && book.dataset.ts && !book.classList.contains("stale");
-    var section = document.getElementById("ticket");
     if (fresh && window.htmx && section && Date.now() - lastTicketRefresh > 3000) {
       lastTicketRefresh = Date.now();
       htmx.ajax("GET", section.dataset.refreshUrl, { target: "#ticket", swap: "outerHTML" });

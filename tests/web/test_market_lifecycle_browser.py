@@ -126,3 +126,24 @@ def test_a_scheduled_series_fee_change_reaches_the_ticket_at_its_time(
     row = Series.objects.get(ticker=series_ticker)
     assert (row.fee_type, row.fee_multiplier) == ("flat", Decimal("3"))
     assert page.url.endswith(f"/markets/{ticker}/")  # no reload
+
+
+def test_a_ticket_that_missed_the_status_signal_locks_by_the_badge(
+    sim, trader, feed_process, daphne_server, page
+):
+    """The status frame swaps the badge and signals the ticket to re-render; if that re-render loses a race
+    with another swap of the ticket (seen in CI), the badge says Closed while the ticket still trades. The page
+    notices the disagreement and asks for the ticket again. Here the row closes and the badge changes with no
+    signal at all: the ticket must lock by itself."""
+    ticker = open_market(sim)
+    login(page, daphne_server)
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=15000)
+    Market.objects.filter(ticker=ticker).update(status="closed")
+    try:
+        page.evaluate("document.querySelector('.detail-head .status').dataset.status = 'closed'")
+        page.locator("#ticket .blocker").filter(has_text="not open for trading").wait_for(timeout=10000)
+        assert page.locator("#ticket input[name=count]").is_disabled()
+    finally:
+        Market.objects.filter(ticker=ticker).update(status="active")  # the simulator's market is still open
