@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import call_command
 
-from tests.helpers import landed
+from tests.helpers import landed, wait_for_upstream_subscriber
 from tests.trading.orderkit import counterparty, exchange_orders, fresh_market, hit_bid
 from tests.trading.test_order_groups import resting, with_limit
 from tests.trading.test_submission import cleaned, wait_for
@@ -42,7 +42,8 @@ def test_the_group_trips_live_blocks_and_reset_reopens(
     panel = page.locator("#order-group-panel")
     panel.locator('[data-state="active"]').wait_for(timeout=10000)
     page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=15000)
-    page.wait_for_timeout(1500)  # the feed's private subscription is in place before the fills
+    # the feed's private stream hears the trip only once it is subscribed (a sleep here raced the feed's start)
+    wait_for_upstream_subscriber(sim, "order_group_updates")
 
     started = time.monotonic()
     hit_bid(counterparty(sim), ticker, D("6"))  # 6 contracts within 15 s > 5: the exchange trips the group
