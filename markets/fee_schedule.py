@@ -104,7 +104,7 @@ class SeriesFeeWatcher:
             if loop.time() - last_poll >= self.poll_seconds:
                 last_poll = loop.time()
                 try:
-                    self.pending = [p for p in await self.fetch() if p.id not in self.applied]
+                    self.pending = await self.fetch()  # apply_due skips those already applied
                 except Exception as exc:  # the exchange may be away: keep what we knew, ask at the next poll
                     log.warning("series fee changes not read: %s", exc)
             try:

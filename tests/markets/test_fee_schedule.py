@@ -75,7 +75,7 @@ def test_a_change_is_read_ahead_and_applied_only_at_its_time(sim, listed, settin
     pubsub.close()
 
     # read again later (Kalshi may still list it): applied once, not again
-    watcher.pending = [p for p in asyncio.run(watcher.fetch()) if p.id not in watcher.applied]
+    watcher.pending = asyncio.run(watcher.fetch())
     assert watcher.apply_due(at + timedelta(seconds=2)) == []
 
 
@@ -109,3 +109,20 @@ def test_the_wake_up_is_the_next_change_or_the_next_poll():
     watcher.pending = [Pending("c", "KX", "flat", Decimal(1), now + timedelta(seconds=7))]
     assert 6.9 < watcher.next_wake(now, last_poll=100.0, loop_now=100.0) <= 7.0
     assert watcher.next_wake(now, last_poll=100.0, loop_now=399.0) == 1.0
+
+
+def test_a_change_listed_again_after_a_newer_one_does_not_undo_it(listed):
+    """Each change is applied once: should the exchange list an older change again (after a newer one for the
+    same series came into force), the newer schedule stays."""
+    from markets.fee_schedule import Pending
+
+    series, _tickers = listed
+    now = datetime.now(UTC)
+    older = Pending("old", series, "flat", Decimal(2), now - timedelta(minutes=2))
+    newer = Pending("new", series, "quadratic_with_maker_fees", Decimal(1), now - timedelta(minutes=1))
+    watcher = SeriesFeeWatcher(poll_seconds=60)
+    for pending in ([older], [newer], [older]):
+        watcher.pending = pending
+        watcher.apply_due(now)
+    row = Series.objects.get(ticker=series)
+    assert (row.fee_type, row.fee_multiplier) == ("quadratic_with_maker_fees", Decimal(1))

@@ -8,14 +8,13 @@ P&L is 5 × $0.60 = $3.00. Without the historical read the app holds no fill and
 from __future__ import annotations
 
 import time
-import uuid
 from decimal import Decimal as D
 
 import pytest
 
 from portfolio import services
 from tests.helpers import sim_post
-from tests.trading.orderkit import counterparty, fresh_market, make_order
+from tests.trading.orderkit import counterparty, exchange_bid, fresh_market, hit_bid, make_order
 from trading.clients import client_for, forget_clients
 from trading.fills import record_fill, sync_fills
 from trading.models import Fill
@@ -28,22 +27,12 @@ def archived_fill(sim, trader):
     """Alice's resting bid (an order the app placed) filled by Bob; the market settled YES; cutoff moved."""
     account = trader.kalshi_account
     ticker = fresh_market(sim)
-    coid = str(uuid.uuid4())
-    order = sim.call(
-        sim.exchange.create_order,
-        trader.sim_user_id,
-        ticker=ticker,
-        side="bid",
-        count=D("5"),
-        price=D("0.40"),
-        time_in_force="good_till_canceled",
-        client_order_id=coid,
-    )
+    coid, order = exchange_bid(sim, trader.sim_user_id, ticker, D("5"), D("0.40"))
     row = make_order(trader, account, ticker, count=D("5"), price=D("0.40"))
     row.client_order_id, row.exchange_order_id = coid, order.order_id
     row.save(update_fields=["client_order_id", "exchange_order_id"])
     bob = counterparty(sim)
-    assert bob.order(ticker, "ask", "5.00", "0.4000", time_in_force="immediate_or_cancel").status_code == 201
+    hit_bid(bob, ticker, D("5"), D("0.40"))
     sim_post(sim, f"/_sim/markets/{ticker}/settle", {"result": "yes"})
     time.sleep(0.3)  # the simulator's clock moves past the fill and the settlement
     sim_post(sim, "/_sim/historical/cutoff", {})

@@ -52,6 +52,23 @@ def make_order(
     )
 
 
+def exchange_bid(sim: Any, user_id: str, ticker: str, count: D, price: D) -> tuple[str, Any]:
+    """A GTC bid (buys YES) resting on the simulator in the account of `user_id`, as the app would have sent it:
+    (its client_order_id, the simulator's order)."""
+    coid = str(uuid.uuid4())
+    order = sim.call(
+        sim.exchange.create_order,
+        user_id,
+        ticker=ticker,
+        side="bid",
+        count=count,
+        price=price,
+        time_in_force="good_till_canceled",
+        client_order_id=coid,
+    )
+    return coid, order
+
+
 def counterparty(sim: Any) -> Trader:
     return Trader(sim, D("100000"))
 

@@ -6,7 +6,6 @@ second time. The real client over loopback HTTP to the simulator."""
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -14,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from tests.helpers import sim_post
-from tests.trading.orderkit import counterparty, fresh_market, make_order
+from tests.trading.orderkit import counterparty, exchange_bid, fresh_market, hit_bid, make_order
 from trading import tasks
 from trading.clients import forget_clients
 from trading.models import Order
@@ -23,24 +22,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_order_finished_before_the_cutoff_is_found_in_the_history_not_sent_again(sim, trader, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = (
-        False  # a resubmission would be queued, not run: we count orders instead
-    )
+    # a resubmission would be queued, not run: we count orders instead
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     account = trader.kalshi_account
     ticker = fresh_market(sim)
-    coid = str(uuid.uuid4())
-    remote = sim.call(
-        sim.exchange.create_order,
-        trader.sim_user_id,
-        ticker=ticker,
-        side="bid",
-        count=D("3"),
-        price=D("0.40"),
-        time_in_force="good_till_canceled",
-        client_order_id=coid,
-    )
+    coid, remote = exchange_bid(sim, trader.sim_user_id, ticker, D("3"), D("0.40"))
     bob = counterparty(sim)
-    assert bob.order(ticker, "ask", "3.00", "0.4000", time_in_force="immediate_or_cancel").status_code == 201
+    hit_bid(bob, ticker, D("3"), D("0.40"))
     time.sleep(0.3)  # the simulator's clock moves past the fill
     sim_post(sim, "/_sim/historical/cutoff", {})
     assert not sim.call(
