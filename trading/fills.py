@@ -156,15 +156,29 @@ def _exchange_order(client: Any, order: Order) -> Any:
 def reconcile_account(account_id: int, client: Any) -> tuple[int, int]:
     """After a reconnect or gap: fills since the last stored one, then every order we think is open.
 
+    The exchange's resting orders are listed once (`GET /portfolio/orders?status=resting`, paginated): an order
+    still resting there with no new fills is left alone, one with more fills is brought level from the list,
+    and only an order no longer in it (executed, canceled or expired meanwhile) is read on its own. One GET
+    per resting order made each reconnect cost as many requests as the desk has orders resting.
+
     Returns (new fills, orders changed)."""
     account = KalshiAccount.objects.get(pk=account_id)
     new = sync_fills(account, client, source="fills reconcile")
+    ours = list(
+        Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(exchange_order_id=None)
+    )
+    if not ours:
+        return new, 0
+    resting = {o.order_id: o for o in client.iter_orders(status="resting")}
     changed = 0
-    for order in Order.objects.filter(account=account, status=Order.Status.RESTING).exclude(
-        exchange_order_id=None
-    ):
+    for order in ours:
+        remote = resting.get(order.exchange_order_id)
+        if remote is not None and remote.fill_count <= order.fill_count:
+            continue  # still resting, nothing new
         try:
-            if lifecycle.apply_exchange_order(order, _exchange_order(client, order), "orders reconcile"):
+            if remote is None:
+                remote = _exchange_order(client, order)
+            if lifecycle.apply_exchange_order(order, remote, "orders reconcile"):
                 changed += 1
         except Exception as exc:
             log.warning("could not reconcile order %s: %s", order.pk, exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from decimal import Decimal as D
 from typing import Any
 
@@ -242,6 +243,56 @@ def test_fills_missed_during_a_feed_outage_are_recovered_from_rest(sim, alice, b
 
     assert_matches_exchange(sim, alice, order)
     assert order.status == Order.Status.EXECUTED and order.fill_count == D("3")
+
+
+class CountingClient:
+    """The account's real client, counting the calls made through it."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def test_a_reconnect_reads_the_resting_orders_in_one_list_not_one_request_each(sim, alice, bob):
+    """After every reconnect the feed brings our resting orders level with the exchange. One GET per order made
+    each reconnect cost as many requests as the desk has orders resting (against Basic's 20 reads/s), and the
+    10,000-trial fault run slow down as its orders piled up: one list of the resting orders, and a GET only
+    for an order that is no longer in it."""
+    ticker = kit.fresh_market(sim)
+    orders = []
+    for _ in range(12):
+        order = kit.make_order(alice, alice.account, ticker, count=D("2"))
+        assert tasks.submit_order.run(order.pk) == Order.Status.RESTING
+        orders.append(order)
+    # While the feed is down: Bob sells one into the oldest bid, and a trader cancels another on Kalshi's site.
+    kit.hit_bid(bob, ticker, D("1"))
+    gone = orders[5]
+    gone.refresh_from_db()
+    clients.client_for(alice.account).cancel_order(gone.exchange_order_id)
+    client = CountingClient(clients.client_for(alice.account))
+
+    new, changed = reconcile_account(alice.account.pk, client)
+
+    assert (new, changed) == (1, 1)
+    assert client.calls["iter_orders"] == 1
+    assert client.calls["get_order"] <= 1, client.calls
+    for order in orders:
+        assert_matches_exchange(sim, alice, order)
+    gone.refresh_from_db()
+    orders[0].refresh_from_db()
+    assert gone.status == Order.Status.CANCELED
+    assert orders[0].status == Order.Status.RESTING and orders[0].fill_count == D("1")
 
 
 def test_a_fill_recovered_before_we_learn_the_exchange_id_is_attached_to_its_order(sim, alice, bob):
