@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 from django.core.asgi import get_asgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kalshiweb.settings")
 django_asgi_app = get_asgi_application()
@@ -12,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from kalshiweb.graphql.views import with_api_socket  # noqa: E402
+from kalshiweb.heap import freeze_startup_heap  # noqa: E402
 from markets.consumers import ExposeServerSend  # noqa: E402
 from markets.routing import websocket_urlpatterns as market_ws  # noqa: E402
 from trading.twofactor import TwoFactorSocketGate  # noqa: E402
@@ -36,3 +38,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# The URLconf and the views' modules it imports load now rather than on the first request; then everything the
+# process has loaded, which lives as long as it does, is moved out of the garbage collector's way
+# (kalshiweb/heap.py: a full collection stopped the process for ~140 ms, ~13 ms after).
+get_resolver().url_patterns  # noqa: B018
+freeze_startup_heap()

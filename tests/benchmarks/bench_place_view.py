@@ -83,6 +83,8 @@ def main() -> int:
     from trading.models import KalshiAccount, OrderEvent, TraderProfile, TradingHalt
 
     call_command("migrate", verbosity=0)
+    import kalshiweb.asgi  # noqa: F401 - the web process's start-up as daphne runs it (URLconf loaded, heap frozen)
+
     trading.tasks.submit_order.delay_on_commit = lambda *a, **k: None  # type: ignore[method-assign]
     ticker = "KXBENCH-PLACE"
     TradingHalt.current()

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from kalshiweb.env import without_password
 from kalshiweb.exchange import default_credentials, make_client
+from kalshiweb.heap import freeze_startup_heap
 from kalshiweb.kalshi.ratelimit import RateLimitConfig, RedisRateLimiter
 from markets import extensions
 from markets.feed import Feed
@@ -101,6 +102,7 @@ class Command(BaseCommand):
         )
         redis_url = without_password(settings.REDIS_URL)
         self.stdout.write(f"kalshi_feed: upstream {settings.KALSHI_WS_URL}, Redis {redis_url}")
+        freeze_startup_heap()  # what start-up loaded lives as long as the process (kalshiweb/heap.py)
         try:
             asyncio.run(feed.run())
         except KeyboardInterrupt:
