@@ -29,8 +29,10 @@ from django.conf import settings
 from django.utils.html import escape
 
 from kalshiweb import metrics
+from markets import presence
 from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub, open_frame
 from markets.models import Market
+from markets.presence import sockets_key
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,8 @@ MAX_COMMAND_CHARS = settings.KALSHIWEB_SOCKET_MAX_COMMAND_BYTES
 # socket refreshing its entry with its pings, so the sockets of a process that died stop counting.
 MAX_SOCKETS_PER_USER = settings.KALSHIWEB_MAX_SOCKETS_PER_USER
 TOO_MANY_SOCKETS = 4008  # close code: policy (the page shows the reason)
-SOCKET_TTL = max(3 * PING_SECONDS, 30.0)
+# How long a socket's entry in the user's set (markets.presence) lasts unless its heartbeat renews it.
+SOCKET_TTL = max(3 * PING_SECONDS, 30.0) if PING_SECONDS > 0 else presence.UNRENEWED_SECONDS
 # Over the limit, a new socket asks again this many times, this far apart, before it is refused (the release of
 # a socket its own page just closed may be in flight).
 SLOT_ATTEMPTS = 4
@@ -103,10 +106,6 @@ class OpenMarkets:
 
 
 open_markets = OpenMarkets()
-
-
-def sockets_key(user_id: object) -> str:
-    return f"kw:sockets:user:{user_id}"
 
 
 SERVER_SEND_KEY = "kalshiweb.server_send"
@@ -210,12 +209,12 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         await self._send_snapshot(good)
 
     async def _claim_socket_slot(self, user: Any) -> bool:
-        """Count this socket against the user's limit (Redis, shared by every web process). An entry expires
-        unless its socket's heartbeat refreshes it, so a crashed process's sockets stop counting."""
+        """Register this socket in the user's set (Redis, shared by every web process: markets.presence) and
+        count it against the user's limit. An entry expires unless its socket's heartbeat refreshes it, so a
+        crashed process's sockets stop counting."""
         self.socket_member = ""
-        if MAX_SOCKETS_PER_USER <= 0:
-            return True
-        key, member = sockets_key(user.pk), self.channel_name or f"sock-{id(self)}"
+        key = sockets_key(user.pk)
+        member = presence.member(self.view, self.channel_name or f"sock-{id(self)}")
         for attempt in range(SLOT_ATTEMPTS):
             now = time.time()
             try:
@@ -228,7 +227,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
             except aioredis.RedisError as exc:
                 log.warning("cannot count browser sockets (%s): allowing this one", exc)
                 return True
-            if int(count) <= MAX_SOCKETS_PER_USER:
+            if MAX_SOCKETS_PER_USER <= 0 or int(count) <= MAX_SOCKETS_PER_USER:
                 self.socket_member = member
                 return True
             with contextlib.suppress(aioredis.RedisError):

@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from markets import live
+from markets import live, presence
 from markets.models import Market
 from portfolio import archive, cash, pnl
 from portfolio.models import EquityPoint, PortfolioSnapshot, Settlement
@@ -464,10 +464,15 @@ def render_live(view: PortfolioView, *, oob: bool = False) -> str:
 
 
 def push(account: KalshiAccount) -> None:
-    """Send each trader of this account their own re-rendered figures (after commit). A staff page showing
-    the account-wide view re-reads it on any message (static/js/portfolio.js)."""
+    """Send each trader of this account who has a page open their own re-rendered figures (after commit); the
+    portfolio's figures are rendered only for traders with a portfolio page open (markets.presence): one row
+    per position, on every fill and position update of the account, in the feed process. A page opened later
+    renders them itself. A staff page showing the account-wide view re-reads it on any message
+    (static/js/portfolio.js)."""
     profiles = list(TraderProfile.objects.filter(account=account).select_related("user"))
-    if not profiles:
+    watching = [(p, presence.open_views(p.user_id)) for p in profiles]
+    watching = [(p, views) for p, views in watching if views is None or views]
+    if not watching:
         return
     # The account's balance in every page's top bar, and a signal for the ticket's "Position · Balance".
     shared = [
@@ -476,9 +481,10 @@ def push(account: KalshiAccount) -> None:
         ),
         BALANCE_CHANGED,
     ]
-    for profile in profiles:
-        html = render_live(build_view(account, profile.user), oob=True)
-        notify_user(profile.user_id, html, views=("portfolio",))  # only the portfolio page shows them
+    for profile, views in watching:
+        if views is None or "portfolio" in views:
+            html = render_live(build_view(account, profile.user), oob=True)
+            notify_user(profile.user_id, html, views=("portfolio",))  # only the portfolio page shows them
         notify_user(profile.user_id, shared)
 
 

@@ -80,3 +80,18 @@ def wait_for_upstream_subscriber(sim: Any, channel: str, timeout: float = 30.0) 
             return
         time.sleep(0.1)
     raise AssertionError(f"no upstream socket subscribed to {channel} within {timeout} s")
+
+
+def open_page(user_id: int, view: str = "portfolio") -> str:
+    """What a browser page's socket does when it opens (markets.consumers): a channel in the user's group, and
+    the page registered as open (markets.presence). Returns the channel to receive on."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from markets import live, presence
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"user.{user_id}", channel)
+    live.client().zadd(presence.sockets_key(user_id), {presence.member(view, channel): time.time() + 60})
+    return channel

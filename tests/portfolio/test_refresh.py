@@ -10,6 +10,7 @@ import pytest
 
 from portfolio import receivers, services, tasks
 from portfolio.models import EquityPoint, PortfolioSnapshot
+from tests.helpers import open_page
 from tests.portfolio.helpers import make_fill, make_trader
 
 pytestmark = pytest.mark.django_db
@@ -144,8 +145,7 @@ def test_on_fill_pushes_the_figures_to_every_trader_of_the_account(alice, django
 
     layer = get_channel_layer()
     user_id = TraderProfile.objects.get(account=alice).user_id
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"user.{user_id}", channel)
+    channel = open_page(user_id)
     make_fill(alice, "KX-A", "bid", "0.40", "10")
     with django_capture_on_commit_callbacks(execute=True):
         receivers.on_fill(alice.pk)

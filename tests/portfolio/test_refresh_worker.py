@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 
 from portfolio import services, tasks
 from portfolio.models import EquityPoint, PortfolioSnapshot
+from tests.helpers import open_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,8 +30,7 @@ def wait_for(predicate, timeout: float = 20.0):
 
 def test_a_missing_snapshot_is_fetched_by_the_worker_and_pushed(sim, trader, celery_worker, client):
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"user.{trader.pk}", channel)
+    channel = open_page(trader.pk)
     client.force_login(trader)
 
     html = client.get("/portfolio/live/", headers={"HX-Request": "true"}).content.decode()

@@ -11,6 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from portfolio import services
+from tests.helpers import open_page
 from tests.portfolio.helpers import add_trader, make_fill, make_trader
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,8 @@ def test_each_trader_is_pushed_their_own_figures(shared, django_capture_on_commi
             sent[uid] = html
 
     monkeypatch.setattr("portfolio.services.notify_user", notify)
+    open_page(alice.pk)
+    open_page(bob.pk)
     services.push(account)
     assert "KX-CPI-B" not in sent[alice.pk] and "KX-CPI-B" in sent[bob.pk]
     assert "KX-GDP-C" not in sent[alice.pk] + sent[bob.pk]
