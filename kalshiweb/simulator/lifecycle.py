@@ -47,6 +47,11 @@ class Lifecycle:
         # event_ticker -> (fee_type, multiplier or None = the series'); filled by the server's fee changes
         self.event_fee_overrides: dict[str, tuple[str, Decimal | None]] = {}
         core.fee_schedule = self.fee_schedule
+        # The clock's work (every tick, 10 a second) goes over the markets the clock can still move: a finalized
+        # market leaves this index, so an exchange that has settled thousands of markets ticks as fast as a new
+        # one. The 24-hour volume rolls at most once a second of exchange time.
+        self._moving: dict[str, Market] = {}
+        self._rolled_at: datetime | None = None
 
     def fee_schedule(self, m: Market) -> tuple[str, Decimal]:
         """The fee type and multiplier `m` trades under now: its series', or its event's override."""
@@ -108,6 +113,7 @@ class Lifecycle:
         if m.status == ACTIVE and self._core.now < m.open_time:
             m.status = INITIALIZED
         self._core.markets[m.ticker] = m
+        self._moving[m.ticker] = m
         ev = self.events.get(m.event_ticker)
         if ev is not None and m.ticker not in ev.markets:
             ev.markets.append(m.ticker)
@@ -152,6 +158,11 @@ class Lifecycle:
     # ------------------------------------------------------------------ reads
 
     def roll_volume_24h(self) -> None:
+        if self._rolled_at is not None and timedelta(0) <= self._core.now - self._rolled_at < timedelta(
+            seconds=1
+        ):
+            return
+        self._rolled_at = self._core.now
         cutoff = self._core.now - timedelta(hours=24)
         for m in self._core.markets.values():
             if not m.trade_history or m.trade_history[0].created_time > cutoff:
@@ -164,7 +175,10 @@ class Lifecycle:
                 self._core.touch(m, before)
 
     def run_lifecycle(self) -> None:
-        for m in list(self._core.markets.values()):
+        for m in list(self._moving.values()):
+            if m.status == FINALIZED:
+                del self._moving[m.ticker]
+                continue
             if m.status == INITIALIZED and self._core.now >= m.open_time:
                 before = ticker_state(m)
                 m.status = ACTIVE

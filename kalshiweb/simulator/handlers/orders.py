@@ -83,8 +83,11 @@ class OrderHandlers(EngineHandlers):
             "remaining_count": o["remaining_count_fp"],
             "ts_ms": ts_ms(),
         }
-        fills = [wire.fill_json(f) for f in self.exchange.ledger.for_order(order).fills]
-        fills = [f for f in fills if f["order_id"] == o["order_id"]]
+        fills = [
+            wire.fill_json(f)
+            for f in self.exchange.ledger.for_order(order).fills
+            if f.order_id == order.order_id
+        ]
         total = sum((Decimal(f["count_fp"]) for f in fills), Decimal(0))
         if total:
             price_key = "yes_price_dollars" if o.get("book_side", "bid") == "bid" else "no_price_dollars"
