@@ -44,7 +44,7 @@ from websockets.frames import Opcode
 
 from .auth import KalshiSigner
 from .book import OrderBook
-from .errors import KalshiError, ProtocolError, Unauthorized, WebSocketError
+from .errors import WS_RETRYABLE_CODES, KalshiError, ProtocolError, Unauthorized, WebSocketError
 from .messages import (
     SEQUENCED_TYPES,
     ErrorMessage,
@@ -165,6 +165,16 @@ class KalshiStream:
 
     async def wait_connected(self, timeout_s: float | None = None) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    async def recycle(self, reason: str) -> None:
+        """Drop the current connection (the stream reconnects, with its backoff, and restores every
+        subscription): for a connection left in a state no command can repair, e.g. a subscription the exchange
+        did not take."""
+        ws = self._ws
+        if ws is not None:
+            log.warning("kalshi stream: reconnecting: %s", reason)
+            with contextlib.suppress(Exception):
+                await ws.close()
 
     async def close(self) -> None:
         self._closing = True
@@ -656,6 +666,12 @@ class KalshiStream:
             except KalshiError as exc:
                 log.warning("could not restore %r: %s", handle, exc)
                 self._emit(StreamError(exc))
+                if isinstance(exc, WebSocketError) and exc.ws_code in WS_RETRYABLE_CODES:
+                    # No reply in time, or the exchange's internal error: left like this, the handle would stay
+                    # unsubscribed on a live connection, receiving nothing, with nothing to say so (the private
+                    # channels have no silence watchdog). A fresh connection restores everything again.
+                    await self.recycle(f"could not restore a subscription ({exc})")
+                    return
         if handles:
             self._emit(SubscriptionsRestored(restored))
 

@@ -37,6 +37,7 @@ class Faults:
         self._latency = 0.0
         self._silenced = False
         self._clock_skew = 0.0
+        self._failing_commands: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hub: SessionHub | None = None
 
@@ -94,6 +95,18 @@ class Faults:
             self._latency = 0.0
             self._silenced = False
             self._clock_skew = 0.0
+            self._failing_commands.clear()
+
+    def fail_commands(self, n: int = 1, code: int = 10) -> None:
+        """The next ``n`` WebSocket commands (of any session) are answered with error ``code`` ("Channel error"
+        by default, which a client may retry) instead of being carried out."""
+        with self._lock:
+            self._failing_commands.extend([code] * n)
+
+    def take_command_failure(self) -> int | None:
+        """The error code the next command is answered with, if one is pending."""
+        with self._lock:
+            return self._failing_commands.pop(0) if self._failing_commands else None
 
     # -- what the server reads ------------------------------------------------------------------------------
 

@@ -221,6 +221,10 @@ class Session:
             self.error(cmd_id, 5)
             return
         params = data.get("params")
+        failure = self.hub.faults.take_command_failure()
+        if failure is not None:
+            self.error(cmd_id, failure)
+            return
         try:
             handler(cmd_id, params)
         except CommandError as exc:

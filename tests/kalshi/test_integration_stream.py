@@ -13,7 +13,7 @@ import pytest
 
 from kalshiweb.kalshi import KalshiClient, KalshiStream, Unauthorized, WebSocketError
 from kalshiweb.kalshi.messages import Fill, OrderbookDelta, OrderbookSnapshot, Trade, UserOrder
-from kalshiweb.kalshi.stream import Connected, Disconnected, SequenceGap, StreamError
+from kalshiweb.kalshi.stream import Connected, Disconnected, SequenceGap, StreamError, SubscriptionsRestored
 from kalshiweb.simulator.testing import RunningSimulator, start_simulator
 
 D = Decimal
@@ -247,6 +247,32 @@ async def test_error_frames_become_websocket_errors(sim, account) -> None:
             await stream.subscribe("orderbook_delta")
         assert no_market.value.ws_code == 14
         assert stream.health().subscriptions == 0 and stream.connected
+
+
+async def test_a_subscription_the_exchange_does_not_restore_is_restored_on_a_fresh_connection(
+    sim, account, client, tickers
+) -> None:
+    """After a reconnect the exchange answers the restoring subscribe with a retryable error (here "Channel
+    error"; a reply that never comes is the same). The connection is up, so before this fix the fill channel
+    stayed unsubscribed for good: no fill ever arrived again, and nothing said so. Now the stream starts over on
+    a fresh connection, whose restore takes."""
+    await quiesce(sim)
+    async with make_stream(sim, account) as stream:
+        private = await stream.subscribe(["fill", "user_orders"])
+        sim.faults.fail_commands(1)
+        try:
+            assert sim.faults.drop_connections() == 1
+            await next_matching(stream, lambda i: isinstance(i, StreamError))
+            restored = await next_matching(stream, lambda i: isinstance(i, SubscriptionsRestored), timeout=10)
+        finally:
+            sim.faults.reset()
+        assert restored.count == 1 and private.active.is_set()
+        assert stream.health().reconnect_count == 2
+        book = await client.get_orderbook(tickers[0])
+        price = D(1) - book.no[-1][0]
+        created = await client.create_order(tickers[0], "bid", 1, price, time_in_force="immediate_or_cancel")
+        fill = await next_matching(stream, lambda i: isinstance(i, Fill))
+        assert fill.order_id == created.order_id
 
 
 async def test_private_channels_deliver_typed_fills_and_orders(sim, account, client, tickers) -> None:

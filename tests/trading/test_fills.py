@@ -19,7 +19,7 @@ import pytest
 
 from kalshiweb.kalshi.stream import KalshiStream
 from tests.factories import make_user
-from tests.helpers import wait_until
+from tests.helpers import wait_for_upstream_subscriber, wait_until
 from tests.trading import orderkit as kit
 from tests.trading.test_order_faults import PrivateFeed
 from trading import clients, lifecycle, private_feed, tasks
@@ -379,3 +379,21 @@ def kit_request(order: Order) -> Any:
     from trading.lifecycle import order_request
 
     return order_request(order)
+
+
+def test_a_private_subscription_the_exchange_refuses_at_first_is_made_on_a_fresh_connection(sim, alice, bob):
+    """The feed's first subscribe to the private channels is answered with a retryable error: the account's
+    stream stayed connected and unsubscribed, and no fill reached us until the connection happened to drop.
+    Now the feed starts over on a fresh connection, subscribes, catches up and hears the fill."""
+    order, ticker = resting_order(sim, alice)
+    sim.faults.fail_commands(1)
+    feed = PrivateFeed()
+    feed.start()
+    try:
+        wait_for_upstream_subscriber(sim, "fill", timeout=10)
+        kit.hit_bid(bob, ticker, D("1"))
+        wait_until(lambda: Fill.objects.filter(order=order).exists(), 10, "the fill, from the socket")
+    finally:
+        sim.faults.reset()
+        feed.close()
+    assert_matches_exchange(sim, alice, order)
