@@ -291,10 +291,11 @@ class FaultRig:
             problems += self._settle_fills(trial, time.monotonic() + deadline_s)
         self.tally["slowest ms"] = max(self.tally["slowest ms"], int((time.monotonic() - t0) * 1000))
         problems += self.check(trial)
-        # The trial's market closes (the exchange cancels what rests in it, and says so on the feed), as a desk's
-        # markets do: the account's resting orders stay about one trial's worth instead of piling up by every
-        # trial's bids, which the feed's catch-up after each reconnect lists (10,000 trials: ~15,000 orders).
-        self.sim.call(lambda: self.sim.exchange.close_market(trial.ticker))
+        # The trial's market closes and settles (the exchange cancels what rests in it and says so on the feed),
+        # as a desk's markets do: the account's resting orders stay about one trial's worth instead of piling up
+        # by every trial's bids, which the feed's catch-up after each reconnect lists (10,000 trials: ~15,000
+        # orders), and the simulator's clock has one market to move, not every closed one awaiting settlement.
+        self.sim.call(lambda: self.sim.exchange.settle_market(trial.ticker, "no"))
         self.tally["trials"] += 1
         self.tally["orders"] += len(trial.planned)
         if problems:
