@@ -593,7 +593,10 @@ class KalshiStream:
                 break
             if loop.time() - started >= self.healthy_after:
                 attempt = 0
-            delay = random.uniform(0, min(self.backoff_cap, self.backoff_initial * (2**attempt)))
+            # The exponent stops growing once the cap is reached: a connection that kept failing fast (over a
+            # thousand short connections in a row) made 2**attempt too large for a float, and the
+            # OverflowError ended this loop for good — the stream never connected again.
+            delay = random.uniform(0, min(self.backoff_cap, self.backoff_initial * (2 ** min(attempt, 30))))
             attempt += 1
             log.info("kalshi stream disconnected (%s); reconnecting in %.2fs", reason, delay)
             await asyncio.sleep(delay)

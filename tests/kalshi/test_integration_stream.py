@@ -338,3 +338,33 @@ async def test_a_rejected_handshake_is_reported_as_unauthorized_and_retried(sim)
         assert not stream.connected
     finally:
         await stream.close()
+
+
+async def test_a_connection_that_keeps_failing_is_tried_again_forever() -> None:
+    """Over a thousand failed or short-lived connections in a row (no healthy one in between) made the backoff's
+    2**attempt overflow a float: the OverflowError ended the stream's loop and it never connected again (the
+    10,000-trial fault run: the private feed went deaf after ~1,000 dropped connections)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections to it are refused at once
+    stream = KalshiStream(f"ws://127.0.0.1:{port}/trade-api/ws/v2", backoff_initial=1e-6, backoff_cap=1e-6)
+    attempts = 0
+    real_connect_once = stream._connect_once
+
+    async def counted() -> str:
+        nonlocal attempts
+        attempts += 1
+        return await real_connect_once()
+
+    stream._connect_once = counted  # type: ignore[method-assign]
+    await stream.start(wait=False)
+    try:
+        task = stream._task
+        assert task is not None
+        await wait_until(lambda: attempts >= 1100 or task.done(), timeout=30)
+        assert not task.done(), task.exception()
+        assert attempts >= 1100
+    finally:
+        await stream.close()
