@@ -597,6 +597,19 @@ def ms(values: list[float], q: float) -> str:
 # The analysis under the tables: written from the measured runs (2026-12-02 05:16-05:42), checked against the
 # tables above and against bench_place_view.py.
 NOTES = """
+**2026-12-05: one cause of the order path's tail was found and removed**. A full garbage collection (generation 2) in the web process
+walked the ~180,000 objects Django, the apps and the libraries load at start-up and stopped the process for
+133–149 ms, about once per thousand requests (`bench_place_view.py`, 1,000 POSTs, gc callbacks timing each
+collection); with the start-up heap frozen (`kalshiweb/heap.py`, in daphne's asgi, every Celery worker process
+and the feed) the same collection took 12–15 ms, and POST → order row p99 went 17.7–19.2 → 15.9–16.6 ms in the
+same runs (noisy host). Generations 0 and 1 cost ≈0.14 ms a POST on average and were left alone. Also: this
+benchmark's browser hop had not been counted since the order row's class list gained `is-open` (its regex
+wanted a closing quote; fixed), and its web process now starts as daphne's does (imports `kalshiweb.asgi`).
+Where the rest goes is unchanged from the analysis below: at p50 the app path is ≈15 ms to the signed POST
+against ≈4.2 ms for one process signing and POSTing directly (3.6× already at the median: the view's
+transaction, the broker hop, the prefork hand-off, the claim transaction), so the 3× p99 ratio cannot be met
+with the Celery hop the design requires, however small the tail.
+
 **2026-12-04: the target is now a ratio (POST → request sent p99 ≤ 3 × the direct single-process path's p99,
 measured in the same run). It is not met, and the path got slower since 2026-12-02:** the run above measured
 39 / 43 ms p99 to the signed POST (SQLite / PostgreSQL) against 21 / 25 ms then, most of it already in the view
