@@ -129,6 +129,7 @@ class LifecycleStream:
     def __init__(self, *, backoff_cap: float = 30.0) -> None:
         self.backoff_cap = backoff_cap
         self.handled = 0
+        self.catch_ups = 0  # completed REST catch-ups (one per connection)
         self._redis: redis.Redis | None = None
 
     def _client(self) -> redis.Redis:
@@ -157,6 +158,7 @@ class LifecycleStream:
         for market in changed:
             publish_status(self._client(), market)
         log.info("lifecycle stream: caught up over REST (%s): %d market(s) changed", result, len(changed))
+        self.catch_ups += 1
         return [market.ticker for market in changed]
 
     async def _catch_up_when_active(self, handle: Subscription) -> list[str]:

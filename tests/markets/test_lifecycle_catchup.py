@@ -51,6 +51,10 @@ def test_a_market_that_settled_while_the_stream_was_away_is_caught_up_on_reconne
     ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active"))
     assert Market.objects.get(ticker=ticker).status == "active"
     wait_for_lifecycle_subscriber(sim)
+    # The first connection's catch-up compares the rows before and after its own sync: one that snapshotted
+    # them before this test's sync_markets() wrote the row, and synced after the settlement below, writes the
+    # new status as a new row's and tells no page (the reconnect's catch-up then sees no change).
+    wait_for(lambda: running_stream.catch_ups >= 1)
     pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(market_channel(ticker))
 
