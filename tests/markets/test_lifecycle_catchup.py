@@ -25,6 +25,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def running_stream(sim, sim_settings) -> Iterator[LifecycleStream]:
+    yield from run_stream()
+
+
+def run_stream() -> Iterator[LifecycleStream]:
     stream = LifecycleStream(backoff_cap=0.5)
     loop = asyncio.new_event_loop()
     task = loop.create_task(stream.run())
@@ -110,3 +114,17 @@ def test_a_new_event_and_market_are_listed_as_the_exchange_announces_them(sim, r
     market = Market.objects.select_related("event").get(ticker="KXNEWLY-26DEC05-A")
     assert market.event.title == "A newly listed event" and market.status == "active"
     assert str(market.event.series_id) == series
+
+
+def test_a_subscription_refused_at_first_is_made_on_a_fresh_connection(sim, sim_settings):
+    """The exchange answers the lifecycle stream's first subscribe with a retryable error: the stream stayed
+    connected and unsubscribed, and no status change reached a page until the connection happened to drop."""
+    sim.faults.fail_commands(1)
+    streams = run_stream()
+    stream = next(streams)
+    try:
+        wait_for_lifecycle_subscriber(sim, timeout=10)
+        wait_for(lambda: stream.catch_ups >= 1)
+    finally:
+        sim.faults.reset()
+        streams.close()
