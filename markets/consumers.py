@@ -32,7 +32,6 @@ from kalshiweb import metrics
 from markets import presence
 from markets.hub import REFUSE_KEY, TRY_AGAIN_LATER, get_hub, open_frame
 from markets.models import Market
-from markets.presence import sockets_key
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +212,7 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
         count it against the user's limit. An entry expires unless its socket's heartbeat refreshes it, so a
         crashed process's sockets stop counting."""
         self.socket_member = ""
-        key = sockets_key(user.pk)
+        key = presence.sockets_key(user.pk)
         member = presence.member(self.view, self.channel_name or f"sock-{id(self)}")
         for attempt in range(SLOT_ATTEMPTS):
             now = time.time()
@@ -246,14 +245,14 @@ class MarketStreamConsumer(AsyncWebsocketConsumer):
                 await (
                     get_hub()
                     .redis()
-                    .zadd(sockets_key(user.pk), {self.socket_member: time.time() + SOCKET_TTL})
+                    .zadd(presence.sockets_key(user.pk), {self.socket_member: time.time() + SOCKET_TTL})
                 )
 
     async def _release_socket_slot(self) -> None:
         user = self.scope.get("user")
         if getattr(self, "socket_member", "") and user is not None:
             with contextlib.suppress(aioredis.RedisError):
-                await get_hub().redis().zrem(sockets_key(user.pk), self.socket_member)
+                await get_hub().redis().zrem(presence.sockets_key(user.pk), self.socket_member)
             self.socket_member = ""
 
     async def _refusing(self) -> bool:

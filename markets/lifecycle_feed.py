@@ -30,7 +30,6 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from kalshiweb.kalshi import messages as m
-from kalshiweb.kalshi.errors import KalshiError
 from kalshiweb.kalshi.stream import Connected, KalshiStream, StreamError
 from kalshiweb.kalshi.subscriptions import Subscription
 from markets import fees
@@ -197,12 +196,9 @@ class LifecycleStream:
                 try:
                     if isinstance(item, Connected):
                         if handle is None:
-                            try:
-                                handle = await stream.subscribe(list(CHANNELS), None)
-                            except KalshiError as exc:
-                                # Connected but not subscribed would hear nothing: again, on a fresh connection.
-                                await stream.recycle(f"lifecycle stream: could not subscribe ({exc})")
-                                continue
+                            handle = await stream.subscribe_or_recycle(list(CHANNELS), None)
+                            if handle is None:
+                                continue  # refused: again on the fresh connection
                         # On a reconnect the stream restores the subscription itself: catch up once it is
                         # back, so that nothing falls between the messages and the REST snapshot.
                         catching_up = loop.create_task(self._catch_up_when_active(handle))

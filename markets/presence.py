@@ -3,7 +3,7 @@
 Each browser socket puts itself in a Redis sorted set per user (`sockets_key`): the member names the page kind
 and the socket (`"<view>:<channel>"`), the score is when the entry lapses unless the socket's heartbeat renews
 it, so the sockets of a process that died stop counting. The per-user socket limit counts these entries
-(markets.consumers), and a push that costs a render asks `has_open` first: the feed process re-rendered every
+(markets.consumers), and a push that costs a render asks `open_views` first: the feed process re-rendered every
 trader's whole portfolio (one row per position) on each of the account's fills and position updates, for
 traders with no portfolio page open as much as for those with one.
 """
@@ -40,10 +40,3 @@ def open_views(user_id: object) -> set[str] | None:
         log.warning("cannot read which pages user %s has open (%s)", user_id, exc)
         return None
     return {(m.decode() if isinstance(m, bytes) else str(m)).partition(":")[0] for m in members}
-
-
-def has_open(user_id: object, view: str | None = None) -> bool:
-    """Whether the user has a live socket open on a page of this kind (any page, with no `view`). When Redis
-    cannot say, True: a push that finds nobody costs a render; one skipped wrongly leaves a page behind."""
-    views = open_views(user_id)
-    return views is None or (bool(views) if view is None else view in views)

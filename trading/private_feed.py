@@ -17,7 +17,6 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from kalshiweb.kalshi import messages as m
-from kalshiweb.kalshi.errors import KalshiError
 from kalshiweb.kalshi.stream import (
     Connected,
     KalshiStream,
@@ -129,12 +128,8 @@ class AccountStreams:
                 catch_up = False
                 if isinstance(item, Connected):
                     if not subscribed:
-                        try:
-                            await stream.subscribe(PRIVATE_CHANNELS, None)
-                        except KalshiError as exc:
-                            # Connected but not subscribed would hear nothing: try again on a fresh connection.
-                            await stream.recycle(f"account {account_id}: could not subscribe ({exc})")
-                            continue
+                        if await stream.subscribe_or_recycle(PRIVATE_CHANNELS, None) is None:
+                            continue  # refused: again on the fresh connection
                         subscribed = True
                         catch_up = True
                 elif isinstance(item, (SubscriptionsRestored, SequenceGap)):

@@ -176,6 +176,18 @@ class KalshiStream:
             with contextlib.suppress(Exception):
                 await ws.close()
 
+    async def subscribe_or_recycle(
+        self, channels: Sequence[str] | str, tickers: Iterable[str] | str | None = None, **params: Any
+    ) -> Subscription | None:
+        """`subscribe`, for a caller that subscribes on `Connected`: when the exchange refuses or does not answer,
+        the connection is dropped (`recycle`) and None returned, so the next `Connected` tries again. Connected
+        but not subscribed, the caller would hear nothing, with nothing to say so."""
+        try:
+            return await self.subscribe(channels, tickers, **params)
+        except KalshiError as exc:
+            await self.recycle(f"could not subscribe to {channels} ({exc})")
+            return None
+
     async def close(self) -> None:
         self._closing = True
         task, self._task = self._task, None
