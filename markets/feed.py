@@ -103,6 +103,7 @@ class Feed:
         self.is_leader = False
         self.published: dict[str, float] = {}
         self.publish_count = 0
+        self.said_connected = False  # what the health key last said (written by this process)
         # False simulates a crash in tests: the lease is left to expire instead of being released.
         self.release_lease_on_exit = True
         self._sync_redis = redis.Redis.from_url(redis_url)
@@ -134,6 +135,7 @@ class Feed:
         self.state = FeedState()
         self.watched = set()
         self.subscription = None
+        self.said_connected = False
         self.seed_queue = asyncio.Queue(maxsize=self.seed_queue_size)
         self.stream = KalshiStream(
             self.ws_url,
@@ -324,15 +326,24 @@ class Feed:
     # --- publishing ---------------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            tickers = self.due_for_publish()
-            if tickers:
+        client = aioredis.Redis.from_url(self.redis_url)
+        try:
+            while True:
+                await asyncio.sleep(self.flush_interval)
+                tickers = self.due_for_publish()
+                if not tickers:
+                    continue
+                if not self.said_connected and self.health()["connected"]:
+                    # Fresh books enable the pages' tickets, and the ticket's own check reads the health key: it
+                    # must say "connected" before they arrive, not at the next health write a second later.
+                    await self._write_health(client)
                 try:
                     await asyncio.to_thread(self.flush, tickers)
                 except Exception:
                     log.exception("%s: publishing failed; will retry", self.name)
                     self.state.dirty.update(tickers)
+        finally:
+            await client.aclose()
 
     def due_for_publish(self) -> list[str]:
         tickers = set(self.state.take_dirty())
@@ -398,12 +409,17 @@ class Feed:
             "ts": time.time(),
         }
 
+    async def _write_health(self, client: aioredis.Redis) -> None:
+        health = self.health()
+        with contextlib.suppress(aioredis.RedisError, OSError):
+            await client.set(HEALTH_KEY, json.dumps(health), ex=10)
+            self.said_connected = health["connected"]
+
     async def _health_loop(self) -> None:
         client = aioredis.Redis.from_url(self.redis_url)
         try:
             while True:
-                with contextlib.suppress(aioredis.RedisError, OSError):
-                    await client.set(HEALTH_KEY, json.dumps(self.health()), ex=10)
+                await self._write_health(client)
                 await asyncio.sleep(1.0)
         finally:
             await client.aclose()

@@ -397,3 +397,37 @@ async def test_newly_watched_markets_seed_their_tape_one_at_a_time_through_a_bou
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_new_leader_says_connected_before_it_publishes_live_data(sim, redis_client):
+    """The order ticket refuses to trade while the health key says the feed is down. A feed that takes the lease
+    wrote "not connected" at once and corrected it only at its next health write, a second later: for that
+    second its fresh books reached the pages (Live, ticket enabled) while every order was refused with "the
+    exchange feed is down" (seen in the topology test after the leader was killed). The health key must say
+    connected by the time the first live book is published."""
+    from markets import live
+
+    ticker = open_ticker(sim)
+    feed = make_feed(sim)
+    await watch(redis_client, ticker)
+    await redis_client.delete(live.book_key(ticker))
+    task = asyncio.create_task(feed.run())
+    try:
+        pubsub = redis_client.pubsub()
+        await pubsub.subscribe(market_channel(ticker))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+            if message is None:
+                continue
+            book = json.loads(await redis_client.get(live.book_key(ticker)) or "null")
+            if book and book.get("ts"):
+                break
+        else:
+            raise AssertionError("the feed published no live book")
+        health = json.loads(await redis_client.get(HEALTH_KEY) or "null")
+        assert health is not None and health["connected"] is True, health
+        await pubsub.aclose()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
