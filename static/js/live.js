@@ -134,6 +134,12 @@ setInterval(function () {
 // drops until the book has been fetched again (window.kwTicketLock, set on close; a poll or the socket's
 // snapshot replaces the book element, which lifts it when that book is fresh).
 var lastTicketRefresh = 0;
+// The ticket's request is made on behalf of the ticket itself (`source`): without one htmx makes it for the
+// document's body, and queues it behind any other body-level request still in flight.
+function refreshTicket(section) {
+  lastTicketRefresh = Date.now();
+  htmx.ajax("GET", section.dataset.refreshUrl, { source: section, target: section, swap: "outerHTML" });
+}
 window.kwUpdateTicket = function () {
   var ticket = document.querySelector("#ticket fieldset");
   var book = document.querySelector(".book.live-widget");
@@ -148,16 +154,14 @@ window.kwUpdateTicket = function () {
   var status = document.querySelector(".detail-head .status[data-status]");
   var section = document.getElementById("ticket");
   if (status && status.dataset.status !== "active" && section && window.htmx && Date.now() - lastTicketRefresh > 3000) {
-    lastTicketRefresh = Date.now();
-    htmx.ajax("GET", section.dataset.refreshUrl, { target: "#ticket", swap: "outerHTML" });
+    refreshTicket(section);
     return;
   }
   if (ticket.dataset.serverBlocked === "data") {
     // The server refused the ticket (no book yet, feed down, halted…): ask again once data is current.
     var fresh = book.dataset.stale === "false" && book.dataset.ts && !book.classList.contains("stale");
     if (fresh && window.htmx && section && Date.now() - lastTicketRefresh > 3000) {
-      lastTicketRefresh = Date.now();
-      htmx.ajax("GET", section.dataset.refreshUrl, { target: "#ticket", swap: "outerHTML" });
+      refreshTicket(section);
     }
     return;
   }

@@ -147,3 +147,27 @@ def test_a_ticket_that_missed_the_status_signal_locks_by_the_badge(
         assert page.locator("#ticket input[name=count]").is_disabled()
     finally:
         Market.objects.filter(ticker=ticker).update(status="active")  # the simulator's market is still open
+
+
+def test_the_tickets_own_refresh_is_not_held_behind_another_request_of_the_page(
+    sim, trader, feed_process, daphne_server, page
+):
+    """The page re-asks its ticket by itself (a badge that says Closed, a book current again) through
+    `htmx.ajax`, which without a source element makes its request on behalf of the document's body — and htmx
+    allows one request per element at a time, queuing the rest. Any other body-level request still in flight
+    (the desk's remembered layout POSTs, say, on a slow server) then held the ticket's refresh, and with it the
+    lock of a ticket on a market that closed (a CI run saw the badge say Closed and no ticket request for 13 s).
+    Here a body-level request hangs: the ticket must still lock."""
+    ticker = open_market(sim)
+    login(page, daphne_server)
+    page.route("**/kw-test-hang/**", lambda route: None)  # never answered
+    page.goto(f"{daphne_server}/markets/{ticker}/")
+    page.locator("#conn-badge").filter(has_text="Live").wait_for(timeout=30000)
+    page.locator("#ticket button[type=submit]:enabled").wait_for(timeout=15000)
+    page.evaluate(f"() => {{ htmx.ajax('GET', '{daphne_server}/kw-test-hang/', {{swap: 'none'}}); }}")
+    Market.objects.filter(ticker=ticker).update(status="closed")
+    try:
+        page.evaluate("document.querySelector('.detail-head .status').dataset.status = 'closed'")
+        page.locator("#ticket .blocker").filter(has_text="not open for trading").wait_for(timeout=10000)
+    finally:
+        Market.objects.filter(ticker=ticker).update(status="active")  # the simulator's market is still open
