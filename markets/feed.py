@@ -333,10 +333,10 @@ class Feed:
                 tickers = self.due_for_publish()
                 if not tickers:
                     continue
-                if not self.said_connected and self.health()["connected"]:
+                if not self.said_connected and (health := self.health())["connected"]:
                     # Fresh books enable the pages' tickets, and the ticket's own check reads the health key: it
                     # must say "connected" before they arrive, not at the next health write a second later.
-                    await self._write_health(client)
+                    await self._write_health(client, health)
                 try:
                     await asyncio.to_thread(self.flush, tickers)
                 except Exception:
@@ -409,8 +409,8 @@ class Feed:
             "ts": time.time(),
         }
 
-    async def _write_health(self, client: aioredis.Redis) -> None:
-        health = self.health()
+    async def _write_health(self, client: aioredis.Redis, health: dict[str, Any] | None = None) -> None:
+        health = health or self.health()
         with contextlib.suppress(aioredis.RedisError, OSError):
             await client.set(HEALTH_KEY, json.dumps(health), ex=10)
             self.said_connected = health["connected"]

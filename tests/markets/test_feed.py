@@ -411,10 +411,10 @@ async def test_a_new_leader_says_connected_before_it_publishes_live_data(sim, re
     feed = make_feed(sim)
     await watch(redis_client, ticker)
     await redis_client.delete(live.book_key(ticker))
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(market_channel(ticker))
     task = asyncio.create_task(feed.run())
     try:
-        pubsub = redis_client.pubsub()
-        await pubsub.subscribe(market_channel(ticker))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
@@ -427,7 +427,7 @@ async def test_a_new_leader_says_connected_before_it_publishes_live_data(sim, re
             raise AssertionError("the feed published no live book")
         health = json.loads(await redis_client.get(HEALTH_KEY) or "null")
         assert health is not None and health["connected"] is True, health
-        await pubsub.aclose()
     finally:
+        await pubsub.aclose()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
