@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 
 from kalshiweb.exchange import make_client, run_blocking
 from markets import live
@@ -80,8 +81,9 @@ class MarketAdmin(admin.ModelAdmin):
                     found.extend([m async for m in client.iter_markets(tickers=tickers[start : start + 100])])
                 return found
 
+        read_at = timezone.now()
         try:
-            count = upsert_markets(run_blocking(fetch))
+            count = upsert_markets(run_blocking(fetch), read_at=read_at)
         except Exception as exc:
             self.message_user(request, f"Re-sync failed: {exc}", messages.ERROR)
             return

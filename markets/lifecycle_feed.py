@@ -28,6 +28,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from kalshiweb.kalshi import messages as m
 from kalshiweb.kalshi.stream import Connected, KalshiStream, StreamError
@@ -75,7 +76,8 @@ def apply_lifecycle(msg: Any, now: datetime | None = None) -> Market | None:
         changed.append("status")
     if not changed:
         return None
-    market.save(update_fields=changed)
+    market.lifecycle_at = timezone.now()  # the wall clock a sync's read_at is compared with (markets.sync)
+    market.save(update_fields=[*changed, "lifecycle_at"])
     return market
 
 

@@ -123,6 +123,9 @@ class Market(models.Model):
     open_interest = models.DecimalField(**COUNT, default=Decimal("0"))
     quote_updated_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # When the exchange's lifecycle stream last changed the status, result or close time: a sync that read the
+    # exchange before then leaves the row alone (markets.sync), or its older list would undo the change.
+    lifecycle_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MarketQuerySet.as_manager()
 

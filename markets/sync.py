@@ -3,6 +3,12 @@
 The exchange is the source of truth for these rows: every field here is overwritten on each sync.
 10,000 markets are written with a handful of multi-row INSERT … ON CONFLICT statements, not one
 query per market.
+
+A sync reads the exchange, then writes what it read: a market whose status the lifecycle stream changed
+in between (markets.lifecycle_feed sets `Market.lifecycle_at`) is newer here than in the sync's list, and
+the sync leaves that row alone (`read_at`: when the sync began reading). Without that, a market that settled
+during a sync was written "finalized" by the stream, then "active" again by the sync, and stayed so (with
+its ticket open, no page told) until the next sync.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -220,11 +227,20 @@ def _adapted_decimal(ops: Any, max_digits: int, places: int, value: Any) -> Any:
     return None if value is None else ops.adapt_decimalfield_value(value, max_digits, places)
 
 
-def _upsert_rows(model: type[models.Model], names: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _upsert_rows(
+    model: type[models.Model],
+    names: list[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    unless_changed: tuple[str, datetime] | None = None,
+) -> None:
     """INSERT … ON CONFLICT (pk) DO UPDATE SET every other column. SQLite ≥ 3.24 and PostgreSQL share the
     syntax; SQLite takes multi-row statements of up to BATCH rows (fewer if its parameter limit needs it),
     PostgreSQL takes the rows through COPY into a temporary table and one INSERT … SELECT (psycopg would
-    otherwise split a 29,000-placeholder statement in Python, or parse and plan one statement per row)."""
+    otherwise split a 29,000-placeholder statement in Python, or parse and plan one statement per row).
+
+    `unless_changed` (a datetime column's attname, a moment): an existing row whose column is at or after
+    the moment is left as it is (checked by the statement itself, against the row as it is then)."""
     if not rows:
         return
     qn = connection.ops.quote_name
@@ -235,6 +251,12 @@ def _upsert_rows(model: type[models.Model], names: list[str], rows: list[tuple[A
     updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in cols if c != pk)
     table = qn(model._meta.db_table)
     conflict = f" ON CONFLICT ({qn(pk)}) DO UPDATE SET {updates}"
+    params: list[Any] = []
+    if unless_changed is not None:
+        column, moment = unless_changed
+        changed = f"{table}.{qn(by_attname[column])}"
+        conflict += f" WHERE {changed} IS NULL OR {changed} < %s"
+        params = [connection.ops.adapt_datetimefield_value(moment)]
     if connection.vendor == "postgresql":
         staging = qn(f"kw_staging_{model._meta.db_table}")
         with transaction.atomic(), connection.cursor() as cursor:
@@ -244,25 +266,32 @@ def _upsert_rows(model: type[models.Model], names: list[str], rows: list[tuple[A
             with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}{conflict}")
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}{conflict}", params or None
+            )
             cursor.execute(f"DROP TABLE {staging}")
         return
     row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
     max_params = connection.features.max_query_params or 65535
-    batch = max(1, min(BATCH, max_params // len(names)))
+    batch = max(1, min(BATCH, (max_params - len(params)) // len(names)))
     head = f"INSERT INTO {table} ({columns}) VALUES "
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
             cursor.execute(
-                head + ", ".join([row_sql] * len(chunk)) + conflict, [v for row in chunk for v in row]
+                head + ", ".join([row_sql] * len(chunk)) + conflict,
+                [v for row in chunk for v in row] + params,
             )
 
 
-def close_missing(known: set[str]) -> int:
+def close_missing(known: set[str], read_at: datetime | None = None) -> int:
     """Markets still open here that the exchange's complete list no longer has are closed: nobody can trade
-    them, and watching them would only have the exchange refuse the subscription."""
-    gone = [t for t in Market.objects.open().values_list("ticker", flat=True) if t not in known]
+    them, and watching them would only have the exchange refuse the subscription. A list read at `read_at`
+    says nothing of a market written since (listed as the exchange announced it, or changed by the stream)."""
+    still_open = Market.objects.open()
+    if read_at is not None:
+        still_open = still_open.exclude(synced_at__gte=read_at).exclude(lifecycle_at__gte=read_at)
+    gone = [t for t in still_open.values_list("ticker", flat=True) if t not in known]
     if not gone:
         return 0
     log.warning("closing %d market(s) the exchange no longer lists: %s", len(gone), ", ".join(gone[:10]))
@@ -271,7 +300,9 @@ def close_missing(known: set[str]) -> int:
     return len(gone)
 
 
-def upsert_markets(items: Iterable[k.Market]) -> int:
+def upsert_markets(items: Iterable[k.Market], *, read_at: datetime | None = None) -> int:
+    """Write the markets read from the exchange; with `read_at` (when the reading began), not over a row the
+    lifecycle stream changed since."""
     items = list(items)
     if not items:
         return 0
@@ -288,7 +319,7 @@ def upsert_markets(items: Iterable[k.Market]) -> int:
     for m in items:
         fields = market_fields(m, event_series.get(m.event_ticker), now)
         rows.append(tuple(adapt(fields[name]) for name, adapt in zip(names, adapters, strict=True)))
-    _upsert_rows(Market, names, rows)
+    _upsert_rows(Market, names, rows, unless_changed=("lifecycle_at", read_at) if read_at else None)
     return len(rows)
 
 
@@ -303,54 +334,47 @@ async def fetch_all(client: KalshiClient) -> tuple[list[k.Series], list[k.Event]
 HISTORICAL_BATCH = 100
 
 
-def archived_markets(listed: set[str], client: KalshiClient | None = None) -> list[k.Market]:
+def unsettled_tickers() -> set[str]:
+    return set(Market.objects.exclude(status="finalized").values_list("ticker", flat=True))
+
+
+async def fetch_archived(api: KalshiClient, missing: list[str]) -> list[k.Market]:
     """Issue #15: markets we hold unsettled that the live list no longer has may have settled and moved past
     Kalshi's historical cutoff; their final state comes from /historical/markets (so they stay browsable,
     settled, with their result). Whatever is in neither list is closed by `close_missing` as before."""
-    missing = sorted(
-        set(Market.objects.exclude(status="finalized").values_list("ticker", flat=True)) - listed
-    )
-    if not missing:
-        return []
-
-    async def _fetch() -> list[k.Market]:
-        own = client is None
-        api = client or make_client()
-        found: list[k.Market] = []
-        try:
-            for start in range(0, len(missing), HISTORICAL_BATCH):
-                chunk = missing[start : start + HISTORICAL_BATCH]
-                page = await api.get_historical_markets(tickers=chunk, limit=HISTORICAL_BATCH)
-                found.extend(page.items)
-        finally:
-            if own:
-                await api.aclose()
-        return found
-
+    found: list[k.Market] = []
     try:
-        return run_blocking(_fetch)
+        for start in range(0, len(missing), HISTORICAL_BATCH):
+            chunk = missing[start : start + HISTORICAL_BATCH]
+            page = await api.get_historical_markets(tickers=chunk, limit=HISTORICAL_BATCH)
+            found.extend(page.items)
     except KalshiError as exc:
         log.warning("could not read %d archived market(s): %s", len(missing), exc)
         return []
+    return found
 
 
 def sync_markets(client: KalshiClient | None = None) -> SyncResult:
     """Fetch everything from the exchange and upsert it. Synchronous: for the command and the Celery task."""
 
+    unsettled = unsettled_tickers()
+
     async def _fetch() -> tuple[list[k.Series], list[k.Event], list[k.Market]]:
         own = client is None
         api = client or make_client()
         try:
-            return await fetch_all(api)
+            series, events, markets = await fetch_all(api)
+            missing = sorted(unsettled - {m.ticker for m in markets})
+            return series, events, markets + (await fetch_archived(api, missing) if missing else [])
         finally:
             if own:
                 await api.aclose()
 
     started = time.perf_counter()
+    read_at = timezone.now()
     series, events, markets = run_blocking(_fetch)
-    markets += archived_markets({m.ticker for m in markets}, client)
     fetched = time.perf_counter() - started
-    result = store(series, events, markets, complete=True)
+    result = store(series, events, markets, complete=True, read_at=read_at)
     log.info("synced %s (fetch %.2fs)", result, fetched)
     return result
 
@@ -382,8 +406,9 @@ def sync_listing(
             if own:
                 await api.aclose()
 
+    read_at = timezone.now()
     series, events, markets = run_blocking(_fetch)
-    result = store(series, events, markets)
+    result = store(series, events, markets, read_at=read_at)
     log.info("listed %s", result)
     return result
 
@@ -394,17 +419,19 @@ def store(
     markets: Iterable[k.Market],
     *,
     complete: bool = False,
+    read_at: datetime | None = None,
 ) -> SyncResult:
-    """Write one full sync in a single transaction (readers never see half a sync)."""
+    """Write one full sync in a single transaction (readers never see half a sync). `read_at`: when the
+    reading began (rows changed since by the lifecycle stream are left alone)."""
     started = time.perf_counter()
     result = SyncResult()
     markets = list(markets)
     with transaction.atomic():
         result.series = upsert_series(series)
         result.events = upsert_events(events)
-        result.markets = upsert_markets(markets)
+        result.markets = upsert_markets(markets, read_at=read_at)
         if complete:  # the exchange's whole list: what it lacks is gone
-            result.closed = close_missing({m.ticker for m in markets})
+            result.closed = close_missing({m.ticker for m in markets}, read_at)
     if connection.vendor == "postgresql" and result.markets:
         # A sync rewrites every market row: until autovacuum comes round (up to a minute or more) the table
         # holds as many dead rows as live ones, the visibility map is clear (no index-only counts) and the

@@ -128,3 +128,82 @@ def test_a_subscription_refused_at_first_is_made_on_a_fresh_connection(sim, sim_
     finally:
         sim.faults.reset()
         streams.close()
+
+
+class ChangesAfterTheListing:
+    """A real client for `sync_markets` (every request goes to the simulator): once the sync has read the
+    exchange's list, and before it stores it, `change` runs and the lifecycle stream writes what it did."""
+
+    def __new__(cls, change):  # type: ignore[no-untyped-def]
+        from kalshiweb.exchange import default_credentials
+        from kalshiweb.kalshi.rest import KalshiClient
+
+        class Client(KalshiClient):
+            def iter_markets(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                pages = super().iter_markets(*args, **kwargs)
+
+                async def then_change():  # type: ignore[no-untyped-def]
+                    async for market in pages:
+                        yield market
+                    await asyncio.to_thread(change)
+
+                return then_change()
+
+        key_id, key_path = default_credentials()
+        return Client(settings.KALSHI_API_BASE, key_id=key_id, private_key=key_path)
+
+
+def stream_caught_up(sim, stream: LifecycleStream) -> None:
+    sync_markets()
+    wait_for_lifecycle_subscriber(sim)
+    wait_for(lambda: stream.catch_ups >= 1)  # the stream's own first catch-up is not the test's sync
+
+
+def test_a_sync_that_read_the_market_before_it_settled_does_not_undo_the_settlement(sim, running_stream):
+    """A market sync (the stream's own catch-up on connect, or the periodic one) reads the exchange's list,
+    then writes it. A market that settles in between is written "finalized" by the lifecycle stream and then
+    "active" again by the sync, from its older list: the ticket reopened on a settled market and no page was
+    told (seen in CI as a badge that never said Finalized, and a ticket that never locked). Here the market
+    settles, and the stream writes it, after the sync has its list and before it stores it."""
+    stream_caught_up(sim, running_stream)
+    ticker = sim.call(lambda: next(t for t, m in sim.exchange.markets.items() if m.status == "active"))
+
+    def settle() -> None:
+        sim.call(sim.exchange.settle_market, ticker, "yes")
+        wait_for(lambda: Market.objects.get(ticker=ticker).status == "finalized")
+
+    sync_markets(ChangesAfterTheListing(settle))  # its connections end with the loop it ran on
+    row = Market.objects.get(ticker=ticker)
+    assert (row.status, row.result) == ("finalized", "yes")
+
+
+def test_a_market_listed_while_a_sync_runs_is_not_closed_as_gone(sim, running_stream):
+    """A full sync closes the open markets its list lacks (gone from the exchange). One the exchange lists
+    after the sync read its list (the stream lists it at once) is not gone: it stays open."""
+    from datetime import timedelta
+
+    from kalshiweb.simulator.engine import Market as SimMarket
+
+    stream_caught_up(sim, running_stream)
+    event = sim.call(lambda: next(m for m in sim.exchange.markets.values() if m.status == "active"))
+
+    def list_one() -> None:
+        ex = sim.exchange
+        sim.call(
+            lambda: ex.add_market(
+                SimMarket(
+                    f"{event.event_ticker}-LATE",
+                    event.event_ticker,
+                    event.series_ticker,
+                    "Listed during a sync",
+                    "Yes",
+                    "No",
+                    ex.now - timedelta(minutes=1),
+                    ex.now + timedelta(days=1),
+                )
+            )
+        )
+        wait_for(lambda: Market.objects.filter(ticker=f"{event.event_ticker}-LATE").exists())
+
+    sync_markets(ChangesAfterTheListing(list_one))
+    assert Market.objects.get(ticker=f"{event.event_ticker}-LATE").status == "active"
