@@ -27,6 +27,39 @@ REAL_ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 FAST_ARGON2 = "tests.helpers.FastArgon2PasswordHasher"
 
 
+# A failed test that ran real processes (daphne, the feed) or a browser page carries the end of their logs and
+# the page's console in its report: CI runs on a clone that is gone afterwards, with its var directory.
+LOG_TAIL_LINES = 60
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 200 * lines))
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(cannot read {path}: {exc})"
+
+
+def note_log(request: pytest.FixtureRequest, name: str, path: Path) -> None:
+    """Name a log file whose end goes into this test's report if it fails."""
+    logs = request.node.__dict__.setdefault("kw_logs", {})
+    logs[name] = path
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and call.when == "call":
+        for name, path in item.__dict__.get("kw_logs", {}).items():
+            report.sections.append((f"end of {name} ({path})", _tail(path)))
+        console = item.__dict__.get("kw_console")
+        if console:
+            report.sections.append(("browser console and page errors", "\n".join(console[-LOG_TAIL_LINES:])))
+    return report
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Hash test passwords with Argon2 at its cheapest parameters (≈0.3 s a hash saved, and most tests make a
     user). Only the Argon2 entry of the project's list is swapped, so a settings.py that stopped using Argon2
@@ -115,15 +148,24 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context()  # type: ignore[attr-defined]
     pg = context.new_page()
+    console: list[str] = request.node.__dict__.setdefault("kw_console", [])
+    started = time.monotonic()
+
+    def seen(kind: str, text: str) -> None:
+        console.append(f"{time.monotonic() - started:7.2f}s {kind}: {text}")
+
+    pg.on("console", lambda message: seen(message.type, message.text))
+    pg.on("pageerror", lambda error: seen("pageerror", str(error)))
+    pg.on("requestfailed", lambda req: seen("requestfailed", f"{req.method} {req.url} {req.failure}"))
     yield pg
     context.close()
 
 
 @pytest.fixture
-def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
+def daphne_server(transactional_db: None, settings: object, request: pytest.FixtureRequest) -> Iterator[str]:
     """The real ASGI app under daphne, started as the Procfile does (`python -m kalshiweb.serve`, so with
     kalshiweb.daphne_fastpath installed), in a subprocess, on the test database. Yields its base URL."""
     from django.db import connection
@@ -143,6 +185,7 @@ def daphne_server(transactional_db: None, settings: object) -> Iterator[str]:
         "KALSHI_WS_URL": settings.KALSHI_WS_URL,  # type: ignore[attr-defined]
     }
     log_path = Path(os.environ["KALSHIWEB_VAR_DIR"]) / f"daphne-{port}.log"
+    note_log(request, "daphne log", log_path)
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [
@@ -242,7 +285,7 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def feed_process(sim, sim_settings, daphne_server):
+def feed_process(sim, sim_settings, daphne_server, request):
     from markets.sync import sync_markets
 
     sync_markets()
@@ -260,7 +303,9 @@ def feed_process(sim, sim_settings, daphne_server):
 
     client = redis.Redis.from_url(sim_settings.REDIS_URL)
     client.delete("kw:feed:leader", HEALTH_KEY)
-    log_file = (Path(os.environ["KALSHIWEB_VAR_DIR"]) / "feed.log").open("ab")
+    log_path = Path(os.environ["KALSHIWEB_VAR_DIR"]) / "feed.log"
+    note_log(request, "feed log", log_path)
+    log_file = log_path.open("ab")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "kalshi_feed", "--no-sync", "--lease-ttl-ms", "2000"],
         cwd=ROOT,
