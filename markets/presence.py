@@ -34,9 +34,23 @@ def member(view: str, channel: str) -> str:
 
 def open_views(user_id: object) -> set[str] | None:
     """The kinds of page the user has a live socket open on (empty: none); None when Redis cannot say."""
+    return open_views_of([user_id])[user_id]
+
+
+def open_views_of(user_ids: list[object]) -> dict[object, set[str] | None]:
+    """`open_views` of several users in one round trip (the traders of one account, on each of its fills)."""
+    if not user_ids:
+        return {}
+    now = time.time()
     try:
-        members = live.client().zrangebyscore(sockets_key(user_id), time.time(), "+inf")
+        with live.client().pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.zrangebyscore(sockets_key(user_id), now, "+inf")
+            answers = pipe.execute()
     except redis.RedisError as exc:
-        log.warning("cannot read which pages user %s has open (%s)", user_id, exc)
-        return None
-    return {(m.decode() if isinstance(m, bytes) else str(m)).partition(":")[0] for m in members}
+        log.warning("cannot read which pages users %s have open (%s)", user_ids, exc)
+        return dict.fromkeys(user_ids)
+    return {
+        user_id: {(m.decode() if isinstance(m, bytes) else str(m)).partition(":")[0] for m in members}
+        for user_id, members in zip(user_ids, answers, strict=True)
+    }

@@ -470,7 +470,8 @@ def push(account: KalshiAccount) -> None:
     renders them itself. A staff page showing the account-wide view re-reads it on any message
     (static/js/portfolio.js)."""
     profiles = list(TraderProfile.objects.filter(account=account).select_related("user"))
-    watching = [(p, presence.open_views(p.user_id)) for p in profiles]
+    views_of = presence.open_views_of([p.user_id for p in profiles])
+    watching = [(p, views_of[p.user_id]) for p in profiles]
     watching = [(p, views) for p, views in watching if views is None or views]
     if not watching:
         return

@@ -76,3 +76,29 @@ def test_with_no_page_open_a_fill_renders_nothing(monkeypatch):
     make_fill(account, "KX-A", "bid", "0.40", "10", user=alice)
     services.push(account)
     assert rendered == []
+
+
+def test_which_pages_each_trader_has_open_is_read_in_one_round_trip(monkeypatch):
+    """`open_views_of` answers for every trader of an account at once: a lapsed entry (its socket's process
+    died) is not a page; when Redis cannot answer, every trader is "cannot say" (None: pushed to, not skipped)."""
+    import redis
+
+    from markets import live, presence
+
+    client = live.client()
+    monkeypatch.setattr(live, "client", lambda: client)
+    now = time.time()
+    client.zadd(presence.sockets_key(901), {presence.member("portfolio", "c1"): now + 60})
+    client.zadd(presence.sockets_key(901), {presence.member("detail", "c2"): now + 60})
+    client.zadd(presence.sockets_key(902), {presence.member("portfolio", "c3"): now - 1})  # lapsed
+    calls = []
+    real_pipeline = client.pipeline
+    monkeypatch.setattr(client, "pipeline", lambda *a, **k: calls.append(1) or real_pipeline(*a, **k))
+
+    assert presence.open_views_of([901, 902, 903]) == {901: {"portfolio", "detail"}, 902: set(), 903: set()}
+    assert len(calls) == 1
+    assert presence.open_views_of([]) == {}
+
+    monkeypatch.setattr(live, "client", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
+    assert presence.open_views_of([901, 902]) == {901: None, 902: None}
+    assert presence.open_views(901) is None
