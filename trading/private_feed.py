@@ -33,6 +33,10 @@ from trading.models import KalshiAccount
 
 log = logging.getLogger(__name__)
 PRIVATE_CHANNELS = ["fill", "user_orders", "market_positions", "communications", "order_group_updates"]  # #15
+# A catch-up that fails (the exchange's REST side down as the socket comes back) is tried again in the
+# background, this long after the failure, doubling up to the cap, until one succeeds or a newer one starts.
+CATCH_UP_RETRY_FIRST = 1.0
+CATCH_UP_RETRY_CAP = 60.0
 
 
 def message_subaccount(item: Any) -> int:
@@ -84,11 +88,22 @@ def _store_position(account_id: int, msg: m.MarketPositionUpdate) -> None:
     signals.position_changed.send(sender=KalshiAccount, account_id=account_id, ticker=msg.market_ticker)
 
 
+def _catch_up_failed(account_id: int, exc: Exception, again_in: float) -> None:
+    log.warning(
+        "account %s: could not catch up over REST (%s: %s); trying again in %.0f s",
+        account_id,
+        type(exc).__name__,
+        exc,
+        again_in,
+    )
+
+
 class AccountStreams:
     def __init__(self, *, backoff_cap: float = 30.0) -> None:
         self.backoff_cap = backoff_cap
         self.streams: dict[int, KalshiStream] = {}
         self.handled = 0
+        self.retries: dict[int, asyncio.Task[None]] = {}  # account → its catch-up being tried again
 
     async def run(self) -> None:
         accounts = await sync_to_async(_accounts, thread_sensitive=False)()
@@ -99,7 +114,7 @@ class AccountStreams:
         try:
             await asyncio.gather(*tasks)
         finally:
-            for task in tasks:
+            for task in [*tasks, *self.retries.values()]:
                 task.cancel()
             for stream in self.streams.values():
                 with contextlib.suppress(Exception):
@@ -135,11 +150,7 @@ class AccountStreams:
                 elif isinstance(item, (SubscriptionsRestored, SequenceGap)):
                     catch_up = True
                 if catch_up:
-                    new, changed = await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
-                    if new or changed:
-                        log.info(
-                            "account %s: reconciled %d missed fill(s), %d order(s)", account_id, new, changed
-                        )
+                    await self._catch_up(account_id, rest_base, signer)
                 elif isinstance(item, StreamError):
                     log.warning("account %s private stream: %s", account_id, item.error)
                 elif isinstance(item, (m.Fill, m.UserOrder)):
@@ -153,3 +164,37 @@ class AccountStreams:
                     await asyncio.to_thread(order_groups.on_update, account_id, item)
             except Exception:
                 log.exception("account %s: could not handle %s", account_id, type(item).__name__)
+
+    async def _reconcile_now(self, account_id: int, rest_base: str, signer: Any) -> None:
+        new, changed = await asyncio.to_thread(_reconcile, account_id, rest_base, signer)
+        if new or changed:
+            log.info("account %s: reconciled %d missed fill(s), %d order(s)", account_id, new, changed)
+
+    async def _catch_up(self, account_id: int, rest_base: str, signer: Any) -> None:
+        """Fills and orders missed while not listening, read now; if that fails, again in the background (the
+        socket's messages keep being handled meanwhile) rather than only at the next reconnect or gap."""
+        pending = self.retries.pop(account_id, None)
+        if pending is not None:
+            pending.cancel()  # this catch-up covers everything that one would have
+        try:
+            await self._reconcile_now(account_id, rest_base, signer)
+        except Exception as exc:
+            _catch_up_failed(account_id, exc, CATCH_UP_RETRY_FIRST)
+            self.retries[account_id] = asyncio.create_task(
+                self._retry_catch_up(account_id, rest_base, signer), name=f"private-{account_id}-catch-up"
+            )
+
+    async def _retry_catch_up(self, account_id: int, rest_base: str, signer: Any) -> None:
+        delay = CATCH_UP_RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._reconcile_now(account_id, rest_base, signer)
+            except Exception as exc:
+                delay = min(delay * 2, CATCH_UP_RETRY_CAP)
+                _catch_up_failed(account_id, exc, delay)
+                continue
+            log.info("account %s: caught up over REST after a failed attempt", account_id)
+            if self.retries.get(account_id) is asyncio.current_task():
+                del self.retries[account_id]
+            return

@@ -397,3 +397,42 @@ def test_a_private_subscription_the_exchange_refuses_at_first_is_made_on_a_fresh
         sim.faults.reset()
         feed.close()
     assert_matches_exchange(sim, alice, order)
+
+
+def test_a_catch_up_that_fails_is_tried_again_without_waiting_for_another_reconnect(
+    sim, alice, bob, monkeypatch
+):
+    """After a reconnect the feed reads the fills it missed over REST; when that read failed (the exchange's REST
+    side down at that moment) the fills were recovered only at the next reconnect or gap, and meanwhile the
+    trader's order and position stayed short of them. Here the reconnect's catch-up fails (every attempt the
+    client makes at reading the fills): the fill must still arrive, with no other reconnect."""
+    order, ticker = resting_order(sim, alice)
+    catch_ups: list[str] = []
+    real_reconcile = private_feed._reconcile
+
+    def counted(*args: Any) -> Any:
+        try:
+            result = real_reconcile(*args)
+        except Exception:
+            catch_ups.append("failed")
+            raise
+        catch_ups.append("done")
+        return result
+
+    monkeypatch.setattr(private_feed, "_reconcile", counted)
+    feed = PrivateFeed()
+    feed.start()
+    try:
+        wait_until(lambda: catch_ups == ["done"], 10, "the first catch-up")
+        sim.faults.silence(True)  # the fill's socket message is lost, as in a dropped connection
+        kit.hit_bid(bob, ticker, D("1"))
+        sim.faults.fail_next(4, "500", path_prefix="/portfolio/fills")  # every attempt of one catch-up
+        assert sim.faults.drop_connections() >= 1
+        sim.faults.silence(False)
+        wait_until(lambda: "failed" in catch_ups, 20, "the reconnect's catch-up, failing")
+        wait_until(lambda: Fill.objects.filter(order=order).exists(), 20, "the fill, from a later catch-up")
+    finally:
+        sim.faults.reset()
+        feed.close()
+    assert catch_ups[:2] == ["done", "failed"]
+    assert_matches_exchange(sim, alice, order)
