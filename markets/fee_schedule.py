@@ -7,6 +7,11 @@ upcoming changes every KALSHIWEB_FEE_POLL_SECONDS (one call through the deployme
 at each change's time: the series row takes the new fee type and multiplier, and every page of its markets is
 told to re-ask its ticket preview (the same signal as an event override). A change whose time passed while
 no feed led is in the series' own fields at the next market sync, as before.
+
+The watcher asks for the history too (`show_historical`): by default Kalshi lists only the changes not yet in
+force, so a change the exchange put in force a moment before our clock reached its time (its clock a little
+ahead of ours, or a poll at that very moment) would leave the list before it was applied here. Changes whose
+time is older than RECENT_SECONDS are the market sync's, not the watcher's.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,6 +31,7 @@ from markets.live import client as redis_client
 from markets.models import Market, Series
 
 log = logging.getLogger(__name__)
+RECENT_SECONDS = 120.0  # plus two polls: how far back a change in force still counts as the watcher's
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,11 @@ class SeriesFeeWatcher:
         self.applied: set[str] = set()
 
     async def fetch(self) -> list[Pending]:
+        """The changes to come and those that came into force recently (in the exchange's history now)."""
         async with deployment_client(timeout=10.0) as client:
-            return pending_of(await client.get_series_fee_changes())
+            changes = pending_of(await client.get_series_fee_changes(show_historical=True))
+        since = datetime.now(UTC) - timedelta(seconds=RECENT_SECONDS + 2 * self.poll_seconds)
+        return [p for p in changes if p.at >= since and p.id not in self.applied]
 
     def apply_due(self, now: datetime) -> list[str]:
         """Apply every pending change whose time has come, oldest first; the tickers whose pages were told."""
