@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
 
+from kalshiweb.exchange import default_credentials
+from kalshiweb.kalshi.rest import KalshiClient
 from markets.hub import market_channel, open_frame
 from markets.lifecycle_feed import LifecycleStream
 from markets.models import Market
@@ -130,27 +133,24 @@ def test_a_subscription_refused_at_first_is_made_on_a_fresh_connection(sim, sim_
         streams.close()
 
 
-class ChangesAfterTheListing:
+class ChangesAfterTheListing(KalshiClient):
     """A real client for `sync_markets` (every request goes to the simulator): once the sync has read the
     exchange's list, and before it stores it, `change` runs and the lifecycle stream writes what it did."""
 
-    def __new__(cls, change):  # type: ignore[no-untyped-def]
-        from kalshiweb.exchange import default_credentials
-        from kalshiweb.kalshi.rest import KalshiClient
-
-        class Client(KalshiClient):
-            def iter_markets(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-                pages = super().iter_markets(*args, **kwargs)
-
-                async def then_change():  # type: ignore[no-untyped-def]
-                    async for market in pages:
-                        yield market
-                    await asyncio.to_thread(change)
-
-                return then_change()
-
+    def __init__(self, change: Callable[[], None]) -> None:
         key_id, key_path = default_credentials()
-        return Client(settings.KALSHI_API_BASE, key_id=key_id, private_key=key_path)
+        super().__init__(settings.KALSHI_API_BASE, key_id=key_id, private_key=key_path)
+        self.change = change
+
+    def iter_markets(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        pages = super().iter_markets(*args, **kwargs)
+
+        async def then_change() -> AsyncIterator[Any]:
+            async for market in pages:
+                yield market
+            await asyncio.to_thread(self.change)
+
+        return then_change()
 
 
 def stream_caught_up(sim, stream: LifecycleStream) -> None:
