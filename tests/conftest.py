@@ -145,11 +145,6 @@ def browser() -> Iterator[object]:
         )
         yield chromium
         chromium.close()
-        # The connections the test's ORM calls opened while Playwright ran are not seen by Django once its
-        # sync API has exited: left open, they kept the test database from being dropped at the end.
-        from django.db import connections
-
-        connections.close_all()
 
 
 @pytest.fixture
