@@ -26,6 +26,7 @@ def test_the_answer_to_close_shows_although_the_row_was_re_rendered_meanwhile(da
     row = page.locator('tr.pf-row[data-ticker="KX-CLOSE-A"]')
     row.locator("form.pf-close button").wait_for(timeout=10000)
 
+    row.locator("form.pf-close").evaluate("form => { form.dataset.sentClose = '1' }")
     held = []
     page.route("**/flatten/", lambda route: held.append(route))  # answered below, after the re-render
     page.once("dialog", lambda dialog: dialog.accept())
@@ -36,7 +37,9 @@ def test_the_answer_to_close_shows_although_the_row_was_re_rendered_meanwhile(da
     assert held, "the Close request was not sent"
     with page.expect_response(lambda r: "/portfolio/live/" in r.url):
         page.evaluate("htmx.trigger(document.body, 'kw:portfoliotick')")
-    page.wait_for_timeout(200)  # the re-render has swapped: the form that sent Close is gone
+    # the re-render has swapped: the form that sent Close is gone, a fresh one stands in its place
+    page.wait_for_function("!document.querySelector('form.pf-close[data-sent-close]')", timeout=10000)
+    assert row.locator("form.pf-close").count() == 1
     held[0].continue_()
 
     # whatever the answer (sent, or why not: here no order book has arrived), the trader sees it
